@@ -1,0 +1,46 @@
+// Package cmdutil holds what every cairn command is given instead of reaching for globals: the I/O
+// streams, the environment, the state directory. Commands take a *Factory in their constructor
+// (cli/cli's pkg/cmdutil), so a test swaps any of it.
+package cmdutil
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// IOStreams are the three standard streams plus what cairn needs to know about them.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// IsTerminal is true when Out is an interactive terminal (the TUI may open).
+	IsTerminal bool
+	// NoColor is true when NO_COLOR is set or Out is not a terminal.
+	NoColor bool
+}
+
+// Factory is handed to every command constructor.
+type Factory struct {
+	IO *IOStreams
+	// Getenv reads the environment (os.Getenv in production, a map in tests).
+	Getenv func(string) string
+	// Executable is the path of the running cairn binary, used to start detached runners.
+	Executable string
+}
+
+// StateDir is where cairn keeps runs: CAIRN_STATE_DIR, else $XDG_STATE_HOME/cairn, else
+// ~/.local/state/cairn.
+func (f *Factory) StateDir() string {
+	if d := f.Getenv("CAIRN_STATE_DIR"); d != "" {
+		return d
+	}
+	if d := f.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "cairn")
+	}
+	home := f.Getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".local", "state", "cairn")
+}
