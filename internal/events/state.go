@@ -1,0 +1,194 @@
+package events
+
+import (
+	"strings"
+	"time"
+)
+
+// StepStatus is where a step stands, as views show it.
+type StepStatus string
+
+// Step statuses.
+const (
+	StatusPending     StepStatus = "pending"
+	StatusChecking    StepStatus = "checking"
+	StatusRunning     StepStatus = "running"
+	StatusVerifying   StepStatus = "verifying"
+	StatusWaiting     StepStatus = "waiting for you"
+	StatusDone        StepStatus = "done"
+	StatusSkipped     StepStatus = "skipped"
+	StatusFailed      StepStatus = "failed"
+	StatusRollingBack StepStatus = "rolling back"
+	StatusRolledBack  StepStatus = "rolled back"
+)
+
+// StepState is one step folded from the records.
+type StepState struct {
+	Info     StepInfo
+	Status   StepStatus
+	Check    *CheckInfo
+	Item     string // current foreach item
+	Started  time.Time
+	Elapsed  time.Duration // apply+verify time so far (finished phases)
+	Outputs  map[string]string
+	Error    *Diag
+	Progress *Progress
+	Note     string // why skipped, etc.
+}
+
+// RunState is a whole run folded from its records: what every view draws.
+type RunState struct {
+	Info     RunInfo
+	Steps    []*StepState
+	Open     *Question // the question waiting for an answer, if any
+	Status   string    // "" while running; then succeeded | failed | aborted | rolled-back
+	Started  time.Time
+	Last     time.Time
+	Notes    []Event
+	Answers  []Event
+	Resumes  int
+	LastSeq  int64
+	byID     map[string]*StepState
+	curIndex int
+}
+
+// NewRunState returns an empty state; feed it records with Apply.
+func NewRunState() *RunState { return &RunState{byID: map[string]*StepState{}, curIndex: -1} }
+
+// BaseID strips a foreach item from a step key: "dump[app]" → "dump", "app".
+func BaseID(key string) (id, item string) {
+	if i := strings.IndexByte(key, '['); i > 0 && strings.HasSuffix(key, "]") {
+		return key[:i], key[i+1 : len(key)-1]
+	}
+	return key, ""
+}
+
+// Step finds a step by id or key.
+func (s *RunState) Step(key string) *StepState {
+	id, _ := BaseID(key)
+	return s.byID[id]
+}
+
+// Current is the step being worked on (or last worked on); nil before the first.
+func (s *RunState) Current() *StepState {
+	if s.curIndex < 0 || s.curIndex >= len(s.Steps) {
+		return nil
+	}
+	return s.Steps[s.curIndex]
+}
+
+// CurrentIndex is the index of Current, or -1.
+func (s *RunState) CurrentIndex() int { return s.curIndex }
+
+// Apply folds one record into the state.
+func (s *RunState) Apply(e Event) {
+	if e.Seq > s.LastSeq {
+		s.LastSeq = e.Seq
+	}
+	s.Last = e.Time
+	switch e.Type {
+	case RunStarted:
+		if e.Run == nil {
+			return
+		}
+		s.Info = *e.Run
+		s.Started = e.Time
+		s.Steps = nil
+		s.byID = map[string]*StepState{}
+		for _, si := range e.Run.Steps {
+			st := &StepState{Info: si, Status: StatusPending}
+			s.Steps = append(s.Steps, st)
+			s.byID[si.ID] = st
+		}
+		return
+	case RunResumed, RunTakenOver:
+		s.Resumes++
+		s.Status = ""
+		return
+	case RunFinished:
+		s.Status = e.Status
+		s.Open = nil
+		return
+	case Note:
+		s.Notes = append(s.Notes, e)
+		return
+	case QuestionAsked:
+		s.Open = e.Question
+		if st := s.Step(e.Step); st != nil && e.Question != nil && e.Question.Kind != AskDecision {
+			st.Status = StatusWaiting
+		}
+		return
+	case QuestionAnswered:
+		if s.Open != nil && e.Answer != nil && e.Answer.QuestionID == s.Open.ID {
+			s.Open = nil
+		}
+		s.Answers = append(s.Answers, e)
+		return
+	}
+	st := s.Step(e.Step)
+	if st == nil {
+		return
+	}
+	for i, x := range s.Steps {
+		if x == st {
+			s.curIndex = i
+		}
+	}
+	_, item := BaseID(e.Step)
+	if item != "" {
+		st.Item = item
+	}
+	switch e.Type {
+	case StepChecking:
+		st.Status = StatusChecking
+		st.Error = nil
+		if st.Started.IsZero() {
+			st.Started = e.Time
+		}
+	case StepChecked:
+		st.Check = e.Check
+	case StepSkipped:
+		st.Status = StatusSkipped
+		st.Note = e.Note
+	case StepApplying:
+		st.Status = StatusRunning
+		st.Progress = nil
+	case StepApplied:
+		st.Elapsed += e.Elapsed
+		if len(e.Outputs) > 0 {
+			if st.Outputs == nil {
+				st.Outputs = map[string]string{}
+			}
+			for k, v := range e.Outputs {
+				st.Outputs[k] = v
+			}
+		}
+	case StepVerifying:
+		st.Status = StatusVerifying
+	case StepVerified:
+		st.Elapsed += e.Elapsed
+		st.Status = StatusDone
+		st.Progress = nil
+	case StepFailed:
+		st.Status = StatusFailed
+		st.Error = e.Error
+	case StepRollingBack:
+		st.Status = StatusRollingBack
+	case StepRolledBack:
+		st.Status = StatusRolledBack
+	case StepRollbackFailed:
+		st.Status = StatusFailed
+		st.Error = e.Error
+	case Progressed:
+		st.Progress = e.Progress
+	}
+}
+
+// Counts tallies steps by status.
+func (s *RunState) Counts() map[StepStatus]int {
+	m := map[StepStatus]int{}
+	for _, st := range s.Steps {
+		m[st.Status]++
+	}
+	return m
+}
