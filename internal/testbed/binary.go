@@ -40,6 +40,7 @@ func buildOnce(pkg, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	root := rootDir()
 	if err := mkdir755(root); err != nil {
 		return "", err
 	}

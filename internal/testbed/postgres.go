@@ -39,9 +39,6 @@ func WithVersion(v int) PGOption {
 	return func(o *pgcluster.Options) { o.Version = v }
 }
 
-// templateCache is where the initdb'd template of each version is kept across test runs.
-const templateCache = root + "/cache"
-
 // Postgres starts a throwaway cluster in a TempDir, copied from a cached initdb template, with
 // durability off for speed. Cleanup stops and removes it, also when the test fails. It skips
 // (fails under CI=true) when PostgreSQL's server binaries are missing.
@@ -59,7 +56,7 @@ func Postgres(t testing.TB, opts ...PGOption) *PG {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	tmpl, err := pgcluster.TemplateDir(ctx, templateCache, o.Version)
+	tmpl, err := pgcluster.TemplateDir(ctx, filepath.Join(rootDir(), "cache"), o.Version) // kept across runs
 	if err != nil {
 		t.Fatalf("testbed postgres: %v", err)
 	}

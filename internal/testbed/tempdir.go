@@ -15,9 +15,14 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/pgcluster"
 )
 
-// root holds every TempDir. It is 0755 and root's (when run as root), so other OS users can
-// traverse it; it is not itself world-writable.
-const root = "/var/tmp/cairn-testbed"
+// rootDir holds every TempDir: /var/tmp/cairn-testbed for root, /var/tmp/cairn-testbed-<uid>
+// for anyone else. It is 0755, so other OS users can traverse it, and not world-writable.
+func rootDir() string {
+	if uid := os.Getuid(); uid != 0 {
+		return "/var/tmp/cairn-testbed-" + strconv.Itoa(uid)
+	}
+	return "/var/tmp/cairn-testbed"
+}
 
 var errNotRoot = errors.New("needs root (run the tests as root)")
 
@@ -26,6 +31,7 @@ var errNotRoot = errors.New("needs root (run the tests as root)")
 // StrictModes can live in it. It is removed on cleanup.
 func TempDir(t testing.TB) string {
 	t.Helper()
+	root := rootDir()
 	if err := mkdir755(root); err != nil {
 		t.Fatalf("testbed temp dir: %v", err)
 	}
