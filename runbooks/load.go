@@ -1,0 +1,289 @@
+package runbooks
+
+import (
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+var (
+	idPattern   = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	namePattern = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+)
+
+// Load parses and validates a runbook. file names it in messages. Every problem found is returned
+// together as Problems; a runbook with any problem is never returned.
+func Load(file string, data []byte, reg *steps.Registry) (*Runbook, error) {
+	rb := &Runbook{Source: file, Text: data}
+	if err := yaml.UnmarshalWithOptions(data, rb, yaml.DisallowUnknownField()); err != nil {
+		return nil, Problems{problemFromYAML(file, err, "see the runbook schema in README.md (section 'Runbook schema v1')")}
+	}
+	tree, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, Problems{problemFromYAML(file, err, "")}
+	}
+	l := &loader{file: file, rb: rb, reg: reg, tree: tree}
+	l.validate()
+	if len(l.problems) > 0 {
+		return nil, l.problems
+	}
+	return rb, nil
+}
+
+type loader struct {
+	file     string
+	rb       *Runbook
+	reg      *steps.Registry
+	tree     *ast.File
+	problems Problems
+}
+
+func (l *loader) add(pos ref.Pos, fix, msg string, args ...any) {
+	l.problems = append(l.problems, Problem{File: l.file, Pos: pos, Msg: fmt.Sprintf(msg, args...), Fix: fix})
+}
+
+// posOf finds the position of a YAML path such as $.steps[2].
+func (l *loader) posOf(path string) ref.Pos {
+	p, err := yaml.PathString(path)
+	if err != nil {
+		return ref.Pos{}
+	}
+	n, err := p.FilterFile(l.tree)
+	if err != nil || n == nil {
+		return ref.Pos{}
+	}
+	if tk := n.GetToken(); tk != nil && tk.Position != nil {
+		return ref.Pos{Line: tk.Position.Line, Column: tk.Position.Column}
+	}
+	return ref.Pos{}
+}
+
+func (l *loader) validate() {
+	rb := l.rb
+	if rb.Schema != SchemaVersion {
+		l.add(l.posOf("$.schema"), "put `schema: 1` at the top", "schema is %d; this cairn reads schema %d", rb.Schema, SchemaVersion)
+	}
+	if !namePattern.MatchString(rb.Name) {
+		l.add(l.posOf("$.name"), "use lowercase letters, digits and dashes, e.g. `name: my-runbook`", "name %q is not a valid runbook name", rb.Name)
+	}
+	if rb.Title == "" {
+		l.add(l.posOf("$.name"), "add `title: <one line saying what it does>`", "runbook has no title")
+	}
+	if len(rb.Steps) == 0 {
+		l.add(ref.Pos{Line: 1, Column: 1}, "add at least one step under `steps:`", "runbook has no steps")
+	}
+	params := l.validateParams()
+	seen := map[string]int{}
+	known := map[string]*StepSpec{}
+	for i, s := range rb.Steps {
+		s.pos = l.posOf(fmt.Sprintf("$.steps[%d]", i))
+		l.validateStep(s, fmt.Sprintf("$.steps[%d]", i), params, known, seen)
+		known[s.ID] = s
+	}
+	for i, s := range rb.Cutback {
+		s.pos = l.posOf(fmt.Sprintf("$.cutback[%d]", i))
+		l.validateStep(s, fmt.Sprintf("$.cutback[%d]", i), params, known, seen)
+		known[s.ID] = s
+	}
+}
+
+func (l *loader) validateParams() map[string]*Param {
+	params := map[string]*Param{}
+	for i, p := range l.rb.Parameters {
+		path := fmt.Sprintf("$.parameters[%d]", i)
+		p.pos = l.posOf(path)
+		if !namePattern.MatchString(p.Name) {
+			l.add(p.pos, "use lowercase letters, digits and dashes", "parameter name %q is not valid", p.Name)
+		}
+		if _, dup := params[p.Name]; dup {
+			l.add(p.pos, "rename one of them", "parameter %q is declared twice", p.Name)
+		}
+		switch p.Type {
+		case TString, TInt, TBool, TDuration:
+		case TEnum:
+			if len(p.Values) == 0 {
+				l.add(p.pos, "list the allowed values under `values:`", "enum parameter %q has no values", p.Name)
+			}
+		case "":
+			p.Type = TString
+		default:
+			l.add(l.posOf(path+".type"), "use one of string, int, bool, duration, enum", "parameter %q has unknown type %q", p.Name, p.Type)
+		}
+		if p.Pattern != "" {
+			if _, err := regexp.Compile(p.Pattern); err != nil {
+				l.add(l.posOf(path+".pattern"), "write a Go regular expression", "parameter %q: bad pattern: %v", p.Name, err)
+			}
+		}
+		if p.Secret && !p.Default.IsZero() {
+			l.add(p.pos, "remove the default; a secret comes from `env:`, a file, a prompt or Secrets Manager", "secret parameter %q has a default", p.Name)
+		}
+		for _, r := range p.Default.Refs() {
+			if r.Scope != ref.Params {
+				l.add(l.posOf(path+".default"), "a default may only refer to earlier parameters", "parameter %q: default refers to %s", p.Name, r)
+				continue
+			}
+			if _, ok := params[r.Name]; !ok {
+				l.add(l.posOf(path+".default"), "declare "+r.Name+" before "+p.Name+", or fix the name", "parameter %q: default refers to unknown or later parameter %q", p.Name, r.Name)
+			}
+		}
+		if !p.Default.IsZero() && len(p.Default.Refs()) == 0 {
+			if err := CheckValue(p, p.Default.Raw); err != nil {
+				l.add(l.posOf(path+".default"), "fix the default", "parameter %q: default: %v", p.Name, err)
+			}
+		}
+		params[p.Name] = p
+	}
+	return params
+}
+
+var confirmModes = []Confirm{"", ConfirmNone, ConfirmYes, ConfirmTyped}
+
+func (l *loader) validateStep(s *StepSpec, path string, params map[string]*Param, earlier, seen map[string]int) {
+	if !idPattern.MatchString(s.ID) {
+		l.add(s.pos, "give the step an id of lowercase letters, digits and dashes, e.g. `id: create-role`", "step id %q is not valid", s.ID)
+	} else if prev, dup := seen[s.ID]; dup {
+		l.add(s.pos, "step ids must be unique: rename one", "duplicate step id %q (first declared on line %d)", s.ID, prev)
+	}
+	seen[s.ID] = s.pos.Line
+	if s.Title == "" {
+		l.add(s.pos, "add `title:`", "step %q has no title", s.ID)
+	}
+	if !slices.Contains(confirmModes, s.Confirm) {
+		l.add(l.posOf(path+".confirm"), "use none, yes or typed", "step %q: unknown confirm %q", s.ID, s.Confirm)
+	}
+	if s.Confirm == "" {
+		s.Confirm = ConfirmNone
+		if s.Destructive {
+			s.Confirm = ConfirmYes
+		}
+	}
+	if s.Confirm == ConfirmTyped && s.ConfirmWith.IsZero() {
+		l.add(s.pos, "add `confirm_value: ${params.instance}` (what the engineer must type)", "step %q: confirm: typed needs confirm_value", s.ID)
+	}
+	if s.Approvals < 0 {
+		l.add(s.pos, "use 0, 1 or more", "step %q: approvals must not be negative", s.ID)
+	}
+	kind, ok := l.reg.Lookup(s.Kind)
+	if !ok {
+		l.add(l.posOf(path+".kind"), "use one of: "+strings.Join(l.reg.Names(), ", "), "step %q: unknown kind %q", s.ID, s.Kind)
+		return
+	}
+	st := kind.New()
+	if s.With.node != nil {
+		if err := yaml.NodeToValue(s.With.node, st, yaml.DisallowUnknownField()); err != nil {
+			p := problemFromYAML(l.file, err, "see `cairn show --kind "+s.Kind+"` for its parameters")
+			p.Msg = fmt.Sprintf("step %q (%s): %s", s.ID, s.Kind, p.Msg)
+			l.problems = append(l.problems, p)
+			return
+		}
+	}
+	if v, ok := st.(steps.Validator); ok {
+		if err := v.Validate(); err != nil {
+			l.add(l.posOf(path+".with"), "", "step %q (%s): %v", s.ID, s.Kind, err)
+		}
+	}
+	s.Step = st
+	// References: in with:, when:, foreach:, confirm_value.
+	var refs []refAt
+	collectRefs(reflect.ValueOf(st), &refs)
+	for _, r := range s.When.Refs() {
+		refs = append(refs, refAt{r, s.When.Pos})
+	}
+	for _, r := range s.Foreach.Refs() {
+		refs = append(refs, refAt{r, s.Foreach.Pos})
+	}
+	for _, r := range s.ConfirmWith.Refs() {
+		refs = append(refs, refAt{r, s.ConfirmWith.Pos})
+	}
+	for _, ra := range refs {
+		l.checkRef(s, ra, params, earlier)
+	}
+}
+
+type refAt struct {
+	r   ref.Ref
+	pos ref.Pos
+}
+
+func (l *loader) checkRef(s *StepSpec, ra refAt, params map[string]*Param, earlier map[string]*StepSpec) {
+	r := ra.r
+	pos := ra.pos
+	if pos.Line == 0 {
+		pos = s.pos
+	}
+	switch r.Scope {
+	case ref.Params:
+		if _, ok := params[r.Name]; !ok {
+			l.add(pos, "declare it under `parameters:` or fix the name", "step %q: unknown parameter in %s", s.ID, r)
+		}
+	case ref.Item:
+		if s.Foreach.IsZero() {
+			l.add(pos, "${item} is only defined in a step with `foreach:`", "step %q: ${item} used without foreach", s.ID)
+		}
+	case ref.Steps:
+		target, ok := earlier[r.Name]
+		if !ok {
+			l.add(pos, "a step can only use outputs of steps before it", "step %q: %s refers to an unknown or later step %q", s.ID, r, r.Name)
+			return
+		}
+		names := target.Outputs
+		if od, ok := target.Step.(steps.OutputDeclarer); ok {
+			names = append(slices.Clone(names), od.OutputNames()...)
+		}
+		if !slices.Contains(names, r.Output) {
+			l.add(pos, fmt.Sprintf("step %q has outputs: %s", target.ID, strings.Join(names, ", ")), "step %q: %s: step %q has no output %q", s.ID, r, target.ID, r.Output)
+		}
+	}
+}
+
+var (
+	templateType = reflect.TypeOf(ref.Template{})
+	condType     = reflect.TypeOf(ref.Cond{})
+)
+
+// collectRefs walks a decoded step for templates and conditions.
+func collectRefs(v reflect.Value, out *[]refAt) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			collectRefs(v.Elem(), out)
+		}
+	case reflect.Struct:
+		switch v.Type() {
+		case templateType:
+			t := v.Interface().(ref.Template)
+			for _, r := range t.Refs() {
+				*out = append(*out, refAt{r, t.Pos})
+			}
+			return
+		case condType:
+			c := v.Interface().(ref.Cond)
+			for _, r := range c.Refs() {
+				*out = append(*out, refAt{r, c.Pos})
+			}
+			return
+		}
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				collectRefs(v.Field(i), out)
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			collectRefs(v.Index(i), out)
+		}
+	case reflect.Map:
+		it := v.MapRange()
+		for it.Next() {
+			collectRefs(it.Value(), out)
+		}
+	}
+}
