@@ -146,7 +146,7 @@ func (l *loader) validateParams() map[string]*Param {
 
 var confirmModes = []Confirm{"", ConfirmNone, ConfirmYes, ConfirmTyped}
 
-func (l *loader) validateStep(s *StepSpec, path string, params map[string]*Param, earlier, seen map[string]int) {
+func (l *loader) validateStep(s *StepSpec, path string, params map[string]*Param, earlier map[string]*StepSpec, seen map[string]int) {
 	if !idPattern.MatchString(s.ID) {
 		l.add(s.pos, "give the step an id of lowercase letters, digits and dashes, e.g. `id: create-role`", "step id %q is not valid", s.ID)
 	} else if prev, dup := seen[s.ID]; dup {
