@@ -183,4 +183,3 @@ func (s *Service) opGenerateDataKey(in request) (any, error) {
 	}
 	return map[string]any{"CiphertextBlob": blob, "Plaintext": plain, "KeyId": arn}, nil
 }
-

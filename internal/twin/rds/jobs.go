@@ -1,0 +1,269 @@
+package rds
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"time"
+)
+
+// The background work behind each status change. Every job reads what it needs under the lock, works
+// without it, and records each step, so a restart of the twin resumes from the last recorded step.
+
+func (s *Service) instanceCopy(res string) (Instance, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.st.Instances[res]
+	if !ok {
+		return Instance{}, false
+	}
+	return *i, true
+}
+
+func (s *Service) failInstance(res string, err error) {
+	s.update(func() {
+		if i, ok := s.st.Instances[res]; ok {
+			i.Status, i.Job, i.StatusInfo = StatusFailed, jobNone, err.Error()
+		}
+	})
+}
+
+// finishCreate moves a provisioned instance through backing-up to available.
+func (s *Service) finishCreate(ctx context.Context, res string, start time.Time) {
+	if !s.sleepUntil(ctx, start.Add(2*s.o.Pace.Step)) {
+		return
+	}
+	s.update(func() {
+		if i, ok := s.st.Instances[res]; ok {
+			i.Status = StatusBackingUp
+		}
+	})
+	if !s.sleep(ctx, 1) {
+		return
+	}
+	s.update(func() {
+		if i, ok := s.st.Instances[res]; ok {
+			i.Status, i.Job = StatusAvailable, jobNone
+		}
+	})
+}
+
+func (s *Service) runCreate(ctx context.Context, res string) {
+	start := s.now()
+	inst, ok := s.instanceCopy(res)
+	if !ok {
+		return
+	}
+	if !inst.Provisioned {
+		c, err := s.provision(ctx, inst)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			s.failInstance(res, err)
+			return
+		}
+		s.update(func() {
+			if i, ok := s.st.Instances[res]; ok {
+				i.Provisioned, i.Port, i.MasterPassword = true, c.Port, ""
+				s.clusters[res] = c
+			}
+		})
+	}
+	s.finishCreate(ctx, res, start)
+}
+
+func (s *Service) runRestore(ctx context.Context, res string) {
+	start := s.now()
+	inst, ok := s.instanceCopy(res)
+	if !ok {
+		return
+	}
+	if !inst.Provisioned {
+		s.mu.Lock()
+		snap, ok := s.st.Snapshots[inst.RestoreFrom]
+		var sc Snapshot
+		if ok {
+			sc = *snap
+		}
+		s.mu.Unlock()
+		if !ok {
+			s.failInstance(res, errors.New("the snapshot being restored was deleted"))
+			return
+		}
+		c, err := s.restoreCluster(ctx, inst, sc)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			s.failInstance(res, err)
+			return
+		}
+		s.update(func() {
+			if i, ok := s.st.Instances[res]; ok {
+				i.Provisioned, i.Port = true, c.Port
+				s.clusters[res] = c
+			}
+		})
+	}
+	s.finishCreate(ctx, res, start)
+}
+
+func (s *Service) runRename(ctx context.Context, res string) {
+	inst, ok := s.instanceCopy(res)
+	if !ok || !s.sleepUntil(ctx, inst.RenameDoneAt) {
+		return
+	}
+	s.update(func() {
+		if i, ok := s.st.Instances[res]; ok && i.Job == jobRename {
+			i.Status, i.Job = StatusAvailable, jobNone
+		}
+	})
+}
+
+func (s *Service) runDelete(ctx context.Context, res string) {
+	start := s.now()
+	inst, ok := s.instanceCopy(res)
+	if !ok {
+		return
+	}
+	if inst.FinalSnapshot != "" {
+		s.takeSnapshot(ctx, inst.FinalSnapshot, false)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+	s.mu.Lock()
+	c := s.clusters[res]
+	s.mu.Unlock()
+	if c != nil {
+		if err := c.Remove(ctx); err != nil && ctx.Err() == nil {
+			s.failInstance(res, err)
+			return
+		}
+	} else {
+		_ = os.RemoveAll(s.clusterDir(res))
+	}
+	if !s.sleepUntil(ctx, start.Add(2*s.o.Pace.Step)) {
+		return
+	}
+	s.update(func() {
+		delete(s.st.Instances, res)
+		delete(s.clusters, res)
+	})
+}
+
+// runSnapshot takes a manual snapshot and gives the instance back its available status.
+func (s *Service) runSnapshot(ctx context.Context, snapRes string) {
+	s.takeSnapshot(ctx, snapRes, true)
+}
+
+// takeSnapshot writes the snapshot's files from its instance's running cluster, raising
+// PercentProgress as it goes. release puts the instance back to available when done.
+func (s *Service) takeSnapshot(ctx context.Context, snapRes string, release bool) {
+	start := s.now()
+	s.mu.Lock()
+	snap, ok := s.st.Snapshots[snapRes]
+	if !ok || snap.Status == StatusAvailable {
+		s.mu.Unlock()
+		return
+	}
+	sc := *snap
+	c := s.clusters[sc.DbiResourceID]
+	s.mu.Unlock()
+	done := s.progress(ctx, snapRes)
+	var err error
+	if c == nil {
+		err = errors.New("the instance's cluster is not running")
+	} else {
+		err = s.writeSnapshot(ctx, sc, c.BaseBackup)
+	}
+	close(done)
+	if ctx.Err() != nil {
+		return
+	}
+	if err == nil {
+		s.sleepUntil(ctx, start.Add(3*s.o.Pace.Step))
+	}
+	s.update(func() {
+		if sn, ok := s.st.Snapshots[snapRes]; ok {
+			if err != nil {
+				sn.Status, sn.StatusInfo, sn.Job = StatusFailed, err.Error(), jobNone
+			} else {
+				sn.Status, sn.Progress, sn.Job = StatusAvailable, 100, jobNone
+			}
+		}
+		if i, ok := s.st.Instances[sc.DbiResourceID]; ok && release && i.Job == jobSnapshot {
+			i.Status, i.Job = StatusAvailable, jobNone
+		}
+	})
+}
+
+func (s *Service) runCopy(ctx context.Context, snapRes string) {
+	start := s.now()
+	s.mu.Lock()
+	snap, ok := s.st.Snapshots[snapRes]
+	if !ok {
+		s.mu.Unlock()
+		return
+	}
+	sc := *snap
+	src, srcOK := s.st.Snapshots[sc.SourceResourceID]
+	var srcCopy Snapshot
+	if srcOK {
+		srcCopy = *src
+	}
+	s.mu.Unlock()
+	done := s.progress(ctx, snapRes)
+	var err error
+	if !srcOK {
+		err = errors.New("the source snapshot was deleted")
+	} else {
+		err = s.writeSnapshot(ctx, sc, func(ctx context.Context, w io.Writer) error {
+			return s.readSnapshot(srcCopy, w)
+		})
+	}
+	close(done)
+	if ctx.Err() != nil {
+		return
+	}
+	if err == nil {
+		s.sleepUntil(ctx, start.Add(3*s.o.Pace.Step))
+	}
+	s.update(func() {
+		if sn, ok := s.st.Snapshots[snapRes]; ok {
+			if err != nil {
+				sn.Status, sn.StatusInfo, sn.Job = StatusFailed, err.Error(), jobNone
+			} else {
+				sn.Status, sn.Progress, sn.Job = StatusAvailable, 100, jobNone
+			}
+		}
+	})
+}
+
+// progress raises a snapshot's PercentProgress once a step until done is closed (never past 90).
+func (s *Service) progress(ctx context.Context, snapRes string) chan struct{} {
+	done := make(chan struct{})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(s.o.Pace.Step)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.update(func() {
+					if sn, ok := s.st.Snapshots[snapRes]; ok && sn.Progress < 90 {
+						sn.Progress = min(90, sn.Progress+30)
+					}
+				})
+			}
+		}
+	}()
+	return done
+}
