@@ -1,0 +1,118 @@
+// Package logpane is the live output of a step: a viewport that follows new lines until the
+// engineer scrolls back, and follows again when they go to the bottom.
+package logpane
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/viewport"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/cairn-runbooks/cairn/tui/common"
+)
+
+// MaxLines is how many lines the pane keeps; older ones are dropped (the journal has them all).
+const MaxLines = 5000
+
+// Model is the pane.
+type Model struct {
+	c      *common.Common
+	vp     viewport.Model
+	lines  []string
+	follow bool
+	dirty  bool
+}
+
+// New returns an empty pane that follows.
+func New(c *common.Common) *Model {
+	vp := viewport.New(viewport.WithWidth(40), viewport.WithHeight(5))
+	vp.KeyMap = viewport.KeyMap{} // keys are routed explicitly by Update
+	vp.SoftWrap = true
+	return &Model{c: c, vp: vp, follow: true}
+}
+
+// SetSize sizes the pane (including its one-line rule).
+func (m *Model) SetSize(w, h int) {
+	h = max(h-1, 1)
+	if w == m.vp.Width() && h == m.vp.Height() {
+		return
+	}
+	m.vp.SetWidth(w)
+	m.vp.SetHeight(h)
+	m.dirty = true
+}
+
+// Reset empties the pane (a new step) and follows again.
+func (m *Model) Reset() { m.lines = m.lines[:0]; m.follow = true; m.dirty = true }
+
+// Append adds lines.
+func (m *Model) Append(lines ...string) {
+	for _, l := range lines {
+		m.lines = append(m.lines, strings.ReplaceAll(ansi.Strip(l), "\t", "    "))
+	}
+	if over := len(m.lines) - MaxLines; over > 0 {
+		m.lines = append(m.lines[:0], m.lines[over:]...)
+	}
+	m.dirty = true
+}
+
+// Lines is how many lines the pane holds.
+func (m *Model) Lines() int { return len(m.lines) }
+
+// Following reports whether the pane sticks to the newest line.
+func (m *Model) Following() bool { return m.follow }
+
+func (m *Model) sync() {
+	if !m.dirty {
+		return
+	}
+	m.dirty = false
+	m.vp.SetContentLines(m.lines)
+	if m.follow {
+		m.vp.GotoBottom()
+	}
+}
+
+// Update scrolls on the pane's keys; it reports whether the key was used.
+func (m *Model) Update(msg tea.KeyPressMsg) bool {
+	k := m.c.Keys
+	m.sync()
+	switch {
+	case key.Matches(msg, k.Up):
+		m.vp.ScrollUp(1)
+	case key.Matches(msg, k.Down):
+		m.vp.ScrollDown(1)
+	case key.Matches(msg, k.PageUp):
+		m.vp.PageUp()
+	case key.Matches(msg, k.PageDown):
+		m.vp.PageDown()
+	case key.Matches(msg, k.Top):
+		m.vp.GotoTop()
+	case key.Matches(msg, k.Bottom):
+		m.vp.GotoBottom()
+	default:
+		return false
+	}
+	m.follow = m.vp.AtBottom()
+	return true
+}
+
+// View draws a rule saying what the pane holds, then the lines.
+func (m *Model) View() string {
+	m.sync()
+	s := m.c.Styles
+	label := " output "
+	switch {
+	case len(m.lines) == 0:
+		label += "(none yet) "
+	case m.follow:
+		label += "· following "
+	default:
+		label += "· scrolled back, G to follow "
+	}
+	rule := "──" + label
+	rule += strings.Repeat("─", max(0, m.vp.Width()-ansi.StringWidth(rule)))
+	return s.Rule.Render(rule) + "\n" + m.vp.View()
+}

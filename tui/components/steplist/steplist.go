@@ -1,0 +1,109 @@
+// Package steplist draws the run's steps, one a line: a status mark, the title and the step's
+// duration. The current step is in the accent colour, a failed one in red; the list scrolls to keep
+// the current step in view.
+package steplist
+
+import (
+	"strings"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/tui/common"
+)
+
+// Mark is the glyph for a status. They are static: nothing in the list moves.
+func Mark(s events.StepStatus) string {
+	switch s {
+	case events.StatusChecking:
+		return "◌"
+	case events.StatusRunning, events.StatusVerifying:
+		return "▶"
+	case events.StatusWaiting:
+		return "?"
+	case events.StatusDone:
+		return "✓"
+	case events.StatusSkipped:
+		return "–"
+	case events.StatusFailed:
+		return "✗"
+	case events.StatusRollingBack:
+		return "↺"
+	case events.StatusRolledBack:
+		return "↩"
+	default:
+		return "○"
+	}
+}
+
+// Active reports whether a step is being worked on right now.
+func Active(s events.StepStatus) bool {
+	switch s {
+	case events.StatusChecking, events.StatusRunning, events.StatusVerifying, events.StatusWaiting, events.StatusRollingBack:
+		return true
+	}
+	return false
+}
+
+// Duration is what the list shows for a step: time so far while it is active, its apply+verify
+// time once done, nothing before it starts.
+func Duration(c *common.Common, st *events.StepState) string {
+	switch {
+	case Active(st.Status) && !st.Started.IsZero():
+		return common.FormatDuration(c.Now().Sub(st.Started))
+	case st.Elapsed > 0:
+		return common.FormatDuration(st.Elapsed)
+	}
+	return ""
+}
+
+// View draws the list in width×height.
+func View(c *common.Common, rs *events.RunState, width, height int) string {
+	s := c.Styles
+	if width < 10 || height < 1 {
+		return ""
+	}
+	cur := rs.CurrentIndex()
+	first := 0
+	if n := len(rs.Steps); n > height && cur >= 0 {
+		first = min(max(0, cur-height/2), n-height)
+	}
+	showStatus := width >= 44
+	var b strings.Builder
+	for i := first; i < len(rs.Steps) && i < first+height; i++ {
+		st := rs.Steps[i]
+		dur := Duration(c, st)
+		right := dur
+		if showStatus && st.Status != events.StatusPending {
+			right = string(st.Status)
+			if dur != "" {
+				right += " " + dur
+			}
+		}
+		title := st.Info.Title
+		if title == "" {
+			title = st.Info.ID
+		}
+		if st.Item != "" && Active(st.Status) {
+			title += " [" + st.Item + "]"
+		}
+		room := width - 2 - lipgloss.Width(right) - 1
+		title = ansi.Truncate(title, max(room, 1), "…")
+		gap := max(1, width-2-lipgloss.Width(title)-lipgloss.Width(right))
+		line := Mark(st.Status) + " " + title + strings.Repeat(" ", gap) + right
+		switch {
+		case st.Status == events.StatusFailed:
+			line = s.Failure.Render(line)
+		case i == cur:
+			line = s.Current.Render(line)
+		case st.Status == events.StatusPending || st.Status == events.StatusSkipped:
+			line = s.Subtle.Render(line)
+		}
+		if i > first {
+			b.WriteByte('\n')
+		}
+		b.WriteString(line)
+	}
+	return lipgloss.NewStyle().Width(width).Height(height).MaxHeight(height).Render(b.String())
+}
