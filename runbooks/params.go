@@ -91,6 +91,8 @@ type Sources struct {
 	SecretFiles map[string]string
 	// Prompt asks for a secret that is still missing; nil means there is no one to ask.
 	Prompt func(p *Param) (string, error)
+	// PlanOnly lets secrets be missing: a plan shows them as •••• and never needs their values.
+	PlanOnly bool
 }
 
 // Resolve checks the given values against the runbook's parameters, fills defaults (derived ones
@@ -125,6 +127,10 @@ func Resolve(rb *Runbook, given map[string]string, src Sources) (Values, error) 
 				continue
 			}
 			if !found {
+				if src.PlanOnly {
+					vals[p.Name] = ref.Value{Secret: true}
+					continue
+				}
 				if p.Required {
 					errs = append(errs, fmt.Sprintf("missing secret %s: %s", p.Name, secretHow(p)))
 				}

@@ -160,3 +160,9 @@ type VerifyError struct {
 func (e *VerifyError) Error() string {
 	return fmt.Sprintf("verify %s: expected %s, found %s", e.What, e.Expected, e.Found)
 }
+
+// Observer is implemented by steps with outputs: when Check finds the work already done, the runner
+// calls Observe to read those outputs from the target (read-only) instead of applying again.
+type Observer interface {
+	Observe(ctx context.Context, env *Env) (Outputs, error)
+}

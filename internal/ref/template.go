@@ -18,6 +18,7 @@ func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Column) }
 type Template struct {
 	Raw   string
 	Pos   Pos
+	set   bool // written in the runbook (even as "")
 	parts []part
 }
 
@@ -85,7 +86,7 @@ func (t Template) Refs() []Ref {
 }
 
 // IsZero reports whether the template was never set.
-func (t Template) IsZero() bool { return t.Raw == "" && len(t.parts) == 0 }
+func (t Template) IsZero() bool { return !t.set && t.Raw == "" && len(t.parts) == 0 }
 
 // UnmarshalYAML decodes a scalar into a template, keeping its position.
 func (t *Template) UnmarshalYAML(node ast.Node) error {
@@ -98,6 +99,7 @@ func (t *Template) UnmarshalYAML(node ast.Node) error {
 		return err
 	}
 	parsed.Pos = pos
+	parsed.set = true
 	*t = parsed
 	return nil
 }

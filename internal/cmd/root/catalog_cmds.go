@@ -1,0 +1,81 @@
+package root
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cairn-runbooks/cairn/internal/cmdutil"
+	"github.com/spf13/cobra"
+)
+
+func newCmdList(f *cmdutil.Factory, files *[]string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the runbooks",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := catalog(*files)
+			if err != nil {
+				return err
+			}
+			for _, rb := range c.All() {
+				fmt.Fprintf(f.IO.Out, "%-18s %2d steps  %s\n", rb.Name, len(rb.Steps), rb.Title)
+			}
+			return nil
+		},
+	}
+}
+
+func newCmdShow(f *cmdutil.Factory, files *[]string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show <runbook>",
+		Short: "Show a runbook: its parameters and steps",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := catalog(*files)
+			if err != nil {
+				return err
+			}
+			rb, err := c.Get(args[0])
+			if err != nil {
+				return err
+			}
+			out := f.IO.Out
+			fmt.Fprintf(out, "%s — %s\n(%s)\n\n%s\n\nParameters:\n", rb.Name, rb.Title, rb.Source, strings.TrimSpace(rb.Description))
+			for _, p := range rb.Parameters {
+				flags := []string{string(p.Type)}
+				if p.Required {
+					flags = append(flags, "required")
+				}
+				if p.Secret {
+					flags = append(flags, "secret")
+					if p.Env != "" {
+						flags = append(flags, "from $"+p.Env)
+					}
+				}
+				if !p.Default.IsZero() {
+					flags = append(flags, "default "+p.Default.Raw)
+				}
+				if len(p.Values) > 0 {
+					flags = append(flags, "one of "+strings.Join(p.Values, "|"))
+				}
+				fmt.Fprintf(out, "  %-20s %s\n  %-20s %s\n", p.Name, strings.Join(flags, ", "), "", p.Help)
+			}
+			fmt.Fprintln(out, "\nSteps:")
+			for i, s := range rb.Steps {
+				mark := ""
+				if s.Destructive {
+					mark = "  [destructive]"
+				}
+				fmt.Fprintf(out, "  %2d. %-22s %s (%s)%s\n", i+1, s.ID, s.Title, s.Kind, mark)
+			}
+			if len(rb.Cutback) > 0 {
+				fmt.Fprintln(out, "\nCut-back steps (offered when a step fails):")
+				for _, s := range rb.Cutback {
+					fmt.Fprintf(out, "      %-22s %s (%s)\n", s.ID, s.Title, s.Kind)
+				}
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,9 @@
+package root
+
+import (
+	"github.com/cairn-runbooks/cairn/internal/cmdutil"
+	"github.com/spf13/cobra"
+)
+
+// extraCommands are commands that live in their own packages (the twin).
+func extraCommands(f *cmdutil.Factory) []*cobra.Command { return nil }

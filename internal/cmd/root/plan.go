@@ -1,0 +1,134 @@
+package root
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/cairn-runbooks/cairn/internal/cmdutil"
+	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/internal/runner"
+	"github.com/cairn-runbooks/cairn/runbooks"
+	"github.com/cairn-runbooks/cairn/steps"
+	"github.com/spf13/cobra"
+)
+
+type planOptions struct {
+	Params      []string
+	SecretFiles []string
+	Check       bool
+	Markdown    bool
+}
+
+func newCmdPlan(f *cmdutil.Factory, files *[]string) *cobra.Command {
+	o := &planOptions{}
+	cmd := &cobra.Command{
+		Use:   "plan <runbook> [-p name=value…]",
+		Short: "Show every action a run would take: commands, SQL, AWS calls",
+		Long: `Show every action a run would take — argv of commands, SQL with its bound values, AWS calls —
+with secrets as •••• and values known only after an earlier step as (known after apply).
+--check also runs each step's read-only check against the real targets.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := catalog(*files)
+			if err != nil {
+				return err
+			}
+			rb, err := c.Get(args[0])
+			if err != nil {
+				return err
+			}
+			given, err := runbooks.ParseAssignments(o.Params)
+			if err != nil {
+				return &usageErr{err}
+			}
+			src, err := sources(f, o.SecretFiles, !o.Check)
+			if err != nil {
+				return err
+			}
+			vals, err := runbooks.Resolve(rb, given, src)
+			if err != nil {
+				return err
+			}
+			dir, err := os.MkdirTemp("", "cairn-plan-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			env := planEnv(f, dir)
+			infos := runner.Describe(rb, vals, env)
+			var checks map[string]steps.Check
+			if o.Check {
+				checks = runner.CheckAll(cmd.Context(), rb, vals, env)
+			}
+			WritePlan(f.IO.Out, rb, vals, infos, checks)
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVarP(&o.Params, "param", "p", nil, "parameter `name=value` (repeatable)")
+	cmd.Flags().StringArrayVar(&o.SecretFiles, "secret-file", nil, "read secret parameter from a 0600 file: `name=path`")
+	cmd.Flags().BoolVar(&o.Check, "check", false, "also run every step's read-only check against the real targets")
+	return cmd
+}
+
+// WritePlan writes a plan as Markdown-flavoured text (readable in a terminal, pasteable in a ticket).
+func WritePlan(w io.Writer, rb *runbooks.Runbook, vals runbooks.Values, infos []events.StepInfo, checks map[string]steps.Check) {
+	fmt.Fprintf(w, "# Plan: %s — %s\n\n", rb.Name, rb.Title)
+	plain := vals.Plain()
+	for _, p := range rb.Parameters {
+		if v, ok := plain[p.Name]; ok {
+			fmt.Fprintf(w, "- %s = %s\n", p.Name, v)
+		}
+	}
+	fmt.Fprintln(w)
+	counts := map[steps.State]int{}
+	for i, si := range infos {
+		head := fmt.Sprintf("## %d. %s — %s", i+1, si.ID, si.Title)
+		if si.Cutback {
+			head = fmt.Sprintf("## cut-back: %s — %s", si.ID, si.Title)
+		}
+		if si.Destructive {
+			head += "  ⚠ DESTRUCTIVE"
+		}
+		fmt.Fprintln(w, head)
+		if si.Confirm == "typed" {
+			fmt.Fprintln(w, "   (typed confirmation required)")
+		}
+		if ch, ok := checks[si.ID]; ok {
+			counts[ch.State]++
+			msg := fmt.Sprintf("   check: %s", ch.State)
+			if ch.Reason != "" {
+				msg += " — " + ch.Reason
+			}
+			if ch.Fix != "" {
+				msg += " (fix: " + ch.Fix + ")"
+			}
+			fmt.Fprintln(w, msg)
+		}
+		fmt.Fprintln(w, "```")
+		for _, a := range si.Actions {
+			fmt.Fprintln(w, a)
+		}
+		fmt.Fprintln(w, "```")
+		fmt.Fprintln(w)
+	}
+	if checks != nil {
+		// the headline never claims more than the checks saw
+		fmt.Fprintf(w, "Plan: %d to apply, %d already done, %d blocked, %d unknown.\n",
+			counts[steps.Ready], counts[steps.Done], counts[steps.Blocked], counts[steps.Unknown])
+	} else {
+		fmt.Fprintf(w, "Plan: %d steps (not checked against the targets: add --check).\n", len(rb.Steps))
+	}
+}
+
+type usageErr struct{ error }
+
+func (u *usageErr) Unwrap() error { return u.error }
+
+// IsUsage reports whether err is a usage error (exit status 2).
+func IsUsage(err error) bool {
+	var u *usageErr
+	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown flag") || strings.HasPrefix(err.Error(), "accepts ")
+}

@@ -1,0 +1,115 @@
+package root
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/cmdutil"
+	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/internal/journal"
+	"github.com/spf13/cobra"
+)
+
+func newCmdReport(f *cmdutil.Factory) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "report <run-id>",
+		Short: "The record of a run for a change ticket (Markdown or JSON), notes and decisions included",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			run, err := journal.Open(f.StateDir(), args[0])
+			if err != nil {
+				return err
+			}
+			recs, err := journal.ReadAll(run)
+			if err != nil {
+				return err
+			}
+			switch format {
+			case "json":
+				enc := json.NewEncoder(f.IO.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(struct {
+					Run     string         `json:"run"`
+					Records []events.Event `json:"records"`
+				}{run.ID, recs})
+			case "md", "markdown":
+				writeReport(f.IO.Out, run, recs)
+				return nil
+			}
+			return &usageErr{fmt.Errorf("--format %q: use md or json", format)}
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "md", "md | json")
+	return cmd
+}
+
+func writeReport(w io.Writer, run *journal.Run, recs []events.Event) {
+	st := events.NewRunState()
+	for _, e := range recs {
+		st.Apply(e)
+	}
+	meta, _ := run.Meta()
+	status := st.Status
+	if status == "" {
+		status = "unfinished"
+	}
+	fmt.Fprintf(w, "# cairn run %s — %s\n\n", run.ID, st.Info.Runbook)
+	fmt.Fprintf(w, "- Runbook: %s (%s)\n- Status: **%s**\n- Started: %s by %s on %s\n- Target: %s\n", st.Info.Title, meta.Source, status, st.Started.UTC().Format(time.RFC3339), meta.StartedBy, meta.Host, st.Info.Target)
+	if !st.Last.IsZero() && !st.Started.IsZero() {
+		fmt.Fprintf(w, "- Duration: %s\n", st.Last.Sub(st.Started).Round(time.Second))
+	}
+	if meta.Rehearsal {
+		fmt.Fprintln(w, "- Rehearsal: yes")
+	}
+	fmt.Fprintln(w, "\n## Parameters")
+	keys := make([]string, 0, len(st.Info.Params))
+	for k := range st.Info.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "- `%s` = `%s`\n", k, st.Info.Params[k])
+	}
+	fmt.Fprintln(w, "\n## Steps\n\n| # | step | status | time | note |\n|---|---|---|---|---|")
+	for i, s := range st.Steps {
+		note := s.Note
+		if s.Error != nil {
+			note = s.Error.Summary
+		}
+		if s.Check != nil && note == "" {
+			note = s.Check.Reason
+		}
+		fmt.Fprintf(w, "| %d | %s — %s | %s | %s | %s |\n", i+1, s.Info.ID, s.Info.Title, s.Status, s.Elapsed.Round(time.Millisecond), strings.ReplaceAll(note, "|", "\\|"))
+	}
+	fmt.Fprintln(w, "\n## Decisions, approvals and notes")
+	for _, e := range recs {
+		switch e.Type {
+		case events.QuestionAnswered:
+			a := e.Answer
+			ans := a.Choice
+			if ans == "" {
+				ans = fmt.Sprint(a.Yes)
+				if a.Value != "" {
+					ans = "typed " + a.Value
+				}
+			}
+			fmt.Fprintf(w, "- %s %s: %s by %s\n", e.Time.UTC().Format(time.RFC3339), stepOr(e.Step), ans, a.By.String())
+		case events.Note, events.RunResumed, events.RunPaused, events.RunTakenOver:
+			fmt.Fprintf(w, "- %s %s: %s %s (%s)\n", e.Time.UTC().Format(time.RFC3339), stepOr(e.Step), e.Type, e.Note, e.Actor.String())
+		case events.StepFailed, events.StepRollbackFailed:
+			fmt.Fprintf(w, "- %s %s: FAILED in %s: %s — %s\n", e.Time.UTC().Format(time.RFC3339), e.Step, e.Phase, e.Error.Summary, e.Error.Detail)
+		}
+	}
+}
+
+func stepOr(s string) string {
+	if s == "" {
+		return "run"
+	}
+	return s
+}

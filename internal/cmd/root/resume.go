@@ -1,0 +1,148 @@
+package root
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/cairn-runbooks/cairn/internal/cmdutil"
+	"github.com/cairn-runbooks/cairn/internal/exitcode"
+	"github.com/cairn-runbooks/cairn/internal/journal"
+	"github.com/cairn-runbooks/cairn/internal/launch"
+	"github.com/cairn-runbooks/cairn/runbooks"
+	"github.com/spf13/cobra"
+)
+
+// restart starts a runner again on an existing run (resume or rollback).
+func restart(cmd *cobra.Command, f *cmdutil.Factory, id, mode string, o *runOptions) error {
+	run, err := journal.Open(f.StateDir(), id)
+	if err != nil {
+		return err
+	}
+	if holder, alive := journal.Holder(run); alive {
+		return &exitcode.Err{Code: exitcode.Locked, Err: fmt.Errorf("run %s is being driven by %s: `cairn attach %s` to watch it, or stop that process first", run.ID, holder, run.ID)}
+	}
+	meta, err := run.Meta()
+	if err != nil {
+		return err
+	}
+	text, err := run.Runbook()
+	if err != nil {
+		return err
+	}
+	_, reg, err := catalog(nil)
+	if err != nil {
+		return err
+	}
+	rb, err := runbooks.Load(meta.Source, text, reg)
+	if err != nil {
+		return fmt.Errorf("the run's own copy of its runbook no longer loads with this cairn: %w", err)
+	}
+	interactive := stdinIsTerminal() && !o.Detach
+	policy, err := o.policy(interactive)
+	if err != nil {
+		return err
+	}
+	meta.Policy = policy
+	if err := writeMeta(run, meta); err != nil {
+		return err
+	}
+	secrets, err := askSecretsAgain(f, rb, meta, o.SecretFiles)
+	if err != nil {
+		return err
+	}
+	if _, err := launch.Start(f.Executable, run, mode, secrets, os.Environ()); err != nil {
+		return err
+	}
+	fmt.Fprintf(f.IO.ErrOut, "run %s: %s started\n", run.ID, mode)
+	if o.Detach {
+		return nil
+	}
+	if f.IO.IsTerminal && !o.NoTUI {
+		return attachTUI(cmd.Context(), f, run, false)
+	}
+	return watch(cmd.Context(), f, run, false)
+}
+
+func newCmdResume(f *cmdutil.Factory) *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "resume <run-id>",
+		Short: "Continue a run after a crash or an abort: completed steps are not repeated",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return restart(cmd, f, args[0], "run", o)
+		},
+	}
+	o.flags(cmd)
+	return cmd
+}
+
+func newCmdRollback(f *cmdutil.Factory) *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "rollback <run-id>",
+		Short: "Walk back a finished or abandoned run, newest step first, each confirmed",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return restart(cmd, f, args[0], "rollback", o)
+		},
+	}
+	o.flags(cmd)
+	return cmd
+}
+
+func newCmdAttach(f *cmdutil.Factory) *cobra.Command {
+	var noTUI bool
+	cmd := &cobra.Command{
+		Use:   "attach <run-id>",
+		Short: "Reconnect a view to a running run (and answer its questions)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			run, err := journal.Open(f.StateDir(), args[0])
+			if err != nil {
+				return err
+			}
+			if f.IO.IsTerminal && !noTUI {
+				return attachTUI(cmd.Context(), f, run, false)
+			}
+			return watch(cmd.Context(), f, run, false)
+		},
+	}
+	cmd.Flags().BoolVar(&noTUI, "no-tui", false, "plain lines")
+	return cmd
+}
+
+func newCmdFollow(f *cmdutil.Factory) *cobra.Command {
+	var noTUI bool
+	cmd := &cobra.Command{
+		Use:   "follow <run-id>",
+		Short: "Watch a run read-only, live (pairing: a second terminal, or over ssh)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			run, err := journal.Open(f.StateDir(), args[0])
+			if err != nil {
+				return err
+			}
+			if f.IO.IsTerminal && !noTUI {
+				return attachTUI(cmd.Context(), f, run, true)
+			}
+			err = watch(cmd.Context(), f, run, true)
+			var ec *exitcode.Err
+			if errors.As(err, &ec) && ec.Code != exitcode.Detached {
+				return nil // a follower reports, it does not fail with the run
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&noTUI, "no-tui", false, "plain lines")
+	return cmd
+}
+
+func writeMeta(run *journal.Run, m journal.Meta) error {
+	b, err := jsonIndent(m)
+	if err != nil {
+		return err
+	}
+	return run.WriteFile(journal.MetaFile, b)
+}

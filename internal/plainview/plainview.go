@@ -1,0 +1,247 @@
+// Package plainview renders a run as plain timestamped lines (for pipes, logs, `--no-tui`, and
+// `cairn follow` without a terminal), and, when it has a terminal for input, answers the runner's
+// questions by asking on it. It reads only events; it decides nothing.
+package plainview
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/events"
+)
+
+// Answerer delivers an answer to the runner.
+type Answerer func(ctx context.Context, a events.Answer) error
+
+// View is a plain renderer.
+type View struct {
+	Out      io.Writer
+	In       *bufio.Reader // nil: never answers
+	Answer   Answerer
+	Who      events.Actor
+	RunID    string
+	ReadOnly bool
+	state    *events.RunState
+}
+
+// Render consumes events until the channel closes; it returns the run's final status ("" if the
+// stream ended before the run did).
+func (v *View) Render(ctx context.Context, ch <-chan events.Event) string {
+	v.state = events.NewRunState()
+	asked := map[string]bool{}
+	for e := range ch {
+		v.state.Apply(e)
+		v.line(e)
+		if e.Type == events.QuestionAsked && e.Question != nil && !v.ReadOnly && v.In != nil && !asked[e.Question.ID] {
+			asked[e.Question.ID] = true
+			q := *e.Question
+			go v.askAndAnswer(ctx, q)
+		}
+	}
+	return v.state.Status
+}
+
+func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func (v *View) printf(t time.Time, format string, args ...any) {
+	fmt.Fprintf(v.Out, "%s  %s\n", ts(t), fmt.Sprintf(format, args...))
+}
+
+func (v *View) line(e events.Event) {
+	tag := ""
+	if e.Step != "" {
+		tag = "[" + e.Step + "] "
+	}
+	switch e.Type {
+	case events.RunStarted:
+		r := e.Run
+		v.printf(e.Time, "run %s started: %s — %s (by %s, target: %s)", r.ID, r.Runbook, r.Title, e.Actor.String(), orDash(r.Target))
+		keys := make([]string, 0, len(r.Params))
+		for k := range r.Params {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v.printf(e.Time, "  param %s = %s", k, r.Params[k])
+		}
+	case events.RunResumed:
+		v.printf(e.Time, "run resumed by %s", e.Actor.String())
+	case events.RunFinished:
+		v.printf(e.Time, "run %s", strings.ToUpper(e.Status))
+		if e.Status != "succeeded" && v.RunID != "" {
+			v.printf(e.Time, "  next: `cairn report %s` for the record; `cairn resume %s` or `cairn rollback %s`", v.RunID, v.RunID, v.RunID)
+		}
+	case events.RunPaused:
+		v.printf(e.Time, "run paused by %s", e.Actor.String())
+	case events.StepChecking:
+		st := v.state.Step(e.Step)
+		title := ""
+		if st != nil {
+			title = st.Info.Title
+		}
+		v.printf(e.Time, "%schecking: %s", tag, title)
+	case events.StepChecked:
+		c := e.Check
+		msg := fmt.Sprintf("%scheck: %s", tag, c.State)
+		if c.Reason != "" {
+			msg += " — " + c.Reason
+		}
+		if c.Fix != "" {
+			msg += " (fix: " + c.Fix + ")"
+		}
+		v.printf(e.Time, "%s", msg)
+	case events.StepSkipped:
+		v.printf(e.Time, "%sskipped: %s", tag, e.Note)
+	case events.StepApplying:
+		v.printf(e.Time, "%sapplying", tag)
+	case events.StepApplied:
+		msg := tag + "applied in " + e.Elapsed.Round(time.Millisecond).String()
+		if len(e.Outputs) > 0 {
+			var kv []string
+			for k, x := range e.Outputs {
+				if k == "stdout" && len(x) > 60 {
+					x = x[:60] + "…"
+				}
+				kv = append(kv, k+"="+x)
+			}
+			sort.Strings(kv)
+			msg += " (" + strings.Join(kv, ", ") + ")"
+		}
+		v.printf(e.Time, "%s", msg)
+	case events.StepVerified:
+		msg := tag + "done"
+		if e.Note != "" {
+			msg += " (" + e.Note + ")"
+		}
+		v.printf(e.Time, "%s", msg)
+	case events.StepFailed, events.StepRollbackFailed:
+		d := e.Error
+		v.printf(e.Time, "%sFAILED (%s): %s", tag, e.Phase, d.Summary)
+		if d.Detail != "" {
+			v.printf(e.Time, "  why: %s", d.Detail)
+		}
+		if d.State != "" {
+			v.printf(e.Time, "  state: %s", d.State)
+		}
+		if d.Next != "" {
+			v.printf(e.Time, "  next: %s", d.Next)
+		}
+	case events.StepRollingBack:
+		v.printf(e.Time, "%srolling back", tag)
+	case events.StepRolledBack:
+		msg := tag + "rolled back"
+		if e.Note != "" {
+			msg += " (" + e.Note + ")"
+		}
+		v.printf(e.Time, "%s", msg)
+	case events.QuestionAsked:
+		q := e.Question
+		v.printf(e.Time, "%s? %s", tag, q.Prompt)
+		if q.Detail != "" {
+			v.printf(e.Time, "  %s", q.Detail)
+		}
+		for _, it := range q.Items {
+			v.printf(e.Time, "  ☐ %s", it)
+		}
+		for _, o := range q.Options {
+			v.printf(e.Time, "  [%s] %s: %s", o.Key, o.Label, o.Effect)
+		}
+		if q.Kind == events.AskApproval {
+			v.printf(e.Time, "  waiting for approval: another engineer runs `cairn approve %s`", v.RunID)
+		} else if v.In == nil && !v.ReadOnly {
+			v.printf(e.Time, "  waiting for an answer: `cairn attach %s` on a terminal", v.RunID)
+		}
+	case events.QuestionAnswered:
+		a := e.Answer
+		ans := a.Choice
+		if ans == "" {
+			ans = fmt.Sprint(a.Yes)
+			if a.Value != "" {
+				ans = a.Value
+			}
+		}
+		msg := fmt.Sprintf("%sanswered %q by %s", tag, ans, a.By.String())
+		if e.Note != "" {
+			msg += " — " + e.Note
+		}
+		v.printf(e.Time, "%s", msg)
+	case events.Note:
+		who := ""
+		if e.Actor != nil {
+			who = " (" + e.Actor.String() + ")"
+		}
+		v.printf(e.Time, "%snote%s: %s", tag, who, e.Note)
+	case events.OutputLine:
+		v.printf(e.Time, "%s| %s", tag, e.Line.Text)
+	case events.Progressed:
+		p := e.Progress
+		if p.Total > 0 {
+			v.printf(e.Time, "%sprogress %.0f%%", tag, 100*p.Done/p.Total)
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// askAndAnswer asks on the terminal and writes the answer.
+func (v *View) askAndAnswer(ctx context.Context, q events.Question) {
+	who := v.Who
+	who.Via = "plain terminal"
+	a := events.Answer{QuestionID: q.ID, By: &who}
+	read := func(prompt string) string {
+		fmt.Fprint(v.Out, prompt)
+		s, _ := v.In.ReadString('\n')
+		return strings.TrimSpace(s)
+	}
+	switch q.Kind {
+	case events.AskApproval:
+		return
+	case events.AskTyped:
+		for {
+			s := read(fmt.Sprintf("type %q to go on (empty to abort): ", q.Expect))
+			if s == "" {
+				a.Choice = events.Abort
+				break
+			}
+			if s == q.Expect {
+				a.Value = s
+				break
+			}
+			fmt.Fprintln(v.Out, "that does not match; nothing was done.")
+		}
+	case events.AskDecision:
+		var keys []string
+		for _, o := range q.Options {
+			keys = append(keys, o.Key)
+		}
+		for {
+			s := read("choose " + strings.Join(keys, "/") + ": ")
+			for _, k := range keys {
+				if s == k {
+					a.Choice = s
+				}
+			}
+			if a.Choice != "" {
+				break
+			}
+		}
+	case events.AskInput:
+		a.Value = read("value: ")
+	default:
+		s := strings.ToLower(read("yes/no: "))
+		a.Yes = s == "y" || s == "yes"
+	}
+	if err := v.Answer(ctx, a); err != nil {
+		fmt.Fprintf(v.Out, "could not deliver the answer: %v\n", err)
+	}
+}

@@ -1,0 +1,172 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/internal/journal"
+)
+
+// ErrNoOneToAsk is returned when a question needs a person and the run is not interactive.
+var ErrNoOneToAsk = errors.New("no one to answer")
+
+// ask records a question, answers it from the policy when the policy can, and otherwise waits for
+// an answer dropped in the run directory (by a view, `cairn approve`, or another engineer).
+func (r *Runner) ask(ctx context.Context, q events.Question) (events.Answer, error) {
+	r.qcount++
+	q.ID = fmt.Sprintf("q%d", r.qcount)
+	r.emit(events.Event{Type: events.QuestionAsked, Step: q.Step, Question: &q})
+	if a, ok := r.policyAnswer(q); ok {
+		r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &a, Actor: a.By})
+		return a, nil
+	}
+	if !r.cfg.Meta.Policy.Interactive && q.Kind != events.AskApproval {
+		err := fmt.Errorf("%w: %s", ErrNoOneToAsk, howToAnswer(q))
+		a := events.Answer{QuestionID: q.ID, Choice: events.Abort, By: &events.Actor{User: "cairn", Via: "not interactive"}}
+		r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &a, Note: err.Error()})
+		return a, err
+	}
+	approvers := map[string]*events.Actor{}
+	for {
+		for _, a := range journal.TakeAnswers(r.cfg.Run, q.ID) {
+			if a.By == nil {
+				a.By = &events.Actor{User: "unknown"}
+			}
+			switch q.Kind {
+			case events.AskApproval:
+				if a.Choice != "approve" {
+					r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &a, Actor: a.By, Note: "approval refused by " + a.By.String()})
+					return a, nil
+				}
+				if a.By.User == q.Starter || a.By.UID == r.cfg.Meta.StarterUID && a.By.User == r.cfg.Meta.StartedBy {
+					r.emit(events.Event{Type: events.Note, Step: q.Step, Actor: a.By, Note: "approval by " + a.By.User + " refused: the engineer who started the run cannot approve it"})
+					continue
+				}
+				if _, dup := approvers[a.By.User]; dup {
+					continue
+				}
+				approvers[a.By.User] = a.By
+				r.emit(events.Event{Type: events.Note, Step: q.Step, Actor: a.By, Note: fmt.Sprintf("approved by %s (%d of %d)", a.By.String(), len(approvers), q.Approvals)})
+				if len(approvers) >= q.Approvals {
+					r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &a, Actor: a.By})
+					return a, nil
+				}
+			case events.AskTyped:
+				if a.Value != q.Expect && a.Choice != events.Abort {
+					r.emit(events.Event{Type: events.Note, Step: q.Step, Actor: a.By, Note: "typed confirmation did not match: asked again"})
+					continue
+				}
+				r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &a, Actor: a.By})
+				return a, nil
+			default:
+				shown := a
+				if q.Secret {
+					shown.Value = ""
+				}
+				r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &shown, Actor: a.By})
+				return a, nil
+			}
+		}
+		for _, it := range r.takeInbox() {
+			r.pending = append(r.pending, it) // a pause asked while waiting applies at the next step
+		}
+		select {
+		case <-ctx.Done():
+			return events.Answer{}, ctx.Err()
+		case <-time.After(r.cfg.Poll):
+		}
+	}
+}
+
+// takeInbox journals notes at once and returns the rest (pause requests).
+func (r *Runner) takeInbox() []journal.InboxItem {
+	items := append(r.pending, journal.TakeInbox(r.cfg.Run)...)
+	r.pending = nil
+	var rest []journal.InboxItem
+	for _, it := range items {
+		if it.Kind == "note" {
+			r.emit(events.Event{Type: events.Note, Actor: it.By, Note: it.Text})
+			continue
+		}
+		rest = append(rest, it)
+	}
+	return rest
+}
+
+// policyAnswer answers from the flags the run was started with.
+func (r *Runner) policyAnswer(q events.Question) (events.Answer, bool) {
+	p := r.cfg.Meta.Policy
+	by := func(via string) *events.Actor {
+		a := r.cfg.Actor
+		a.Via = via
+		return &a
+	}
+	a := events.Answer{QuestionID: q.ID}
+	switch q.Kind {
+	case events.AskConfirm, events.AskChecklist:
+		if p.Yes {
+			a.Yes, a.By = true, by("flag --yes")
+			return a, true
+		}
+		if q.Kind == events.AskConfirm && p.OnFailure == "rollback" && r.rollingBack(q) {
+			a.Yes, a.By = true, by("flag --on-failure rollback")
+			return a, true
+		}
+	case events.AskTyped:
+		id, _ := events.BaseID(q.Step)
+		if v, ok := p.Confirm[id]; ok {
+			a.Value, a.By = v, by("flag --confirm")
+			if v != q.Expect {
+				// a wrong scripted value never counts: the run stops rather than guess
+				a.Choice = events.Abort
+			}
+			return a, true
+		}
+	case events.AskDecision:
+		switch p.OnFailure {
+		case "abort":
+			a.Choice, a.By = events.Abort, by("flag --on-failure abort")
+			return a, true
+		case "rollback":
+			a.Choice = events.Rollback
+			for _, o := range q.Options {
+				if o.Key == "cutback" {
+					a.Choice = "cutback"
+				}
+			}
+			if a.Choice == events.Rollback {
+				has := false
+				for _, o := range q.Options {
+					has = has || o.Key == events.Rollback
+				}
+				if !has {
+					a.Choice = events.Abort
+				}
+			}
+			a.By = by("flag --on-failure rollback")
+			return a, true
+		}
+	}
+	return a, false
+}
+
+func (r *Runner) rollingBack(q events.Question) bool {
+	return len(q.Prompt) > 9 && q.Prompt[:9] == "Roll back"
+}
+
+func howToAnswer(q events.Question) string {
+	switch q.Kind {
+	case events.AskTyped:
+		id, _ := events.BaseID(q.Step)
+		return fmt.Sprintf("step %s needs a typed confirmation: rerun with --confirm %s=%s, or on a terminal", q.Step, id, q.Expect)
+	case events.AskDecision:
+		return "a step failed and no --on-failure was given: " + q.Prompt
+	case events.AskInput:
+		return "step " + q.Step + " asks for a value: run on a terminal"
+	default:
+		return fmt.Sprintf("step %s asks %q: pass --yes, or run on a terminal", q.Step, q.Prompt)
+	}
+}

@@ -1,0 +1,353 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/internal/journal"
+	"github.com/cairn-runbooks/cairn/internal/proc"
+	"github.com/cairn-runbooks/cairn/internal/redact"
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/runbooks"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// Mode says what a runner process does.
+type Mode string
+
+// Modes.
+const (
+	ModeRun      Mode = "run"      // start or resume the run
+	ModeRollback Mode = "rollback" // walk back a finished or abandoned run
+)
+
+// Config is everything a runner needs.
+type Config struct {
+	Run     *journal.Run
+	Meta    journal.Meta
+	Runbook *runbooks.Runbook
+	Values  runbooks.Values // secret values included (in memory only)
+	Actor   events.Actor    // the person the runner acts for
+	Getenv  func(string) string
+	Environ []string
+	Now     func() time.Time
+	Poll    time.Duration // how often to look for answers (default 150ms)
+	Target  string
+	Mode    Mode
+}
+
+// Final run statuses.
+const (
+	Succeeded  = "succeeded"
+	Failed     = "failed"
+	Aborted    = "aborted"
+	RolledBack = "rolled-back"
+	Paused     = "paused"
+)
+
+// Runner drives one run.
+type Runner struct {
+	cfg     Config
+	w       *journal.Writer
+	red     *redact.Redactor
+	mu      sync.Mutex
+	outputs map[string]steps.Outputs // by step key, secret values included
+	items   string                   // current foreach item
+	done    []string                 // keys applied by this run, in order (rollback walks them back)
+	status  map[string]string        // last known state per key from the journal
+	qcount  int
+	pending []journal.InboxItem
+}
+
+// Run drives the run to its end (or until ctx ends) and returns its final status.
+func Run(ctx context.Context, cfg Config) (string, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Poll == 0 {
+		cfg.Poll = 150 * time.Millisecond
+	}
+	w, err := journal.OpenWriter(cfg.Run, journal.LockInfo{PID: os.Getpid(), Host: cfg.Actor.Host, User: cfg.Actor.User}, cfg.Now)
+	if err != nil {
+		return "", err
+	}
+	defer w.Close()
+	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]string{}}
+	for _, v := range cfg.Values {
+		if v.Secret {
+			r.red.Add(v.S)
+		}
+	}
+	prior, err := journal.ReadAll(cfg.Run)
+	if err != nil {
+		return "", fmt.Errorf("read journal: %w", err)
+	}
+	r.replay(prior)
+	if len(prior) == 0 {
+		r.emit(events.Event{Type: events.RunStarted, Actor: &cfg.Actor, Run: r.runInfo()})
+	} else {
+		r.emit(events.Event{Type: events.RunResumed, Actor: &cfg.Actor, Note: string(cfg.Mode)})
+		r.killLeftovers(prior)
+	}
+	var status string
+	if cfg.Mode == ModeRollback {
+		status = r.rollbackAll(ctx, "requested with cairn rollback")
+	} else {
+		status = r.runSteps(ctx)
+	}
+	if ctx.Err() != nil && status == "" {
+		// the runner was stopped: the journal says where; resume continues.
+		return Paused, ctx.Err()
+	}
+	r.emit(events.Event{Type: events.RunFinished, Status: status, Actor: &cfg.Actor})
+	return status, nil
+}
+
+func (r *Runner) runInfo() *events.RunInfo {
+	env := r.baseEnv(context.Background(), "")
+	infos := Describe(r.cfg.Runbook, r.cfg.Values, *env)
+	return &events.RunInfo{
+		ID: r.cfg.Run.ID, Runbook: r.cfg.Runbook.Name, Title: r.cfg.Runbook.Title,
+		Params: r.cfg.Values.Plain(), Steps: infos, Target: r.cfg.Target,
+		Rehearsal: r.cfg.Meta.Rehearsal, WindowEnd: r.cfg.Meta.WindowEnd, Approvals: r.cfg.Meta.Approvals,
+	}
+}
+
+// replay rebuilds what earlier runners of this run did: outputs, completed steps, question count.
+func (r *Runner) replay(prior []events.Event) {
+	for _, e := range prior {
+		switch e.Type {
+		case events.QuestionAsked:
+			r.qcount++
+		case events.StepApplied:
+			if len(e.Outputs) > 0 {
+				o := steps.Outputs{}
+				for k, v := range e.Outputs {
+					if v == redact.Mask {
+						continue // secret: not journaled; recomputed if needed
+					}
+					o[k] = steps.Output{Value: v}
+				}
+				r.outputs[e.Step] = o
+			}
+			r.status[e.Step] = "applied"
+		case events.StepApplying:
+			r.status[e.Step] = "applying"
+		case events.StepVerified:
+			r.status[e.Step] = "verified"
+			if e.Note != alreadyDone {
+				r.done = appendOnce(r.done, e.Step)
+			}
+		case events.StepSkipped:
+			r.status[e.Step] = "skipped"
+		case events.StepRolledBack:
+			r.status[e.Step] = "rolled-back"
+			r.done = remove(r.done, e.Step)
+		case events.StepFailed:
+			if r.status[e.Step] != "applied" && r.status[e.Step] != "applying" {
+				r.status[e.Step] = "failed"
+			}
+		}
+		if e.Type == events.OutputLine {
+			continue
+		}
+	}
+	// list outputs journaled as lists come back as JSON? lists are journaled joined; see emitApplied.
+}
+
+const alreadyDone = "already done before this run"
+
+func appendOnce(xs []string, x string) []string {
+	for _, y := range xs {
+		if y == x {
+			return xs
+		}
+	}
+	return append(xs, x)
+}
+
+func remove(xs []string, x string) []string {
+	out := xs[:0:0]
+	for _, y := range xs {
+		if y != x {
+			out = append(out, y)
+		}
+	}
+	return out
+}
+
+// killLeftovers stops children an earlier runner started and that are still running.
+func (r *Runner) killLeftovers(prior []events.Event) {
+	live := map[int]*events.Child{}
+	for _, e := range prior {
+		switch e.Type {
+		case events.ChildStarted:
+			if e.Child != nil {
+				live[e.Child.PID] = e.Child
+			}
+		case events.ChildExited:
+			if e.Child != nil {
+				delete(live, e.Child.PID)
+			}
+		}
+	}
+	for _, c := range live {
+		if proc.KillLeftover(c.PID, c.StartTick) {
+			r.emit(events.Event{Type: events.Note, Note: fmt.Sprintf("stopped leftover %s (pid %d) from the interrupted runner", c.Argv0, c.PID)})
+		}
+	}
+}
+
+// emit writes a record, redacting every text field first.
+func (r *Runner) emit(e events.Event) events.Event {
+	if e.Error != nil {
+		d := *e.Error
+		d.Summary, d.Detail, d.State, d.Next = r.red.String(d.Summary), r.red.String(d.Detail), r.red.String(d.State), r.red.String(d.Next)
+		e.Error = &d
+	}
+	if e.Line != nil {
+		l := *e.Line
+		l.Text = r.red.String(l.Text)
+		e.Line = &l
+	}
+	e.Note = r.red.String(e.Note)
+	if e.Check != nil {
+		c := *e.Check
+		c.Reason, c.Fix = r.red.String(c.Reason), r.red.String(c.Fix)
+		e.Check = &c
+	}
+	for k, v := range e.Outputs {
+		if v != redact.Mask {
+			e.Outputs[k] = r.red.String(v)
+		}
+	}
+	out, err := r.w.Append(e)
+	if err != nil {
+		// The journal is the source of truth; failing to write it is fatal to the run's honesty.
+		panic(fmt.Sprintf("cairn: cannot write the journal: %v", err))
+	}
+	return out
+}
+
+// lookup resolves references during the run.
+func (r *Runner) lookup(item string) ref.Lookup {
+	return func(x ref.Ref) (ref.Value, bool) {
+		switch x.Scope {
+		case ref.Params:
+			return r.cfg.Values.Lookup(x)
+		case ref.Item:
+			return ref.Value{S: item}, item != ""
+		case ref.Steps:
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			o, ok := r.outputs[x.Name]
+			if !ok {
+				// a foreach step: gather the item outputs as a list
+				var list []string
+				secret := false
+				found := false
+				for k, outs := range r.outputs {
+					if id, _ := events.BaseID(k); id == x.Name && k != id {
+						if v, ok := outs[x.Output]; ok {
+							list = append(list, v.Value)
+							secret = secret || v.Secret
+							found = true
+						}
+					}
+				}
+				if found {
+					return ref.Value{List: list, Secret: secret}, true
+				}
+				return ref.Value{Unknown: true}, true
+			}
+			v, ok := o[x.Output]
+			if !ok {
+				return ref.Value{Unknown: true}, true
+			}
+			return ref.Value{S: v.Value, List: v.List, Secret: v.Secret}, true
+		}
+		return ref.Value{}, false
+	}
+}
+
+type sink struct {
+	r   *Runner
+	key string
+}
+
+func (s sink) Line(stream, text string) {
+	s.r.emit(events.Event{Type: events.OutputLine, Step: s.key, Line: &events.Line{Stream: stream, Text: text}})
+}
+
+func (s sink) Progress(done, total float64, unit string) {
+	s.r.emit(events.Event{Type: events.Progressed, Step: s.key, Progress: &events.Progress{Done: done, Total: total, Unit: unit}})
+}
+
+type children struct {
+	r   *Runner
+	key string
+}
+
+func (c children) Started(pid int, argv0 string) {
+	tick, _ := proc.StartTick(pid)
+	c.r.emit(events.Event{Type: events.ChildStarted, Step: c.key, Child: &events.Child{PID: pid, StartTick: tick, Argv0: argv0}})
+}
+
+func (c children) Exited(pid int) {
+	c.r.emit(events.Event{Type: events.ChildExited, Step: c.key, Child: &events.Child{PID: pid}})
+}
+
+func (r *Runner) baseEnv(ctx context.Context, key string) *steps.Env {
+	_, item := events.BaseID(key)
+	return &steps.Env{
+		StepID:   key,
+		Lookup:   r.lookup(item),
+		Getenv:   r.cfg.Getenv,
+		Environ:  r.cfg.Environ,
+		Out:      sink{r, key},
+		Secrets:  r.red.Add,
+		Children: children{r, key},
+		Now:      r.cfg.Now,
+		WorkDir:  r.cfg.Run.Path(journal.WorkDir),
+		Ask: func(ctx context.Context, q steps.Question) (steps.Answer, error) {
+			kind := events.AskChecklist
+			switch q.Kind {
+			case "yesno":
+				kind = events.AskConfirm
+			case "input":
+				kind = events.AskInput
+			}
+			a, err := r.ask(ctx, events.Question{Kind: kind, Step: key, Prompt: q.Prompt, Items: q.Items, Secret: q.Secret})
+			if err != nil {
+				return steps.Answer{}, err
+			}
+			return steps.Answer{Yes: a.Yes || a.Choice == "yes", Value: a.Value, By: a.By.String()}, nil
+		},
+	}
+}
+
+// diag builds an engineer-facing error.
+func (r *Runner) diag(summary string, err error, next string) *events.Diag {
+	d := &events.Diag{Summary: summary, Next: next}
+	if err != nil {
+		d.Detail = err.Error()
+	}
+	var done []string
+	for _, k := range r.done {
+		done = append(done, k)
+	}
+	if len(done) == 0 {
+		d.State = "no step of this run has changed anything yet"
+	} else {
+		d.State = "applied so far: " + strings.Join(done, ", ")
+	}
+	return d
+}
+
+var errAbort = errors.New("aborted")
