@@ -42,6 +42,7 @@ abort. A run is journaled and outlives its terminal: attach, follow, resume and 
 		newCmdNote(f),
 		newCmdPause(f),
 		newCmdRunner(f),
+		newCmdPGCluster(f),
 	)
 	for _, c := range extraCommands(f) {
 		cmd.AddCommand(c)
