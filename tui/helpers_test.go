@@ -239,6 +239,8 @@ func key(s string) tea.KeyPressMsg {
 		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
 	case "ctrl+c":
 		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	case "backspace":
+		return tea.KeyPressMsg{Code: tea.KeyBackspace}
 	case "pgup":
 		return tea.KeyPressMsg{Code: tea.KeyPgUp}
 	}
@@ -251,3 +253,11 @@ func deps() tui.Deps {
 }
 
 func opts() []tui.Option { return []tui.Option{tui.WithAltScreen(false), tui.WithoutAnimation()} }
+
+func teatestFinal() teatest.FinalOpt { return teatest.WithFinalTimeout(5 * time.Second) }
+
+// goldenAs checks one of several frames of a test: testdata/<Test>/<name>.golden.
+func goldenAs(t *testing.T, name, s string) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) { golden(t, s) })
+}

@@ -26,6 +26,7 @@ type Info struct {
 	WindowEnd time.Time // zero: no window
 	ETA       time.Time // zero: unknown
 	ETAKnown  bool
+	Hint      string // shown on the second line when there are no clocks
 }
 
 // IsTwin reports whether a target is the rehearsal twin rather than a real account. Display only.
@@ -87,12 +88,15 @@ func View(c *common.Common, in Info, width int) string {
 		case in.ETAKnown:
 			eta = "ETA " + in.ETA.Local().Format("15:04")
 			if !in.WindowEnd.IsZero() && in.ETA.After(in.WindowEnd) {
-				eta += " — " + common.FormatDuration(in.ETA.Sub(in.WindowEnd)) + " past the window"
+				eta += ": " + common.FormatDuration(in.ETA.Sub(in.WindowEnd)) + " late"
 				late = true
 			}
 		case !in.Started.IsZero() || !in.WindowEnd.IsZero():
 			eta = "ETA unknown (no rehearsal timings)"
 		}
+	}
+	if len(parts) == 0 && eta == "" && in.Hint != "" {
+		parts = append(parts, in.Hint)
 	}
 	line2 := s.Subtle.Render(strings.Join(parts, " · "))
 	if eta != "" {

@@ -269,7 +269,7 @@ func (m *Model) View(width int) string {
 		}
 	case events.AskApproval:
 		need := max(m.Q.Approvals, 1) - m.approved
-		line(fmt.Sprintf("waiting for %d more approval%s: run %s as another user", need, plural(need), s.Code.Render("cairn approve "+m.runID)))
+		line(wrap.Render(fmt.Sprintf("waiting for %d more approval%s: run %s as another user", need, plural(need), s.Code.Render("`cairn approve "+m.runID+"`"))))
 		if m.Q.Starter != "" {
 			line(s.Subtle.Render(m.Q.Starter + " started this run and cannot approve it"))
 		}

@@ -151,7 +151,9 @@ func (m *Model) attach() tea.Cmd {
 }
 
 // Header is what the header shows.
-func (m *Model) Header() header.Info { return header.Info{Page: "runbooks", Target: m.cfg.Target} }
+func (m *Model) Header() header.Info {
+	return header.Info{Page: "runbooks", Target: m.cfg.Target, Hint: "fill parameters, review the plan: nothing runs until you start it"}
+}
 
 // Help is the footer's keys.
 func (m *Model) Help() keymap.Help {
@@ -185,7 +187,7 @@ func (m *Model) View(w, h int) string {
 			if !r.Started.IsZero() {
 				line += " · started " + r.Started.Local().Format("Jan 2 15:04")
 			}
-			runs = append(runs, m.row(line, "", m.onRuns && i == m.runCursor, iw))
+			runs = append(runs, m.row(line, "", m.onRuns && i == m.runCursor, iw, ""))
 		}
 		runs = append(runs, "")
 	}
@@ -211,23 +213,25 @@ func (m *Model) View(w, h int) string {
 	for i := first; i < len(m.shown) && i < first+vis; i++ {
 		rb := m.shown[i]
 		desc := firstLine(rb.Description)
-		meta := fmt.Sprintf("%d steps", len(rb.Steps))
+		meta := fmt.Sprintf("%d steps · ", len(rb.Steps))
 		if m.cfg.Timed != nil && m.cfg.Timed(rb.Name) {
-			meta += " · rehearsal timing ✓"
+			meta += "rehearsed ✓"
 		} else {
-			meta += " · no rehearsal yet"
+			meta += "not rehearsed"
 		}
 		head := rb.Name
 		if rb.Title != "" {
 			head += " — " + rb.Title
 		}
-		items = append(items, m.row(head, desc+s.Subtle.Render("  ("+meta+")"), !m.onRuns && i == m.cursor, iw), "")
+		head = ansi.Truncate(head, iw-4-len([]rune(meta)), "…")
+		head += strings.Repeat(" ", max(1, iw-2-ansi.StringWidth(head)-ansi.StringWidth(meta)))
+		items = append(items, m.row(head, desc, !m.onRuns && i == m.cursor, iw, meta), "")
 	}
 	body := strings.Join(append(append(runs, top...), items...), "\n")
 	return lipgloss.NewStyle().PaddingLeft(1).Height(h).MaxHeight(h).Render(body)
 }
 
-func (m *Model) row(head, sub string, focused bool, w int) string {
+func (m *Model) row(head, sub string, focused bool, w int, meta string) string {
 	s := m.c.Styles
 	mark := "  "
 	head = ansi.Truncate(head, w-2, "…")
@@ -237,7 +241,7 @@ func (m *Model) row(head, sub string, focused bool, w int) string {
 	} else {
 		head = s.Bold.Render(head)
 	}
-	out := mark + head
+	out := mark + head + s.Subtle.Render(meta)
 	if sub != "" {
 		out += "\n  " + s.Subtle.Render(ansi.Truncate(sub, w-2, "…"))
 	}

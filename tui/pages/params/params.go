@@ -87,7 +87,7 @@ func (m *Model) build() {
 			in = in.EchoMode(huh.EchoModePassword)
 			hint = "secret: masked, never shown again"
 		case derived(p):
-			in = in.Placeholder(p.Default.Raw)
+			in = in.Placeholder("(empty: derived)")
 			hint += " · empty: " + p.Default.Raw
 		case p.Pattern != "":
 			hint += " · " + p.Pattern

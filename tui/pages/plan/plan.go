@@ -140,7 +140,11 @@ func (m *Model) StartFailed(err error) {
 
 // Header is what the header shows.
 func (m *Model) Header() header.Info {
-	return header.Info{Page: "plan", Runbook: m.rb.Name, Target: m.p.Target, WindowEnd: m.windowEnd}
+	in := header.Info{Page: "plan", Runbook: m.rb.Name, Target: m.p.Target, WindowEnd: m.windowEnd}
+	if total, _ := m.p.Total(); len(m.p.Timings) > 0 {
+		in.ETA, in.ETAKnown = m.c.Now().Add(total), true // if it started now
+	}
+	return in
 }
 
 // Help is the footer's keys.

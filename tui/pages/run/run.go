@@ -468,6 +468,14 @@ func (m *Model) right(w, h int) string {
 		}
 		if d := cur.Error; d != nil && m.rs.Open == nil {
 			add(diag(m.c, d, w))
+		} else if d != nil {
+			// a decision is open: its prompt says what failed; add why and where things stand
+			if d.Detail != "" {
+				add(wrapText(d.Detail, w))
+			}
+			if d.State != "" {
+				add(s.Subtle.Render(wrapText("state: "+d.State, w)))
+			}
 		}
 	} else if m.rs.Status == "" {
 		add(s.Subtle.Render("waiting for the run's first record…"))
