@@ -27,10 +27,10 @@ import (
 // install): host, port, the admin login, its identity and the known_hosts its host key must be in.
 type Target struct {
 	Host          ref.Template `yaml:"host"`
-	Port          ref.Template `yaml:"port"`            // default 22
-	AdminUser     ref.Template `yaml:"admin_user"`      // default: the local user cairn runs as
-	AdminIdentity ref.Template `yaml:"admin_identity"`  // default: the ssh agent, then ~/.ssh/id_{ed25519,ecdsa,rsa}
-	KnownHosts    ref.Template `yaml:"known_hosts"`     // default ~/.ssh/known_hosts
+	Port          ref.Template `yaml:"port"`           // default 22
+	AdminUser     ref.Template `yaml:"admin_user"`     // default: the local user cairn runs as
+	AdminIdentity ref.Template `yaml:"admin_identity"` // default: the ssh agent, then ~/.ssh/id_{ed25519,ecdsa,rsa}
+	KnownHosts    ref.Template `yaml:"known_hosts"`    // default ~/.ssh/known_hosts
 }
 
 // target is a resolved Target.
