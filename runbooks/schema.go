@@ -4,6 +4,7 @@
 package runbooks
 
 import (
+	"strings"
 	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
@@ -109,7 +110,7 @@ type Duration time.Duration
 
 // UnmarshalYAML reads a Go duration string.
 func (d *Duration) UnmarshalYAML(b []byte) error {
-	v, err := time.ParseDuration(trimQuotes(string(b)))
+	v, err := time.ParseDuration(trimQuotes(strings.TrimSpace(string(b))))
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
@@ -27,7 +28,7 @@ type Duration time.Duration
 
 // UnmarshalYAML reads a Go duration.
 func (d *Duration) UnmarshalYAML(b []byte) error {
-	s := string(b)
+	s := strings.TrimSpace(string(b))
 	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') {
 		s = s[1 : len(s)-1]
 	}
