@@ -222,4 +222,5 @@ func (s *SQL) Rollback(ctx context.Context, env *steps.Env) error {
 // Register adds the PostgreSQL kinds.
 func Register(r *steps.Registry) {
 	r.Register("sql", "SQL statements through pgx, with check, verify and rollback queries", func() steps.Step { return &SQL{} })
+	registerMore(r)
 }
