@@ -1,0 +1,136 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/tui/common"
+)
+
+var t0 = time.Date(2026, 11, 26, 2, 14, 0, 0, time.UTC)
+
+type src struct {
+	ch      chan events.Event
+	answers []events.Answer
+}
+
+func (s *src) Events() <-chan events.Event { return s.ch }
+func (s *src) Answer(_ context.Context, a events.Answer) error {
+	s.answers = append(s.answers, a)
+	return nil
+}
+func (s *src) Note(context.Context, string) error { return nil }
+func (s *src) RunID() string                      { return "r-1" }
+
+func started() []events.Event {
+	return []events.Event{
+		{Type: events.RunStarted, Time: t0, Run: &events.RunInfo{ID: "r-1", Runbook: "rb", Steps: []events.StepInfo{{ID: "a", Title: "A"}, {ID: "b", Title: "B"}, {ID: "c", Title: "C"}}}},
+		{Type: events.StepChecking, Step: "a", Time: t0},
+		{Type: events.StepApplying, Step: "a", Time: t0},
+	}
+}
+
+func page(readOnly bool) (*Model, *src) {
+	c := common.New(func() time.Time { return t0.Add(time.Minute) })
+	s := &src{ch: make(chan events.Event)}
+	return New(c, Config{Source: s, ReadOnly: readOnly}), s
+}
+
+func TestETA(t *testing.T) {
+	m, _ := page(false)
+	m.Apply(started()...)
+	tm := map[string]time.Duration{"a": 3 * time.Minute, "b": 5 * time.Minute}
+	eta, ok := ETA(m.State(), tm, t0.Add(time.Minute))
+	// a: 2m left, b: 5m, c: untimed
+	if !ok || !eta.Equal(t0.Add(8*time.Minute)) {
+		t.Fatalf("ETA = %v %v", eta, ok)
+	}
+	if _, ok := ETA(m.State(), nil, t0); ok {
+		t.Fatal("an ETA without timings")
+	}
+}
+
+func TestOutputFollowsCurrentStep(t *testing.T) {
+	m, _ := page(false)
+	m.Apply(started()...)
+	m.Apply(events.Event{Type: events.OutputLine, Step: "a", Line: &events.Line{Text: "from a"}})
+	if v := m.View(80, 20); !strings.Contains(v, "from a") {
+		t.Fatalf("no output:\n%s", v)
+	}
+	m.Apply(events.Event{Type: events.StepVerified, Step: "a"}, events.Event{Type: events.StepChecking, Step: "b"})
+	if v := m.View(80, 20); strings.Contains(v, "from a") {
+		t.Fatalf("step b shows step a's output:\n%s", v)
+	}
+}
+
+func TestAnswerIsSentOnce(t *testing.T) {
+	m, s := page(false)
+	m.Apply(started()...)
+	m.Apply(events.Event{Type: events.QuestionAsked, Step: "b", Question: &events.Question{ID: "q", Kind: events.AskConfirm}})
+	cmd := m.Update(tea.KeyPressMsg{Code: 'y', Text: "y"})
+	if cmd == nil {
+		t.Fatal("no answer command")
+	}
+	cmd()
+	if m.Update(tea.KeyPressMsg{Code: 'y', Text: "y"}) != nil {
+		t.Fatal("answered twice before the runner recorded the first")
+	}
+	if len(s.answers) != 1 || !s.answers[0].Yes {
+		t.Fatalf("answers = %+v", s.answers)
+	}
+	m.Apply(events.Event{Type: events.QuestionAnswered, Answer: &s.answers[0]})
+	if m.Prompt() != nil {
+		t.Fatal("the prompt stays after the answer was recorded")
+	}
+}
+
+func TestQuitAsksWhileRunningNotWhenFollowing(t *testing.T) {
+	m, _ := page(false)
+	m.Apply(started()...)
+	if cmd := m.Update(tea.KeyPressMsg{Code: 'q', Text: "q"}); cmd != nil {
+		t.Fatal("q during a step left without asking")
+	}
+	if !strings.Contains(m.View(80, 24), "cairn attach r-1") {
+		t.Fatal("the leave question does not say how to come back")
+	}
+	cmd := m.Update(tea.KeyPressMsg{Code: 'y', Text: "y"})
+	if msg, ok := cmd().(common.QuitMsg); !ok || !strings.Contains(msg.Message, "cairn attach r-1") {
+		t.Fatalf("leave = %#v", cmd())
+	}
+
+	ro, _ := page(true)
+	ro.Apply(started()...)
+	if cmd := ro.Update(tea.KeyPressMsg{Code: 'q', Text: "q"}); cmd == nil {
+		t.Fatal("read-only q asks instead of leaving")
+	}
+}
+
+func TestStreamClosedEarlySaysSo(t *testing.T) {
+	m, _ := page(false)
+	m.Apply(started()...)
+	m.Update(EventsMsg{Closed: true})
+	if v := m.View(80, 24); !strings.Contains(v, "cairn attach r-1") {
+		t.Fatalf("closed stream not explained:\n%s", v)
+	}
+}
+
+func TestResizeKeepsWithinBounds(t *testing.T) {
+	m, _ := page(false)
+	m.Apply(started()...)
+	for i := range 300 {
+		m.Apply(events.Event{Type: events.OutputLine, Step: "a", Line: &events.Line{Text: fmt.Sprint("line ", i, strings.Repeat(" x", 60))}})
+	}
+	for _, sz := range [][2]int{{80, 20}, {160, 44}, {60, 10}, {200, 60}} {
+		v := m.View(sz[0], sz[1])
+		lines := strings.Split(v, "\n")
+		if len(lines) > sz[1] {
+			t.Fatalf("%v: %d lines", sz, len(lines))
+		}
+	}
+}
