@@ -4,7 +4,9 @@ package all
 import (
 	"github.com/cairn-runbooks/cairn/steps"
 	"github.com/cairn-runbooks/cairn/steps/generic"
+	"github.com/cairn-runbooks/cairn/steps/host"
 	"github.com/cairn-runbooks/cairn/steps/pg"
+	sshsteps "github.com/cairn-runbooks/cairn/steps/ssh"
 )
 
 // Registry returns a registry with every built-in kind.
@@ -12,5 +14,7 @@ func Registry() *steps.Registry {
 	r := steps.NewRegistry()
 	pg.Register(r)
 	generic.Register(r)
+	sshsteps.Register(r)
+	host.RegisterCron(r)
 	return r
 }
