@@ -163,3 +163,18 @@ func TestLiveTargetAndLateETA(t *testing.T) {
 	golden(t, waitScreen(t, tm, "LIVE · AWS account 123456789012", "late"))
 	stop(t, tm)
 }
+
+func TestResolveErrorReopensTheForm(t *testing.T) {
+	var vals runbooks.Values
+	d := wizardDeps(newFake("r-1"), &vals)
+	d.Resolve = func(*runbooks.Runbook, map[string]string) (runbooks.Values, error) {
+		return nil, errors.New("parameter target: app-db-enc already exists")
+	}
+	rb := sampleRunbooks()[1] // no parameters: straight to Resolve
+	tm := start(t, tui.New(d, append(opts(), tui.WithRunbook(rb))...), 80, 24)
+	waitScreen(t, tm, "app-db-enc already exists")
+	fm := stop(t, tm)
+	if fm.Page() != "parameters" {
+		t.Fatalf("page = %s", fm.Page())
+	}
+}

@@ -99,6 +99,9 @@ func (m *Model) build() {
 		}
 		fields = append(fields, in.Description(desc))
 	}
+	if len(fields) == 0 {
+		fields = append(fields, huh.NewNote().Title("No parameters").Description("This runbook takes no parameters. enter to plan it.").Next(true).NextLabel("Plan"))
+	}
 	m.form = huh.NewForm(huh.NewGroup(fields...)).WithShowHelp(false).WithTheme(m.c.Styles.Form()).
 		WithWidth(max(m.c.Width-4, 20)).WithHeight(max(m.c.Height-header.Height-4, 5))
 }
@@ -133,7 +136,7 @@ func (m *Model) SetError(err error) {
 
 // Init focuses the form; a runbook without parameters goes straight on.
 func (m *Model) Init() tea.Cmd {
-	if len(m.rb.Parameters) == 0 {
+	if len(m.rb.Parameters) == 0 && m.err == "" {
 		m.done = true
 		return m.doneCmd()
 	}

@@ -476,6 +476,9 @@ func (m *Model) right(w, h int) string {
 			if d.State != "" {
 				add(s.Subtle.Render(wrapText("state: "+d.State, w)))
 			}
+			if d.Next != "" {
+				add(s.Subtle.Render(wrapText("next: "+d.Next, w)))
+			}
 		}
 	} else if m.rs.Status == "" {
 		add(s.Subtle.Render("waiting for the run's first record…"))

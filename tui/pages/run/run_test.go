@@ -134,3 +134,35 @@ func TestResizeKeepsWithinBounds(t *testing.T) {
 		}
 	}
 }
+
+type noteSrc struct {
+	src
+	notes []string
+}
+
+func (s *noteSrc) Note(_ context.Context, text string) error { s.notes = append(s.notes, text); return nil }
+
+func TestNoteGoesToTheJournal(t *testing.T) {
+	c := common.New(func() time.Time { return t0 })
+	s := &noteSrc{src: src{ch: make(chan events.Event)}}
+	m := New(c, Config{Source: s})
+	m.Apply(started()...)
+	m.Update(tea.KeyPressMsg{Code: 'n', Text: "n"})
+	if !m.Capturing() {
+		t.Fatal("n does not open the note input")
+	}
+	for _, r := range "q: paged the DBA" { // q is text here, not quit
+		if cmd := m.Update(tea.KeyPressMsg{Code: r, Text: string(r)}); cmd != nil {
+			if _, quit := cmd().(common.QuitMsg); quit {
+				t.Fatal("q in a note quit")
+			}
+		}
+	}
+	cmd := m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	if cmd == nil {
+		t.Fatal("no note command")
+	}
+	if msg := cmd(); msg.(NotedMsg).Err != nil || len(s.notes) != 1 || s.notes[0] != "q: paged the DBA" {
+		t.Fatalf("notes = %q", s.notes)
+	}
+}
