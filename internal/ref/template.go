@@ -224,6 +224,8 @@ func (t Template) DescribeSQL(look Lookup) string {
 		switch {
 		case !ok:
 			shown = p.ref.String()
+		case v.Secret && hasFilter(p.ref.Filters, "scram"):
+			shown = "'SCRAM-SHA-256$4096:…' /* verifier of •••• computed by cairn */"
 		case v.Secret:
 			shown = "••••"
 		case v.Unknown:
@@ -334,4 +336,13 @@ func QuoteLiteral(s string) string {
 		return `E'` + strings.ReplaceAll(q, `\`, `\\`) + `'`
 	}
 	return `'` + q + `'`
+}
+
+func hasFilter(fs []string, f string) bool {
+	for _, x := range fs {
+		if x == f {
+			return true
+		}
+	}
+	return false
 }

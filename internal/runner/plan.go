@@ -47,10 +47,12 @@ func Describe(rb *runbooks.Runbook, vals runbooks.Values, env steps.Env) []event
 		if !s.Foreach.IsZero() {
 			si.Actions = append(si.Actions, "# for each of "+s.Foreach.Describe(env.Lookup))
 		}
+		last := ""
 		for _, a := range s.Step.Describe(&env) {
 			line := a.Text
-			if a.Target != "" {
-				line = "[" + string(a.Kind) + " → " + a.Target + "]\n" + a.Text
+			if head := "[" + string(a.Kind) + " → " + a.Target + "]"; a.Target != "" && head != last {
+				line = head + "\n" + a.Text
+				last = head
 			}
 			si.Actions = append(si.Actions, line)
 		}

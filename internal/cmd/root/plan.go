@@ -44,7 +44,7 @@ with secrets as •••• and values known only after an earlier step as (kno
 			if err != nil {
 				return &usageErr{err}
 			}
-			src, err := sources(f, o.SecretFiles, !o.Check)
+			src, err := sources(f, o.SecretFiles, true)
 			if err != nil {
 				return err
 			}
