@@ -6,6 +6,7 @@ import (
 	"github.com/cairn-runbooks/cairn/steps/generic"
 	"github.com/cairn-runbooks/cairn/steps/host"
 	"github.com/cairn-runbooks/cairn/steps/pg"
+	"github.com/cairn-runbooks/cairn/steps/pgbackrest"
 	sshsteps "github.com/cairn-runbooks/cairn/steps/ssh"
 )
 
@@ -14,6 +15,8 @@ func Registry() *steps.Registry {
 	r := steps.NewRegistry()
 	pg.Register(r)
 	generic.Register(r)
+	host.Register(r)
+	pgbackrest.Register(r)
 	sshsteps.Register(r)
 	host.RegisterCron(r)
 	return r

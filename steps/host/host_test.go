@@ -187,7 +187,7 @@ rollback: {argv: [rm, -f, %s]}
 `, u.Name, f, u.Name, f, f))
 	steptest.Run(t, steptest.Case{
 		Step: s, Env: steptest.Env(t, nil),
-		Probe: func(t testing.TB) string { return probeTree(t, f) },
+		Probe:  func(t testing.TB) string { return probeTree(t, f) },
 		Tamper: func(t testing.TB) { _ = os.Remove(f) },
 	})
 }

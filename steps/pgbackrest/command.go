@@ -1,0 +1,337 @@
+package pgbackrest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/cairn-runbooks/cairn/internal/proc"
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+	"github.com/cairn-runbooks/cairn/steps/host"
+)
+
+// Command is the `pgbackrest` kind.
+type Command struct {
+	Bin    ref.Template `yaml:"bin"`
+	Config ref.Template `yaml:"config"`
+	Stanza ref.Template `yaml:"stanza"`
+	// Command is one of stanza-create, check, backup, info, expire.
+	Command string `yaml:"command"`
+	// User runs it (runuser -u USER); "root" runs it as cairn.
+	User ref.Template `yaml:"user"`
+	// Args are extra options, e.g. [--type=full].
+	Args []ref.Template `yaml:"args"`
+	// MinFullBackups (backup): done when this many full backups were taken — those in the
+	// repository plus those pgBackRest's expire log says it expired.
+	MinFullBackups int `yaml:"min_full_backups"`
+	// RetentionFull (expire): --repo1-retention-full; done when no more full backups remain than
+	// this and older ones were expired.
+	RetentionFull int `yaml:"retention_full"`
+}
+
+// Validate checks the command.
+func (c *Command) Validate() error {
+	var errs []error
+	switch c.Command {
+	case "stanza-create", "check", "backup", "info":
+	case "expire":
+		if c.RetentionFull < 1 {
+			errs = append(errs, errors.New("expire: give `retention_full:` (how many full backups to keep)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("command %q: use stanza-create, check, backup, info or expire", c.Command))
+	}
+	if c.Config.IsZero() || c.Stanza.IsZero() || c.User.IsZero() {
+		errs = append(errs, errors.New("give `config:`, `stanza:` and `user:`"))
+	}
+	return errors.Join(errs...)
+}
+
+type resolved struct{ bin, config, stanza, user string }
+
+func (c *Command) resolve(env *steps.Env) (resolved, error) {
+	r := resolved{bin: "pgbackrest"}
+	var err error
+	if !c.Bin.IsZero() {
+		if r.bin, err = env.Text(c.Bin); err != nil {
+			return r, err
+		}
+	}
+	if r.config, err = env.Text(c.Config); err != nil {
+		return r, err
+	}
+	if r.stanza, err = env.Text(c.Stanza); err != nil {
+		return r, err
+	}
+	r.user, err = env.Text(c.User)
+	return r, err
+}
+
+func asUser(user string, argv []string) []string {
+	if user == "" || user == "root" {
+		return argv
+	}
+	return append([]string{"runuser", "-u", user, "--"}, argv...)
+}
+
+func (c *Command) argv(r resolved, env *steps.Env, text func(ref.Template) (string, error)) ([]string, error) {
+	argv := []string{r.bin, "--config=" + r.config, "--stanza=" + r.stanza, "--log-level-console=info"}
+	if c.Command == "expire" {
+		argv = append(argv, "--repo1-retention-full="+strconv.Itoa(c.RetentionFull))
+	}
+	for _, a := range c.Args {
+		s, err := text(a)
+		if err != nil {
+			return nil, err
+		}
+		argv = append(argv, s)
+	}
+	return asUser(r.user, append(argv, c.Command)), nil
+}
+
+// Describe shows the command line.
+func (c *Command) Describe(env *steps.Env) []steps.Action {
+	r := resolved{bin: "pgbackrest", config: env.Describe(c.Config), stanza: env.Describe(c.Stanza), user: env.Describe(c.User)}
+	if !c.Bin.IsZero() {
+		r.bin = env.Describe(c.Bin)
+	}
+	argv, _ := c.argv(r, env, func(t ref.Template) (string, error) { return env.Describe(t), nil })
+	out := []steps.Action{
+		{Kind: steps.ActExec, Target: "local", Text: "# check: " + strings.Join(asUser(r.user, []string{r.bin, "--config=" + r.config, "--stanza=" + r.stanza, "--log-level-file=off", "--output=json", "info"}), " ")},
+		{Kind: steps.ActExec, Target: "local", Text: strings.Join(argv, " ")},
+	}
+	if c.Command == "stanza-create" {
+		out = append(out, steps.Action{Kind: steps.ActExec, Target: "local", Text: "# rollback (only a stanza this step created), as root:\n" +
+			r.bin + " --config=" + r.config + " --stanza=" + r.stanza + " --log-level-file=off stop\n" +
+			r.bin + " --config=" + r.config + " --stanza=" + r.stanza + " --log-level-file=off stanza-delete --force\n" +
+			r.bin + " --config=" + r.config + " --stanza=" + r.stanza + " --log-level-file=off start"})
+	}
+	return out
+}
+
+// repoState is what `pgbackrest info` and the expire log say.
+type repoState struct {
+	code        int // stanza status code: 0 ok, 1 missing stanza path, 2 no valid backups, …
+	message     string
+	fulls       []string // full backup labels in the repository
+	expired     []string // full backup labels pgBackRest's expire log says it expired
+	walArchived bool
+}
+
+var expiredRe = regexp.MustCompile(`expire full backup (?:set )?(\d{8}-\d{6}F)`)
+
+func (c *Command) state(ctx context.Context, env *steps.Env, r resolved) (repoState, error) {
+	var st repoState
+	res, err := proc.Run(ctx, env, proc.Cmd{Quiet: true, Argv: asUser(r.user, []string{r.bin, "--config=" + r.config, "--stanza=" + r.stanza, "--log-level-file=off", "--output=json", "info"})})
+	if err != nil {
+		return st, fmt.Errorf("pgbackrest info: %w", err)
+	}
+	var info []struct {
+		Status struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"status"`
+		Backup []struct {
+			Label string `json:"label"`
+			Type  string `json:"type"`
+		} `json:"backup"`
+		Archive []struct {
+			Max string `json:"max"`
+		} `json:"archive"`
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &info); err != nil || len(info) == 0 {
+		return st, fmt.Errorf("pgbackrest info: unexpected output %q", res.Stdout)
+	}
+	st.code, st.message = info[0].Status.Code, info[0].Status.Message
+	for _, b := range info[0].Backup {
+		if b.Type == "full" {
+			st.fulls = append(st.fulls, b.Label)
+		}
+	}
+	for _, a := range info[0].Archive {
+		if a.Max != "" {
+			st.walArchived = true
+		}
+	}
+	// pgBackRest's own record of what it expired (log-path/<stanza>-expire.log).
+	logPath := "/var/log/pgbackrest"
+	if b, err := os.ReadFile(r.config); err == nil {
+		if v, ok := host.ReadINI(string(b), "global", "log-path"); ok {
+			logPath = v
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(logPath, r.stanza+"-expire.log")); err == nil {
+		seen := map[string]bool{}
+		for _, m := range expiredRe.FindAllStringSubmatch(string(b), -1) {
+			if !seen[m[1]] {
+				seen[m[1]] = true
+				st.expired = append(st.expired, m[1])
+			}
+		}
+	}
+	return st, nil
+}
+
+func (st repoState) stanzaExists() bool { return st.code == 0 || st.code == 2 }
+
+// judge says whether the command's work is in place, and why.
+func (c *Command) judge(st repoState) (bool, string) {
+	taken := len(st.fulls) + len(st.expired)
+	switch c.Command {
+	case "stanza-create":
+		if st.stanzaExists() {
+			return true, "stanza exists (" + st.message + ")"
+		}
+		return false, "stanza does not exist (" + st.message + ")"
+	case "check":
+		if st.stanzaExists() && st.walArchived {
+			return true, "WAL is being archived into the stanza"
+		}
+		return false, "no WAL archived into the stanza yet (" + st.message + ")"
+	case "backup":
+		n := c.MinFullBackups
+		if n < 1 {
+			n = 1
+		}
+		if st.code == 0 && taken >= n {
+			return true, fmt.Sprintf("%d full backup(s) taken (%d in the repository, %d expired)", taken, len(st.fulls), len(st.expired))
+		}
+		return false, fmt.Sprintf("%d of %d full backups taken (%s)", taken, n, st.message)
+	case "expire":
+		if len(st.fulls) <= c.RetentionFull && len(st.expired) > 0 {
+			return true, fmt.Sprintf("%d full backup(s) kept, %s expired", len(st.fulls), strings.Join(st.expired, ", "))
+		}
+		return false, fmt.Sprintf("%d full backup(s) in the repository, retention %d, none expired yet", len(st.fulls), c.RetentionFull)
+	}
+	return false, "reads only"
+}
+
+// Check reads the repository.
+func (c *Command) Check(ctx context.Context, env *steps.Env) steps.Check {
+	r, err := c.resolve(env)
+	if err != nil {
+		return steps.CannotTell("%v", err)
+	}
+	if c.Command == "info" {
+		return steps.ReadyTo(steps.Read, "reads only")
+	}
+	st, err := c.state(ctx, env, r)
+	if err != nil {
+		return steps.CannotTell("%v", err)
+	}
+	done, why := c.judge(st)
+	if done {
+		return steps.AlreadyDone("%s", why)
+	}
+	change := steps.Update
+	if c.Command == "stanza-create" || c.Command == "backup" {
+		change = steps.Create
+	}
+	return steps.ReadyTo(change, "%s", why)
+}
+
+// Apply runs the command.
+func (c *Command) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	r, err := c.resolve(env)
+	if err != nil {
+		return nil, err
+	}
+	if c.Command == "stanza-create" {
+		st, err := c.state(ctx, env, r)
+		if err != nil {
+			return nil, err
+		}
+		if !st.stanzaExists() {
+			if err := writeMarker(env, "stanza-created"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	argv, err := c.argv(r, env, env.Text)
+	if err != nil {
+		return nil, err
+	}
+	res, err := proc.Run(ctx, env, proc.Cmd{Argv: argv})
+	if err != nil {
+		return nil, err
+	}
+	return steps.Outputs{}.Set("stdout", strings.TrimRight(res.Stdout, "\n")), nil
+}
+
+// OutputNames declares the outputs.
+func (c *Command) OutputNames() []string { return []string{"stdout"} }
+
+// Verify reads the repository again.
+func (c *Command) Verify(ctx context.Context, env *steps.Env) error {
+	if c.Command == "info" {
+		return nil
+	}
+	r, err := c.resolve(env)
+	if err != nil {
+		return err
+	}
+	st, err := c.state(ctx, env, r)
+	if err != nil {
+		return err
+	}
+	if done, why := c.judge(st); !done {
+		return &steps.VerifyError{What: "pgbackrest " + c.Command, Expected: "its work in the repository", Found: why}
+	}
+	return nil
+}
+
+// Rollback deletes a stanza this step created; other commands leave their results in the stanza.
+func (c *Command) Rollback(ctx context.Context, env *steps.Env) error {
+	if c.Command != "stanza-create" {
+		env.Info("nothing to undo on its own: what pgbackrest " + c.Command + " left lives in the stanza, which the stanza-create step's rollback deletes")
+		return nil
+	}
+	if !hasMarker(env, "stanza-created") {
+		env.Info("the stanza existed before this run: left in place")
+		return nil
+	}
+	r, err := c.resolve(env)
+	if err != nil {
+		return err
+	}
+	base := []string{r.bin, "--config=" + r.config, "--stanza=" + r.stanza, "--log-level-file=off", "--log-level-console=info"}
+	for _, cmd := range [][]string{{"stop"}, {"stanza-delete", "--force"}, {"start"}} {
+		argv := append(append([]string(nil), base...), cmd...)
+		if _, err := proc.Run(ctx, env, proc.Cmd{Argv: argv}); err != nil {
+			return err
+		}
+	}
+	removeMarker(env, "stanza-created")
+	return nil
+}
+
+func markerPath(env *steps.Env, name string) string {
+	id := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '_'
+	}, env.StepID)
+	return filepath.Join(env.WorkDir, "pgbackrest-"+id+"-"+name)
+}
+
+func writeMarker(env *steps.Env, name string) error {
+	if env.WorkDir == "" {
+		return errors.New("the run has no work directory")
+	}
+	return os.WriteFile(markerPath(env, name), []byte("1\n"), 0o600)
+}
+
+func hasMarker(env *steps.Env, name string) bool {
+	_, err := os.Stat(markerPath(env, name))
+	return err == nil
+}
+
+func removeMarker(env *steps.Env, name string) { _ = os.Remove(markerPath(env, name)) }

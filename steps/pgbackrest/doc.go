@@ -1,0 +1,23 @@
+// Package pgbackrest holds the pgBackRest step kinds, run on the database host:
+//
+//   - `pgbackrest-preflight` only reads: the server (version, data_directory and its system
+//     identifier against pg_controldata, hba_file, archive settings), the pgBackRest binary and
+//     version, the stanza's configuration if it exists, the backup role if it exists. Every missing
+//     prerequisite is reported together, with its fix, before anything changes. Its outputs
+//     (data_directory, port, socket_dir, server_user, server_group, …) feed later steps.
+//   - `pgbackrest` runs one pgBackRest command (stanza-create, check, backup, info, expire) as a
+//     given OS user (runuser), judging from `pgbackrest info --output=json` and pgBackRest's own
+//     expire log whether it is already done. Rollback: stanza-create's deletes the stanza it created
+//     (stop, stanza-delete --force, start, as root); backups, checks and expiry are not undone on
+//     their own — they live in the stanza.
+//
+// Nothing here edits pgBackRest's configuration or the repository's modes (steps/host does).
+package pgbackrest
+
+import "github.com/cairn-runbooks/cairn/steps"
+
+// Register adds the pgBackRest kinds.
+func Register(r *steps.Registry) {
+	r.Register("pgbackrest-preflight", "reads the server, pgBackRest and the stanza's configuration; refuses with every missing prerequisite", func() steps.Step { return &Preflight{} })
+	r.Register("pgbackrest", "a pgBackRest command (stanza-create, check, backup, info, expire) as a given OS user", func() steps.Step { return &Command{} })
+}
