@@ -180,7 +180,7 @@ func deriveServerLine(ctx context.Context, p push) (string, error) {
 		return "", err
 	}
 	argv := append([]string{}, p.options...)
-	argv = append(argv, "-e", rsh, src+"/", "cairn-derive@cairn-derive:"+p.remotePath())
+	argv = append(argv, "-e", rsh, src+"/", "cairn-user@cairn-derive-host:"+p.remotePath())
 	_ = exec.CommandContext(ctx, "rsync", argv...).Run() // fails by design: the stand-in exits 1
 	b, err := os.ReadFile(rsh + ".args")
 	if err != nil {
@@ -188,7 +188,7 @@ func deriveServerLine(ctx context.Context, p push) (string, error) {
 	}
 	args := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	for i, a := range args {
-		if a == "cairn-derive" && i+1 < len(args) {
+		if a == "cairn-derive-host" && i+1 < len(args) {
 			return strings.Join(args[i+1:], " "), nil
 		}
 	}
@@ -284,4 +284,3 @@ func (f *ForcedCommand) Verify(context.Context, *steps.Env) error { return nil }
 
 // Rollback: nothing was changed.
 func (f *ForcedCommand) Rollback(context.Context, *steps.Env) error { return nil }
-

@@ -8,6 +8,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
@@ -179,6 +180,27 @@ func putInPlace(ctx context.Context, env *steps.Env, sh shell, p sshdParams, con
 		return fmt.Errorf("%s is in place but reloading sshd failed (%w): the running sshd still has the old settings; reload it by hand", p.file, err)
 	}
 	env.Info("reloaded sshd: " + p.reload)
+	if rs, ok := sh.(*remoteShell); ok {
+		// sshd re-executes itself on reload: make sure it answers again and still lets the
+		// engineer in, before calling this done.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			c, err := dial(ctx, rs.t)
+			if err == nil {
+				c.Close()
+				env.Info("sshd answers after the reload; a new login as " + rs.t.adminUser + " works")
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("after the reload a new login to %s fails: %w — keep this session open and check sshd on the backup host", rs.t.hostPort(), err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
 	return nil
 }
 
