@@ -23,13 +23,17 @@ type Model struct {
 	lines  []string
 	follow bool
 	dirty  bool
+	// wrapped holds lines wrapped to wrapW, built incrementally: the viewport's own soft wrap
+	// re-measures every line on every key.
+	wrapped []string
+	wrapN   int // how many of lines are in wrapped
+	wrapW   int
 }
 
 // New returns an empty pane that follows.
 func New(c *common.Common) *Model {
 	vp := viewport.New(viewport.WithWidth(40), viewport.WithHeight(5))
 	vp.KeyMap = viewport.KeyMap{} // keys are routed explicitly by Update
-	vp.SoftWrap = true
 	return &Model{c: c, vp: vp, follow: true}
 }
 
@@ -45,7 +49,10 @@ func (m *Model) SetSize(w, h int) {
 }
 
 // Reset empties the pane (a new step) and follows again.
-func (m *Model) Reset() { m.lines = m.lines[:0]; m.follow = true; m.dirty = true }
+func (m *Model) Reset() {
+	m.lines, m.wrapped, m.wrapN = m.lines[:0], m.wrapped[:0], 0
+	m.follow, m.dirty = true, true
+}
 
 // Append adds lines.
 func (m *Model) Append(lines ...string) {
@@ -54,6 +61,7 @@ func (m *Model) Append(lines ...string) {
 	}
 	if over := len(m.lines) - MaxLines; over > 0 {
 		m.lines = append(m.lines[:0], m.lines[over:]...)
+		m.wrapN = 0 // rewrap
 	}
 	m.dirty = true
 }
@@ -69,7 +77,21 @@ func (m *Model) sync() {
 		return
 	}
 	m.dirty = false
-	m.vp.SetContentLines(m.lines)
+	if w := m.vp.Width(); w != m.wrapW || m.wrapN > len(m.lines) {
+		m.wrapW, m.wrapN = w, 0
+	}
+	if m.wrapN == 0 {
+		m.wrapped = m.wrapped[:0]
+	}
+	for _, l := range m.lines[m.wrapN:] {
+		if ansi.StringWidth(l) <= m.wrapW || m.wrapW < 1 {
+			m.wrapped = append(m.wrapped, l)
+			continue
+		}
+		m.wrapped = append(m.wrapped, strings.Split(ansi.Hardwrap(l, m.wrapW, true), "\n")...)
+	}
+	m.wrapN = len(m.lines)
+	m.vp.SetContentLines(m.wrapped)
 	if m.follow {
 		m.vp.GotoBottom()
 	}

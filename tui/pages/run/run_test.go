@@ -140,7 +140,10 @@ type noteSrc struct {
 	notes []string
 }
 
-func (s *noteSrc) Note(_ context.Context, text string) error { s.notes = append(s.notes, text); return nil }
+func (s *noteSrc) Note(_ context.Context, text string) error {
+	s.notes = append(s.notes, text)
+	return nil
+}
 
 func TestNoteGoesToTheJournal(t *testing.T) {
 	c := common.New(func() time.Time { return t0 })
