@@ -37,7 +37,6 @@ func newWorld(t *testing.T) *world {
 
 func itoa(i int) string { return strconvItoa(i) }
 
-
 // cairn runs the binary and returns stdout, stderr and the exit code.
 func (w *world) cairn(extraEnv []string, args ...string) (string, string, int) {
 	w.t.Helper()

@@ -78,7 +78,7 @@ func Create(stateDir string, meta Meta, runbookText []byte) (*Run, error) {
 	shared := isShared(stateDir)
 	dirMode := os.FileMode(0o700)
 	if shared {
-		dirMode = 0o2770
+		dirMode = 0o770 | os.ModeSetgid
 	}
 	if err := os.MkdirAll(root, dirMode); err != nil {
 		return nil, fmt.Errorf("state directory %s: %w", root, err)
