@@ -33,7 +33,7 @@ type Command struct {
 	MinFullBackups int `yaml:"min_full_backups"`
 	// RetentionFull (expire): --repo1-retention-full; done when no more full backups remain than
 	// this and older ones were expired.
-	RetentionFull int `yaml:"retention_full"`
+	RetentionFull ref.Template `yaml:"retention_full"`
 }
 
 // Validate checks the command.
@@ -42,7 +42,7 @@ func (c *Command) Validate() error {
 	switch c.Command {
 	case "stanza-create", "check", "backup", "info":
 	case "expire":
-		if c.RetentionFull < 1 {
+		if c.RetentionFull.IsZero() {
 			errs = append(errs, errors.New("expire: give `retention_full:` (how many full backups to keep)"))
 		}
 	default:
@@ -54,7 +54,10 @@ func (c *Command) Validate() error {
 	return errors.Join(errs...)
 }
 
-type resolved struct{ bin, config, stanza, user string }
+type resolved struct {
+	bin, config, stanza, user string
+	retention                 int
+}
 
 func (c *Command) resolve(env *steps.Env) (resolved, error) {
 	r := resolved{bin: "pgbackrest"}
@@ -70,8 +73,19 @@ func (c *Command) resolve(env *steps.Env) (resolved, error) {
 	if r.stanza, err = env.Text(c.Stanza); err != nil {
 		return r, err
 	}
-	r.user, err = env.Text(c.User)
-	return r, err
+	if r.user, err = env.Text(c.User); err != nil {
+		return r, err
+	}
+	if c.Command == "expire" {
+		v, err := env.Text(c.RetentionFull)
+		if err != nil {
+			return r, err
+		}
+		if r.retention, err = strconv.Atoi(v); err != nil || r.retention < 1 {
+			return r, fmt.Errorf("retention_full: %q is not a count of full backups", v)
+		}
+	}
+	return r, nil
 }
 
 func asUser(user string, argv []string) []string {
@@ -84,7 +98,11 @@ func asUser(user string, argv []string) []string {
 func (c *Command) argv(r resolved, env *steps.Env, text func(ref.Template) (string, error)) ([]string, error) {
 	argv := []string{r.bin, "--config=" + r.config, "--stanza=" + r.stanza, "--log-level-console=info"}
 	if c.Command == "expire" {
-		argv = append(argv, "--repo1-retention-full="+strconv.Itoa(c.RetentionFull))
+		ret := strconv.Itoa(r.retention)
+		if r.retention == 0 {
+			ret = env.Describe(c.RetentionFull)
+		}
+		argv = append(argv, "--repo1-retention-full="+ret)
 	}
 	for _, a := range c.Args {
 		s, err := text(a)
@@ -182,7 +200,7 @@ func (c *Command) state(ctx context.Context, env *steps.Env, r resolved) (repoSt
 func (st repoState) stanzaExists() bool { return st.code == 0 || st.code == 2 }
 
 // judge says whether the command's work is in place, and why.
-func (c *Command) judge(st repoState) (bool, string) {
+func (c *Command) judge(st repoState, r resolved) (bool, string) {
 	taken := len(st.fulls) + len(st.expired)
 	switch c.Command {
 	case "stanza-create":
@@ -205,10 +223,13 @@ func (c *Command) judge(st repoState) (bool, string) {
 		}
 		return false, fmt.Sprintf("%d of %d full backups taken (%s)", taken, n, st.message)
 	case "expire":
-		if len(st.fulls) <= c.RetentionFull && len(st.expired) > 0 {
+		if len(st.fulls) <= r.retention && len(st.expired) > 0 {
 			return true, fmt.Sprintf("%d full backup(s) kept, %s expired", len(st.fulls), strings.Join(st.expired, ", "))
 		}
-		return false, fmt.Sprintf("%d full backup(s) in the repository, retention %d, none expired yet", len(st.fulls), c.RetentionFull)
+		if st.code == 0 && len(st.fulls) <= r.retention && len(st.fulls) == taken {
+			return true, fmt.Sprintf("%d full backup(s) taken, within the retention of %d: nothing to expire", taken, r.retention)
+		}
+		return false, fmt.Sprintf("%d full backup(s) in the repository, retention %d (%s)", len(st.fulls), r.retention, st.message)
 	}
 	return false, "reads only"
 }
@@ -226,7 +247,7 @@ func (c *Command) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if err != nil {
 		return steps.CannotTell("%v", err)
 	}
-	done, why := c.judge(st)
+	done, why := c.judge(st, r)
 	if done {
 		return steps.AlreadyDone("%s", why)
 	}
@@ -281,7 +302,7 @@ func (c *Command) Verify(ctx context.Context, env *steps.Env) error {
 	if err != nil {
 		return err
 	}
-	if done, why := c.judge(st); !done {
+	if done, why := c.judge(st, r); !done {
 		return &steps.VerifyError{What: "pgbackrest " + c.Command, Expected: "its work in the repository", Found: why}
 	}
 	return nil
