@@ -137,3 +137,40 @@ func readLog(w *world) string {
 	}
 	return b.String()
 }
+
+// Another engineer takes a live run over: the old runner stops, the new one finishes, the journal
+// says who took over, and no step applies twice.
+func TestTakeOver(t *testing.T) {
+	w := newWorld(t)
+	role := testbed.UniqueName(t, "app")
+	lockKey := "cairn-takeover-" + role
+	holder := w.pg.Conn(t, "postgres", w.pg.Superuser)
+	ctx := context.Background()
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock(hashtext($1))", lockKey); err != nil {
+		t.Fatal(err)
+	}
+	pwEnv := []string{"CAIRN_ROLE_PASSWORD=pw-" + role}
+	if _, errOut, code := w.cairn(pwEnv, "run", "sample-role", "-p", "role="+role, "-p", "hold-lock="+lockKey, "--yes", "--no-tui", "--detach"); code != 0 {
+		t.Fatal(errOut)
+	}
+	run := w.onlyRun()
+	w.waitFor(run, "applying", func(r []events.Event) bool { return has(r, events.StepApplying, "create-role") })
+	if _, errOut, code := w.cairn(pwEnv, "resume", run.ID, "--yes", "--no-tui"); code != 7 || !strings.Contains(errOut, "--take-over") {
+		t.Fatalf("resume of a live run: %d %s", code, errOut)
+	}
+	go func() {
+		time.Sleep(2 * time.Second)
+		holder.Exec(ctx, "SELECT pg_advisory_unlock(hashtext($1))", lockKey)
+	}()
+	out, errOut, code := w.cairn(pwEnv, "resume", run.ID, "--take-over", "--yes", "--no-tui")
+	if code != 0 {
+		t.Fatalf("take over: %d\n%s\n%s", code, out, errOut)
+	}
+	recs, _ := journal.ReadAll(run)
+	if !hasNote(recs, "taken over by") {
+		t.Fatal("journal does not record the take-over")
+	}
+	if n := w.pg.QueryInt(t, "postgres", "SELECT count(*) FROM cairn_sample_applied"); n != 3 {
+		t.Fatalf("want 3 applied rows, got %d", n)
+	}
+}

@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
+	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/events"
 
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
 	"github.com/cairn-runbooks/cairn/internal/exitcode"
@@ -20,7 +24,12 @@ func restart(cmd *cobra.Command, f *cmdutil.Factory, id, mode string, o *runOpti
 		return err
 	}
 	if holder, alive := journal.Holder(run); alive {
-		return &exitcode.Err{Code: exitcode.Locked, Err: fmt.Errorf("run %s is being driven by %s: `cairn attach %s` to watch it, or stop that process first", run.ID, holder, run.ID)}
+		if !o.TakeOver {
+			return &exitcode.Err{Code: exitcode.Locked, Err: fmt.Errorf("run %s is being driven by %s: `cairn attach %s` to watch it, or `cairn resume %s --take-over` to stop that runner (a step in flight is re-checked) and drive the run yourself", run.ID, holder, run.ID, run.ID)}
+		}
+		if err := takeOver(run, holder, launch.Who(f.Getenv)); err != nil {
+			return err
+		}
 	}
 	meta, err := run.Meta()
 	if err != nil {
@@ -75,7 +84,31 @@ func newCmdResume(f *cmdutil.Factory) *cobra.Command {
 		},
 	}
 	o.flags(cmd)
+	cmd.Flags().BoolVar(&o.TakeOver, "take-over", false, "stop the live runner of this run (a step in flight is re-checked, never repeated blindly) and drive the run yourself; recorded in the journal")
 	return cmd
+}
+
+// takeOver stops the live runner of a run on this host and records who took the run over.
+func takeOver(run *journal.Run, holder journal.LockInfo, who events.Actor) error {
+	host, _ := os.Hostname()
+	if holder.Host != host {
+		return fmt.Errorf("run %s is driven by %s on another host: take it over there", run.ID, holder)
+	}
+	if err := journal.PostInbox(run, journal.InboxItem{Kind: "note", Text: fmt.Sprintf("taken over by %s from %s", who.String(), holder), By: &who}); err != nil {
+		return err
+	}
+	time.Sleep(400 * time.Millisecond) // the runner journals the note at its next poll
+	if err := syscall.Kill(holder.PID, syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stop runner %s: %w", holder, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, alive := journal.Holder(run); !alive {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("runner %s did not stop within 30s; nothing was changed by cairn", holder)
 }
 
 func newCmdRollback(f *cmdutil.Factory) *cobra.Command {

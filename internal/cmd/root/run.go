@@ -31,6 +31,7 @@ type runOptions struct {
 	Until       string
 	Approvals   int
 	Detach      bool
+	TakeOver    bool
 }
 
 func (o *runOptions) flags(cmd *cobra.Command) {
