@@ -1,6 +1,7 @@
 // Package sshsteps holds the step kinds that set up a forced-command ssh key for cron-driven
 // rsync backups (directory steps/ssh; named sshsteps so it never shadows golang.org/x/crypto/ssh):
 //
+//   - ssh-backup-preflight: read-only checks of everything the others need. Changes nothing.
 //   - ssh-keypair: an ed25519 key pair without passphrase on this host. Never overwrites a file;
 //     rollback removes only a key it made (its comment says so).
 //   - rsync-forced-command: derives the exact `rsync --server …` line, or the rrsync / history-safe
@@ -22,6 +23,7 @@ import "github.com/cairn-runbooks/cairn/steps"
 
 // Register adds the kinds.
 func Register(r *steps.Registry) {
+	r.Register("ssh-backup-preflight", "read-only checks before installing a backup key (paths, host key, rsync, sudo, dest, cron)", func() steps.Step { return &Preflight{} })
 	r.Register("ssh-keypair", "an ed25519 key pair without passphrase (never overwrites)", func() steps.Step { return &Keypair{} })
 	r.Register("rsync-forced-command", "derive the forced command for a cron rsync push (rsync-server, rrsync, history-safe)", func() steps.Step { return &ForcedCommand{} })
 	r.Register("ssh-authorized-key", "append a restricted command=/from= entry to authorized_keys on a remote host", func() steps.Step { return &AuthorizedKey{} })

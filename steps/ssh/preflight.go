@@ -1,0 +1,138 @@
+package sshsteps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// Preflight is the `ssh-backup-preflight` kind. It only reads: the parameters (absolute plain
+// paths, dest inside the allowed root, a known and matching host key), rsync on both hosts, the
+// engineer's access and sudo on the backup host, the backup login, the destination directory
+// (which must exist, owned by that login), and crontab here. Every problem is reported together.
+type Preflight struct {
+	Push          ForcedCommand `yaml:",inline"`
+	AdminUser     ref.Template  `yaml:"admin_user"`
+	AdminIdentity ref.Template  `yaml:"admin_identity"`
+	CronUser      ref.Template  `yaml:"cron_user"`
+}
+
+// Validate checks presence.
+func (p *Preflight) Validate() error { return p.Push.Validate() }
+
+func (p *Preflight) target() *Target {
+	return &Target{Host: p.Push.Host, Port: p.Push.Port, AdminUser: p.AdminUser, AdminIdentity: p.AdminIdentity, KnownHosts: p.Push.KnownHosts}
+}
+
+// Describe lists the checks.
+func (p *Preflight) Describe(env *steps.Env) []steps.Action {
+	return []steps.Action{{Kind: steps.ActExec, Target: "local + " + p.target().describe(env), Text: "read only: rsync --version here and there; log in with your own access (host key checked against " +
+		orDefault(env.Describe(p.Push.KnownHosts), "~/.ssh/known_hosts") + "); sudo -n true; getent passwd " + env.Describe(p.Push.User) +
+		"; stat " + env.Describe(p.Push.Dest) + "; crontab present; paths absolute; dest inside " + orDefault(env.Describe(p.Push.AllowedRoot), "/")}}
+}
+
+func (p *Preflight) problems(ctx context.Context, env *steps.Env) (facts []string, probs []error, unknown error) {
+	pu, err := p.Push.resolve(env)
+	if errors.Is(err, ref.ErrUnknown) {
+		return nil, nil, err
+	}
+	if err != nil {
+		probs = append(probs, err)
+	}
+	if fi, err := os.Stat(pu.source); err != nil || !fi.IsDir() {
+		probs = append(probs, fmt.Errorf("source %s is not a directory here", pu.source))
+	}
+	if v, err := exec.CommandContext(ctx, "rsync", "--version").Output(); err != nil {
+		probs = append(probs, errors.New("rsync is not installed here: apt-get install rsync"))
+	} else {
+		facts = append(facts, "local: "+firstLine(string(v)))
+	}
+	if _, err := exec.LookPath("crontab"); err != nil {
+		probs = append(probs, errors.New("crontab is not installed here: apt-get install cron"))
+	}
+	cu, err := env.Text(p.CronUser)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cu != "" {
+		if _, err := exec.CommandContext(ctx, "id", "-u", cu).Output(); err != nil {
+			probs = append(probs, fmt.Errorf("cron user %q does not exist here", cu))
+		}
+	}
+	if len(probs) > 0 && pu.host == "" {
+		return facts, probs, nil
+	}
+	sh, closeFn, err := connect(ctx, env, p.target())
+	if err != nil {
+		return facts, append(probs, err), nil
+	}
+	defer closeFn()
+	facts = append(facts, "logged in to "+sh.where()+" (host key matches "+sh.t.knownHosts+")")
+	if r, err := sh.run(ctx, nil, "rsync", "--version"); err != nil {
+		probs = append(probs, err)
+	} else if r.Code != 0 {
+		probs = append(probs, fmt.Errorf("rsync is not installed on %s: apt-get install rsync there", pu.host))
+	} else {
+		facts = append(facts, "backup host: "+firstLine(r.Stdout))
+	}
+	uid, _, _, err := lookupUser(ctx, sh, pu.user)
+	if err != nil {
+		probs = append(probs, err)
+		return facts, probs, nil
+	}
+	di, err := stat(ctx, sh, pu.dest)
+	switch {
+	case err != nil:
+		probs = append(probs, err)
+	case !di.Exists || !di.Dir:
+		probs = append(probs, fmt.Errorf("dest %s does not exist on %s: create it (install -d -m 0700 -o %s %s) — cairn does not create backup storage", pu.dest, pu.host, pu.user, pu.dest))
+	case di.UID != uid:
+		probs = append(probs, fmt.Errorf("dest %s is not owned by %s", pu.dest, pu.user))
+	}
+	if pu.mode == ModeRrsync {
+		if r, err := sh.run(ctx, nil, "test", "-x", pu.rrsync); err != nil || r.Code != 0 {
+			probs = append(probs, fmt.Errorf("%s is missing on %s (Debian ships it with rsync ≥ 3.2.4)", pu.rrsync, pu.host))
+		}
+	}
+	return facts, probs, nil
+}
+
+// Check runs every check.
+func (p *Preflight) Check(ctx context.Context, env *steps.Env) steps.Check {
+	facts, probs, unknown := p.problems(ctx, env)
+	if unknown != nil {
+		return steps.CannotTell("%v", unknown)
+	}
+	if len(probs) > 0 {
+		var s []string
+		for _, e := range probs {
+			s = append(s, e.Error())
+		}
+		return steps.BlockedBy(strings.Join(s, "\n"), "fix each problem above; nothing has been changed")
+	}
+	return steps.ReadyTo(steps.Read, "%s", strings.Join(facts, "; "))
+}
+
+// Apply reports the facts (and fails on any problem).
+func (p *Preflight) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	facts, probs, unknown := p.problems(ctx, env)
+	if unknown != nil {
+		return nil, unknown
+	}
+	for _, f := range facts {
+		env.Info(f)
+	}
+	return nil, errors.Join(probs...)
+}
+
+// Verify has nothing more to probe.
+func (p *Preflight) Verify(context.Context, *steps.Env) error { return nil }
+
+// Rollback: nothing was changed.
+func (p *Preflight) Rollback(context.Context, *steps.Env) error { return nil }
