@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/twin/awswire"
@@ -64,6 +65,9 @@ type Server struct {
 	kms     *kms.Service
 	secrets *secrets.Service
 	rds     *rds.Service
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Start opens the state in o.Dir, starts the clusters of existing instances, listens on 127.0.0.1 and,
@@ -148,6 +152,11 @@ const (
 // Close stops serving, finishes or pauses background work and stops every cluster. State stays on
 // disk for the next Start.
 func (s *Server) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() { s.closeErr = s.close(ctx) })
+	return s.closeErr
+}
+
+func (s *Server) close(ctx context.Context) error {
 	err := s.srv.Shutdown(ctx)
 	if serr := <-s.served; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
