@@ -1,0 +1,332 @@
+package awsstep
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
+
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// Region is embedded by every kind: the AWS region (empty: the standard chain's).
+type Region struct {
+	Region ref.Template `yaml:"region"`
+}
+
+// Clients are the AWS clients of one call.
+type Clients struct {
+	RDS     *rds.Client
+	KMS     *kms.Client
+	Secrets *secretsmanager.Client
+}
+
+// NewClients loads the standard configuration chain (profiles, environment, AWS_ENDPOINT_URL) for
+// region (empty: the chain's own).
+func NewClients(ctx context.Context, env *steps.Env, region string) (*Clients, error) {
+	var opts []func(*config.LoadOptions) error
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("no AWS region: pass -p region=… or set AWS_REGION")
+	}
+	return &Clients{RDS: rds.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}, nil
+}
+
+func (r Region) clients(ctx context.Context, env *steps.Env) (*Clients, error) {
+	region, err := env.Text(r.Region)
+	if err != nil {
+		return nil, err
+	}
+	return NewClients(ctx, env, region)
+}
+
+// errCode is the AWS error code of err ("" if none).
+func errCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// IsNotFound reports whether err says an instance, snapshot, key or secret does not exist.
+func IsNotFound(err error) bool {
+	switch errCode(err) {
+	case "DBInstanceNotFound", "DBInstanceNotFoundFault", "DBSnapshotNotFound", "DBSnapshotNotFoundFault",
+		"NotFoundException", "ResourceNotFoundException":
+		return true
+	}
+	return false
+}
+
+// Instance describes one DB instance; ok is false when it does not exist (err nil).
+func (c *Clients) Instance(ctx context.Context, id string) (rdstypes.DBInstance, bool, error) {
+	out, err := c.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: &id})
+	if err != nil {
+		if IsNotFound(err) {
+			return rdstypes.DBInstance{}, false, nil
+		}
+		return rdstypes.DBInstance{}, false, fmt.Errorf("DescribeDBInstances %s: %w", id, err)
+	}
+	if len(out.DBInstances) == 0 {
+		return rdstypes.DBInstance{}, false, nil
+	}
+	return out.DBInstances[0], true, nil
+}
+
+// Snapshot describes one manual DB snapshot; ok is false when it does not exist.
+func (c *Clients) Snapshot(ctx context.Context, id string) (rdstypes.DBSnapshot, bool, error) {
+	out, err := c.RDS.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: &id})
+	if err != nil {
+		if IsNotFound(err) {
+			return rdstypes.DBSnapshot{}, false, nil
+		}
+		return rdstypes.DBSnapshot{}, false, fmt.Errorf("DescribeDBSnapshots %s: %w", id, err)
+	}
+	if len(out.DBSnapshots) == 0 {
+		return rdstypes.DBSnapshot{}, false, nil
+	}
+	return out.DBSnapshots[0], true, nil
+}
+
+// KeyARN resolves a key id, ARN or alias to its ARN and says whether it is enabled.
+func (c *Clients) KeyARN(ctx context.Context, key string) (arn string, enabled bool, err error) {
+	out, err := c.KMS.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &key})
+	if err != nil {
+		return "", false, err
+	}
+	return aws.ToString(out.KeyMetadata.Arn), out.KeyMetadata.Enabled, nil
+}
+
+// Credentials are a master user's name and password.
+type Credentials struct {
+	Username string
+	Password string
+}
+
+// MasterCredentials reads a Secrets Manager secret holding {"username": …, "password": …} (the RDS
+// convention). The password is registered for redaction at once.
+func (c *Clients) MasterCredentials(ctx context.Context, env *steps.Env, secretID string) (Credentials, error) {
+	out, err := c.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secretID})
+	if err != nil {
+		return Credentials{}, fmt.Errorf("read secret %s: %w", secretID, err)
+	}
+	var v struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil {
+		return Credentials{}, fmt.Errorf("secret %s is not JSON with username and password: %v", secretID, errors.Unwrap(err))
+	}
+	if v.Username == "" || v.Password == "" {
+		return Credentials{}, fmt.Errorf("secret %s has no username or password", secretID)
+	}
+	if env.Secrets != nil {
+		env.Secrets(v.Password)
+	}
+	return Credentials{Username: v.Username, Password: v.Password}, nil
+}
+
+// Endpoint is how to reach an instance's PostgreSQL.
+type Endpoint struct {
+	Host string
+	Port int
+}
+
+// EndpointOf reads an instance's endpoint.
+func EndpointOf(inst rdstypes.DBInstance) (Endpoint, error) {
+	if inst.Endpoint == nil || inst.Endpoint.Address == nil {
+		return Endpoint{}, fmt.Errorf("instance %s has no endpoint yet (status %s)", aws.ToString(inst.DBInstanceIdentifier), aws.ToString(inst.DBInstanceStatus))
+	}
+	return Endpoint{Host: *inst.Endpoint.Address, Port: int(aws.ToInt32(inst.Endpoint.Port))}, nil
+}
+
+// poller waits with growing delays and says, every so often, that it is still waiting.
+type poller struct {
+	env   *steps.Env
+	what  string
+	start time.Time
+	delay time.Duration
+	said  time.Time
+}
+
+func newPoller(env *steps.Env, what string) *poller {
+	now := time.Now()
+	return &poller{env: env, what: what, start: now, delay: 200 * time.Millisecond, said: now}
+}
+
+// wait sleeps before the next poll; it returns ctx's error when ctx ends.
+func (p *poller) wait(ctx context.Context, status string) error {
+	if time.Since(p.said) >= 10*time.Second {
+		p.said = time.Now()
+		p.env.Info(fmt.Sprintf("Still waiting for %s (%s)… [%s elapsed]", p.what, status, time.Since(p.start).Round(time.Second)))
+	}
+	t := time.NewTimer(p.delay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("stopped waiting for %s after %s: %w", p.what, time.Since(p.start).Round(time.Second), ctx.Err())
+	case <-t.C:
+	}
+	p.delay = min(p.delay*3/2, 10*time.Second)
+	return nil
+}
+
+func (p *poller) elapsed() string { return time.Since(p.start).Round(time.Second).String() }
+
+// WaitInstance polls until the instance answers under id and is available. It does not trust a
+// single "available": after a rename the old status can linger, so it needs two answers in a row.
+func (c *Clients) WaitInstance(ctx context.Context, env *steps.Env, id string) (rdstypes.DBInstance, error) {
+	p := newPoller(env, "instance "+id+" to be available")
+	streak := 0
+	for {
+		inst, ok, err := c.Instance(ctx, id)
+		if err != nil {
+			return inst, err
+		}
+		status := "not answering yet"
+		if ok {
+			status = aws.ToString(inst.DBInstanceStatus)
+			if status == "failed" || status == "incompatible-restore" || status == "incompatible-parameters" {
+				return inst, fmt.Errorf("instance %s is %s", id, status)
+			}
+			if status == "available" && aws.ToString(inst.DBInstanceIdentifier) == id {
+				streak++
+				if streak >= 2 {
+					env.Info(fmt.Sprintf("instance %s is available (after %s)", id, p.elapsed()))
+					return inst, nil
+				}
+			} else {
+				streak = 0
+			}
+		}
+		if err := p.wait(ctx, status); err != nil {
+			return inst, err
+		}
+	}
+}
+
+// WaitInstanceGone polls until the instance no longer answers.
+func (c *Clients) WaitInstanceGone(ctx context.Context, env *steps.Env, id string) error {
+	p := newPoller(env, "instance "+id+" to be deleted")
+	for {
+		inst, ok, err := c.Instance(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			env.Info(fmt.Sprintf("instance %s is gone (after %s)", id, p.elapsed()))
+			return nil
+		}
+		if err := p.wait(ctx, aws.ToString(inst.DBInstanceStatus)); err != nil {
+			return err
+		}
+	}
+}
+
+// WaitSnapshot polls until the snapshot is available, reporting PercentProgress as progress.
+func (c *Clients) WaitSnapshot(ctx context.Context, env *steps.Env, id string) (rdstypes.DBSnapshot, error) {
+	p := newPoller(env, "snapshot "+id)
+	for {
+		s, ok, err := c.Snapshot(ctx, id)
+		if err != nil {
+			return s, err
+		}
+		if !ok {
+			return s, fmt.Errorf("snapshot %s disappeared while being created", id)
+		}
+		pct := aws.ToInt32(s.PercentProgress)
+		if env.Out != nil {
+			env.Out.Progress(float64(pct), 100, "%")
+		}
+		status := aws.ToString(s.Status)
+		switch status {
+		case "available":
+			env.Info(fmt.Sprintf("snapshot %s is available (after %s)", id, p.elapsed()))
+			return s, nil
+		case "failed", "error":
+			return s, fmt.Errorf("snapshot %s failed", id)
+		}
+		if err := p.wait(ctx, fmt.Sprintf("%s, %d%%", status, pct)); err != nil {
+			return s, err
+		}
+	}
+}
+
+// DeleteSnapshot deletes a snapshot and waits until it is gone.
+func (c *Clients) DeleteSnapshot(ctx context.Context, env *steps.Env, id string) error {
+	_, err := c.RDS.DeleteDBSnapshot(ctx, &rds.DeleteDBSnapshotInput{DBSnapshotIdentifier: &id})
+	if err != nil && !IsNotFound(err) {
+		return fmt.Errorf("DeleteDBSnapshot %s: %w", id, err)
+	}
+	env.Info("deleted snapshot " + id)
+	return nil
+}
+
+// DeleteInstance deletes an instance cairn made, without a final snapshot, and waits until it is gone.
+func (c *Clients) DeleteInstance(ctx context.Context, env *steps.Env, id string) error {
+	_, err := c.RDS.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: &id, SkipFinalSnapshot: aws.Bool(true), DeleteAutomatedBackups: aws.Bool(true)})
+	if err != nil && !IsNotFound(err) {
+		return fmt.Errorf("DeleteDBInstance %s: %w", id, err)
+	}
+	return c.WaitInstanceGone(ctx, env, id)
+}
+
+// call renders an AWS call for a plan.
+func call(op string, kv ...string) steps.Action {
+	var b strings.Builder
+	b.WriteString(op)
+	for i := 0; i+1 < len(kv); i += 2 {
+		fmt.Fprintf(&b, "\n  %s: %s", kv[i], kv[i+1])
+	}
+	return steps.Action{Kind: steps.ActAWS, Target: strings.SplitN(op, " ", 2)[0], Text: b.String()}
+}
+
+// texts resolves several templates at once.
+func texts(env *steps.Env, ts ...ref.Template) ([]string, error) {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		s, err := env.Text(t)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// unknownOr says CannotTell for unresolved references, else Blocked with the AWS error.
+func unknownOr(err error, fix string) steps.Check {
+	if errors.Is(err, ref.ErrUnknown) {
+		return steps.CannotTell("%v", err)
+	}
+	return steps.BlockedBy(err.Error(), fix)
+}
+
+const fixAWS = "check the AWS credentials and region (aws sts get-caller-identity) and that AWS_ENDPOINT_URL, if set, is right"
+
+func statusOr(status string, exists bool) string {
+	if !exists {
+		return "missing"
+	}
+	return status
+}
+
+func isTrue(s string) bool { return s == "true" || s == "yes" || s == "1" }

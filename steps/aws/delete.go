@@ -1,0 +1,234 @@
+package awsstep
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// Delete is the `rds-delete` kind: DeleteDBInstance with a final snapshot, then wait until the
+// instance is gone and the final snapshot is available. Guards, judged from AWS: RequireSnapshot
+// (the insurance snapshot) must exist and be available; Encrypted ("true"/"false") must match the
+// instance, so the wrong one is never deleted; deletion protection blocks with the fix. It cannot be
+// rolled back: the runbook's cut-back restores from the snapshot.
+type Delete struct {
+	Region          `yaml:",inline"`
+	Instance        ref.Template `yaml:"instance"`
+	FinalSnapshot   ref.Template `yaml:"final-snapshot"`
+	RequireSnapshot ref.Template `yaml:"require-snapshot"`
+	Encrypted       ref.Template `yaml:"encrypted"`
+}
+
+// OutputNames declares the outputs.
+func (d *Delete) OutputNames() []string { return []string{"final-snapshot-arn"} }
+
+// Validate checks the parameters.
+func (d *Delete) Validate() error {
+	if d.Instance.IsZero() || d.FinalSnapshot.IsZero() || d.Encrypted.IsZero() {
+		return fmt.Errorf("give `instance:`, `final-snapshot:` and `encrypted:` (what the instance to delete must be)")
+	}
+	return nil
+}
+
+// Describe lists the calls.
+func (d *Delete) Describe(env *steps.Env) []steps.Action {
+	acts := []steps.Action{}
+	if !d.RequireSnapshot.IsZero() {
+		acts = append(acts, call("rds DescribeDBSnapshots", "DBSnapshotIdentifier", env.Describe(d.RequireSnapshot)+"  (must be available first)"))
+	}
+	return append(acts,
+		call("rds DeleteDBInstance", "DBInstanceIdentifier", env.Describe(d.Instance), "FinalDBSnapshotIdentifier", env.Describe(d.FinalSnapshot), "SkipFinalSnapshot", "false"),
+		steps.Action{Kind: steps.ActWait, Target: "rds", Text: "poll until " + env.Describe(d.Instance) + " is gone and snapshot " + env.Describe(d.FinalSnapshot) + " is available"})
+}
+
+// Check looks at the instance and the guards.
+func (d *Delete) Check(ctx context.Context, env *steps.Env) steps.Check {
+	v, err := texts(env, d.Instance, d.FinalSnapshot, d.RequireSnapshot, d.Encrypted)
+	if err != nil {
+		return unknownOr(err, "")
+	}
+	c, err := d.clients(ctx, env)
+	if err != nil {
+		return unknownOr(err, fixAWS)
+	}
+	inst, ok, err := c.Instance(ctx, v[0])
+	if err != nil {
+		return steps.CannotTell("%v", err)
+	}
+	if !ok {
+		return steps.AlreadyDone("instance %s does not exist", v[0])
+	}
+	if aws.ToBool(inst.StorageEncrypted) != isTrue(v[3]) {
+		return steps.BlockedBy(fmt.Sprintf("instance %s has StorageEncrypted=%v; this step deletes only the one with %s", v[0], aws.ToBool(inst.StorageEncrypted), v[3]),
+			"check which instance is which (aws rds describe-db-instances); nothing was deleted")
+	}
+	if aws.ToString(inst.DBInstanceStatus) == "deleting" {
+		return steps.ReadyTo(steps.Delete, "instance %s is being deleted → wait", v[0])
+	}
+	if aws.ToBool(inst.DeletionProtection) {
+		return steps.BlockedBy("instance "+v[0]+" has deletion protection on",
+			"aws rds modify-db-instance --db-instance-identifier "+v[0]+" --no-deletion-protection --apply-immediately, then retry")
+	}
+	if v[2] != "" {
+		snap, ok, err := c.Snapshot(ctx, v[2])
+		if err != nil {
+			return steps.CannotTell("%v", err)
+		}
+		if !ok || aws.ToString(snap.Status) != "available" {
+			return steps.BlockedBy("insurance snapshot "+v[2]+" is not available", "the snapshot step must have finished and verified before anything is deleted")
+		}
+	}
+	if _, taken, err := c.Snapshot(ctx, v[1]); err != nil {
+		return steps.CannotTell("%v", err)
+	} else if taken {
+		return steps.BlockedBy("final snapshot name "+v[1]+" is taken", "delete or rename that snapshot, or choose another final-snapshot name")
+	}
+	return steps.ReadyTo(steps.Delete, "delete %s, keeping final snapshot %s", v[0], v[1])
+}
+
+// Apply deletes and waits.
+func (d *Delete) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	v, err := texts(env, d.Instance, d.FinalSnapshot)
+	if err != nil {
+		return nil, err
+	}
+	c, err := d.clients(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	inst, ok, err := c.Instance(ctx, v[0])
+	if err != nil {
+		return nil, err
+	}
+	if ok && aws.ToString(inst.DBInstanceStatus) != "deleting" {
+		if _, err := c.RDS.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: &v[0], FinalDBSnapshotIdentifier: &v[1]}); err != nil {
+			return nil, fmt.Errorf("DeleteDBInstance %s: %w", v[0], err)
+		}
+		env.Info("deleting " + v[0] + " with final snapshot " + v[1])
+	}
+	if err := c.WaitInstanceGone(ctx, env, v[0]); err != nil {
+		return nil, err
+	}
+	snap, err := c.WaitSnapshot(ctx, env, v[1])
+	if err != nil {
+		return nil, err
+	}
+	return steps.Outputs{}.Set("final-snapshot-arn", aws.ToString(snap.DBSnapshotArn)), nil
+}
+
+// Verify proves the instance is gone.
+func (d *Delete) Verify(ctx context.Context, env *steps.Env) error {
+	v, err := texts(env, d.Instance)
+	if err != nil {
+		return err
+	}
+	c, err := d.clients(ctx, env)
+	if err != nil {
+		return err
+	}
+	if _, ok, err := c.Instance(ctx, v[0]); err != nil {
+		return err
+	} else if ok {
+		return &steps.VerifyError{What: "instance " + v[0], Expected: "deleted", Found: "still there"}
+	}
+	return nil
+}
+
+// Rollback cannot bring a deleted instance back by itself.
+func (d *Delete) Rollback(ctx context.Context, env *steps.Env) error {
+	return steps.NotReversible("a deleted instance comes back only by restoring its snapshot (%s, or the final snapshot %s): the runbook's cut-back does that",
+		env.Describe(d.RequireSnapshot), env.Describe(d.FinalSnapshot))
+}
+
+// DeleteRebuild is the `rds-delete-rebuild` kind, for cut-backs: delete the half-made encrypted
+// instance under Instance — only if it is encrypted and was created after Snapshot (the insurance
+// snapshot of this rebuild), so an instance this procedure did not make is never touched. Without a
+// final snapshot: it holds nothing the source and its snapshot do not.
+type DeleteRebuild struct {
+	Region   `yaml:",inline"`
+	Instance ref.Template `yaml:"instance"`
+	Snapshot ref.Template `yaml:"snapshot"`
+}
+
+// Validate checks the parameters.
+func (d *DeleteRebuild) Validate() error {
+	if d.Instance.IsZero() || d.Snapshot.IsZero() {
+		return fmt.Errorf("give `instance:` and `snapshot:`")
+	}
+	return nil
+}
+
+// Describe lists the calls.
+func (d *DeleteRebuild) Describe(env *steps.Env) []steps.Action {
+	return []steps.Action{call("rds DeleteDBInstance", "DBInstanceIdentifier", env.Describe(d.Instance), "SkipFinalSnapshot", "true",
+		"only if", "encrypted and created after snapshot "+env.Describe(d.Snapshot))}
+}
+
+func (d *DeleteRebuild) ours(ctx context.Context, env *steps.Env) (*Clients, string, bool, string, error) {
+	v, err := texts(env, d.Instance, d.Snapshot)
+	if err != nil {
+		return nil, "", false, "", err
+	}
+	c, err := d.clients(ctx, env)
+	if err != nil {
+		return nil, "", false, "", err
+	}
+	inst, ok, err := c.Instance(ctx, v[0])
+	if err != nil || !ok {
+		return c, v[0], false, "instance " + v[0] + " does not exist", err
+	}
+	if !aws.ToBool(inst.StorageEncrypted) {
+		return c, v[0], false, "instance " + v[0] + " is unencrypted: not a rebuild, left alone", nil
+	}
+	snap, ok, err := c.Snapshot(ctx, v[1])
+	if err != nil {
+		return c, v[0], false, "", err
+	}
+	if !ok || snap.SnapshotCreateTime == nil || inst.InstanceCreateTime == nil || !inst.InstanceCreateTime.After(*snap.SnapshotCreateTime) {
+		return c, v[0], false, "instance " + v[0] + " was not made after snapshot " + v[1] + ": not this rebuild's, left alone", nil
+	}
+	return c, v[0], true, "", nil
+}
+
+// Check says whether there is a half-made instance of this rebuild.
+func (d *DeleteRebuild) Check(ctx context.Context, env *steps.Env) steps.Check {
+	_, id, ours, why, err := d.ours(ctx, env)
+	if err != nil {
+		return unknownOr(err, fixAWS)
+	}
+	if !ours {
+		return steps.AlreadyDone("%s", why)
+	}
+	return steps.ReadyTo(steps.Delete, "delete the encrypted instance %s this rebuild made", id)
+}
+
+// Apply deletes it.
+func (d *DeleteRebuild) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	c, id, ours, _, err := d.ours(ctx, env)
+	if err != nil || !ours {
+		return nil, err
+	}
+	return nil, deleteMade(ctx, env, c, id, "*")
+}
+
+// Verify proves it is gone (or never was this rebuild's).
+func (d *DeleteRebuild) Verify(ctx context.Context, env *steps.Env) error {
+	_, id, ours, _, err := d.ours(ctx, env)
+	if err != nil {
+		return err
+	}
+	if ours {
+		return &steps.VerifyError{What: "instance " + id, Expected: "deleted", Found: "still there"}
+	}
+	return nil
+}
+
+// Rollback cannot recreate it.
+func (d *DeleteRebuild) Rollback(ctx context.Context, env *steps.Env) error {
+	return steps.NotReversible("a deleted half-made instance is not recreated; run the rebuild again")
+}

@@ -1,0 +1,183 @@
+package awsstep
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// Preflight is the `rds-preflight` kind: it reads (never changes) the source instance and the KMS
+// key and refuses, with every problem and its fix listed together, when the rebuild cannot start:
+// the instance is missing, not available, already encrypted, not PostgreSQL, deletion-protected
+// (when it is to be deleted), the key is missing or disabled, or an identifier cairn will create is
+// taken. Its outputs are the source's settings (JSON) and the key's ARN.
+type Preflight struct {
+	Region   `yaml:",inline"`
+	Instance ref.Template `yaml:"instance"`
+	KMSKey   ref.Template `yaml:"kms-key"`
+	// Free lists instance identifiers that must not exist yet (the target, the renamed source).
+	Free []ref.Template `yaml:"free"`
+	// FreeSnapshots lists snapshot identifiers that must not exist yet.
+	FreeSnapshots []ref.Template `yaml:"free-snapshots"`
+	// WillDelete says the source will be deleted by this run (deletion protection must be off).
+	WillDelete ref.Template `yaml:"will-delete"`
+}
+
+// OutputNames declares the outputs.
+func (p *Preflight) OutputNames() []string {
+	return []string{"settings", "key-arn", "master-username", "engine-version", "summary"}
+}
+
+// Validate checks the parameters.
+func (p *Preflight) Validate() error {
+	if p.Instance.IsZero() || p.KMSKey.IsZero() {
+		return fmt.Errorf("give `instance:` and `kms-key:`")
+	}
+	return nil
+}
+
+// Describe lists the calls.
+func (p *Preflight) Describe(env *steps.Env) []steps.Action {
+	acts := []steps.Action{
+		call("rds DescribeDBInstances", "DBInstanceIdentifier", env.Describe(p.Instance)),
+		call("kms DescribeKey", "KeyId", env.Describe(p.KMSKey)),
+	}
+	for _, f := range p.Free {
+		acts = append(acts, call("rds DescribeDBInstances", "DBInstanceIdentifier", env.Describe(f)+"  (must not exist)"))
+	}
+	for _, f := range p.FreeSnapshots {
+		acts = append(acts, call("rds DescribeDBSnapshots", "DBSnapshotIdentifier", env.Describe(f)+"  (must not exist)"))
+	}
+	return acts
+}
+
+type finding struct{ problem, fix string }
+
+// judge lists what stops a rebuild of inst. It is pure, so every rule is tested without AWS.
+func judge(inst rdstypes.DBInstance, willDelete bool) []finding {
+	id := aws.ToString(inst.DBInstanceIdentifier)
+	var out []finding
+	if e := aws.ToString(inst.Engine); e != "postgres" {
+		out = append(out, finding{fmt.Sprintf("instance %s runs engine %q, not postgres", id, e),
+			"this runbook rebuilds RDS for PostgreSQL instances only; Aurora and other engines have their own encryption paths"})
+	}
+	if s := aws.ToString(inst.DBInstanceStatus); s != "available" {
+		out = append(out, finding{fmt.Sprintf("instance %s is %s, not available", id, s),
+			"wait until `aws rds describe-db-instances --db-instance-identifier " + id + "` says available, then run again"})
+	}
+	if aws.ToBool(inst.StorageEncrypted) {
+		out = append(out, finding{fmt.Sprintf("instance %s is already encrypted (key %s)", id, aws.ToString(inst.KmsKeyId)),
+			"nothing to do; to change the key, copy a snapshot with the new key and restore it (strategy snapshot-copy works for that too once this check is relaxed)"})
+	}
+	if willDelete && aws.ToBool(inst.DeletionProtection) {
+		out = append(out, finding{fmt.Sprintf("instance %s has deletion protection on, and this run deletes it", id),
+			"turn it off first: aws rds modify-db-instance --db-instance-identifier " + id + " --no-deletion-protection --apply-immediately (the new instance gets it back)"})
+	}
+	return out
+}
+
+func (p *Preflight) findings(ctx context.Context, env *steps.Env) (rdstypes.DBInstance, string, []finding, error) {
+	c, err := p.clients(ctx, env)
+	if err != nil {
+		return rdstypes.DBInstance{}, "", nil, err
+	}
+	v, err := texts(env, p.Instance, p.KMSKey, p.WillDelete)
+	if err != nil {
+		return rdstypes.DBInstance{}, "", nil, err
+	}
+	id, key := v[0], v[1]
+	willDelete := v[2] == "true" || v[2] == "yes" || v[2] == "1"
+	var out []finding
+	inst, ok, err := c.Instance(ctx, id)
+	if err != nil {
+		return inst, "", nil, err
+	}
+	if !ok {
+		out = append(out, finding{fmt.Sprintf("instance %s does not exist in this account and region", id),
+			"check the identifier and region: aws rds describe-db-instances --query 'DBInstances[].DBInstanceIdentifier'"})
+	} else {
+		out = append(out, judge(inst, willDelete)...)
+	}
+	arn, enabled, err := c.KeyARN(ctx, key)
+	switch {
+	case IsNotFound(err):
+		out = append(out, finding{fmt.Sprintf("KMS key %s does not exist", key), "give an existing key id, ARN or alias (aws kms list-aliases), or create one"})
+	case err != nil:
+		out = append(out, finding{fmt.Sprintf("KMS key %s cannot be read: %v", key, err), "check the key policy grants this identity kms:DescribeKey"})
+	case !enabled:
+		out = append(out, finding{fmt.Sprintf("KMS key %s (%s) is disabled", key, arn), "enable it (aws kms enable-key --key-id " + arn + ") or choose another key"})
+	}
+	for _, f := range p.Free {
+		name, err := env.Text(f)
+		if err != nil {
+			return inst, "", nil, err
+		}
+		if name == "" || name == id {
+			continue
+		}
+		if _, taken, err := c.Instance(ctx, name); err != nil {
+			return inst, "", nil, err
+		} else if taken {
+			out = append(out, finding{fmt.Sprintf("identifier %s is taken: an instance by that name exists", name),
+				"pass another -p target=…, or delete or rename " + name + " if it is left over from an earlier attempt (`cairn resume` that run instead, if it is one)"})
+		}
+	}
+	for _, f := range p.FreeSnapshots {
+		name, err := env.Text(f)
+		if err != nil {
+			return inst, "", nil, err
+		}
+		if _, taken, err := c.Snapshot(ctx, name); err != nil {
+			return inst, "", nil, err
+		} else if taken {
+			out = append(out, finding{fmt.Sprintf("snapshot identifier %s is taken", name),
+				"delete the old snapshot (aws rds delete-db-snapshot --db-snapshot-identifier " + name + ") once you are sure it is not needed, or resume the run that made it"})
+		}
+	}
+	return inst, arn, out, nil
+}
+
+// Check does the whole preflight: it reads only.
+func (p *Preflight) Check(ctx context.Context, env *steps.Env) steps.Check {
+	_, _, fs, err := p.findings(ctx, env)
+	if err != nil {
+		return unknownOr(err, fixAWS)
+	}
+	if len(fs) > 0 {
+		var reasons, fixes []string
+		for _, f := range fs {
+			reasons = append(reasons, f.problem)
+			fixes = append(fixes, f.fix)
+		}
+		return steps.BlockedBy(strings.Join(reasons, "; "), strings.Join(fixes, "; "))
+	}
+	return steps.ReadyTo(steps.Read, "source %s can be rebuilt encrypted", env.Describe(p.Instance))
+}
+
+// Apply records the source's settings and the key.
+func (p *Preflight) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	inst, arn, fs, err := p.findings(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if len(fs) > 0 {
+		return nil, fmt.Errorf("%s", fs[0].problem)
+	}
+	s := SettingsOf(inst)
+	env.Info("source: " + s.Summary())
+	env.Info("KMS key: " + arn)
+	return steps.Outputs{}.Set("settings", s.JSON()).Set("key-arn", arn).Set("master-username", s.MasterUsername).
+		Set("engine-version", s.EngineVersion).Set("summary", s.Summary()), nil
+}
+
+// Verify has nothing to prove: the preflight changed nothing.
+func (p *Preflight) Verify(ctx context.Context, env *steps.Env) error { return nil }
+
+// Rollback has nothing to undo.
+func (p *Preflight) Rollback(ctx context.Context, env *steps.Env) error { return nil }

@@ -1,0 +1,281 @@
+package awsstep
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// Restore is the `rds-restore` kind: RestoreDBInstanceFromDBSnapshot under Identifier, copying the
+// source's settings recorded by the preflight (class, parameter group, subnet group, security
+// groups — which a restore does not copy by itself —, port, tags, storage type, multi-AZ, public
+// access, deletion protection), then wait until it answers and is available. Encryption follows the
+// snapshot: with KMSKey set the instance must come out encrypted with that key, without it
+// unencrypted (the cut-back restoring the original). Rollback deletes the restored instance.
+type Restore struct {
+	Region     `yaml:",inline"`
+	Snapshot   ref.Template `yaml:"snapshot"`
+	Identifier ref.Template `yaml:"identifier"`
+	Settings   ref.Template `yaml:"settings"`
+	KMSKey     ref.Template `yaml:"kms-key"`
+}
+
+// OutputNames declares the outputs.
+func (r *Restore) OutputNames() []string { return []string{"arn", "endpoint", "resource-id"} }
+
+// Validate checks the parameters.
+func (r *Restore) Validate() error {
+	if r.Snapshot.IsZero() || r.Identifier.IsZero() || r.Settings.IsZero() {
+		return fmt.Errorf("give `snapshot:`, `identifier:` and `settings:` (the preflight's settings output)")
+	}
+	return nil
+}
+
+func (r *Restore) input(env *steps.Env) (*rds.RestoreDBInstanceFromDBSnapshotInput, error) {
+	v, err := texts(env, r.Snapshot, r.Identifier, r.Settings)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ParseSettings(v[2])
+	if err != nil {
+		return nil, err
+	}
+	in := &rds.RestoreDBInstanceFromDBSnapshotInput{
+		DBSnapshotIdentifier: aws.String(v[0]), DBInstanceIdentifier: aws.String(v[1]),
+		DBInstanceClass: aws.String(s.Class), Port: aws.Int32(s.Port), MultiAZ: aws.Bool(s.MultiAZ),
+		PubliclyAccessible: aws.Bool(s.PubliclyAccessible), CopyTagsToSnapshot: aws.Bool(s.CopyTagsToSnapshot),
+		DeletionProtection: aws.Bool(s.DeletionProtection), Tags: s.Tags,
+	}
+	if s.StorageType != "" {
+		in.StorageType = aws.String(s.StorageType)
+	}
+	if s.ParameterGroup != "" {
+		in.DBParameterGroupName = aws.String(s.ParameterGroup)
+	}
+	if s.SubnetGroup != "" {
+		in.DBSubnetGroupName = aws.String(s.SubnetGroup)
+	}
+	if len(s.SecurityGroups) > 0 {
+		in.VpcSecurityGroupIds = s.SecurityGroups
+	}
+	if !s.MultiAZ && s.AvailabilityZone != "" {
+		in.AvailabilityZone = aws.String(s.AvailabilityZone)
+	}
+	return in, nil
+}
+
+// Describe lists the call with every input.
+func (r *Restore) Describe(env *steps.Env) []steps.Action {
+	in, err := r.input(env)
+	if err != nil {
+		return []steps.Action{call("rds RestoreDBInstanceFromDBSnapshot", "DBSnapshotIdentifier", env.Describe(r.Snapshot),
+			"DBInstanceIdentifier", env.Describe(r.Identifier), "settings", "copied from the source (known after apply)")}
+	}
+	var tags []string
+	for _, t := range in.Tags {
+		tags = append(tags, aws.ToString(t.Key)+"="+aws.ToString(t.Value))
+	}
+	return []steps.Action{
+		call("rds RestoreDBInstanceFromDBSnapshot", "DBSnapshotIdentifier", *in.DBSnapshotIdentifier, "DBInstanceIdentifier", *in.DBInstanceIdentifier,
+			"DBInstanceClass", aws.ToString(in.DBInstanceClass), "Port", fmt.Sprint(aws.ToInt32(in.Port)),
+			"DBParameterGroupName", aws.ToString(in.DBParameterGroupName), "DBSubnetGroupName", aws.ToString(in.DBSubnetGroupName),
+			"VpcSecurityGroupIds", strings.Join(in.VpcSecurityGroupIds, ","), "Tags", strings.Join(tags, ","),
+			"DeletionProtection", fmt.Sprint(aws.ToBool(in.DeletionProtection))),
+		{Kind: steps.ActWait, Target: "rds", Text: "poll DescribeDBInstances " + *in.DBInstanceIdentifier + " until it answers and is available"},
+	}
+}
+
+// judgeEncryption says whether inst is encrypted as wanted ("" key: unencrypted).
+func judgeEncryption(ctx context.Context, c *Clients, inst rdstypes.DBInstance, key string) (bool, string, error) {
+	if key == "" {
+		return !aws.ToBool(inst.StorageEncrypted), "unencrypted", nil
+	}
+	arn, _, err := c.KeyARN(ctx, key)
+	if err != nil {
+		return false, "", err
+	}
+	return aws.ToBool(inst.StorageEncrypted) && aws.ToString(inst.KmsKeyId) == arn, "encrypted with " + arn, nil
+}
+
+// Check looks at the identifier.
+func (r *Restore) Check(ctx context.Context, env *steps.Env) steps.Check {
+	v, err := texts(env, r.Identifier, r.KMSKey, r.Snapshot)
+	if err != nil {
+		return unknownOr(err, "")
+	}
+	c, err := r.clients(ctx, env)
+	if err != nil {
+		return unknownOr(err, fixAWS)
+	}
+	inst, ok, err := c.Instance(ctx, v[0])
+	if err != nil {
+		return steps.CannotTell("%v", err)
+	}
+	if !ok {
+		return steps.ReadyTo(steps.Create, "restore snapshot %s as %s", v[2], v[0])
+	}
+	good, want, err := judgeEncryption(ctx, c, inst, v[1])
+	if err != nil {
+		return steps.CannotTell("%v", err)
+	}
+	if !good {
+		return steps.BlockedBy(fmt.Sprintf("instance %s exists but is not %s", v[0], want), "this is not the instance this step restores: rename or delete it, or choose another identifier")
+	}
+	if st := aws.ToString(inst.DBInstanceStatus); st != "available" {
+		return steps.ReadyTo(steps.Create, "instance %s is %s → wait for it", v[0], st)
+	}
+	return steps.AlreadyDone("instance %s exists, %s, available", v[0], want)
+}
+
+// Apply restores (unless being restored already) and waits.
+func (r *Restore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	in, err := r.input(env)
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.clients(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	id := *in.DBInstanceIdentifier
+	if _, ok, err := c.Instance(ctx, id); err != nil {
+		return nil, err
+	} else if !ok {
+		if _, err := c.RDS.RestoreDBInstanceFromDBSnapshot(ctx, in); err != nil {
+			return nil, fmt.Errorf("RestoreDBInstanceFromDBSnapshot %s → %s: %w", *in.DBSnapshotIdentifier, id, err)
+		}
+		env.Info("restoring " + *in.DBSnapshotIdentifier + " as " + id)
+	} else {
+		env.Info("instance " + id + " is already being restored: waiting for it")
+	}
+	inst, err := c.WaitInstance(ctx, env, id)
+	if err != nil {
+		return nil, err
+	}
+	return instanceOutputs(inst), nil
+}
+
+func instanceOutputs(inst rdstypes.DBInstance) steps.Outputs {
+	o := steps.Outputs{}.Set("arn", aws.ToString(inst.DBInstanceArn)).Set("resource-id", aws.ToString(inst.DbiResourceId))
+	if ep, err := EndpointOf(inst); err == nil {
+		o.Set("endpoint", fmt.Sprintf("%s:%d", ep.Host, ep.Port))
+	}
+	return o
+}
+
+// Observe reads the outputs of an instance found available.
+func (r *Restore) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	return observeInstance(ctx, env, r.Region, r.Identifier)
+}
+
+func observeInstance(ctx context.Context, env *steps.Env, region Region, ident ref.Template) (steps.Outputs, error) {
+	v, err := texts(env, ident)
+	if err != nil {
+		return nil, err
+	}
+	c, err := region.clients(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	inst, ok, err := c.Instance(ctx, v[0])
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("instance %s not found", v[0])
+	}
+	return instanceOutputs(inst), nil
+}
+
+// Verify proves the instance is available with the wanted encryption and the source's settings.
+func (r *Restore) Verify(ctx context.Context, env *steps.Env) error {
+	in, err := r.input(env)
+	if err != nil {
+		return err
+	}
+	key, err := env.Text(r.KMSKey)
+	if err != nil {
+		return err
+	}
+	c, err := r.clients(ctx, env)
+	if err != nil {
+		return err
+	}
+	return verifyInstance(ctx, c, *in.DBInstanceIdentifier, key, in.DBInstanceClass, in.DBParameterGroupName, in.VpcSecurityGroupIds)
+}
+
+func verifyInstance(ctx context.Context, c *Clients, id, key string, class, pgroup *string, sgs []string) error {
+	inst, ok, err := c.Instance(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !ok || aws.ToString(inst.DBInstanceStatus) != "available" {
+		return &steps.VerifyError{What: "instance " + id, Expected: "available", Found: statusOr(aws.ToString(inst.DBInstanceStatus), ok)}
+	}
+	good, want, err := judgeEncryption(ctx, c, inst, key)
+	if err != nil {
+		return err
+	}
+	if !good {
+		return &steps.VerifyError{What: "encryption of " + id, Expected: want, Found: fmt.Sprintf("encrypted=%v key=%s", aws.ToBool(inst.StorageEncrypted), aws.ToString(inst.KmsKeyId))}
+	}
+	s := SettingsOf(inst)
+	if class != nil && s.Class != *class {
+		return &steps.VerifyError{What: "class of " + id, Expected: *class, Found: s.Class}
+	}
+	if pgroup != nil && s.ParameterGroup != *pgroup {
+		return &steps.VerifyError{What: "parameter group of " + id, Expected: *pgroup, Found: s.ParameterGroup}
+	}
+	if len(sgs) > 0 && strings.Join(s.SecurityGroups, ",") != strings.Join(sgs, ",") {
+		return &steps.VerifyError{What: "security groups of " + id, Expected: strings.Join(sgs, ","), Found: strings.Join(s.SecurityGroups, ",")}
+	}
+	return nil
+}
+
+// Rollback deletes the restored instance (turning its deletion protection off first).
+func (r *Restore) Rollback(ctx context.Context, env *steps.Env) error {
+	v, err := texts(env, r.Identifier, r.KMSKey)
+	if err != nil {
+		return err
+	}
+	c, err := r.clients(ctx, env)
+	if err != nil {
+		return err
+	}
+	return deleteMade(ctx, env, c, v[0], v[1])
+}
+
+// deleteMade deletes an instance a step made, after checking it is the one (its encryption), with
+// deletion protection turned off first; it waits until it is gone.
+func deleteMade(ctx context.Context, env *steps.Env, c *Clients, id, key string) error {
+	inst, ok, err := c.Instance(ctx, id)
+	if err != nil || !ok {
+		return err
+	}
+	if key != "*" {
+		good, want, err := judgeEncryption(ctx, c, inst, key)
+		if err != nil {
+			return err
+		}
+		if !good {
+			return fmt.Errorf("instance %s is not %s: it is not the one this step made, so it is left alone", id, want)
+		}
+	}
+	if inst, err = c.WaitInstance(ctx, env, id); err != nil {
+		return err
+	}
+	if aws.ToBool(inst.DeletionProtection) {
+		if _, err := c.RDS.ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{DBInstanceIdentifier: &id, DeletionProtection: aws.Bool(false), ApplyImmediately: aws.Bool(true)}); err != nil {
+			return fmt.Errorf("turn off deletion protection of %s: %w", id, err)
+		}
+	}
+	env.Info("deleting instance " + id + " (made by this run)")
+	return c.DeleteInstance(ctx, env, id)
+}

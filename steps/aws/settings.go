@@ -1,0 +1,90 @@
+package awsstep
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+)
+
+// Settings are the source instance's settings a rebuilt instance copies. The preflight records them
+// as an output (JSON), because on the logical path with keep-identifier the source is gone by the
+// time the new instance is created.
+type Settings struct {
+	Identifier         string            `json:"identifier"`
+	Class              string            `json:"class"`
+	Engine             string            `json:"engine"`
+	EngineVersion      string            `json:"engine_version"`
+	MasterUsername     string            `json:"master_username"`
+	DBName             string            `json:"db_name,omitempty"`
+	AllocatedStorage   int32             `json:"allocated_storage"`
+	StorageType        string            `json:"storage_type,omitempty"`
+	Port               int32             `json:"port"`
+	ParameterGroup     string            `json:"parameter_group,omitempty"`
+	SubnetGroup        string            `json:"subnet_group,omitempty"`
+	SecurityGroups     []string          `json:"security_groups,omitempty"`
+	AvailabilityZone   string            `json:"availability_zone,omitempty"`
+	MultiAZ            bool              `json:"multi_az"`
+	PubliclyAccessible bool              `json:"publicly_accessible"`
+	CopyTagsToSnapshot bool              `json:"copy_tags_to_snapshot"`
+	DeletionProtection bool              `json:"deletion_protection"`
+	BackupRetention    int32             `json:"backup_retention"`
+	Tags               []rdstypes.Tag    `json:"-"`
+	TagMap             map[string]string `json:"tags,omitempty"`
+}
+
+// SettingsOf reads the settings of an instance.
+func SettingsOf(i rdstypes.DBInstance) Settings {
+	s := Settings{
+		Identifier: aws.ToString(i.DBInstanceIdentifier), Class: aws.ToString(i.DBInstanceClass), Engine: aws.ToString(i.Engine),
+		EngineVersion: aws.ToString(i.EngineVersion), MasterUsername: aws.ToString(i.MasterUsername), DBName: aws.ToString(i.DBName),
+		AllocatedStorage: aws.ToInt32(i.AllocatedStorage), StorageType: aws.ToString(i.StorageType),
+		AvailabilityZone: aws.ToString(i.AvailabilityZone), MultiAZ: aws.ToBool(i.MultiAZ), PubliclyAccessible: aws.ToBool(i.PubliclyAccessible),
+		CopyTagsToSnapshot: aws.ToBool(i.CopyTagsToSnapshot), DeletionProtection: aws.ToBool(i.DeletionProtection),
+		BackupRetention: aws.ToInt32(i.BackupRetentionPeriod), Tags: i.TagList, TagMap: map[string]string{},
+	}
+	if i.Endpoint != nil {
+		s.Port = aws.ToInt32(i.Endpoint.Port)
+	}
+	if i.DbInstancePort != nil && *i.DbInstancePort != 0 {
+		s.Port = *i.DbInstancePort
+	}
+	if len(i.DBParameterGroups) > 0 {
+		s.ParameterGroup = aws.ToString(i.DBParameterGroups[0].DBParameterGroupName)
+	}
+	if i.DBSubnetGroup != nil {
+		s.SubnetGroup = aws.ToString(i.DBSubnetGroup.DBSubnetGroupName)
+	}
+	for _, g := range i.VpcSecurityGroups {
+		s.SecurityGroups = append(s.SecurityGroups, aws.ToString(g.VpcSecurityGroupId))
+	}
+	for _, t := range i.TagList {
+		s.TagMap[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return s
+}
+
+// JSON encodes the settings for an output.
+func (s Settings) JSON() string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// ParseSettings decodes a preflight's settings output.
+func ParseSettings(text string) (Settings, error) {
+	var s Settings
+	if err := json.Unmarshal([]byte(text), &s); err != nil {
+		return s, fmt.Errorf("settings of the source (from the preflight) are not readable: %w", err)
+	}
+	for k, v := range s.TagMap {
+		s.Tags = append(s.Tags, rdstypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	return s, nil
+}
+
+// Summary is one line for plans and logs.
+func (s Settings) Summary() string {
+	return fmt.Sprintf("class %s, %d GiB %s, port %d, parameter group %s, subnet group %s, security groups %v, %d tags",
+		s.Class, s.AllocatedStorage, s.StorageType, s.Port, s.ParameterGroup, s.SubnetGroup, s.SecurityGroups, len(s.TagMap))
+}

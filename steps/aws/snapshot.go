@@ -1,0 +1,314 @@
+package awsstep
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// Snapshot is the `rds-snapshot` kind: CreateDBSnapshot of an instance, then wait until it is
+// available, reporting PercentProgress. A snapshot found being created is waited for, not made
+// again. Rollback deletes it — but never while its instance is gone (it is then the only copy).
+type Snapshot struct {
+	Region   `yaml:",inline"`
+	Instance ref.Template `yaml:"instance"`
+	Snapshot ref.Template `yaml:"snapshot"`
+}
+
+// OutputNames declares the outputs.
+func (s *Snapshot) OutputNames() []string { return []string{"snapshot-arn", "snapshot-id"} }
+
+// Validate checks the parameters.
+func (s *Snapshot) Validate() error {
+	if s.Instance.IsZero() || s.Snapshot.IsZero() {
+		return fmt.Errorf("give `instance:` and `snapshot:`")
+	}
+	return nil
+}
+
+// Describe lists the calls.
+func (s *Snapshot) Describe(env *steps.Env) []steps.Action {
+	return []steps.Action{
+		call("rds CreateDBSnapshot", "DBInstanceIdentifier", env.Describe(s.Instance), "DBSnapshotIdentifier", env.Describe(s.Snapshot)),
+		{Kind: steps.ActWait, Target: "rds", Text: "poll DescribeDBSnapshots " + env.Describe(s.Snapshot) + " until Status = available (PercentProgress shown)"},
+	}
+}
+
+// Check looks at the snapshot.
+func (s *Snapshot) Check(ctx context.Context, env *steps.Env) steps.Check {
+	v, err := texts(env, s.Instance, s.Snapshot)
+	if err != nil {
+		return unknownOr(err, "")
+	}
+	c, err := s.clients(ctx, env)
+	if err != nil {
+		return unknownOr(err, fixAWS)
+	}
+	snap, ok, err := c.Snapshot(ctx, v[1])
+	if err != nil {
+		return steps.CannotTell("%v", err)
+	}
+	if ok {
+		if src := aws.ToString(snap.DBInstanceIdentifier); src != v[0] {
+			return steps.BlockedBy(fmt.Sprintf("snapshot %s exists but is of instance %s, not %s", v[1], src, v[0]), "choose another snapshot name or delete that snapshot")
+		}
+		if aws.ToString(snap.Status) == "available" {
+			return steps.AlreadyDone("snapshot %s of %s is available", v[1], v[0])
+		}
+		return steps.ReadyTo(steps.Create, "snapshot %s is being created (%s, %d%%) → wait for it", v[1], aws.ToString(snap.Status), aws.ToInt32(snap.PercentProgress))
+	}
+	inst, ok, err := c.Instance(ctx, v[0])
+	if err != nil {
+		return steps.CannotTell("%v", err)
+	}
+	if !ok {
+		return steps.BlockedBy("instance "+v[0]+" does not exist", "check the identifier")
+	}
+	if st := aws.ToString(inst.DBInstanceStatus); st != "available" {
+		return steps.ReadyTo(steps.Create, "instance %s is %s: the snapshot will be taken once it is available", v[0], st)
+	}
+	return steps.ReadyTo(steps.Create, "snapshot %s of %s → create", v[1], v[0])
+}
+
+// Apply creates (unless being created already) and waits.
+func (s *Snapshot) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	v, err := texts(env, s.Instance, s.Snapshot)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.clients(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok, err := c.Snapshot(ctx, v[1]); err != nil {
+		return nil, err
+	} else if !ok {
+		if _, err := c.WaitInstance(ctx, env, v[0]); err != nil {
+			return nil, err
+		}
+		if _, err := c.RDS.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: &v[0], DBSnapshotIdentifier: &v[1],
+			Tags: []rdstypes.Tag{{Key: aws.String("made-by"), Value: aws.String("cairn")}}}); err != nil {
+			return nil, fmt.Errorf("CreateDBSnapshot %s: %w", v[1], err)
+		}
+		env.Info("creating snapshot " + v[1] + " of " + v[0])
+	} else {
+		env.Info("snapshot " + v[1] + " is already being created: waiting for it")
+	}
+	snap, err := c.WaitSnapshot(ctx, env, v[1])
+	if err != nil {
+		return nil, err
+	}
+	return steps.Outputs{}.Set("snapshot-arn", aws.ToString(snap.DBSnapshotArn)).Set("snapshot-id", v[1]), nil
+}
+
+// Observe reads the outputs of a snapshot found available.
+func (s *Snapshot) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	v, err := texts(env, s.Snapshot)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.clients(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	snap, ok, err := c.Snapshot(ctx, v[0])
+	if err != nil || !ok {
+		return nil, fmt.Errorf("snapshot %s: not found (%v)", v[0], err)
+	}
+	return steps.Outputs{}.Set("snapshot-arn", aws.ToString(snap.DBSnapshotArn)).Set("snapshot-id", v[0]), nil
+}
+
+// Verify proves the snapshot is available and of the instance.
+func (s *Snapshot) Verify(ctx context.Context, env *steps.Env) error {
+	v, err := texts(env, s.Instance, s.Snapshot)
+	if err != nil {
+		return err
+	}
+	c, err := s.clients(ctx, env)
+	if err != nil {
+		return err
+	}
+	snap, ok, err := c.Snapshot(ctx, v[1])
+	if err != nil {
+		return err
+	}
+	if !ok || aws.ToString(snap.Status) != "available" {
+		return &steps.VerifyError{What: "snapshot " + v[1], Expected: "available", Found: statusOr(aws.ToString(snap.Status), ok)}
+	}
+	return nil
+}
+
+// Rollback deletes the snapshot, unless its instance is gone.
+func (s *Snapshot) Rollback(ctx context.Context, env *steps.Env) error {
+	v, err := texts(env, s.Instance, s.Snapshot)
+	if err != nil {
+		return err
+	}
+	c, err := s.clients(ctx, env)
+	if err != nil {
+		return err
+	}
+	if _, ok, err := c.Instance(ctx, v[0]); err != nil {
+		return err
+	} else if !ok {
+		return steps.NotReversible("instance %s is gone, so snapshot %s is kept: it is the only copy of its data", v[0], v[1])
+	}
+	if _, ok, err := c.Snapshot(ctx, v[1]); err != nil || !ok {
+		return err
+	}
+	if _, err := c.WaitSnapshot(ctx, env, v[1]); err != nil {
+		return err
+	}
+	return c.DeleteSnapshot(ctx, env, v[1])
+}
+
+// CopySnapshot is the `rds-copy-snapshot` kind: CopyDBSnapshot with a KMS key (this is what
+// encrypts: RDS cannot encrypt an instance in place), tags copied, then wait. Rollback deletes the copy.
+type CopySnapshot struct {
+	Region `yaml:",inline"`
+	Source ref.Template `yaml:"source"`
+	Target ref.Template `yaml:"target"`
+	KMSKey ref.Template `yaml:"kms-key"`
+}
+
+// OutputNames declares the outputs.
+func (s *CopySnapshot) OutputNames() []string { return []string{"snapshot-arn", "snapshot-id"} }
+
+// Validate checks the parameters.
+func (s *CopySnapshot) Validate() error {
+	if s.Source.IsZero() || s.Target.IsZero() || s.KMSKey.IsZero() {
+		return fmt.Errorf("give `source:`, `target:` and `kms-key:`")
+	}
+	return nil
+}
+
+// Describe lists the calls.
+func (s *CopySnapshot) Describe(env *steps.Env) []steps.Action {
+	return []steps.Action{
+		call("rds CopyDBSnapshot", "SourceDBSnapshotIdentifier", env.Describe(s.Source), "TargetDBSnapshotIdentifier", env.Describe(s.Target),
+			"KmsKeyId", env.Describe(s.KMSKey), "CopyTags", "true"),
+		{Kind: steps.ActWait, Target: "rds", Text: "poll DescribeDBSnapshots " + env.Describe(s.Target) + " until Status = available (PercentProgress shown)"},
+	}
+}
+
+func (s *CopySnapshot) keyMatches(ctx context.Context, c *Clients, snap rdstypes.DBSnapshot, key string) (bool, string, error) {
+	arn, _, err := c.KeyARN(ctx, key)
+	if err != nil {
+		return false, "", err
+	}
+	return aws.ToBool(snap.Encrypted) && aws.ToString(snap.KmsKeyId) == arn, arn, nil
+}
+
+// Check looks at the copy.
+func (s *CopySnapshot) Check(ctx context.Context, env *steps.Env) steps.Check {
+	v, err := texts(env, s.Source, s.Target, s.KMSKey)
+	if err != nil {
+		return unknownOr(err, "")
+	}
+	c, err := s.clients(ctx, env)
+	if err != nil {
+		return unknownOr(err, fixAWS)
+	}
+	snap, ok, err := c.Snapshot(ctx, v[1])
+	if err != nil {
+		return steps.CannotTell("%v", err)
+	}
+	if !ok {
+		return steps.ReadyTo(steps.Create, "copy %s of snapshot %s encrypted with %s → create", v[1], v[0], v[2])
+	}
+	match, arn, err := s.keyMatches(ctx, c, snap, v[2])
+	if err != nil {
+		return steps.CannotTell("key %s: %v", v[2], err)
+	}
+	if !match {
+		return steps.BlockedBy(fmt.Sprintf("snapshot %s exists but is not encrypted with %s (encrypted %v, key %s)", v[1], arn, aws.ToBool(snap.Encrypted), aws.ToString(snap.KmsKeyId)),
+			"delete it or choose another name")
+	}
+	if aws.ToString(snap.Status) == "available" {
+		return steps.AlreadyDone("encrypted copy %s is available", v[1])
+	}
+	return steps.ReadyTo(steps.Create, "encrypted copy %s is being made (%d%%) → wait for it", v[1], aws.ToInt32(snap.PercentProgress))
+}
+
+// Apply copies (unless being copied already) and waits.
+func (s *CopySnapshot) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	v, err := texts(env, s.Source, s.Target, s.KMSKey)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.clients(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok, err := c.Snapshot(ctx, v[1]); err != nil {
+		return nil, err
+	} else if !ok {
+		if _, err := c.RDS.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: &v[0], TargetDBSnapshotIdentifier: &v[1],
+			KmsKeyId: &v[2], CopyTags: aws.Bool(true)}); err != nil {
+			return nil, fmt.Errorf("CopyDBSnapshot %s → %s: %w", v[0], v[1], err)
+		}
+		env.Info("copying snapshot " + v[0] + " to " + v[1] + " encrypted with " + v[2])
+	}
+	snap, err := c.WaitSnapshot(ctx, env, v[1])
+	if err != nil {
+		return nil, err
+	}
+	return steps.Outputs{}.Set("snapshot-arn", aws.ToString(snap.DBSnapshotArn)).Set("snapshot-id", v[1]), nil
+}
+
+// Observe reads the outputs of a copy found available.
+func (s *CopySnapshot) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	return (&Snapshot{Region: s.Region, Snapshot: s.Target}).Observe(ctx, env)
+}
+
+// Verify proves the copy is available and encrypted with the key.
+func (s *CopySnapshot) Verify(ctx context.Context, env *steps.Env) error {
+	v, err := texts(env, s.Target, s.KMSKey)
+	if err != nil {
+		return err
+	}
+	c, err := s.clients(ctx, env)
+	if err != nil {
+		return err
+	}
+	snap, ok, err := c.Snapshot(ctx, v[0])
+	if err != nil {
+		return err
+	}
+	if !ok || aws.ToString(snap.Status) != "available" {
+		return &steps.VerifyError{What: "snapshot " + v[0], Expected: "available", Found: "missing or " + aws.ToString(snap.Status)}
+	}
+	match, arn, err := s.keyMatches(ctx, c, snap, v[1])
+	if err != nil {
+		return err
+	}
+	if !match {
+		return &steps.VerifyError{What: "encryption of snapshot " + v[0], Expected: "key " + arn, Found: aws.ToString(snap.KmsKeyId)}
+	}
+	return nil
+}
+
+// Rollback deletes the copy (the source snapshot stays).
+func (s *CopySnapshot) Rollback(ctx context.Context, env *steps.Env) error {
+	v, err := texts(env, s.Target)
+	if err != nil {
+		return err
+	}
+	c, err := s.clients(ctx, env)
+	if err != nil {
+		return err
+	}
+	if _, ok, err := c.Snapshot(ctx, v[0]); err != nil || !ok {
+		return err
+	}
+	if _, err := c.WaitSnapshot(ctx, env, v[0]); err != nil {
+		return err
+	}
+	return c.DeleteSnapshot(ctx, env, v[0])
+}
