@@ -244,7 +244,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 			return m, nil
 		}
-		p := planview.Plan{Runbook: msg.rb.Name, Title: msg.rb.Title, Target: m.d.Target, Params: msg.vals.Plain(), Steps: msg.steps}
+		plainVals := msg.vals.Plain()
+		for _, prm := range msg.rb.Parameters {
+			if _, ok := plainVals[prm.Name]; ok && prm.Secret {
+				plainVals[prm.Name] = "••••" // whatever Resolve did, a secret is never shown
+			}
+		}
+		p := planview.Plan{Runbook: msg.rb.Name, Title: msg.rb.Title, Target: m.d.Target, Params: plainVals, Steps: msg.steps}
 		if m.d.Timings != nil {
 			p.Timings = m.d.Timings(msg.rb.Name)
 		}

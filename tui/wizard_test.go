@@ -31,7 +31,7 @@ func wizardDeps(f *fakeSource, got *runbooks.Values) tui.Deps {
 			if err := runbooks.CheckValue(p, v); v != "" && err != nil {
 				return nil, err
 			}
-			vals[p.Name] = ref.Value{S: v, Secret: p.Secret}
+			vals[p.Name] = ref.Value{S: v} // forgets Secret on purpose: the TUI masks by the schema anyway
 		}
 		return vals, nil
 	}

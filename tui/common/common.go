@@ -47,6 +47,9 @@ func FormatDuration(d time.Duration) string {
 }
 
 func itoa(n int) string {
+	if n < 0 {
+		return "-" + itoa(-n)
+	}
 	if n == 0 {
 		return "0"
 	}
@@ -63,4 +66,12 @@ func pad2(n int) string {
 		return "0" + itoa(n)
 	}
 	return itoa(n)
+}
+
+// Plural writes "1 step", "3 steps".
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return itoa(n) + " " + noun + "s"
 }

@@ -26,6 +26,7 @@ type Info struct {
 	WindowEnd time.Time // zero: no window
 	ETA       time.Time // zero: unknown
 	ETAKnown  bool
+	ETALabel  string // "ETA" unless said otherwise ("ETA if started now")
 	Hint      string // shown on the second line when there are no clocks
 }
 
@@ -86,7 +87,11 @@ func View(c *common.Common, in Info, width int) string {
 	if in.Finished.IsZero() {
 		switch {
 		case in.ETAKnown:
-			eta = "ETA " + in.ETA.Local().Format("15:04")
+			label := in.ETALabel
+			if label == "" {
+				label = "ETA"
+			}
+			eta = label + " " + in.ETA.Local().Format("15:04")
 			if !in.WindowEnd.IsZero() && in.ETA.After(in.WindowEnd) {
 				eta += ": " + common.FormatDuration(in.ETA.Sub(in.WindowEnd)) + " late"
 				late = true

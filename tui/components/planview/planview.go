@@ -44,12 +44,12 @@ func (p Plan) Summary() string {
 			destr++
 		}
 	}
-	out := fmt.Sprintf("%d steps, %d destructive", len(p.Steps), destr)
+	out := common.Plural(len(p.Steps), "step") + fmt.Sprintf(", %d destructive", destr)
 	switch d, missing := p.Total(); {
 	case len(p.Timings) == 0:
 		out += " · no rehearsal timings yet"
 	case missing > 0:
-		out += fmt.Sprintf(" · about %s from rehearsals (%d steps untimed)", common.FormatDuration(d), missing)
+		out += fmt.Sprintf(" · about %s from rehearsals (%s untimed)", common.FormatDuration(d), common.Plural(missing, "step"))
 	default:
 		out += " · about " + common.FormatDuration(d) + " from rehearsals"
 	}

@@ -213,7 +213,7 @@ func (m *Model) View(w, h int) string {
 	for i := first; i < len(m.shown) && i < first+vis; i++ {
 		rb := m.shown[i]
 		desc := firstLine(rb.Description)
-		meta := fmt.Sprintf("%d steps · ", len(rb.Steps))
+		meta := common.Plural(len(rb.Steps), "step") + " · "
 		if m.cfg.Timed != nil && m.cfg.Timed(rb.Name) {
 			meta += "rehearsed ✓"
 		} else {

@@ -142,7 +142,7 @@ func (m *Model) StartFailed(err error) {
 func (m *Model) Header() header.Info {
 	in := header.Info{Page: "plan", Runbook: m.rb.Name, Target: m.p.Target, WindowEnd: m.windowEnd}
 	if total, _ := m.p.Total(); len(m.p.Timings) > 0 {
-		in.ETA, in.ETAKnown = m.c.Now().Add(total), true // if it started now
+		in.ETA, in.ETAKnown, in.ETALabel = m.c.Now().Add(total), true, "ETA if started now"
 	}
 	return in
 }
