@@ -193,4 +193,3 @@ func assertCanary(t *testing.T, dir string, wantPlain bool) {
 		t.Fatal("canary not found in the unencrypted snapshot: the search proves nothing")
 	}
 }
-

@@ -1,0 +1,160 @@
+package twin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cairn-runbooks/cairn/internal/cmdutil"
+	"github.com/cairn-runbooks/cairn/internal/pgcluster"
+	"github.com/cairn-runbooks/cairn/internal/testbed"
+	twinsrv "github.com/cairn-runbooks/cairn/internal/twin"
+)
+
+// Until the root command wires `twin`, the test binary stands in for cairn: run with
+// CAIRN_TWIN_TEST_MAIN=1 it executes `twin …` from its arguments.
+func TestMain(m *testing.M) {
+	if os.Getenv("CAIRN_TWIN_TEST_MAIN") == "1" {
+		os.Exit(testMain(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+func testMain(args []string) int {
+	exe, _ := os.Executable()
+	f := &cmdutil.Factory{IO: &cmdutil.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, Getenv: os.Getenv, Executable: exe}
+	cmd := NewCmdTwin(f)
+	if len(args) > 0 && args[0] == "twin" {
+		args = args[1:]
+	}
+	cmd.SetArgs(args)
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "cairn:", err)
+		return 1
+	}
+	return 0
+}
+
+func testFactory(out, errOut *bytes.Buffer, env map[string]string) *cmdutil.Factory {
+	return &cmdutil.Factory{IO: &cmdutil.IOStreams{Out: out, ErrOut: errOut}, Getenv: func(k string) string { return env[k] }}
+}
+
+func TestUpFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    UpOptions
+		wantErr string
+	}{
+		{"defaults", []string{"up"}, UpOptions{Dir: "/state/twin", Speed: "realistic"}, ""},
+		{"all flags", []string{"up", "--dir", "/d", "--port", "4566", "--speed", "fast", "--seed", "demo", "--rows", "50", "--detach"},
+			UpOptions{Dir: "/d", Port: 4566, Speed: "fast", Seed: "demo", Rows: 50, Detach: true}, ""},
+		{"bad speed", []string{"up", "--speed", "warp"}, UpOptions{}, "--speed must be fast or realistic"},
+		{"bad seed", []string{"up", "--seed", "prod"}, UpOptions{}, "--seed must be demo"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *UpOptions
+			f := testFactory(&bytes.Buffer{}, &bytes.Buffer{}, map[string]string{"CAIRN_STATE_DIR": "/state"})
+			cmd := newCmdUp(f, func(_ context.Context, o *UpOptions) error { got = o; return nil })
+			cmd.SetArgs(tt.args[1:])
+			cmd.SetOut(&bytes.Buffer{})
+			cmd.SetErr(&bytes.Buffer{})
+			err := cmd.Execute()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.IO, got.Executable = nil, ""
+			if *got != tt.want {
+				t.Fatalf("options = %+v, want %+v", *got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExportLinesQuote(t *testing.T) {
+	got := exportLines([]string{"A=x", `B=it's "q" \ y`})
+	want := "export A='x'\nexport B='it'\\''s \"q\" \\ y'\n"
+	if got != want {
+		t.Fatalf("exportLines = %q, want %q", got, want)
+	}
+}
+
+// TestTwinProcess runs the twin as its own process with the demo seed, reads the demo secret,
+// logs in with it, restarts the twin, and stops it with `twin down`.
+func TestTwinProcess(t *testing.T) {
+	testbed.Require(t, "PostgreSQL server", func() error { _, err := pgcluster.Installed(); return err })
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testbed.Twin(t, testbed.TwinOptions{Seed: "demo", Rows: 2000, Binary: exe, Env: []string{"CAIRN_TWIN_TEST_MAIN=1"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if p.Lookup("AWS_REGION") != "us-east-1" || p.Lookup("AWS_EC2_METADATA_DISABLED") != "true" {
+		t.Fatalf("env = %v", p.Env)
+	}
+	checkDemo := func() {
+		t.Helper()
+		endpoint := p.Endpoint
+		sm := awssm.NewFromConfig(twinsrv.AWSConfig(), func(o *awssm.Options) { o.BaseEndpoint = &endpoint })
+		out, err := sm.GetSecretValue(ctx, &awssm.GetSecretValueInput{SecretId: aws.String(twinsrv.DemoSecret)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sec struct {
+			Username, Password, Host, Dbname string
+			Port                             int
+		}
+		if err := json.Unmarshal([]byte(*out.SecretString), &sec); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.ContainsAny(sec.Password, `"`) || !strings.Contains(sec.Password, `'`) || !strings.Contains(sec.Password, `\`) || !strings.Contains(sec.Password, " ") {
+			t.Fatalf("demo password %q lacks one of \" ' \\ and space", sec.Password)
+		}
+		conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d dbname=%s user=%s password=%s sslmode=disable",
+			sec.Host, sec.Port, sec.Dbname, sec.Username, pgcluster.QuoteValue(sec.Password)))
+		if err != nil {
+			t.Fatalf("log in with the demo secret: %v", err)
+		}
+		defer conn.Close(ctx)
+		var customers, items int
+		if err := conn.QueryRow(ctx, "SELECT (SELECT count(*) FROM shop.customers), (SELECT count(*) FROM shop.order_items)").Scan(&customers, &items); err != nil {
+			t.Fatal(err)
+		}
+		if customers != 200 || items == 0 {
+			t.Fatalf("demo customers=%d items=%d, want 200 and some", customers, items)
+		}
+	}
+	checkDemo()
+	p.Restart(t)
+	checkDemo()
+
+	var out, errOut bytes.Buffer
+	cmd := newCmdDown(testFactory(&out, &errOut, nil), nil)
+	cmd.SetArgs([]string{"--dir", p.Dir})
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), "stopped") {
+		t.Fatalf("down said %q", errOut.String())
+	}
+	if n, err := stopClusters(ctx, p.Dir); err != nil || n != 0 {
+		t.Fatalf("clusters still running after down: %d, %v", n, err)
+	}
+}
