@@ -178,7 +178,10 @@ func TestReadOnlyAnswersNothing(t *testing.T) {
 				t.Fatalf("read-only answered: %v", a)
 			}
 			tm.Type("q") // read-only leaves at once
-			tm.WaitFinished(t, teatestFinal())
+			fm := tm.FinalModel(t, teatestFinal()).(probe).Model
+			if got := fm.LeaveMessage(); got != "stopped following; the run goes on: cairn follow r-20261126-0214" {
+				t.Fatalf("LeaveMessage = %q", got)
+			}
 		})
 	}
 }

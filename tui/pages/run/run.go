@@ -223,7 +223,10 @@ func (m *Model) Capturing() bool {
 
 // LeaveMessage is what to print after leaving.
 func (m *Model) LeaveMessage() string {
-	if m.Running() {
+	switch {
+	case m.Running() && m.cfg.ReadOnly:
+		return "stopped following; the run goes on: cairn follow " + m.runID()
+	case m.Running():
 		return "the run goes on in the background: cairn attach " + m.runID()
 	}
 	return ""
