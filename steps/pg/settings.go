@@ -47,7 +47,7 @@ func (s *Settings) names() []string {
 // any file sets it.
 func configured(ctx context.Context, conn *pgx.Conn, name, sourceLike string) (string, bool, error) {
 	var v string
-	err := conn.QueryRow(ctx, `SELECT setting FROM pg_file_settings WHERE name = $1 AND error IS NULL AND sourcefile LIKE $2 ORDER BY seqno DESC LIMIT 1`, name, sourceLike).Scan(&v)
+	err := conn.QueryRow(ctx, `SELECT setting FROM pg_file_settings WHERE name = $1 AND (error IS NULL OR error = 'setting could not be applied') AND sourcefile LIKE $2 ORDER BY seqno DESC LIMIT 1`, name, sourceLike).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}

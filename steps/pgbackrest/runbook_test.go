@@ -1,0 +1,250 @@
+package pgbackrest_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/journal"
+	"github.com/cairn-runbooks/cairn/internal/testbed"
+)
+
+// world is one pgbackrest-user scenario: a throwaway cluster, unique names, a private
+// configuration, repository and pgBackRest paths, and the real cairn binary.
+type world struct {
+	t                         *testing.T
+	pg                        *testbed.PG
+	bin, state, dir           string
+	osUser, role, stanza      string
+	config, repo, lock, log   string
+	spool, home               string
+	env                       []string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	testbed.Require(t, "root", func() error {
+		if os.Geteuid() != 0 {
+			return fmt.Errorf("not root")
+		}
+		return nil
+	})
+	testbed.Require(t, "pgBackRest", func() error { _, err := exec.LookPath("pgbackrest"); return err })
+	w := &world{t: t, bin: testbed.CairnBinary(t), dir: testbed.TempDir(t)}
+	w.pg = testbed.Postgres(t)
+	w.state = filepath.Join(w.dir, "state")
+	w.osUser = testbed.UniqueName(t, "pgbr")
+	w.role = testbed.UniqueName(t, "backrest")
+	w.stanza = "main"
+	w.config = filepath.Join(w.dir, "etc", "pgbackrest", "pgbackrest.conf")
+	w.repo = filepath.Join(w.dir, "repo")
+	w.lock = filepath.Join(w.dir, "lock")
+	w.log = filepath.Join(w.dir, "log")
+	w.spool = filepath.Join(w.dir, "spool")
+	w.home = filepath.Join(w.dir, "home", w.osUser)
+	w.env = append(os.Environ(), "CAIRN_STATE_DIR="+w.state,
+		"PGHOST="+w.pg.SocketDir, "PGPORT="+strconv.Itoa(w.pg.Port), "PGUSER="+w.pg.Superuser, "PGDATABASE=postgres")
+	t.Cleanup(func() {
+		_ = exec.Command("userdel", "--remove", w.osUser).Run()
+	})
+	// A user table the backup role must not read.
+	w.pg.Exec(t, "postgres", "CREATE TABLE payroll (name text, salary int); INSERT INTO payroll VALUES ('a', 1)")
+	return w
+}
+
+func (w *world) params(extra ...string) []string {
+	ps := []string{"stanza=" + w.stanza, "os-user=" + w.osUser, "os-user-home=" + w.home, "db-role=" + w.role,
+		"config=" + w.config, "repo-path=" + w.repo, "lock-path=" + w.lock, "log-path=" + w.log, "spool-path=" + w.spool,
+		"retention-full=1", "restart=true"}
+	ps = append(ps, extra...)
+	var out []string
+	for _, p := range ps {
+		out = append(out, "-p", p)
+	}
+	return out
+}
+
+func (w *world) cairn(args ...string) (string, int) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, w.bin, args...)
+	cmd.Env = w.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return out.String(), ee.ExitCode()
+	} else if err != nil {
+		w.t.Fatalf("cairn %v: %v", args, err)
+	}
+	return out.String(), 0
+}
+
+func (w *world) lastRun() string {
+	w.t.Helper()
+	ids, err := journal.List(w.state)
+	if err != nil || len(ids) == 0 {
+		w.t.Fatalf("no run in %s: %v", w.state, err)
+	}
+	sort.Strings(ids)
+	return ids[len(ids)-1]
+}
+
+// snapshot is the system as an independent probe sees it: modes and owners of the data directory
+// tree (and its parents) and of the pgBackRest paths, pg_hba.conf, the role, the settings, the OS user.
+func (w *world) snapshot() string {
+	w.t.Helper()
+	var b strings.Builder
+	var tree []string
+	_ = filepath.WalkDir(w.pg.DataDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(w.pg.DataDir, p)
+		if strings.HasPrefix(rel, "pg_wal") || strings.HasPrefix(rel, "pg_stat") || strings.HasPrefix(rel, "pg_xact") ||
+			strings.HasPrefix(rel, "pg_subtrans") || strings.HasPrefix(rel, "pg_logical") || strings.HasPrefix(rel, "pg_multixact") ||
+			strings.HasPrefix(rel, "postmaster") || strings.HasPrefix(rel, "base") || strings.HasPrefix(rel, "global") ||
+			rel == "postgresql.auto.conf" || rel == "pg_hba.conf" || strings.HasPrefix(rel, ".pg_hba") {
+			if d.IsDir() && rel != "." && (rel == "pg_wal" || rel == "base" || rel == "global") {
+				tree = append(tree, statLine(p, rel)) // the directory itself
+			}
+			if !d.IsDir() {
+				return nil // contents change with the server's work; their group bits are counted below
+			}
+		}
+		tree = append(tree, statLine(p, rel))
+		return nil
+	})
+	sort.Strings(tree)
+	b.WriteString(strings.Join(tree, "\n"))
+	fmt.Fprintf(&b, "\ngroup-readable files in the data directory: %v", w.groupReadable())
+	for _, p := range []string{filepath.Dir(w.pg.DataDir), w.repo, w.lock, w.log, w.spool, w.config, filepath.Dir(w.config), w.home} {
+		b.WriteString("\n" + statLine(p, p))
+	}
+	hba, _ := os.ReadFile(filepath.Join(w.pg.DataDir, "pg_hba.conf"))
+	b.WriteString("\npg_hba.conf:\n" + string(hba))
+	auto, _ := os.ReadFile(filepath.Join(w.pg.DataDir, "postgresql.auto.conf"))
+	b.WriteString("postgresql.auto.conf:\n" + string(auto))
+	conn := w.pg.Conn(w.t, "postgres", w.pg.Superuser)
+	var settings string
+	if err := conn.QueryRow(context.Background(), `SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings
+		WHERE name IN ('archive_mode', 'archive_command', 'data_directory_mode')`).Scan(&settings); err != nil {
+		w.t.Fatal(err)
+	}
+	var roles int
+	_ = conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_roles WHERE rolname = $1", w.role).Scan(&roles)
+	_, uerr := user.Lookup(w.osUser)
+	fmt.Fprintf(&b, "settings: %s\nrole %s exists: %v\nOS user %s exists: %v\n", settings, w.role, roles == 1, w.osUser, uerr == nil)
+	return b.String()
+}
+
+func statLine(p, name string) string {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return name + " absent"
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	return fmt.Sprintf("%s %d:%d %04o", name, st.Uid, st.Gid, uint32(fi.Mode().Perm())|uint32(st.Mode&0o7000))
+}
+
+func (w *world) groupReadable() bool {
+	found := false
+	_ = filepath.WalkDir(w.pg.DataDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found || !d.Type().IsRegular() {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && fi.Mode().Perm()&0o040 != 0 {
+			found = true
+		}
+		return nil
+	})
+	return found
+}
+
+// asUser runs argv as the backup OS user.
+func (w *world) asUser(argv ...string) (string, error) {
+	out, err := exec.Command("runuser", append([]string{"-u", w.osUser, "--"}, argv...)...).CombinedOutput()
+	return string(out), err
+}
+
+func TestPgbackrestUserRunbook(t *testing.T) {
+	w := newWorld(t)
+	before := w.snapshot()
+
+	// The plan lists every command, mode and SQL statement.
+	plan, code := w.cairn(append([]string{"plan", "pgbackrest-user"}, w.params()...)...)
+	if code != 0 {
+		t.Fatalf("plan exit %d:\n%s", code, plan)
+	}
+	for _, want := range []string{"useradd --gid", "chmod 0750", "directories g+rx, files g+r, no g+w", "chmod 2770", "chmod 2750",
+		"ALTER SYSTEM SET archive_mode = 'on'", "pg_backup_start(text, boolean)", "pg_create_restore_point(text)", "pg_switch_wal()",
+		"GRANT \"pg_read_all_settings\" TO \"" + w.role + "\"", "local postgres " + w.role + " scram-sha-256", "host all " + w.role + " 0.0.0.0/0 reject",
+		"pg_hba_file_rules WHERE error IS NOT NULL", "SELECT pg_reload_conf()", "pg_ctl restart", "stanza-create", "--type=full", "--repo1-retention-full=1",
+		"expire-auto=n", "0640", "0600"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Fatalf("plan:\n%s", plan)
+	}
+
+	// The whole runbook.
+	out, code := w.cairn(append(append([]string{"run", "pgbackrest-user"}, w.params()...), "--yes", "--no-tui", "--on-failure", "abort")...)
+	if code != 0 {
+		t.Fatalf("run exit %d:\n%s", code, out)
+	}
+	runID := w.lastRun()
+	t.Logf("run %s:\n%s", runID, out)
+
+	// Independent proofs, as the real OS user and role.
+	if info, err := w.asUser("pgbackrest", "--config="+w.config, "--stanza="+w.stanza, "--log-level-file=off", "info"); err != nil ||
+		!strings.Contains(info, "status: ok") || strings.Count(info, "full backup:") != 1 {
+		t.Errorf("pgbackrest info as %s: %v\n%s", w.osUser, err, info)
+	}
+	if lg, _ := os.ReadFile(filepath.Join(w.log, w.stanza+"-expire.log")); !strings.Contains(string(lg), "expire full backup") {
+		t.Errorf("expire log shows no expired full backup:\n%s", lg)
+	}
+	sock, port := w.pg.SocketDir, strconv.Itoa(w.pg.Port)
+	if o, err := w.asUser("psql", "-X", "-At", "host="+sock+" port="+port+" dbname=postgres user="+w.role, "-c", "SELECT * FROM payroll"); err == nil || !strings.Contains(o, "permission denied for table payroll") {
+		t.Errorf("role read payroll: %v %s", err, o)
+	}
+	for _, c := range []string{"host=" + sock + " port=" + port + " dbname=template1", "host=127.0.0.1 port=" + port + " dbname=template1 sslmode=disable", "host=127.0.0.1 port=" + port + " dbname=postgres sslmode=disable"} {
+		if o, err := w.asUser("psql", "-X", "-At", c+" user="+w.role, "-c", "SELECT 1"); err == nil || !strings.Contains(o, "pg_hba.conf rejects connection") {
+			t.Errorf("%s as %s: want refused by pg_hba, got %v %s", c, w.role, err, o)
+		}
+	}
+	if o, err := w.asUser("touch", filepath.Join(w.pg.DataDir, "probe")); err == nil || !strings.Contains(o, "Permission denied") {
+		t.Errorf("OS user wrote into the data directory: %v %s", err, o)
+	}
+	if o, err := w.asUser("cat", filepath.Join(w.pg.DataDir, "PG_VERSION")); err != nil {
+		t.Errorf("OS user cannot read the data directory: %v %s", err, o)
+	}
+
+	// Re-running reports every step already done.
+	plan, _ = w.cairn(append([]string{"plan", "pgbackrest-user", "--check"}, w.params()...)...)
+	if !strings.Contains(plan, "0 to apply") || !strings.Contains(plan, "0 blocked") || !strings.Contains(plan, "0 unknown") {
+		t.Errorf("plan --check after the run is not all done:\n%s", plan)
+	}
+
+	// Roll everything back: the system as it was.
+	out, code = w.cairn("rollback", runID, "--yes", "--no-tui")
+	if code != 0 {
+		t.Fatalf("rollback exit %d:\n%s", code, out)
+	}
+	if after := w.snapshot(); after != before {
+		t.Fatalf("rollback did not restore the system:\n--- before\n%s\n--- after\n%s", before, after)
+	}
+}
