@@ -2,31 +2,255 @@ package root
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
+	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/internal/exitcode"
 	"github.com/cairn-runbooks/cairn/internal/journal"
+	"github.com/cairn-runbooks/cairn/internal/launch"
+	"github.com/cairn-runbooks/cairn/internal/runner"
 	"github.com/cairn-runbooks/cairn/runbooks"
+	"github.com/cairn-runbooks/cairn/tui"
 )
 
-// runHome opens the TUI's home screen. Until the TUI is wired, it lists runbooks.
-func runHome(ctx context.Context, f *cmdutil.Factory, files []string) error {
+// runSource is a run seen through its directory: the journal followed, answers and notes dropped
+// in for the runner.
+type runSource struct {
+	run *journal.Run
+	ch  <-chan events.Event
+	who events.Actor
+}
+
+func newRunSource(ctx context.Context, run *journal.Run, who events.Actor) *runSource {
+	who.Via = "tui"
+	return &runSource{run: run, ch: journal.Follow(ctx, run, pollEvery), who: who}
+}
+
+func (s *runSource) Events() <-chan events.Event { return s.ch }
+func (s *runSource) RunID() string                { return s.run.ID }
+
+func (s *runSource) Answer(ctx context.Context, a events.Answer) error {
+	who := s.who
+	a.By = &who
+	return journal.WriteAnswer(s.run, a)
+}
+
+func (s *runSource) Note(ctx context.Context, text string) error {
+	who := s.who
+	return journal.PostInbox(s.run, journal.InboxItem{Kind: "note", Text: text, By: &who})
+}
+
+// tuiDeps builds what the TUI is given: everything domain-side stays here.
+func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOptions, windowEnd time.Time, readOnly bool) (tui.Deps, error) {
 	c, _, err := catalog(files)
+	if err != nil {
+		return tui.Deps{}, err
+	}
+	who := launch.Who(f.Getenv)
+	state := f.StateDir()
+	d := tui.Deps{
+		Runbooks:  c.All(),
+		Target:    launch.Target(f.Getenv),
+		WindowEnd: windowEnd,
+		ReadOnly:  readOnly,
+		Now:       time.Now,
+	}
+	d.Runs = func() ([]tui.RunSummary, error) {
+		runs, err := listRuns(state)
+		var out []tui.RunSummary
+		for _, r := range runs {
+			if r.Status == runner.Succeeded || r.Status == runner.RolledBack || r.Status == runner.Aborted {
+				continue
+			}
+			out = append(out, tui.RunSummary{ID: r.ID, Runbook: r.Runbook, Status: r.Status, Started: r.Started, Current: r.Current})
+		}
+		return out, err
+	}
+	d.Resolve = func(rb *runbooks.Runbook, given map[string]string) (runbooks.Values, error) {
+		plain := map[string]string{}
+		typed := map[string]string{}
+		for _, p := range rb.Parameters {
+			if v, ok := given[p.Name]; ok {
+				if p.Secret {
+					typed[p.Name] = v
+				} else {
+					plain[p.Name] = v
+				}
+			}
+		}
+		files := []string(nil)
+		if o != nil {
+			files = o.SecretFiles
+		}
+		src, err := sources(f, files, false)
+		if err != nil {
+			return nil, err
+		}
+		src.Prompt = func(p *runbooks.Param) (string, error) { return typed[p.Name], nil }
+		return runbooks.Resolve(rb, plain, src)
+	}
+	d.Plan = func(rb *runbooks.Runbook, vals runbooks.Values) ([]events.StepInfo, error) {
+		dir, err := os.MkdirTemp("", "cairn-plan-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		return runner.Describe(rb, vals, planEnv(f, dir)), nil
+	}
+	d.Start = func(ctx context.Context, rb *runbooks.Runbook, vals runbooks.Values, so tui.StartOptions) (tui.RunSource, error) {
+		ro := runOptions{}
+		if o != nil {
+			ro = *o
+		}
+		policy, err := ro.policy(true)
+		if err != nil {
+			return nil, err
+		}
+		run, err := launch.NewRun(state, rb, vals, policy, who, time.Now(), func(m *journal.Meta) {
+			m.Rehearsal, m.WindowEnd, m.Approvals = so.Rehearsal, so.WindowEnd, so.Approvals
+		})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := launch.Start(f.Executable, run, "run", launch.Secrets(vals), os.Environ()); err != nil {
+			return nil, err
+		}
+		return newRunSource(ctx, run, who), nil
+	}
+	d.Attach = func(ctx context.Context, id string) (tui.RunSource, error) {
+		run, err := journal.Open(state, id)
+		if err != nil {
+			return nil, err
+		}
+		if _, alive := journal.Holder(run); !alive && !readOnly {
+			if err := resumeQuietly(f, run); err != nil {
+				return nil, err
+			}
+		}
+		return newRunSource(ctx, run, who), nil
+	}
+	d.Timings = func(name string) map[string]time.Duration { return rehearsalTimings(state, name) }
+	return d, nil
+}
+
+// resumeQuietly starts a runner on an unfinished run without prompting (the TUI owns the terminal):
+// secrets must come from their environment variables or --secret-file.
+func resumeQuietly(f *cmdutil.Factory, run *journal.Run) error {
+	meta, err := run.Meta()
 	if err != nil {
 		return err
 	}
-	for _, rb := range c.All() {
-		_, _ = f.IO.Out.Write([]byte(rb.Name + "  " + rb.Title + "\n"))
+	text, err := run.Runbook()
+	if err != nil {
+		return err
+	}
+	_, reg, err := catalog(nil)
+	if err != nil {
+		return err
+	}
+	rb, err := runbooks.Load(meta.Source, text, reg)
+	if err != nil {
+		return err
+	}
+	src := runbooks.Sources{Getenv: f.Getenv}
+	secrets := map[string]string{}
+	for _, name := range meta.Secrets {
+		for _, p := range rb.Parameters {
+			if p.Name == name {
+				vals, err := runbooks.Resolve(&runbooks.Runbook{Name: rb.Name, Parameters: []*runbooks.Param{p}}, nil, src)
+				if err != nil {
+					return fmt.Errorf("resume %s: %w (or `cairn resume %s` in a shell, which asks)", run.ID, err, run.ID)
+				}
+				secrets[name] = vals[name].S
+			}
+		}
+	}
+	meta.Policy.Interactive = true
+	if err := writeMeta(run, meta); err != nil {
+		return err
+	}
+	_, err = launch.Start(f.Executable, run, "run", secrets, os.Environ())
+	return err
+}
+
+// rehearsalTimings averages per-step durations over earlier rehearsals of a runbook that succeeded.
+func rehearsalTimings(state, name string) map[string]time.Duration {
+	ids, _ := journal.List(state)
+	sum := map[string]time.Duration{}
+	n := 0
+	for _, id := range ids {
+		run := &journal.Run{Dir: journal.RunsDir(state) + "/" + id, ID: id}
+		meta, err := run.Meta()
+		if err != nil || !meta.Rehearsal || meta.Runbook != name {
+			continue
+		}
+		st, err := fold(run)
+		if err != nil || st.Status != runner.Succeeded {
+			continue
+		}
+		n++
+		for _, s := range st.Steps {
+			sum[s.Info.ID] += s.Elapsed
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	for k := range sum {
+		sum[k] /= time.Duration(n)
+	}
+	return sum
+}
+
+// runProgram runs a TUI model and reports how it ended.
+func runProgram(ctx context.Context, f *cmdutil.Factory, m tui.Model) error {
+	final, err := tea.NewProgram(m, tea.WithContext(ctx)).Run()
+	if err != nil && err != tea.ErrProgramKilled {
+		return err
+	}
+	if fm, ok := final.(tui.Model); ok {
+		if msg := fm.LeaveMessage(); msg != "" {
+			fmt.Fprintln(f.IO.ErrOut, msg)
+			return &exitcode.Err{Code: exitcode.Detached}
+		}
 	}
 	return nil
 }
 
-func runTUI(ctx context.Context, f *cmdutil.Factory, rb *runbooks.Runbook, given map[string]string, o *runOptions, windowEnd time.Time) error {
-	o.NoTUI = true
-	f.IO.IsTerminal = false
-	return nil
+// runHome opens the wizard on Home.
+func runHome(ctx context.Context, f *cmdutil.Factory, files []string) error {
+	d, err := tuiDeps(ctx, f, files, nil, time.Time{}, false)
+	if err != nil {
+		return err
+	}
+	return runProgram(ctx, f, tui.New(d, tui.WithContext(ctx)))
 }
 
+// runTUI opens the wizard on a runbook's Parameters page, prefilled from -p.
+func runTUI(ctx context.Context, f *cmdutil.Factory, rb *runbooks.Runbook, given map[string]string, o *runOptions, windowEnd time.Time) error {
+	d, err := tuiDeps(ctx, f, nil, o, windowEnd, false)
+	if err != nil {
+		return err
+	}
+	d.Runbooks = append(d.Runbooks, rb)
+	d.Prefill = given
+	return runProgram(ctx, f, tui.New(d, tui.WithContext(ctx), tui.WithRunbook(rb),
+		tui.WithStartOptions(tui.StartOptions{Rehearsal: o.Rehearsal, WindowEnd: windowEnd, Approvals: o.Approvals})))
+}
+
+// attachTUI opens the Run screen on an existing run (attach, follow, resume).
 func attachTUI(ctx context.Context, f *cmdutil.Factory, run *journal.Run, readOnly bool) error {
-	return watch(ctx, f, run, readOnly)
+	d, err := tuiDeps(ctx, f, nil, nil, time.Time{}, readOnly)
+	if err != nil {
+		return err
+	}
+	if meta, err := run.Meta(); err == nil {
+		d.WindowEnd = meta.WindowEnd
+	}
+	return runProgram(ctx, f, tui.NewRunView(d, newRunSource(ctx, run, launch.Who(f.Getenv)), tui.WithContext(ctx)))
 }
