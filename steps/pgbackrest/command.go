@@ -231,7 +231,10 @@ func (c *Command) judge(st repoState, r resolved) (bool, string) {
 		}
 		return false, fmt.Sprintf("%d full backup(s) in the repository, retention %d (%s)", len(st.fulls), r.retention, st.message)
 	}
-	return false, "reads only"
+	if st.code == 0 {
+		return true, "stanza " + st.message + fmt.Sprintf(", %d full backup(s)", len(st.fulls))
+	}
+	return false, "stanza status: " + st.message
 }
 
 // Check reads the repository.
@@ -239,9 +242,6 @@ func (c *Command) Check(ctx context.Context, env *steps.Env) steps.Check {
 	r, err := c.resolve(env)
 	if err != nil {
 		return steps.CannotTell("%v", err)
-	}
-	if c.Command == "info" {
-		return steps.ReadyTo(steps.Read, "reads only")
 	}
 	st, err := c.state(ctx, env, r)
 	if err != nil {
@@ -291,9 +291,6 @@ func (c *Command) OutputNames() []string { return []string{"stdout"} }
 
 // Verify reads the repository again.
 func (c *Command) Verify(ctx context.Context, env *steps.Env) error {
-	if c.Command == "info" {
-		return nil
-	}
 	r, err := c.resolve(env)
 	if err != nil {
 		return err
