@@ -3,10 +3,12 @@ package all
 
 import (
 	"github.com/cairn-runbooks/cairn/steps"
+	awsstep "github.com/cairn-runbooks/cairn/steps/aws"
 	"github.com/cairn-runbooks/cairn/steps/generic"
 	"github.com/cairn-runbooks/cairn/steps/host"
 	"github.com/cairn-runbooks/cairn/steps/pg"
 	"github.com/cairn-runbooks/cairn/steps/pgbackrest"
+	"github.com/cairn-runbooks/cairn/steps/pgdata"
 	sshsteps "github.com/cairn-runbooks/cairn/steps/ssh"
 )
 
@@ -19,5 +21,7 @@ func Registry() *steps.Registry {
 	pgbackrest.Register(r)
 	sshsteps.Register(r)
 	host.RegisterCron(r)
+	awsstep.Register(r)
+	pgdata.Register(r)
 	return r
 }

@@ -1,0 +1,210 @@
+package pgdata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+	awsstep "github.com/cairn-runbooks/cairn/steps/aws"
+)
+
+// Server says how to reach one PostgreSQL server: an RDS instance (endpoint from
+// DescribeDBInstances) with its master credentials from a Secrets Manager secret, or a libpq
+// connection string / libpq's environment (PGHOST, PGUSER, .pgpass) for anything else.
+type Server struct {
+	Region            ref.Template `yaml:"region"`
+	Instance          ref.Template `yaml:"instance"`
+	CredentialsSecret ref.Template `yaml:"credentials-secret"`
+	Conn              ref.Template `yaml:"conn"`
+	Password          ref.Template `yaml:"password"`
+}
+
+// dsn is a resolved server: libpq keywords without the password, and the password apart.
+type dsn struct {
+	Host, User, Password, Label string
+	Port                        int
+	conn                        string // a libpq string when given directly
+}
+
+func (s Server) describe(env *steps.Env) string {
+	if !s.Instance.IsZero() {
+		if d := env.Describe(s.Instance); d != "" {
+			return "instance " + d
+		}
+	}
+	if d := env.Describe(s.Conn); d != "" {
+		return d
+	}
+	return "libpq environment"
+}
+
+func (s Server) resolve(ctx context.Context, env *steps.Env) (dsn, error) {
+	v := make([]string, 5)
+	for i, t := range []ref.Template{s.Region, s.Instance, s.CredentialsSecret, s.Conn, s.Password} {
+		x, err := env.Text(t)
+		if err != nil {
+			return dsn{}, err
+		}
+		v[i] = x
+	}
+	d := dsn{conn: v[3], Password: v[4], Label: s.describe(env)}
+	if v[1] != "" || v[2] != "" {
+		c, err := awsstep.NewClients(ctx, env, v[0])
+		if err != nil {
+			return d, err
+		}
+		if v[1] != "" {
+			inst, ok, err := c.Instance(ctx, v[1])
+			if err != nil {
+				return d, err
+			}
+			if !ok {
+				return d, fmt.Errorf("instance %s does not exist", v[1])
+			}
+			ep, err := awsstep.EndpointOf(inst)
+			if err != nil {
+				return d, err
+			}
+			d.Host, d.Port = ep.Host, ep.Port
+		}
+		if v[2] != "" {
+			cr, err := c.MasterCredentials(ctx, env, v[2])
+			if err != nil {
+				return d, err
+			}
+			d.User, d.Password = cr.Username, cr.Password
+		}
+	}
+	if d.Password != "" && env.Secrets != nil {
+		env.Secrets(d.Password)
+	}
+	return d, nil
+}
+
+// connect opens a pgx connection to db ("" = the server's default).
+func (d dsn) connect(ctx context.Context, db string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(d.conn)
+	if err != nil {
+		return nil, fmt.Errorf("connection %q: %w", d.conn, err)
+	}
+	if d.Host != "" {
+		cfg.Host, cfg.Port = d.Host, uint16(d.Port)
+		cfg.Fallbacks = nil
+	}
+	if d.User != "" {
+		cfg.User = d.User
+	}
+	if d.Password != "" {
+		cfg.Password = d.Password
+	}
+	if db != "" {
+		cfg.Database = db
+	} else if d.Host != "" {
+		cfg.Database = "postgres"
+	}
+	cfg.RuntimeParams["application_name"] = "cairn"
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s (database %s): %w", d.Label, orDefault(db, "default"), err)
+	}
+	return c, nil
+}
+
+// environ is the children's environment: libpq variables, the password only in PGPASSWORD.
+func (d dsn) environ(base []string, db string) []string {
+	out := make([]string, 0, len(base)+6)
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "PGPASSWORD", "PGDATABASE", "PGAPPNAME":
+			continue
+		case "PGHOST", "PGPORT", "PGHOSTADDR":
+			if d.Host != "" {
+				continue
+			}
+		case "PGUSER":
+			if d.User != "" {
+				continue
+			}
+		}
+		out = append(out, kv)
+	}
+	if d.Host != "" {
+		out = append(out, "PGHOST="+d.Host, "PGPORT="+strconv.Itoa(d.Port))
+	}
+	if d.User != "" {
+		out = append(out, "PGUSER="+d.User)
+	}
+	if d.Password != "" {
+		out = append(out, "PGPASSWORD="+d.Password)
+	}
+	out = append(out, "PGAPPNAME=cairn")
+	if db != "" {
+		out = append(out, "PGDATABASE="+db)
+	}
+	return out
+}
+
+// dbArg is the -d argument of a client tool: the connection string with dbname, or just dbname.
+func (d dsn) dbArg(db string) string {
+	if d.conn == "" {
+		return db
+	}
+	return d.conn + " dbname=" + quoteConnValue(db)
+}
+
+func quoteConnValue(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// databases lists the databases to move: connectable, not templates, not RDS's own.
+func databases(ctx context.Context, c *pgx.Conn) ([]string, error) {
+	rows, err := c.Query(ctx, `SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate
+		AND datname NOT IN ('rdsadmin', 'postgres') ORDER BY datname`)
+	if err != nil {
+		return nil, fmt.Errorf("list databases: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+var versionRE = regexp.MustCompile(`(\d+)(?:\.(\d+))?`)
+
+// toolMajor runs `tool --version` and returns its major version.
+func toolMajor(tool string) (int, error) {
+	out, err := exec.Command(tool, "--version").Output()
+	if err != nil {
+		return 0, fmt.Errorf("%s not found or not runnable: %v", tool, err)
+	}
+	m := versionRE.FindStringSubmatch(string(out))
+	if m == nil {
+		return 0, fmt.Errorf("%s --version said %q", tool, strings.TrimSpace(string(out)))
+	}
+	return strconv.Atoi(m[1])
+}
+
+func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// unknownOr says CannotTell for values not known yet, else Blocked.
+func unknownOr(err error, fix string) steps.Check {
+	if errors.Is(err, ref.ErrUnknown) {
+		return steps.CannotTell("%v", err)
+	}
+	return steps.BlockedBy(err.Error(), fix)
+}

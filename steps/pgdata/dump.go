@@ -1,0 +1,230 @@
+package pgdata
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cairn-runbooks/cairn/internal/proc"
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// Dump is the `pg-dump` kind: every non-template database of the source with
+// `pg_dump -Fd -j N --snapshot=S` into Dir/<db>.dir, where S is a snapshot cairn exports and holds
+// open for the dump's whole length; the per-table row counts come from the dump's own data files
+// (pg_dump read them under S) and, with Checksums, content checksums are computed under S too. The
+// dump is validated with `pg_restore --list`. The manifest, written last, marks it complete.
+type Dump struct {
+	Source    Server       `yaml:"source"`
+	Dir       ref.Template `yaml:"dir"`
+	Jobs      ref.Template `yaml:"jobs"`
+	Compress  ref.Template `yaml:"compress"`
+	Checksums ref.Template `yaml:"checksums"`
+}
+
+// OutputNames declares the outputs.
+func (d *Dump) OutputNames() []string { return []string{"manifest", "databases"} }
+
+// Validate checks the parameters.
+func (d *Dump) Validate() error {
+	if d.Dir.IsZero() {
+		return fmt.Errorf("give `dir:` (the dump directory)")
+	}
+	return nil
+}
+
+func jobsOf(env *steps.Env, t ref.Template) (int, error) {
+	s, err := env.Text(t)
+	if err != nil || s == "" {
+		return 2, err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("jobs %q: give a whole number ≥ 1", s)
+	}
+	return n, nil
+}
+
+// Describe lists the commands.
+func (d *Dump) Describe(env *steps.Env) []steps.Action {
+	dir := env.Describe(d.Dir)
+	z := orDefault(env.Describe(d.Compress), "0")
+	return []steps.Action{
+		{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: "-- per database, held open for the dump:\nBEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot();"},
+		{Kind: steps.ActExec, Target: "local", Text: fmt.Sprintf("pg_dump -Fd -j %s -Z %s --snapshot=<exported> -f %s/<db>.dir <db>   (PGPASSWORD in the environment)", orDefault(env.Describe(d.Jobs), "2"), z, dir)},
+		{Kind: steps.ActExec, Target: "local", Text: "pg_restore --list " + dir + "/<db>.dir   (validates the dump; row counts from its data files)"},
+		{Kind: steps.ActFile, Target: "local", Text: dir + "/" + manifestName + "   (written last: rows per table" + map[bool]string{true: " and checksums", false: ""}[env.Describe(d.Checksums) == "true"] + ")"},
+	}
+}
+
+// Check says whether a complete dump is in Dir.
+func (d *Dump) Check(ctx context.Context, env *steps.Env) steps.Check {
+	dir, err := env.Text(d.Dir)
+	if err != nil {
+		return unknownOr(err, "")
+	}
+	if m, err := readManifest(dir); err == nil && m.Method == "dump" {
+		for _, db := range m.Databases {
+			if _, err := os.Stat(filepath.Join(dir, db.Dir, "toc.dat")); err != nil {
+				return steps.ReadyTo(steps.Create, "the manifest names %s but its dump is missing → dump again", db.Name)
+			}
+		}
+		return steps.AlreadyDone("a complete dump of %d databases is in %s", len(m.Databases), dir)
+	}
+	return steps.ReadyTo(steps.Create, "dump every database of %s into %s", d.Source.describe(env), dir)
+}
+
+// Apply dumps every database.
+func (d *Dump) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	dir, err := env.Text(d.Dir)
+	if err != nil {
+		return nil, err
+	}
+	jobs, err := jobsOf(env, d.Jobs)
+	if err != nil {
+		return nil, err
+	}
+	z, err := env.Text(d.Compress)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := env.Text(d.Checksums)
+	if err != nil {
+		return nil, err
+	}
+	src, err := d.Source.resolve(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("dump directory: %w", err)
+	}
+	c, err := src.connect(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	dbs, err := databases(ctx, c)
+	c.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{Method: "dump"}
+	for i, db := range dbs {
+		env.Out.Progress(float64(i), float64(len(dbs)), "databases")
+		rec, err := d.dumpOne(ctx, env, src, dir, db, jobs, orDefault(z, "0"), cs == "true")
+		if err != nil {
+			return nil, err
+		}
+		m.Databases = append(m.Databases, rec)
+	}
+	env.Out.Progress(float64(len(dbs)), float64(len(dbs)), "databases")
+	if err := writeManifest(dir, m); err != nil {
+		return nil, err
+	}
+	return steps.Outputs{}.Set("manifest", filepath.Join(dir, manifestName)).Set("databases", strings.Join(dbs, ",")), nil
+}
+
+func (d *Dump) dumpOne(ctx context.Context, env *steps.Env, src dsn, dir, db string, jobs int, z string, checksums bool) (Database, error) {
+	rec := Database{Name: db, Dir: db + ".dir"}
+	out := filepath.Join(dir, rec.Dir)
+	if err := os.RemoveAll(out); err != nil { // a half-written dump of an interrupted run
+		return rec, err
+	}
+	c, err := src.connect(ctx, db)
+	if err != nil {
+		return rec, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return rec, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
+		return rec, err
+	}
+	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&rec.Snapshot); err != nil {
+		return rec, fmt.Errorf("export a snapshot of %s: %w", db, err)
+	}
+	env.Info(fmt.Sprintf("dumping %s under snapshot %s with %d jobs", db, rec.Snapshot, jobs))
+	argv := []string{"pg_dump", "-Fd", "-j", strconv.Itoa(jobs), "-Z", z, "--snapshot=" + rec.Snapshot, "-f", out, "-d", src.dbArg(db)}
+	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: argv, Env: src.environ(env.Environ, "")}); err != nil {
+		return rec, fmt.Errorf("pg_dump %s: %w", db, err)
+	}
+	if checksums {
+		env.Info("checksums of " + db + " under the same snapshot")
+		if _, rec.Checksums, err = countTables(ctx, c, true); err != nil {
+			return rec, err
+		}
+	}
+	if rec.Rows, err = countDumpRows(ctx, env, out); err != nil {
+		return rec, err
+	}
+	var total int64
+	for _, n := range rec.Rows {
+		total += n
+	}
+	env.Info(fmt.Sprintf("%s: %d tables, %d rows dumped", db, len(rec.Rows), total))
+	return rec, nil
+}
+
+// Observe reads the outputs of a complete dump.
+func (d *Dump) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	dir, err := env.Text(d.Dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := readManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, db := range m.Databases {
+		names = append(names, db.Name)
+	}
+	return steps.Outputs{}.Set("manifest", filepath.Join(dir, manifestName)).Set("databases", strings.Join(names, ",")), nil
+}
+
+// Verify proves the dump reads back and still has the recorded rows.
+func (d *Dump) Verify(ctx context.Context, env *steps.Env) error {
+	dir, err := env.Text(d.Dir)
+	if err != nil {
+		return err
+	}
+	m, err := readManifest(dir)
+	if err != nil {
+		return &steps.VerifyError{What: "dump manifest in " + dir, Expected: "present", Found: err.Error()}
+	}
+	for _, db := range m.Databases {
+		rows, err := countDumpRows(ctx, env, filepath.Join(dir, db.Dir))
+		if err != nil {
+			return err
+		}
+		if diff := compare(Database{Name: db.Name, Rows: db.Rows}, rows, nil); len(diff) > 0 {
+			return &steps.VerifyError{What: "dump of " + db.Name, Expected: "the recorded rows", Found: strings.Join(diff, "; ")}
+		}
+	}
+	return nil
+}
+
+// Rollback removes the dump cairn wrote (only its own files).
+func (d *Dump) Rollback(ctx context.Context, env *steps.Env) error {
+	dir, err := env.Text(d.Dir)
+	if err != nil {
+		return err
+	}
+	m, err := readManifest(dir)
+	if err != nil {
+		return nil
+	}
+	for _, db := range m.Databases {
+		if err := os.RemoveAll(filepath.Join(dir, db.Dir)); err != nil {
+			return err
+		}
+	}
+	return os.Remove(filepath.Join(dir, manifestName))
+}

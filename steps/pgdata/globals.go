@@ -1,0 +1,433 @@
+package pgdata
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/cairn-runbooks/cairn/internal/proc"
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+	awsstep "github.com/cairn-runbooks/cairn/steps/aws"
+)
+
+// GlobalsDump is the `pg-globals-dump` kind: `pg_dumpall --globals-only --no-role-passwords` as the
+// master user (plain pg_dumpall reads pg_authid and fails on RDS, as the seed found), filtered to
+// what the master of a new instance can replay: RDS-owned roles (rdsadmin, rds_*, pg_*) and the
+// master itself are left out, NOSUPERUSER/NOREPLICATION/NOBYPASSRLS (which a non-superuser may not
+// even state) dropped, GRANTED BY removed, tablespaces skipped. Every skipped statement stays in the
+// file as a comment, and the role list is shown for review.
+type GlobalsDump struct {
+	Source Server       `yaml:"source"`
+	File   ref.Template `yaml:"file"`
+}
+
+// OutputNames declares the outputs.
+func (g *GlobalsDump) OutputNames() []string { return []string{"file", "roles"} }
+
+// Validate checks the parameters.
+func (g *GlobalsDump) Validate() error {
+	if g.File.IsZero() {
+		return fmt.Errorf("give `file:`")
+	}
+	return nil
+}
+
+// Describe lists the command.
+func (g *GlobalsDump) Describe(env *steps.Env) []steps.Action {
+	return []steps.Action{
+		{Kind: steps.ActExec, Target: g.Source.describe(env), Text: "pg_dumpall --globals-only --no-role-passwords -d postgres   (PGPASSWORD in the environment)"},
+		{Kind: steps.ActFile, Target: "local", Text: env.Describe(g.File) + "   (filtered: RDS roles, the master, superuser-only clauses, GRANTED BY, tablespaces; mode 0600)"},
+	}
+}
+
+const globalsEnd = "-- cairn: end of globals"
+
+// Check says whether the filtered globals file is complete.
+func (g *GlobalsDump) Check(ctx context.Context, env *steps.Env) steps.Check {
+	f, err := env.Text(g.File)
+	if err != nil {
+		return unknownOr(err, "")
+	}
+	if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), globalsEnd) {
+		return steps.AlreadyDone("globals are in %s", f)
+	}
+	return steps.ReadyTo(steps.Create, "dump the roles of %s into %s", g.Source.describe(env), f)
+}
+
+// Apply dumps and filters.
+func (g *GlobalsDump) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	f, err := env.Text(g.File)
+	if err != nil {
+		return nil, err
+	}
+	src, err := g.Source.resolve(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	c, err := src.connect(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var master string
+	err = c.QueryRow(ctx, "SELECT current_user").Scan(&master)
+	c.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, err
+	}
+	res, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_dumpall", "--globals-only", "--no-role-passwords", "-d", src.dbArg("postgres")}, Env: src.environ(env.Environ, ""), Quiet: true})
+	if err != nil {
+		return nil, fmt.Errorf("pg_dumpall --globals-only: %w", err)
+	}
+	text, roles, skipped := FilterGlobals(res.Stdout, master)
+	if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(f, []byte(text+"\n"+globalsEnd+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	env.Info(fmt.Sprintf("roles to recreate (%d), for review: %s", len(roles), strings.Join(roles, ", ")))
+	for _, s := range skipped {
+		env.Info("left out: " + s)
+	}
+	return steps.Outputs{}.Set("file", f).Set("roles", strings.Join(roles, ",")), nil
+}
+
+// Observe reads the outputs from the file.
+func (g *GlobalsDump) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	f, err := env.Text(g.File)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return nil, err
+	}
+	return steps.Outputs{}.Set("file", f).Set("roles", strings.Join(rolesIn(string(b)), ",")), nil
+}
+
+// Verify proves the file is complete.
+func (g *GlobalsDump) Verify(ctx context.Context, env *steps.Env) error {
+	if ch := g.Check(ctx, env); ch.State != steps.Done {
+		return &steps.VerifyError{What: "globals file", Expected: "complete", Found: ch.Reason}
+	}
+	return nil
+}
+
+// Rollback removes the file.
+func (g *GlobalsDump) Rollback(ctx context.Context, env *steps.Env) error {
+	f, err := env.Text(g.File)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
+var (
+	createRoleRE = regexp.MustCompile(`^CREATE ROLE ("(?:[^"]|"")+"|[^ ;]+);$`)
+	alterRoleRE  = regexp.MustCompile(`^ALTER ROLE ("(?:[^"]|"")+"|[^ ;]+) (WITH .*|SET .*|IN DATABASE .*|RESET .*)$`)
+	grantRE      = regexp.MustCompile(`^GRANT ("(?:[^"]|"")+"|[^ ]+) TO ("(?:[^"]|"")+"|[^ ]+)(.*);$`)
+	grantedByRE  = regexp.MustCompile(` GRANTED BY ("(?:[^"]|"")+"|[^ ;]+)`)
+	commentRE    = regexp.MustCompile(`^(?:COMMENT ON ROLE|SECURITY LABEL FOR \S+ ON ROLE) ("(?:[^"]|"")+"|[^ ]+) `)
+)
+
+func roleName(s string) string {
+	if strings.HasPrefix(s, `"`) {
+		return strings.ReplaceAll(strings.Trim(s, `"`), `""`, `"`)
+	}
+	return s
+}
+
+// rdsOwned reports whether a role belongs to RDS (or PostgreSQL) rather than to the application.
+func rdsOwned(r string) bool {
+	return r == "rdsadmin" || strings.HasPrefix(r, "rds_") || strings.HasPrefix(r, "rdsrepl") || strings.HasPrefix(r, "rdstopmgr") || strings.HasPrefix(r, "pg_")
+}
+
+// FilterGlobals keeps what a non-superuser master can replay; it returns the filtered text, the
+// roles it creates, and a line for each statement left out (which also stays as a comment).
+func FilterGlobals(dump, master string) (string, []string, []string) {
+	var out, roles, skipped []string
+	skip := func(line, why string) {
+		out = append(out, "-- cairn: left out ("+why+"): "+line)
+		skipped = append(skipped, why+": "+line)
+	}
+	for _, line := range strings.Split(dump, "\n") {
+		t := strings.TrimSpace(line)
+		switch {
+		case t == "" || strings.HasPrefix(t, "--") || strings.HasPrefix(t, "SET ") || strings.HasPrefix(t, "\\"):
+			out = append(out, line)
+		case createRoleRE.MatchString(t):
+			r := roleName(createRoleRE.FindStringSubmatch(t)[1])
+			switch {
+			case rdsOwned(r):
+				skip(t, "RDS-owned role")
+			case r == master:
+				skip(t, "the master user exists on the new instance")
+			default:
+				out = append(out, t)
+				roles = append(roles, r)
+			}
+		case alterRoleRE.MatchString(t):
+			m := alterRoleRE.FindStringSubmatch(t)
+			r := roleName(m[1])
+			switch {
+			case rdsOwned(r):
+				skip(t, "RDS-owned role")
+			case r == master && strings.HasPrefix(m[2], "WITH "):
+				skip(t, "the master's attributes are RDS's")
+			case strings.HasPrefix(m[2], "WITH "):
+				attrs := strings.Fields(strings.TrimSuffix(strings.TrimPrefix(m[2], "WITH "), ";"))
+				var keep []string
+				bad := ""
+				for _, a := range attrs {
+					switch a {
+					case "NOSUPERUSER", "NOREPLICATION", "NOBYPASSRLS":
+					case "SUPERUSER", "REPLICATION", "BYPASSRLS":
+						bad = a
+					default:
+						keep = append(keep, a)
+					}
+				}
+				if bad != "" {
+					skip(t, bad+" cannot be granted by a non-superuser (RDS has no superuser)")
+					continue
+				}
+				out = append(out, "ALTER ROLE "+m[1]+" WITH "+strings.Join(keep, " ")+";")
+			default:
+				out = append(out, t)
+			}
+		case grantRE.MatchString(t):
+			m := grantRE.FindStringSubmatch(t)
+			if rdsOwned(roleName(m[1])) || rdsOwned(roleName(m[2])) {
+				skip(t, "membership involving an RDS-owned role")
+				continue
+			}
+			out = append(out, grantedByRE.ReplaceAllString(t, ""))
+		case commentRE.MatchString(t):
+			if rdsOwned(roleName(commentRE.FindStringSubmatch(t)[1])) {
+				skip(t, "RDS-owned role")
+				continue
+			}
+			out = append(out, t)
+		case strings.HasPrefix(t, "CREATE TABLESPACE") || strings.HasPrefix(t, "ALTER TABLESPACE") || strings.HasPrefix(t, "GRANT ALL ON TABLESPACE"):
+			skip(t, "tablespaces are not available on RDS")
+		default:
+			out = append(out, t)
+		}
+	}
+	return strings.Join(out, "\n"), roles, skipped
+}
+
+// rolesIn lists the roles a filtered globals file creates.
+func rolesIn(text string) []string {
+	var roles []string
+	for _, line := range strings.Split(text, "\n") {
+		if m := createRoleRE.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+			roles = append(roles, roleName(m[1]))
+		}
+	}
+	return roles
+}
+
+// GlobalsRestore is the `pg-globals-restore` kind: the filtered globals replayed on the target in a
+// single transaction that stops at the first error (`psql -1 -v ON_ERROR_STOP=1`) — before any
+// database is restored, which is what spares the seed's `must be owner of extension` failures.
+// Passwords cannot be dumped: with PasswordsSecret (a Secrets Manager secret holding
+// {"role": "password"}) they are set as SCRAM verifiers; login roles left without one are listed.
+type GlobalsRestore struct {
+	Target          Server       `yaml:"target"`
+	File            ref.Template `yaml:"file"`
+	PasswordsSecret ref.Template `yaml:"passwords-secret"`
+}
+
+// Validate checks the parameters.
+func (g *GlobalsRestore) Validate() error {
+	if g.File.IsZero() {
+		return fmt.Errorf("give `file:`")
+	}
+	return nil
+}
+
+// Describe lists the command.
+func (g *GlobalsRestore) Describe(env *steps.Env) []steps.Action {
+	acts := []steps.Action{{Kind: steps.ActExec, Target: g.Target.describe(env), Text: "psql -X --single-transaction -v ON_ERROR_STOP=1 -d postgres -f " + env.Describe(g.File)}}
+	if s := env.Describe(g.PasswordsSecret); s != "" {
+		acts = append(acts, steps.Action{Kind: steps.ActSQL, Target: g.Target.describe(env), Text: "ALTER ROLE <role> PASSWORD '<SCRAM verifier>'   -- for each role in secret " + s})
+	}
+	return acts
+}
+
+func (g *GlobalsRestore) missing(ctx context.Context, env *steps.Env) (dsn, []string, []string, error) {
+	f, err := env.Text(g.File)
+	if err != nil {
+		return dsn{}, nil, nil, err
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return dsn{}, nil, nil, fmt.Errorf("globals file: %w", err)
+	}
+	roles := rolesIn(string(b))
+	tgt, err := g.Target.resolve(ctx, env)
+	if err != nil {
+		return tgt, roles, nil, err
+	}
+	c, err := tgt.connect(ctx, "")
+	if err != nil {
+		return tgt, roles, nil, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	var missing []string
+	for _, r := range roles {
+		var ok bool
+		if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", r).Scan(&ok); err != nil {
+			return tgt, roles, nil, err
+		}
+		if !ok {
+			missing = append(missing, r)
+		}
+	}
+	return tgt, roles, missing, nil
+}
+
+// Check says which roles are missing on the target.
+func (g *GlobalsRestore) Check(ctx context.Context, env *steps.Env) steps.Check {
+	_, roles, missing, err := g.missing(ctx, env)
+	if err != nil {
+		return unknownOr(err, "the globals dump must have finished; check the target's connection")
+	}
+	if len(missing) == 0 {
+		return steps.AlreadyDone("all %d roles exist on the target", len(roles))
+	}
+	if len(missing) < len(roles) {
+		return steps.BlockedBy(fmt.Sprintf("%d of %d roles already exist on the target (missing: %s)", len(roles)-len(missing), len(roles), strings.Join(missing, ", ")),
+			"the target is not fresh: compare its roles with the globals file and drop the ones that should not be there")
+	}
+	return steps.ReadyTo(steps.Create, "create %d roles on the target in one transaction", len(roles))
+}
+
+// Apply replays the file and sets passwords.
+func (g *GlobalsRestore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	f, err := env.Text(g.File)
+	if err != nil {
+		return nil, err
+	}
+	tgt, roles, missing, err := g.missing(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		argv := []string{"psql", "-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1", "-d", tgt.dbArg("postgres"), "-f", f}
+		if _, err := proc.Run(ctx, env, proc.Cmd{Argv: argv, Env: tgt.environ(env.Environ, "")}); err != nil {
+			return nil, fmt.Errorf("globals (one transaction, rolled back: no role was created): %w", err)
+		}
+	}
+	return nil, g.passwords(ctx, env, tgt, roles)
+}
+
+func (g *GlobalsRestore) passwords(ctx context.Context, env *steps.Env, tgt dsn, roles []string) error {
+	secret, err := env.Text(g.PasswordsSecret)
+	if err != nil {
+		return err
+	}
+	pw := map[string]string{}
+	if secret != "" {
+		region, err := env.Text(g.Target.Region)
+		if err != nil {
+			return err
+		}
+		c, err := awsstep.NewClients(ctx, env, region)
+		if err != nil {
+			return err
+		}
+		out, err := c.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secret})
+		if err != nil {
+			return fmt.Errorf("read secret %s: %w", secret, err)
+		}
+		if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &pw); err != nil {
+			return fmt.Errorf("secret %s is not a JSON object of role → password", secret)
+		}
+	}
+	c, err := tgt.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	var none []string
+	for _, r := range roles {
+		var login bool
+		if err := c.QueryRow(ctx, "SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", r).Scan(&login); err != nil {
+			return err
+		}
+		p, ok := pw[r]
+		if !ok {
+			if login {
+				none = append(none, r)
+			}
+			continue
+		}
+		if env.Secrets != nil {
+			env.Secrets(p)
+		}
+		v, err := ref.ScramVerifier(p)
+		if err != nil {
+			return err
+		}
+		if _, err := c.Exec(ctx, "ALTER ROLE "+ident(r)+" PASSWORD "+literal(v)); err != nil {
+			return fmt.Errorf("set the password of %s: %w", r, err)
+		}
+	}
+	sort.Strings(none)
+	if len(none) > 0 {
+		env.Info("login roles without a password on the new instance (pg_dumpall cannot read passwords on RDS): " + strings.Join(none, ", ") +
+			" — set them (ALTER ROLE … PASSWORD, or a passwords secret) before the applications connect")
+	}
+	return nil
+}
+
+// Verify proves every role exists.
+func (g *GlobalsRestore) Verify(ctx context.Context, env *steps.Env) error {
+	_, _, missing, err := g.missing(ctx, env)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return &steps.VerifyError{What: "roles on the target", Expected: "all present", Found: "missing " + strings.Join(missing, ", ")}
+	}
+	return nil
+}
+
+// Rollback drops the roles the file created (after the databases are gone: roles that still own
+// objects cannot be dropped, and the error says which).
+func (g *GlobalsRestore) Rollback(ctx context.Context, env *steps.Env) error {
+	tgt, roles, _, err := g.missing(ctx, env)
+	if err != nil {
+		return err
+	}
+	c, err := tgt.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	for i := len(roles) - 1; i >= 0; i-- {
+		if _, err := tx.Exec(ctx, "DROP ROLE IF EXISTS "+ident(roles[i])); err != nil {
+			return fmt.Errorf("drop role %s: %w", roles[i], err)
+		}
+	}
+	return tx.Commit(ctx)
+}

@@ -1,0 +1,228 @@
+package pgdata
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cairn-runbooks/cairn/internal/proc"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// Manifest is what a dump (or a streamed copy) recorded: per database, per table, the rows (and
+// checksums) as of the snapshot the data was read under. It is written last, so its presence says
+// the dump is complete.
+type Manifest struct {
+	Method    string     `json:"method"` // "dump" or "stream"
+	Databases []Database `json:"databases"`
+}
+
+// Database is one database in a manifest.
+type Database struct {
+	Name      string            `json:"name"`
+	Dir       string            `json:"dir,omitempty"`
+	Snapshot  string            `json:"snapshot"`
+	Rows      map[string]int64  `json:"rows"`                // "schema.table" → rows
+	Checksums map[string]string `json:"checksums,omitempty"` // "schema.table" → md5
+}
+
+const manifestName = "cairn-manifest.json"
+
+func readManifest(dir string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, manifestName))
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", manifestName, err)
+	}
+	return &m, nil
+}
+
+func writeManifest(dir string, m *Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, manifestName+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, manifestName))
+}
+
+// tocDataRE matches a TABLE DATA line of `pg_restore --list`: "123; 0 16390 TABLE DATA public t owner".
+var tocDataRE = regexp.MustCompile(`^(\d+); \d+ \d+ TABLE DATA (\S+) (\S+) `)
+
+// countDumpRows validates a directory-format dump with `pg_restore --list` and counts each table's
+// rows from its data file: COPY text has one line per row (newlines inside values are escaped), so
+// the counts are exactly the rows pg_dump read under its snapshot.
+func countDumpRows(ctx context.Context, env *steps.Env, dir string) (map[string]int64, error) {
+	res, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "--list", dir}, Quiet: true})
+	if err != nil {
+		return nil, fmt.Errorf("the dump in %s does not read back (pg_restore --list): %w", dir, err)
+	}
+	rows := map[string]int64{}
+	for _, line := range strings.Split(res.Stdout, "\n") {
+		m := tocDataRE.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		n, err := countFile(dir, m[1])
+		if err != nil {
+			return nil, err
+		}
+		rows[unquote(m[2])+"."+unquote(m[3])] = n
+	}
+	return rows, nil
+}
+
+func unquote(s string) string { return strings.Trim(s, `"`) }
+
+func countFile(dir, id string) (int64, error) {
+	var r io.Reader
+	f, err := os.Open(filepath.Join(dir, id+".dat"))
+	if os.IsNotExist(err) {
+		f, err = os.Open(filepath.Join(dir, id+".dat.gz"))
+		if err != nil {
+			return 0, fmt.Errorf("data file %s of the dump: %w", id, err)
+		}
+		defer f.Close()
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			return 0, err
+		}
+		r = gz
+	} else if err != nil {
+		return 0, fmt.Errorf("data file %s of the dump: %w", id, err)
+	} else {
+		defer f.Close()
+		r = f
+	}
+	br := bufio.NewReaderSize(r, 1<<20)
+	var n int64
+	buf := make([]byte, 1<<20)
+	var last []byte
+	for {
+		k, err := br.Read(buf)
+		if k > 0 {
+			n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+			last = append(last[:0], buf[max(0, k-3):k]...)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	if bytes.HasSuffix(last, []byte("\\.\n")) {
+		n-- // an end-of-data marker, not a row
+	}
+	return n, nil
+}
+
+// tableRef is one user table.
+type tableRef struct {
+	Schema, Name string
+	Pages        int64
+	Cols         []string // non-generated columns, quoted
+}
+
+func (t tableRef) key() string    { return t.Schema + "." + t.Name }
+func (t tableRef) quoted() string { return ident(t.Schema) + "." + ident(t.Name) }
+
+// userTables lists the ordinary tables of a database (no catalogs, no extension members).
+func userTables(ctx context.Context, c *pgx.Conn) ([]tableRef, error) {
+	rows, err := c.Query(ctx, `SELECT n.nspname, c.relname, c.relpages::bigint,
+			array(SELECT quote_ident(a.attname) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
+				AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition IS TRUE AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+		  AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+		  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+		  AND c.relkind = 'r'
+		ORDER BY c.relpages DESC, 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	defer rows.Close()
+	var out []tableRef
+	for rows.Next() {
+		var t tableRef
+		if err := rows.Scan(&t.Schema, &t.Name, &t.Pages, &t.Cols); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// countTables counts rows (and checksums when asked) of every user table, on c as it stands (in
+// its transaction's snapshot when it has one).
+func countTables(ctx context.Context, c *pgx.Conn, checksums bool) (map[string]int64, map[string]string, error) {
+	ts, err := userTables(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows := map[string]int64{}
+	var sums map[string]string
+	if checksums {
+		sums = map[string]string{}
+	}
+	for _, t := range ts {
+		var n int64
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM "+t.quoted()).Scan(&n); err != nil {
+			return nil, nil, fmt.Errorf("count %s: %w", t.key(), err)
+		}
+		rows[t.key()] = n
+		if checksums {
+			var s string
+			q := "SELECT coalesce(md5(string_agg(x.t, E'\\n' ORDER BY x.t)), '') FROM (SELECT ROW(" + strings.Join(t.Cols, ", ") + ")::text AS t FROM " + t.quoted() + ") x"
+			if err := c.QueryRow(ctx, q).Scan(&s); err != nil {
+				return nil, nil, fmt.Errorf("checksum %s: %w", t.key(), err)
+			}
+			sums[t.key()] = s
+		}
+	}
+	return rows, sums, nil
+}
+
+// compare lists every difference between a manifest database and what the target holds.
+func compare(want Database, rows map[string]int64, sums map[string]string) []string {
+	var out []string
+	var keys []string
+	for k := range want.Rows {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		got, ok := rows[k]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("%s.%s: missing on the target (source had %d rows)", want.Name, k, want.Rows[k]))
+		case got != want.Rows[k]:
+			out = append(out, fmt.Sprintf("%s.%s: %d rows on the target, %d in the source snapshot", want.Name, k, got, want.Rows[k]))
+		case want.Checksums != nil && sums != nil && sums[k] != want.Checksums[k]:
+			out = append(out, fmt.Sprintf("%s.%s: same row count, different content (checksum %s vs %s)", want.Name, k, sums[k], want.Checksums[k]))
+		}
+	}
+	for k := range rows {
+		if _, ok := want.Rows[k]; !ok {
+			out = append(out, fmt.Sprintf("%s.%s: on the target but not in the source snapshot", want.Name, k))
+		}
+	}
+	return out
+}

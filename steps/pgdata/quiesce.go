@@ -1,0 +1,322 @@
+package pgdata
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// Quiesce is the `pg-quiesce` kind: the application must be stopped for a logical copy. It blocks
+// new connections of the application roles (every login role but the master and RDS's own:
+// CONNECTION LIMIT 0, the previous limits recorded), ends their sessions, and records the WAL
+// position and the user tables' write counters so pg-wal-check can prove later that nothing was
+// written after the dump. With Lift it undoes that (the rollback, and the cut-back on a restored
+// source, whose snapshot was taken while quiesced).
+type Quiesce struct {
+	Source Server       `yaml:"source"`
+	Lift   bool         `yaml:"lift"`
+	State  ref.Template `yaml:"state"` // for Lift: the quiesce's state output (else limits go back to -1)
+}
+
+// QuiesceState is what a quiesce recorded.
+type QuiesceState struct {
+	Limits map[string]int   `json:"limits"` // role → previous connection limit
+	WAL    string           `json:"wal"`
+	Writes map[string]int64 `json:"writes"` // database → inserts+updates+deletes on user tables
+}
+
+// OutputNames declares the outputs.
+func (q *Quiesce) OutputNames() []string { return []string{"state", "wal-lsn", "roles"} }
+
+// Describe lists the statements.
+func (q *Quiesce) Describe(env *steps.Env) []steps.Action {
+	t := q.Source.describe(env)
+	if q.Lift {
+		return []steps.Action{{Kind: steps.ActSQL, Target: t, Text: "ALTER ROLE <each application role> CONNECTION LIMIT <its limit before the quiesce>"}}
+	}
+	return []steps.Action{
+		{Kind: steps.ActSQL, Target: t, Text: "SELECT rolname, rolconnlimit FROM pg_roles WHERE rolcanlogin AND rolname <> current_user AND <not RDS-owned>"},
+		{Kind: steps.ActSQL, Target: t, Text: "ALTER ROLE <each application role> CONNECTION LIMIT 0"},
+		{Kind: steps.ActSQL, Target: t, Text: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN (<application roles>)"},
+		{Kind: steps.ActSQL, Target: t, Text: "SELECT pg_current_wal_lsn();  -- and per database: sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables"},
+	}
+}
+
+func appRoles(ctx context.Context, c *pgx.Conn) (map[string]int, error) {
+	rows, err := c.Query(ctx, `SELECT rolname, rolconnlimit FROM pg_roles WHERE rolcanlogin AND rolname <> current_user
+		AND rolname <> 'rdsadmin' AND rolname NOT LIKE 'rds\_%' AND rolname NOT LIKE 'rdsrepl%' AND rolname NOT LIKE 'pg\_%' AND NOT rolsuper`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var r string
+		var l int
+		if err := rows.Scan(&r, &l); err != nil {
+			return nil, err
+		}
+		out[r] = l
+	}
+	return out, rows.Err()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// Check says whether the application roles are blocked (or, lifting, whether any still is).
+func (q *Quiesce) Check(ctx context.Context, env *steps.Env) steps.Check {
+	src, err := q.Source.resolve(ctx, env)
+	if err != nil {
+		return unknownOr(err, "check the source's connection and credentials")
+	}
+	c, err := src.connect(ctx, "")
+	if err != nil {
+		return steps.BlockedBy(err.Error(), "check the source's connection and credentials")
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	roles, err := appRoles(ctx, c)
+	if err != nil {
+		return steps.CannotTell("%v", err)
+	}
+	var blocked []string
+	for _, r := range sortedKeys(roles) {
+		if roles[r] == 0 {
+			blocked = append(blocked, r)
+		}
+	}
+	if q.Lift {
+		if len(blocked) == 0 {
+			return steps.AlreadyDone("no application role is blocked")
+		}
+		return steps.ReadyTo(steps.Update, "let %s connect again", strings.Join(blocked, ", "))
+	}
+	if len(roles) > 0 && len(blocked) == len(roles) {
+		return steps.AlreadyDone("all %d application roles are blocked", len(roles))
+	}
+	return steps.ReadyTo(steps.Update, "block %d application roles (%s), end their sessions, record the WAL position", len(roles), strings.Join(sortedKeys(roles), ", "))
+}
+
+// Apply quiesces (or lifts).
+func (q *Quiesce) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	src, err := q.Source.resolve(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	c, err := src.connect(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	roles, err := appRoles(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if q.Lift {
+		return nil, q.lift(ctx, env, c, roles)
+	}
+	st := QuiesceState{Limits: roles, Writes: map[string]int64{}}
+	for _, r := range sortedKeys(roles) {
+		if roles[r] == 0 {
+			st.Limits[r] = -1 // found blocked by an interrupted quiesce: its limit before is not known
+			continue
+		}
+		if _, err := c.Exec(ctx, "ALTER ROLE "+ident(r)+" CONNECTION LIMIT 0"); err != nil {
+			return nil, fmt.Errorf("block %s: %w", r, err)
+		}
+	}
+	var ended int
+	if err := c.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = ANY($1)", sortedKeys(roles)).Scan(&ended); err != nil {
+		return nil, fmt.Errorf("end application sessions: %w", err)
+	}
+	env.Info(fmt.Sprintf("blocked %s; ended %d sessions", strings.Join(sortedKeys(roles), ", "), ended))
+	if st.WAL, st.Writes, err = position(ctx, src, c); err != nil {
+		return nil, err
+	}
+	env.Info("WAL position recorded: " + st.WAL)
+	b, _ := json.Marshal(st)
+	return steps.Outputs{}.Set("state", string(b)).Set("wal-lsn", st.WAL).Set("roles", strings.Join(sortedKeys(roles), ",")), nil
+}
+
+func position(ctx context.Context, src dsn, c *pgx.Conn) (string, map[string]int64, error) {
+	var wal string
+	if _, err := c.Exec(ctx, "SELECT pg_stat_clear_snapshot()"); err != nil {
+		return "", nil, err
+	}
+	if err := c.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&wal); err != nil {
+		return "", nil, fmt.Errorf("read the WAL position: %w", err)
+	}
+	dbs, err := databases(ctx, c)
+	if err != nil {
+		return "", nil, err
+	}
+	writes := map[string]int64{}
+	for _, db := range dbs {
+		dc, err := src.connect(ctx, db)
+		if err != nil {
+			return "", nil, err
+		}
+		var n int64
+		err = dc.QueryRow(ctx, "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint FROM pg_stat_user_tables").Scan(&n)
+		dc.Close(context.WithoutCancel(ctx))
+		if err != nil {
+			return "", nil, err
+		}
+		writes[db] = n
+	}
+	return wal, writes, nil
+}
+
+func (q *Quiesce) lift(ctx context.Context, env *steps.Env, c *pgx.Conn, roles map[string]int) error {
+	st := QuiesceState{}
+	if s, err := env.Text(q.State); err == nil && s != "" {
+		_ = json.Unmarshal([]byte(s), &st)
+	}
+	for _, r := range sortedKeys(roles) {
+		if roles[r] != 0 {
+			continue
+		}
+		limit, ok := st.Limits[r]
+		if !ok || limit == 0 {
+			limit = -1
+		}
+		if _, err := c.Exec(ctx, fmt.Sprintf("ALTER ROLE %s CONNECTION LIMIT %d", ident(r), limit)); err != nil {
+			return fmt.Errorf("let %s connect again: %w", r, err)
+		}
+		env.Info(fmt.Sprintf("%s may connect again (limit %d)", r, limit))
+	}
+	return nil
+}
+
+// Observe re-reads the position when the quiesce is found done.
+func (q *Quiesce) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	if q.Lift {
+		return nil, nil
+	}
+	src, err := q.Source.resolve(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	c, err := src.connect(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	roles, err := appRoles(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	st := QuiesceState{Limits: map[string]int{}}
+	for r := range roles {
+		st.Limits[r] = -1
+	}
+	if st.WAL, st.Writes, err = position(ctx, src, c); err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(st)
+	return steps.Outputs{}.Set("state", string(b)).Set("wal-lsn", st.WAL).Set("roles", strings.Join(sortedKeys(roles), ",")), nil
+}
+
+// Verify proves the roles are blocked (or free again).
+func (q *Quiesce) Verify(ctx context.Context, env *steps.Env) error {
+	if ch := q.Check(ctx, env); ch.State != steps.Done {
+		return &steps.VerifyError{What: "application roles", Expected: map[bool]string{true: "free", false: "blocked"}[q.Lift], Found: ch.Reason}
+	}
+	return nil
+}
+
+// Rollback lifts the quiesce (or, for a lift, does nothing).
+func (q *Quiesce) Rollback(ctx context.Context, env *steps.Env) error {
+	if q.Lift {
+		return nil
+	}
+	l := &Quiesce{Source: q.Source, Lift: true, State: ref.MustParse("${steps." + baseID(env.StepID) + ".state}")}
+	_, err := l.Apply(ctx, env)
+	return err
+}
+
+func baseID(key string) string {
+	id, _, _ := strings.Cut(key, "[")
+	return id
+}
+
+// WALCheck is the `pg-wal-check` kind: before the old instance goes, it proves nothing was written
+// to the source after the quiesce: the WAL position is where the quiesce recorded it — or, when the
+// server's own housekeeping moved it (RDS writes a heartbeat), no user table counts a write since.
+type WALCheck struct {
+	Source Server       `yaml:"source"`
+	State  ref.Template `yaml:"state"`
+}
+
+// Describe lists the queries.
+func (w *WALCheck) Describe(env *steps.Env) []steps.Action {
+	return []steps.Action{{Kind: steps.ActSQL, Target: w.Source.describe(env), Text: "SELECT pg_current_wal_lsn();  -- must equal the quiesce's, else per database: sum(n_tup_ins + n_tup_upd + n_tup_del) unchanged"}}
+}
+
+// Check is ready to read.
+func (w *WALCheck) Check(ctx context.Context, env *steps.Env) steps.Check {
+	return steps.ReadyTo(steps.Read, "compare the source's WAL position with the quiesce's record")
+}
+
+// Apply compares.
+func (w *WALCheck) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	s, err := env.Text(w.State)
+	if err != nil {
+		return nil, err
+	}
+	var st QuiesceState
+	if err := json.Unmarshal([]byte(s), &st); err != nil {
+		return nil, fmt.Errorf("the quiesce's record is not readable: %w", err)
+	}
+	src, err := w.Source.resolve(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	c, err := src.connect(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	wal, writes, err := position(ctx, src, c)
+	if err != nil {
+		return nil, err
+	}
+	if wal == st.WAL {
+		env.Info("WAL position unchanged since the quiesce: " + wal)
+		return nil, nil
+	}
+	var moved []string
+	for db, n := range writes {
+		if n != st.Writes[db] {
+			moved = append(moved, fmt.Sprintf("%s: %d writes to user tables since the quiesce", db, n-st.Writes[db]))
+		}
+	}
+	if len(moved) > 0 {
+		sort.Strings(moved)
+		return nil, fmt.Errorf("the source was written to after the dump (WAL %s → %s): %s — those writes are not in the new instance; stop the writer, then redo the dump and restore (roll back to the quiesce)", st.WAL, wal, strings.Join(moved, "; "))
+	}
+	env.Info(fmt.Sprintf("WAL moved %s → %s, but no user table was written (server housekeeping)", st.WAL, wal))
+	return nil, nil
+}
+
+// Verify repeats the comparison.
+func (w *WALCheck) Verify(ctx context.Context, env *steps.Env) error {
+	_, err := w.Apply(ctx, env)
+	return err
+}
+
+// Rollback has nothing to undo.
+func (w *WALCheck) Rollback(ctx context.Context, env *steps.Env) error { return nil }

@@ -1,0 +1,272 @@
+package pgdata
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cairn-runbooks/cairn/internal/proc"
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// Restore is the `pg-restore` kind: each database of the dump's manifest is restored with
+// `pg_restore --create --exit-on-error -j N` (a fresh database, with its owner, encoding, locale,
+// database-level grants and settings), then its rows are counted against the manifest. On any error
+// the half-restored database is dropped before the step fails: none is ever left behind. A database
+// found on the target whose rows do not match (an interrupted restore) is dropped and restored again.
+type Restore struct {
+	Target Server       `yaml:"target"`
+	Dir    ref.Template `yaml:"dir"`
+	Jobs   ref.Template `yaml:"jobs"`
+}
+
+// OutputNames declares the outputs.
+func (r *Restore) OutputNames() []string { return []string{"databases"} }
+
+// Validate checks the parameters.
+func (r *Restore) Validate() error {
+	if r.Dir.IsZero() {
+		return fmt.Errorf("give `dir:` (the dump directory)")
+	}
+	return nil
+}
+
+// Describe lists the commands.
+func (r *Restore) Describe(env *steps.Env) []steps.Action {
+	dir := env.Describe(r.Dir)
+	return []steps.Action{
+		{Kind: steps.ActExec, Target: r.Target.describe(env), Text: fmt.Sprintf("for each database in %s/%s:\npg_restore --create --exit-on-error -j %s -d postgres %s/<db>.dir", dir, manifestName, orDefault(env.Describe(r.Jobs), "2"), dir)},
+		{Kind: steps.ActSQL, Target: r.Target.describe(env), Text: "-- only if pg_restore failed:\nDROP DATABASE IF EXISTS <db> WITH (FORCE)"},
+		{Kind: steps.ActSQL, Target: r.Target.describe(env), Text: "SELECT count(*) FROM <each table>   -- must equal the manifest's rows"},
+	}
+}
+
+// state counts what the target holds of each manifest database: nil rows when absent.
+func (r *Restore) state(ctx context.Context, env *steps.Env) (dsn, *Manifest, map[string][]string, error) {
+	dir, err := env.Text(r.Dir)
+	if err != nil {
+		return dsn{}, nil, nil, err
+	}
+	m, err := readManifest(dir)
+	if err != nil {
+		return dsn{}, nil, nil, fmt.Errorf("no complete dump in %s: %w", dir, err)
+	}
+	tgt, err := r.Target.resolve(ctx, env)
+	if err != nil {
+		return tgt, m, nil, err
+	}
+	diffs, err := targetDiffs(ctx, tgt, m)
+	return tgt, m, diffs, err
+}
+
+// targetDiffs compares each manifest database with the target; a database absent is "absent".
+func targetDiffs(ctx context.Context, tgt dsn, m *Manifest) (map[string][]string, error) {
+	c, err := tgt.connect(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	out := map[string][]string{}
+	for _, db := range m.Databases {
+		var exists bool
+		if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db.Name).Scan(&exists); err != nil {
+			return nil, err
+		}
+		if !exists {
+			out[db.Name] = []string{"absent"}
+			continue
+		}
+		dc, err := tgt.connect(ctx, db.Name)
+		if err != nil {
+			return nil, err
+		}
+		rows, sums, err := countTables(ctx, dc, db.Checksums != nil)
+		dc.Close(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, err
+		}
+		out[db.Name] = compare(db, rows, sums)
+	}
+	return out, nil
+}
+
+// Check says which databases are still to restore.
+func (r *Restore) Check(ctx context.Context, env *steps.Env) steps.Check {
+	_, m, diffs, err := r.state(ctx, env)
+	if err != nil {
+		return unknownOr(err, "the dump step must have finished; check the target's connection")
+	}
+	var todo []string
+	for _, db := range m.Databases {
+		if len(diffs[db.Name]) > 0 {
+			todo = append(todo, db.Name)
+		}
+	}
+	if len(todo) == 0 {
+		return steps.AlreadyDone("all %d databases are on the target with the dumped rows", len(m.Databases))
+	}
+	return steps.ReadyTo(steps.Create, "restore %s", strings.Join(todo, ", "))
+}
+
+// Apply restores each database not yet there.
+func (r *Restore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	tgt, m, diffs, err := r.state(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	dir, _ := env.Text(r.Dir)
+	jobs, err := jobsOf(env, r.Jobs)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for i, db := range m.Databases {
+		names = append(names, db.Name)
+		env.Out.Progress(float64(i), float64(len(m.Databases)), "databases")
+		d := diffs[db.Name]
+		if len(d) == 0 {
+			env.Info(db.Name + " is already restored: skipped")
+			continue
+		}
+		if d[0] != "absent" {
+			env.Info(db.Name + " is on the target but incomplete (" + d[0] + "): dropping it and restoring again")
+			if err := dropDatabase(ctx, tgt, db.Name); err != nil {
+				return nil, err
+			}
+		}
+		env.Info(fmt.Sprintf("restoring %s with %d jobs", db.Name, jobs))
+		argv := []string{"pg_restore", "--create", "--exit-on-error", "-j", strconv.Itoa(jobs), "-d", tgt.dbArg("postgres"), filepath.Join(dir, db.Dir)}
+		if _, err := proc.Run(ctx, env, proc.Cmd{Argv: argv, Env: tgt.environ(env.Environ, "")}); err != nil {
+			derr := dropDatabase(context.WithoutCancel(ctx), tgt, db.Name)
+			if derr != nil {
+				return nil, fmt.Errorf("restore of %s failed: %w; and dropping the half-restored database failed too: %v — drop it by hand: DROP DATABASE %s WITH (FORCE)", db.Name, err, derr, ident(db.Name))
+			}
+			env.Info("restore of " + db.Name + " failed: the half-restored database was dropped")
+			return nil, fmt.Errorf("restore of %s failed, the half-restored database was dropped (nothing of it is left on the target): %w", db.Name, err)
+		}
+	}
+	env.Out.Progress(float64(len(m.Databases)), float64(len(m.Databases)), "databases")
+	return steps.Outputs{}.Set("databases", strings.Join(names, ",")), nil
+}
+
+func dropDatabase(ctx context.Context, tgt dsn, db string) error {
+	c, err := tgt.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(db)+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", db, err)
+	}
+	return nil
+}
+
+// Observe reads the outputs of a restore found done.
+func (r *Restore) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	dir, err := env.Text(r.Dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := readManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, db := range m.Databases {
+		names = append(names, db.Name)
+	}
+	return steps.Outputs{}.Set("databases", strings.Join(names, ",")), nil
+}
+
+// Verify counts every table against the manifest and lists every difference.
+func (r *Restore) Verify(ctx context.Context, env *steps.Env) error {
+	_, m, diffs, err := r.state(ctx, env)
+	if err != nil {
+		return err
+	}
+	return diffError(m, diffs)
+}
+
+func diffError(m *Manifest, diffs map[string][]string) error {
+	var all []string
+	for _, db := range m.Databases {
+		for _, d := range diffs[db.Name] {
+			if d == "absent" {
+				d = db.Name + ": database absent on the target"
+			}
+			all = append(all, d)
+		}
+	}
+	if len(all) > 0 {
+		return &steps.VerifyError{What: "rows on the target", Expected: "the source snapshot's rows", Found: fmt.Sprintf("%d differences: %s", len(all), strings.Join(all, "; "))}
+	}
+	return nil
+}
+
+// Rollback drops the restored databases from the target.
+func (r *Restore) Rollback(ctx context.Context, env *steps.Env) error {
+	tgt, m, _, err := r.state(ctx, env)
+	if err != nil {
+		return err
+	}
+	for _, db := range m.Databases {
+		if err := dropDatabase(ctx, tgt, db.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// VerifyRows is the `pg-verify-rows` kind: it counts (and checksums, when the manifest has them)
+// every table on the target and compares with the manifest; every mismatch is listed. It reads only.
+type VerifyRows struct {
+	Target Server       `yaml:"target"`
+	Dir    ref.Template `yaml:"dir"`
+}
+
+// Describe lists the queries.
+func (v *VerifyRows) Describe(env *steps.Env) []steps.Action {
+	return []steps.Action{{Kind: steps.ActSQL, Target: v.Target.describe(env), Text: "SELECT count(*) [, md5 of the rows] FROM <each table of " + env.Describe(v.Dir) + "/" + manifestName + ">"}}
+}
+
+// Check is ready to read.
+func (v *VerifyRows) Check(ctx context.Context, env *steps.Env) steps.Check {
+	return steps.ReadyTo(steps.Read, "compare the target's rows with the source snapshot's")
+}
+
+// Apply compares.
+func (v *VerifyRows) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	_, m, diffs, err := (&Restore{Target: v.Target, Dir: v.Dir}).state(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if err := diffError(m, diffs); err != nil {
+		return nil, err
+	}
+	var tables int
+	var rows int64
+	for _, db := range m.Databases {
+		tables += len(db.Rows)
+		for _, n := range db.Rows {
+			rows += n
+		}
+	}
+	env.Info(fmt.Sprintf("all %d tables in %d databases match: %d rows%s", tables, len(m.Databases), rows, map[bool]string{true: ", checksums equal", false: ""}[len(m.Databases) > 0 && m.Databases[0].Checksums != nil]))
+	return nil, nil
+}
+
+// Verify repeats the comparison.
+func (v *VerifyRows) Verify(ctx context.Context, env *steps.Env) error {
+	_, err := v.Apply(ctx, env)
+	return err
+}
+
+// Rollback has nothing to undo.
+func (v *VerifyRows) Rollback(ctx context.Context, env *steps.Env) error { return nil }
+
+var _ = pgx.Identifier{}
