@@ -106,9 +106,12 @@ func (r *Runner) policyAnswer(q events.Question) (events.Answer, bool) {
 	}
 	a := events.Answer{QuestionID: q.ID}
 	switch q.Kind {
-	case events.AskConfirm, events.AskChecklist:
+	case events.AskConfirm, events.AskChecklist, events.AskGoNoGo:
 		if p.Yes {
 			a.Yes, a.By = true, by("flag --yes")
+			if q.Kind == events.AskGoNoGo {
+				a.Choice = "go"
+			}
 			return a, true
 		}
 		if q.Kind == events.AskConfirm && p.OnFailure == "rollback" && r.rollingBack(q) {

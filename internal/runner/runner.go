@@ -62,6 +62,7 @@ type Runner struct {
 	done    []string                 // keys applied by this run, in order (rollback walks them back)
 	status  map[string]string        // last known state per key from the journal
 	qcount  int
+	goAsked bool
 	pending []journal.InboxItem
 }
 

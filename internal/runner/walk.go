@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/internal/journal"
 	"github.com/cairn-runbooks/cairn/internal/redact"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/runbooks"
@@ -250,6 +251,12 @@ func (r *Runner) verify(ctx context.Context, spec *runbooks.StepSpec, key string
 // confirm asks what the step's confirmation and approvals require. ok false means do not apply;
 // status is then the run's final status.
 func (r *Runner) confirm(ctx context.Context, spec *runbooks.StepSpec, key string) (bool, string) {
+	if spec.Destructive && !r.goAsked {
+		r.goAsked = true
+		if ok, status := r.goNoGo(ctx, spec, key); !ok {
+			return false, status
+		}
+	}
 	approvals := spec.Approvals
 	if approvals == 0 && spec.Destructive && r.cfg.Meta.Approvals > 1 {
 		approvals = r.cfg.Meta.Approvals
@@ -422,4 +429,40 @@ func (r *Runner) specOf(key string) *runbooks.StepSpec {
 		}
 	}
 	return nil
+}
+
+// goNoGo asks, once, before the first destructive step, whether to go on when the ETA from earlier
+// rehearsals passes the maintenance window's end.
+func (r *Runner) goNoGo(ctx context.Context, spec *runbooks.StepSpec, key string) (bool, string) {
+	end := r.cfg.Meta.WindowEnd
+	if end.IsZero() {
+		return true, ""
+	}
+	timings := journal.RehearsalTimings(journal.StateDirOf(r.cfg.Run), r.cfg.Runbook.Name)
+	if timings == nil {
+		r.emit(events.Event{Type: events.Note, Step: key, Note: "no rehearsal timings for this runbook: cairn cannot say whether the rest fits the window"})
+		return true, ""
+	}
+	var left time.Duration
+	counting := false
+	for _, s := range r.cfg.Runbook.Steps {
+		if s == spec {
+			counting = true
+		}
+		if counting {
+			left += timings[s.ID]
+		}
+	}
+	eta := r.cfg.Now().Add(left)
+	if !eta.After(end) {
+		return true, ""
+	}
+	a, err := r.ask(ctx, events.Question{Kind: events.AskGoNoGo, Step: key,
+		Prompt:  fmt.Sprintf("The rest of the run is expected to end at %s, %s after the window closes at %s. Start the destructive steps?", eta.Local().Format("15:04"), eta.Sub(end).Round(time.Minute), end.Local().Format("15:04")),
+		Detail:  "ETA from earlier rehearsals of " + r.cfg.Runbook.Name + "; nothing destructive has run yet",
+		Options: []events.Option{{Key: "go", Label: "Go", Effect: "start " + key + " and go on"}, {Key: "no-go", Label: "No-go", Effect: "stop before anything destructive; `cairn resume " + r.cfg.Run.ID + "` in the next window"}}})
+	if err != nil || !(a.Yes || a.Choice == "go") {
+		return false, r.stopStatus(ctx, Aborted)
+	}
+	return true, ""
 }

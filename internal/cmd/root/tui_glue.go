@@ -32,7 +32,7 @@ func newRunSource(ctx context.Context, run *journal.Run, who events.Actor) *runS
 }
 
 func (s *runSource) Events() <-chan events.Event { return s.ch }
-func (s *runSource) RunID() string                { return s.run.ID }
+func (s *runSource) RunID() string               { return s.run.ID }
 
 func (s *runSource) Answer(ctx context.Context, a events.Answer) error {
 	who := s.who
@@ -134,7 +134,7 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 		}
 		return newRunSource(ctx, run, who), nil
 	}
-	d.Timings = func(name string) map[string]time.Duration { return rehearsalTimings(state, name) }
+	d.Timings = func(name string) map[string]time.Duration { return journal.RehearsalTimings(state, name) }
 	return d, nil
 }
 
@@ -176,35 +176,6 @@ func resumeQuietly(f *cmdutil.Factory, run *journal.Run) error {
 	}
 	_, err = launch.Start(f.Executable, run, "run", secrets, os.Environ())
 	return err
-}
-
-// rehearsalTimings averages per-step durations over earlier rehearsals of a runbook that succeeded.
-func rehearsalTimings(state, name string) map[string]time.Duration {
-	ids, _ := journal.List(state)
-	sum := map[string]time.Duration{}
-	n := 0
-	for _, id := range ids {
-		run := &journal.Run{Dir: journal.RunsDir(state) + "/" + id, ID: id}
-		meta, err := run.Meta()
-		if err != nil || !meta.Rehearsal || meta.Runbook != name {
-			continue
-		}
-		st, err := fold(run)
-		if err != nil || st.Status != runner.Succeeded {
-			continue
-		}
-		n++
-		for _, s := range st.Steps {
-			sum[s.Info.ID] += s.Elapsed
-		}
-	}
-	if n == 0 {
-		return nil
-	}
-	for k := range sum {
-		sum[k] /= time.Duration(n)
-	}
-	return sum
 }
 
 // runProgram runs a TUI model and reports how it ended.
