@@ -27,11 +27,15 @@ type Preflight struct {
 	FreeSnapshots []ref.Template `yaml:"free-snapshots"`
 	// WillDelete says the source will be deleted by this run (deletion protection must be off).
 	WillDelete ref.Template `yaml:"will-delete"`
+	// KeepIdentifier and Target decide the identifier the encrypted instance is built under (the
+	// build-id output): the source's own when kept (it is deleted first), else Target.
+	KeepIdentifier ref.Template `yaml:"keep-identifier"`
+	Target         ref.Template `yaml:"target"`
 }
 
 // OutputNames declares the outputs.
 func (p *Preflight) OutputNames() []string {
-	return []string{"settings", "key-arn", "master-username", "engine-version", "summary"}
+	return []string{"settings", "key-arn", "master-username", "engine-version", "summary", "build-id"}
 }
 
 // Validate checks the parameters.
@@ -170,10 +174,19 @@ func (p *Preflight) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, e
 		return nil, fmt.Errorf("%s", fs[0].problem)
 	}
 	s := SettingsOf(inst)
+	v, err := texts(env, p.KeepIdentifier, p.Target)
+	if err != nil {
+		return nil, err
+	}
+	build := v[1]
+	if isTrue(v[0]) || build == "" {
+		build = s.Identifier
+	}
 	env.Info("source: " + s.Summary())
+	env.Info("the encrypted instance is built as " + build)
 	env.Info("KMS key: " + arn)
 	return steps.Outputs{}.Set("settings", s.JSON()).Set("key-arn", arn).Set("master-username", s.MasterUsername).
-		Set("engine-version", s.EngineVersion).Set("summary", s.Summary()), nil
+		Set("engine-version", s.EngineVersion).Set("summary", s.Summary()).Set("build-id", build), nil
 }
 
 // Verify has nothing to prove: the preflight changed nothing.

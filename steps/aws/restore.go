@@ -25,6 +25,8 @@ type Restore struct {
 	Identifier ref.Template `yaml:"identifier"`
 	Settings   ref.Template `yaml:"settings"`
 	KMSKey     ref.Template `yaml:"kms-key"`
+	// OnlyIfSnapshot (cut-backs) makes a missing snapshot mean "nothing to restore" (Done).
+	OnlyIfSnapshot bool `yaml:"only-if-snapshot"`
 }
 
 // OutputNames declares the outputs.
@@ -119,6 +121,13 @@ func (r *Restore) Check(ctx context.Context, env *steps.Env) steps.Check {
 		return steps.CannotTell("%v", err)
 	}
 	if !ok {
+		if r.OnlyIfSnapshot {
+			if _, have, err := c.Snapshot(ctx, v[2]); err != nil {
+				return steps.CannotTell("%v", err)
+			} else if !have {
+				return steps.AlreadyDone("no snapshot %s: nothing to restore", v[2])
+			}
+		}
 		return steps.ReadyTo(steps.Create, "restore snapshot %s as %s", v[2], v[0])
 	}
 	good, want, err := judgeEncryption(ctx, c, inst, v[1])

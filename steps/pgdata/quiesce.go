@@ -81,6 +81,9 @@ func sortedKeys[V any](m map[string]V) []string {
 func (q *Quiesce) Check(ctx context.Context, env *steps.Env) steps.Check {
 	src, err := q.Source.resolve(ctx, env)
 	if err != nil {
+		if q.Lift && strings.Contains(err.Error(), "does not exist") {
+			return steps.AlreadyDone("%v: nothing to lift", err)
+		}
 		return unknownOr(err, "check the source's connection and credentials")
 	}
 	c, err := src.connect(ctx, "")
