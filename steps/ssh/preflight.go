@@ -10,6 +10,7 @@ import (
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
+	"github.com/cairn-runbooks/cairn/steps/host"
 )
 
 // Preflight is the `ssh-backup-preflight` kind. It only reads: the parameters (absolute plain
@@ -21,6 +22,7 @@ type Preflight struct {
 	AdminUser     ref.Template  `yaml:"admin_user"`
 	AdminIdentity ref.Template  `yaml:"admin_identity"`
 	CronUser      ref.Template  `yaml:"cron_user"`
+	Schedule      ref.Template  `yaml:"schedule"`
 }
 
 // Validate checks presence.
@@ -59,6 +61,15 @@ func (p *Preflight) problems(ctx context.Context, env *steps.Env) (facts []strin
 	cu, err := env.Text(p.CronUser)
 	if err != nil {
 		return nil, nil, err
+	}
+	sched, err := env.Text(p.Schedule)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !p.Schedule.IsZero() {
+		if err := host.ValidateSchedule(sched); err != nil {
+			probs = append(probs, err)
+		}
 	}
 	if cu != "" {
 		if _, err := exec.CommandContext(ctx, "id", "-u", cu).Output(); err != nil {

@@ -116,8 +116,12 @@ func (pr *prover) evidence(what string, lines []string, needles ...string) error
 		if hit == "" {
 			return fmt.Errorf("%s: sshd's log shows no line with %q (new lines: %q)", what, n, lines)
 		}
-		pr.env.Info("  sshd: " + strings.TrimSpace(hit))
-		pr.lines = append(pr.lines, what+": "+strings.TrimSpace(hit))
+		hit = strings.TrimSpace(hit)
+		if len(hit) > 240 { // a forced command can be long; the start and the connection are what matter
+			hit = hit[:160] + " … " + hit[len(hit)-70:]
+		}
+		pr.env.Info("  sshd: " + hit)
+		pr.lines = append(pr.lines, what+": "+hit)
 	}
 	return nil
 }
