@@ -80,7 +80,7 @@ func (s *Service) createInstance(form awswire.Form) (any, error) {
 	if user == "rdsadmin" || strings.HasPrefix(user, "pg_") || user == "rds_superuser" {
 		return nil, awswire.Errorf("InvalidParameterValue", "MasterUsername %s cannot be used as it is a reserved word used by the engine", user)
 	}
-	if len(pw) < 8 || strings.ContainsAny(pw, `/"@`) {
+	if len(pw) < 8 || strings.ContainsAny(pw, `/"@ `) {
 		return nil, awswire.Errorf("InvalidParameterValue", "The parameter MasterUserPassword is not a valid password. Only printable ASCII characters besides '/', '@', '\"', ' ' may be used.")
 	}
 	storage, _, err := form.Int("AllocatedStorage")
