@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/user"
@@ -65,13 +66,51 @@ func restartNeeds(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 
 // restartPlan is how this host restarts this server.
 type restartPlan struct {
-	argv []string
-	via  string
+	argv    []string
+	via     string
+	dataDir string
 }
 
 func (p restartPlan) run(ctx context.Context, env *steps.Env) error {
 	env.Info("restarting the server via " + p.via + ": " + strings.Join(p.argv, " "))
-	_, err := proc.Run(ctx, env, proc.Cmd{Argv: p.argv})
+	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: p.argv}); err != nil {
+		return err
+	}
+	return closeGroupAccess(env, p.dataDir)
+}
+
+// closeGroupAccess: when the data directory is private (no group bits) the server now runs with
+// data_directory_mode 0700, and files it created while it ran in group access mode (up to and
+// during this restart's shutdown) are the only group-readable ones left. They are closed again, so
+// a rollback leaves the directory exactly as private as it was. A directory with group access is
+// left alone.
+func closeGroupAccess(env *steps.Env, dir string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm()&0o070 != 0 {
+		return nil
+	}
+	n := 0
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir || !(d.IsDir() || d.Type().IsRegular()) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if m := info.Mode(); m.Perm()&0o070 != 0 {
+			if err := os.Chmod(p, m&^0o070); err == nil {
+				n++
+			}
+		}
+		return nil
+	})
+	if n > 0 {
+		env.Info(fmt.Sprintf("closed group access on %d file(s) the server created in group access mode", n))
+	}
 	return err
 }
 
@@ -92,9 +131,9 @@ func restartHow(ctx context.Context, conn *pgx.Conn, env *steps.Env, logFile ref
 			f := strings.Fields(l)
 			if len(f) >= 6 && filepath.Clean(f[5]) == filepath.Clean(dir) {
 				if _, err := os.Stat("/run/systemd/system"); err == nil {
-					return restartPlan{argv: []string{"systemctl", "restart", "postgresql@" + f[0] + "-" + f[1]}, via: "systemd"}, nil
+					return restartPlan{argv: []string{"systemctl", "restart", "postgresql@" + f[0] + "-" + f[1]}, via: "systemd", dataDir: dir}, nil
 				}
-				return restartPlan{argv: []string{"pg_ctlcluster", f[0], f[1], "restart"}, via: "pg_ctlcluster"}, nil
+				return restartPlan{argv: []string{"pg_ctlcluster", f[0], f[1], "restart"}, via: "pg_ctlcluster", dataDir: dir}, nil
 			}
 		}
 	}
@@ -122,7 +161,7 @@ func restartHow(ctx context.Context, conn *pgx.Conn, env *steps.Env, logFile ref
 	if os.Geteuid() == 0 {
 		argv = append([]string{"runuser", "-u", owner, "--"}, argv...)
 	}
-	return restartPlan{argv: argv, via: "pg_ctl"}, nil
+	return restartPlan{argv: argv, via: "pg_ctl", dataDir: dir}, nil
 }
 
 func atoiSafe(s string) int { n, _ := strconv.Atoi(s); return n }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/journal"
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 )
@@ -173,6 +174,41 @@ func (w *world) groupReadable() bool {
 	return found
 }
 
+// waitRollback waits for the rollback's own run.finished record (the CLI's watcher may return at
+// the earlier run's record) and fails unless it says rolled-back.
+func (w *world) waitRollback(id string) {
+	w.t.Helper()
+	run, err := journal.Open(w.state, id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		recs, _ := journal.ReadAll(run)
+		var fins []events.Event
+		for _, e := range recs {
+			if e.Type == events.RunFinished {
+				fins = append(fins, e)
+			}
+		}
+		if len(fins) >= 2 {
+			if s := fins[len(fins)-1].Status; s != "rolled-back" {
+				var b strings.Builder
+				for _, e := range recs {
+					fmt.Fprintf(&b, "%s %s %s %s\n", e.Type, e.Step, e.Note, e.Status)
+					if e.Error != nil {
+						fmt.Fprintf(&b, "  %+v\n", *e.Error)
+					}
+				}
+				w.t.Fatalf("rollback ended %s:\n%s", s, b.String())
+			}
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	w.t.Fatalf("rollback did not finish in 2 minutes")
+}
+
 // asUser runs argv as the backup OS user.
 func (w *world) asUser(argv ...string) (string, error) {
 	out, err := exec.Command("runuser", append([]string{"-u", w.osUser, "--"}, argv...)...).CombinedOutput()
@@ -253,10 +289,10 @@ func TestPgbackrestUserRunbook(t *testing.T) {
 
 	// Roll everything back: the system as it was.
 	out, code = w.cairn("rollback", runID, "--yes", "--no-tui")
-	t.Logf("rollback:\n%s", out)
 	if code != 0 {
 		t.Fatalf("rollback exit %d:\n%s", code, out)
 	}
+	w.waitRollback(runID)
 	if after := w.snapshot(); after != before {
 		t.Fatalf("rollback did not restore the system:\n--- before\n%s\n--- after\n%s", before, after)
 	}
