@@ -1,0 +1,175 @@
+package rdsencrypt_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/cairn-runbooks/cairn/internal/twin"
+)
+
+// checkFinal proves the end state: the original identifier answers, encrypted with the chosen key;
+// the application's data, roles and grants are what they were; the secret's credentials log in.
+func checkFinal(t *testing.T, r *rig, before string) {
+	t.Helper()
+	found, enc, key, _, _ := r.instance(twin.DemoInstance)
+	if !found || !enc || key != r.keyARN() {
+		t.Fatalf("%s: found=%v encrypted=%v key=%s, want encrypted with %s", twin.DemoInstance, found, enc, key, r.keyARN())
+	}
+	if after := r.fingerprint(twin.DemoInstance); after != before {
+		t.Fatalf("the application differs after the rebuild:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	for _, gone := range []string{twin.DemoInstance + "-unencrypted", twin.DemoInstance + "-enc"} {
+		if found, _, _, _, _ := r.instance(gone); found {
+			t.Errorf("%s still exists", gone)
+		}
+	}
+	c, err := r.login(twin.DemoInstance, "app", "app_rw", "app-rw-demo")
+	if err != nil {
+		t.Fatalf("the application role cannot log in: %v", err)
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(context.Background(), "INSERT INTO audit.events (actor, what) VALUES ('app', 'after the rebuild')"); err != nil {
+		t.Fatalf("the application role cannot write: %v", err)
+	}
+}
+
+// Strategy snapshot-copy on the demo instance, with the runner SIGKILLed while it waits for the
+// snapshot: `cairn resume` finishes, no step is applied twice, the data is all there, encrypted.
+func TestSnapshotCopyKilledWhileSnapshotting(t *testing.T) {
+	r := newRig(t)
+	before := r.fingerprint(twin.DemoInstance)
+	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=snapshot-copy")...)
+	args = append(args, "--yes", "--confirm", "delete-old="+twin.DemoInstance)
+	run := r.killDuring("snapshot", 0, args...)
+	out, code := r.cairn("resume", run.ID, "--yes", "--no-tui", "--confirm", "delete-old="+twin.DemoInstance)
+	if code != 0 || !strings.Contains(out, "SUCCEEDED") {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, out, r.runnerLog())
+	}
+	r.noStepRepeated(run)
+	checkFinal(t, r, before)
+	if _, err := r.rds.DescribeDBSnapshots(context.Background(), &awsrds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(twin.DemoInstance + "-final-unencrypted")}); err != nil {
+		t.Errorf("the old instance's final snapshot is missing: %v", err)
+	}
+}
+
+// Strategy logical, keeping the identifier (the seed's way), with the runner SIGKILLed while it
+// restores the databases: `cairn resume` finishes, no step is applied twice, rows are verified.
+func TestLogicalKeepIdentifierKilledWhileRestoring(t *testing.T) {
+	r := newRig(t)
+	before := r.fingerprint(twin.DemoInstance)
+	r.createSecret("cairn/app-db/roles", map[string]string{"app_rw": "app-rw-demo", "app_ro": "app-ro-demo"})
+	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=logical", "keep-identifier=true", "passwords-secret=cairn/app-db/roles", "checksums=true")...)
+	args = append(args, "--yes", "--confirm", "delete-source="+twin.DemoInstance)
+	run := r.killDuring("restore-databases", 150*time.Millisecond, args...)
+	out, code := r.cairn("resume", run.ID, "--yes", "--no-tui", "--confirm", "delete-source="+twin.DemoInstance)
+	if code != 0 || !strings.Contains(out, "SUCCEEDED") {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, out, r.runnerLog())
+	}
+	if !strings.Contains(out, "match") {
+		t.Errorf("no row verification in the output:\n%s", out)
+	}
+	r.noStepRepeated(run)
+	checkFinal(t, r, before)
+}
+
+// Strategy logical with a temporary identifier and a swap, uninterrupted.
+func TestLogicalSwap(t *testing.T) {
+	r := newRig(t)
+	before := r.fingerprint(twin.DemoInstance)
+	r.createSecret("cairn/app-db/roles", map[string]string{"app_rw": "app-rw-demo", "app_ro": "app-ro-demo"})
+	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=logical", "passwords-secret=cairn/app-db/roles")...)
+	out, code := r.cairn(append(args, "--yes", "--confirm", "delete-old="+twin.DemoInstance)...)
+	if code != 0 || !strings.Contains(out, "SUCCEEDED") {
+		t.Fatalf("run: exit %d\n%s\n%s", code, out, r.runnerLog())
+	}
+	checkFinal(t, r, before)
+}
+
+// A restore the target refuses halfway (an extension only a superuser may create) leaves no
+// half-restored database; the cut-back restores the source from its snapshot under its original
+// identifier, with its data, and lets the application roles in again.
+func TestLogicalRestoreFailsCutBack(t *testing.T) {
+	r := newRig(t)
+	su := r.superuser(twin.DemoInstance, "analytics")
+	if _, err := su.Exec(context.Background(), "CREATE EXTENSION dblink"); err != nil {
+		t.Fatal(err)
+	}
+	before := r.fingerprint(twin.DemoInstance)
+	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=logical", "keep-identifier=true")...)
+	out, code := r.cairn(append(args, "--yes", "--confirm", "delete-source="+twin.DemoInstance, "--on-failure", "rollback")...)
+	if code == 0 || strings.Contains(out, "SUCCEEDED") {
+		t.Fatalf("the run should fail at the restore:\n%s", out)
+	}
+	if !strings.Contains(out, "half-restored database was dropped") {
+		t.Errorf("no word of the dropped database:\n%s", out)
+	}
+	if !strings.Contains(out, "cut-restore-source") {
+		t.Fatalf("no cut-back:\n%s\n%s", out, r.runnerLog())
+	}
+	found, enc, _, _, _ := r.instance(twin.DemoInstance)
+	if !found || enc {
+		t.Fatalf("after the cut-back %s: found=%v encrypted=%v, want the unencrypted source back", twin.DemoInstance, found, enc)
+	}
+	if after := r.fingerprint(twin.DemoInstance); after != before {
+		t.Fatalf("the source came back different:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	c, err := r.login(twin.DemoInstance, "app", "app_rw", "app-rw-demo")
+	if err != nil {
+		t.Fatalf("after the cut-back the application role cannot log in: %v", err)
+	}
+	c.Close(context.Background())
+}
+
+// Bad input is refused by the preflight, with a clear message, and nothing is changed.
+func TestPreflightRefusesBadInput(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	// an encrypted instance under the name the rebuild would use as its target
+	if _, err := r.rds.CreateDBInstance(ctx, &awsrds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String("app-db-enc"), Engine: aws.String("postgres"),
+		DBInstanceClass: aws.String("db.t3.micro"), MasterUsername: aws.String("master"), MasterUserPassword: aws.String("Encrypted-1234"),
+		StorageEncrypted: aws.Bool(true), KmsKeyId: aws.String(twin.DemoKeyAlias)}); err != nil {
+		t.Fatal(err)
+	}
+	w := awsrds.NewDBInstanceAvailableWaiter(r.rds)
+	if err := w.Wait(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("app-db-enc")}, 2*time.Minute, func(o *awsrds.DBInstanceAvailableWaiterOptions) { o.MinDelay = 200 * time.Millisecond }); err != nil {
+		t.Fatal(err)
+	}
+	key, err := r.kms.CreateKey(ctx, &awskms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.kms.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: key.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	inv := r.inventory()
+	for _, c := range []struct {
+		name, want string
+		params     []string
+	}{
+		{"unknown instance", "instance no-such-db does not exist", []string{"instance=no-such-db", "target=no-such-db-enc"}},
+		{"already encrypted", "instance app-db-enc is already encrypted", []string{"instance=app-db-enc", "target=app-db-enc2"}},
+		{"missing key", "KMS key alias/no-such-key does not exist", []string{"kms-key=alias/no-such-key"}},
+		{"disabled key", "is disabled", []string{"kms-key=" + aws.ToString(key.KeyMetadata.KeyId)}},
+		{"identifier taken", "identifier app-db-enc is taken", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"run", "rds-encrypt"}, r.params(c.params...)...)
+			out, code := r.cairn(append(args, "--yes", "--on-failure", "abort")...)
+			if code == 0 {
+				t.Fatalf("accepted:\n%s", out)
+			}
+			if !strings.Contains(out, c.want) || !strings.Contains(out, "preflight") {
+				t.Fatalf("want %q from the preflight, got:\n%s", c.want, out)
+			}
+			if got := r.inventory(); got != inv {
+				t.Fatalf("something changed:\nbefore:\n%s\nafter:\n%s", inv, got)
+			}
+		})
+	}
+}
