@@ -297,3 +297,44 @@ func TestPgbackrestUserRunbook(t *testing.T) {
 		t.Fatalf("rollback did not restore the system:\n--- before\n%s\n--- after\n%s", before, after)
 	}
 }
+
+// The runbook refuses before any change: pgBackRest missing, a configuration whose pg1-path is
+// another cluster's data directory, a role name taken by a role with other privileges.
+func TestPgbackrestUserRefusesBeforeAnyChange(t *testing.T) {
+	w := newWorld(t)
+	refuse := func(name, want string, extra ...string) {
+		t.Helper()
+		before := w.snapshot()
+		out, code := w.cairn(append(append([]string{"run", "pgbackrest-user"}, w.params(extra...)...), "--yes", "--no-tui", "--on-failure", "abort")...)
+		if code == 0 {
+			t.Fatalf("%s: the run succeeded:\n%s", name, out)
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("%s: output does not say %q:\n%s", name, want, out)
+		}
+		if strings.Contains(out, "applying") {
+			t.Errorf("%s: a step applied before the refusal:\n%s", name, out)
+		}
+		if after := w.snapshot(); after != before {
+			t.Errorf("%s: the system changed:\n--- before\n%s\n--- after\n%s", name, before, after)
+		}
+	}
+
+	refuse("pgBackRest missing", "pgBackRest is not installed", "pgbackrest-bin=/nonexistent/pgbackrest")
+
+	other := testbed.Postgres(t)
+	if err := os.MkdirAll(filepath.Dir(w.config), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.config, []byte("[global]\nrepo1-path="+w.repo+"\n\n["+w.stanza+"]\npg1-path="+other.DataDir+"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	refuse("data directory not the server's", "but the server's data directory is "+w.pg.DataDir)
+	if err := os.RemoveAll(filepath.Dir(filepath.Dir(w.config))); err != nil {
+		t.Fatal(err)
+	}
+
+	w.pg.Exec(t, "postgres", "CREATE ROLE "+w.role+" LOGIN; GRANT SELECT ON payroll TO "+w.role)
+	t.Cleanup(func() { w.pg.Exec(t, "postgres", "DROP OWNED BY "+w.role+"; DROP ROLE "+w.role) })
+	refuse("role name taken", "already exists with other privileges: SELECT on payroll")
+}
