@@ -66,7 +66,7 @@ type Run struct {
 func NewID(now time.Time) string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
-	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
+	return now.UTC().Format("20060102-150405.000") + "-" + hex.EncodeToString(b)
 }
 
 // RunsDir is where runs live under a state directory.

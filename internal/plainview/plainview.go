@@ -27,6 +27,14 @@ type View struct {
 	RunID    string
 	ReadOnly bool
 	state    *events.RunState
+	hint     string // how to answer the open question, printed only if no answer follows at once
+}
+
+func (v *View) flushHint() {
+	if v.hint != "" {
+		v.printf(v.state.Last, "%s", v.hint)
+		v.hint = ""
+	}
 }
 
 // Render consumes events until the channel closes; it returns the run's final status ("" if the
@@ -34,7 +42,23 @@ type View struct {
 func (v *View) Render(ctx context.Context, ch <-chan events.Event) string {
 	v.state = events.NewRunState()
 	asked := map[string]bool{}
-	for e := range ch {
+	for {
+		var e events.Event
+		var ok bool
+		select {
+		case e, ok = <-ch:
+		case <-time.After(700 * time.Millisecond):
+			// nothing answered the open question at once (no flag did): say how to answer it
+			v.flushHint()
+			e, ok = <-ch
+		}
+		if !ok {
+			break
+		}
+		if e.Type != events.QuestionAnswered {
+			v.flushHint()
+		}
+		v.hint = ""
 		v.state.Apply(e)
 		v.line(e)
 		if e.Type == events.QuestionAsked && e.Question != nil && !v.ReadOnly && v.In != nil && !asked[e.Question.ID] {
@@ -152,9 +176,9 @@ func (v *View) line(e events.Event) {
 			v.printf(e.Time, "  [%s] %s: %s", o.Key, o.Label, o.Effect)
 		}
 		if q.Kind == events.AskApproval {
-			v.printf(e.Time, "  waiting for approval: another engineer runs `cairn approve %s`", v.RunID)
+			v.hint = fmt.Sprintf("  waiting for approval: another engineer runs `cairn approve %s`", v.RunID)
 		} else if v.In == nil && !v.ReadOnly {
-			v.printf(e.Time, "  waiting for an answer: `cairn attach %s` on a terminal", v.RunID)
+			v.hint = fmt.Sprintf("  waiting for an answer: `cairn attach %s` on a terminal", v.RunID)
 		}
 	case events.QuestionAnswered:
 		a := e.Answer

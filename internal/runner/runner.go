@@ -63,7 +63,10 @@ type Runner struct {
 	status  map[string]string        // last known state per key from the journal
 	qcount  int
 	goAsked bool
-	pending []journal.InboxItem
+	// journalErr is the first failure to write the journal; the run stops on it.
+	journalErr error
+	cancel     context.CancelFunc
+	pending    []journal.InboxItem
 }
 
 // Run drives the run to its end (or until ctx ends) and returns its final status.
@@ -79,7 +82,9 @@ func Run(ctx context.Context, cfg Config) (string, error) {
 		return "", err
 	}
 	defer w.Close()
-	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]string{}}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]string{}, cancel: cancel}
 	for _, v := range cfg.Values {
 		if v.Secret {
 			r.red.Add(v.S)
@@ -91,7 +96,7 @@ func Run(ctx context.Context, cfg Config) (string, error) {
 	}
 	r.replay(prior)
 	if len(prior) == 0 {
-		r.emit(events.Event{Type: events.RunStarted, Actor: &cfg.Actor, Run: r.runInfo()})
+		r.emit(events.Event{Type: events.RunStarted, Actor: &cfg.Actor, Run: r.runInfo(ctx)})
 	} else {
 		r.emit(events.Event{Type: events.RunResumed, Actor: &cfg.Actor, Note: string(cfg.Mode)})
 		r.killLeftovers(prior)
@@ -102,6 +107,9 @@ func Run(ctx context.Context, cfg Config) (string, error) {
 	} else {
 		status = r.runSteps(ctx)
 	}
+	if r.journalErr != nil {
+		return Failed, fmt.Errorf("cannot write the journal of run %s, so the run stopped (state as the journal last recorded it): %w", cfg.Run.ID, r.journalErr)
+	}
 	if ctx.Err() != nil && status == "" {
 		// the runner was stopped: the journal says where; resume continues.
 		return Paused, ctx.Err()
@@ -110,8 +118,8 @@ func Run(ctx context.Context, cfg Config) (string, error) {
 	return status, nil
 }
 
-func (r *Runner) runInfo() *events.RunInfo {
-	env := r.baseEnv(context.Background(), "")
+func (r *Runner) runInfo(ctx context.Context) *events.RunInfo {
+	env := r.baseEnv(ctx, "")
 	infos := Describe(r.cfg.Runbook, r.cfg.Values, *env)
 	return &events.RunInfo{
 		ID: r.cfg.Run.ID, Runbook: r.cfg.Runbook.Name, Title: r.cfg.Runbook.Title,
@@ -229,9 +237,10 @@ func (r *Runner) emit(e events.Event) events.Event {
 		}
 	}
 	out, err := r.w.Append(e)
-	if err != nil {
-		// The journal is the source of truth; failing to write it is fatal to the run's honesty.
-		panic(fmt.Sprintf("cairn: cannot write the journal: %v", err))
+	if err != nil && r.journalErr == nil {
+		// The journal is the source of truth: a run that cannot record what it does must stop.
+		r.journalErr = err
+		r.cancel()
 	}
 	return out
 }
