@@ -1,0 +1,97 @@
+package root
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/cmdutil"
+)
+
+func TestWindowEnd(t *testing.T) {
+	loc := time.FixedZone("X", 3600)
+	now := time.Date(2026, 11, 25, 23, 30, 0, 0, loc)
+	tests := []struct {
+		window time.Duration
+		until  string
+		want   time.Time
+		err    string
+	}{
+		{45 * time.Minute, "", now.Add(45 * time.Minute), ""},
+		{0, "03:00", time.Date(2026, 11, 26, 3, 0, 0, 0, loc), ""}, // past midnight
+		{0, "23:45", time.Date(2026, 11, 25, 23, 45, 0, 0, loc), ""},
+		{0, "23:30", time.Date(2026, 11, 26, 23, 30, 0, 0, loc), ""}, // now is not the future
+		{0, "", time.Time{}, ""},
+		{0, "3am", time.Time{}, "write a local time as HH:MM"},
+		{time.Hour, "03:00", time.Time{}, "not both"},
+	}
+	for _, tt := range tests {
+		got, err := windowEnd(now, tt.window, tt.until)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("windowEnd(%v, %q) error %v, want %q", tt.window, tt.until, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || !got.Equal(tt.want) {
+			t.Errorf("windowEnd(%v, %q) = %v, %v; want %v", tt.window, tt.until, got, err, tt.want)
+		}
+	}
+}
+
+func testFactory(env map[string]string) (*cmdutil.Factory, *bytes.Buffer, *bytes.Buffer) {
+	var out, errb bytes.Buffer
+	return &cmdutil.Factory{
+		IO:     &cmdutil.IOStreams{Out: &out, ErrOut: &errb},
+		Getenv: func(k string) string { return env[k] },
+	}, &out, &errb
+}
+
+func TestListAndShowWithoutATerminal(t *testing.T) {
+	f, out, _ := testFactory(map[string]string{"CAIRN_STATE_DIR": t.TempDir()})
+	cmd := NewCmdRoot(f)
+	cmd.SetArgs([]string{"list"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "sample-role         5 steps  Create an application role") {
+		t.Fatalf("list:\n%s", out)
+	}
+	out.Reset()
+	cmd = NewCmdRoot(f)
+	cmd.SetArgs([]string{"show", "sample-role"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"role-password        string, required, secret, from $CAIRN_ROLE_PASSWORD", "schema               string, default ${params.role}_data", " 2. create-role"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestNoArgumentsWithoutATerminalPrintsHelp(t *testing.T) {
+	f, out, _ := testFactory(nil)
+	cmd := NewCmdRoot(f)
+	cmd.SetArgs(nil)
+	cmd.SetOut(out)
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Usage:") || !strings.Contains(out.String(), "resume") {
+		t.Fatalf("help:\n%s", out)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	f, _, _ := testFactory(map[string]string{"CAIRN_STATE_DIR": t.TempDir()})
+	for _, args := range [][]string{{"run", "sample-role", "-p", "x"}, {"plan"}, {"run", "--bogus"}} {
+		cmd := NewCmdRoot(f)
+		cmd.SetArgs(args)
+		err := cmd.Execute()
+		if err == nil || !IsUsage(err) {
+			t.Errorf("%v: want a usage error, got %v", args, err)
+		}
+	}
+}
