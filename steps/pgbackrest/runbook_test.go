@@ -24,13 +24,13 @@ import (
 // world is one pgbackrest-user scenario: a throwaway cluster, unique names, a private
 // configuration, repository and pgBackRest paths, and the real cairn binary.
 type world struct {
-	t                         *testing.T
-	pg                        *testbed.PG
-	bin, state, dir           string
-	osUser, role, stanza      string
-	config, repo, lock, log   string
-	spool, home               string
-	env                       []string
+	t                       *testing.T
+	pg                      *testbed.PG
+	bin, state, dir         string
+	osUser, role, stanza    string
+	config, repo, lock, log string
+	spool, home             string
+	env                     []string
 }
 
 func newWorld(t *testing.T) *world {
