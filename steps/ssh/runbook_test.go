@@ -109,6 +109,7 @@ func crontab(u string) string {
 }
 
 func TestRunbookHistorySafeAndRollback(t *testing.T) {
+	t.Parallel()
 	w := newBackupWorld(t, "history-safe")
 	before := w.state_(t)
 	out, errOut, code := w.cairn(t, append([]string{"run", "ssh-backup-key", "--yes", "--no-tui"}, w.params...)...)
@@ -218,6 +219,7 @@ func onlyRun(t *testing.T, state string) string {
 
 // Bad input is refused before any change, with a clear message.
 func TestRunbookRefusesBadInputBeforeAnyChange(t *testing.T) {
+	t.Parallel()
 	w := newBackupWorld(t, "history-safe")
 	before := w.state_(t)
 	wrong := filepath.Join(testbed.TempDir(t), "known_hosts_wrong")

@@ -108,6 +108,7 @@ func fileState(t testing.TB, path string) string {
 }
 
 func TestKeypairContract(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(testbed.TempDir(t), "keys")
 	must(t, os.Mkdir(dir, 0o700))
 	key := filepath.Join(dir, "backup_ed25519")
@@ -140,6 +141,7 @@ func TestKeypairContract(t *testing.T) {
 }
 
 func TestKeypairRefusesForeignKey(t *testing.T) {
+	t.Parallel()
 	dir := testbed.TempDir(t)
 	key := filepath.Join(dir, "id")
 	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "secret", "-f", key)
@@ -165,6 +167,7 @@ const existingKeys = "# keys for the backup login — managed by hand\n" +
 	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJvYmJvYmJvYmJvYmJvYmJvYmJvYmJvYmJvYmJvYmJv bob (no newline at end)"
 
 func TestAuthorizedKeyContract(t *testing.T) {
+	t.Parallel()
 	b := newBed(t, testbed.SSHDOptions{})
 	keyDir := testbed.TempDir(t)
 	key := filepath.Join(keyDir, "backup")
@@ -233,6 +236,7 @@ label: ak-test
 }
 
 func TestAuthorizedKeyNewFileAndRefusals(t *testing.T) {
+	t.Parallel()
 	b := newBed(t, testbed.SSHDOptions{})
 	key := filepath.Join(testbed.TempDir(t), "backup")
 	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key)
@@ -292,6 +296,7 @@ func sshdT(t testing.TB, cfg, key string) string {
 }
 
 func TestSSHDConfigContract(t *testing.T) {
+	t.Parallel()
 	// The config starts with an Include whose file sets PermitRootLogin first, as Debian's does:
 	// appending at the end would do nothing; cairn's block goes on top.
 	inc := testbed.TempDir(t)
@@ -327,6 +332,7 @@ label: sshd-test
 }
 
 func TestSSHDConfigRejectedChangeChangesNothing(t *testing.T) {
+	t.Parallel()
 	b := newBed(t, testbed.SSHDOptions{})
 	st := steptest.Decode(t, registry(), "sshd-config", targetYAML+"file: ${params.f}\nkeyword: PermitRootLogin\nvalue: sometimes\nreload: ${params.reload}\n")
 	env := steptest.Env(t, merge(b.params(), map[string]string{"f": b.sshd.Config, "reload": b.sshd.ReloadCommand()}))
@@ -351,6 +357,7 @@ func TestSSHDConfigRejectedChangeChangesNothing(t *testing.T) {
 }
 
 func TestForcedCommandRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	src := testbed.TempDir(t)
 	base := map[string]string{"mode": "history-safe", "source": src, "dest": "/srv/backup/h", "root": "/srv/backup", "key": "/root/.ssh/k", "kh": "/root/.ssh/known_hosts"}
 	st := steptest.Decode(t, registry(), "rsync-forced-command", `
@@ -386,6 +393,7 @@ known_hosts: ${params.kh}
 // TestForcedCommandMatchesRsync checks the derived line against what rsync itself reports with -vv
 // (an independent probe of the same rsync).
 func TestForcedCommandMatchesRsync(t *testing.T) {
+	t.Parallel()
 	src := testbed.TempDir(t)
 	st := steptest.Decode(t, registry(), "rsync-forced-command", "mode: rsync-server\nsource: "+src+"\ndest: /srv/backup/x\nhost: 127.0.0.1\nuser: root\nkey: /root/k\noptions: [-a, -z]\n")
 	env := steptest.Env(t, nil)
