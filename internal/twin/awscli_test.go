@@ -19,6 +19,7 @@ const awsCLI = "/usr/bin/aws"
 
 // TestAWSCLI runs the real AWS CLI against the twin for the lifecycle calls and checks its JSON.
 func TestAWSCLI(t *testing.T) {
+	t.Parallel()
 	testbed.Require(t, "AWS CLI", func() error { _, err := os.Stat(awsCLI); return err })
 	s, c := startTwin(t, testbed.TempDir(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

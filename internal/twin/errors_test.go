@@ -34,6 +34,7 @@ func hasCode(code string) func(error) bool {
 // TestErrors asserts the SDK's typed error (and the HTTP status) for every error case the twin
 // answers. Cases run in order: some leave state the next relies on.
 func TestErrors(t *testing.T) {
+	t.Parallel()
 	_, c := startTwin(t, testbed.TempDir(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -26,6 +26,7 @@ const canary = "CANARY-7f3e9b1c-do-not-leak"
 // load rows, snapshot, copy with a KMS key, restore the encrypted copy under another name, rename,
 // read the rows back, delete; then restarts the twin and finds its state again.
 func TestLifecycleThroughSDK(t *testing.T) {
+	t.Parallel()
 	dir := testbed.TempDir(t)
 	s, c := startTwin(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
