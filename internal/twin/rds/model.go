@@ -80,6 +80,8 @@ type Instance struct {
 	BackupRetention    int
 	Tags               []Tag
 	Created            time.Time
+	// Roles are the IAM roles associated with the instance (AddRoleToDBInstance), see roles.go.
+	Roles []AssociatedRole `json:",omitempty"`
 
 	// Provisioned is set once the cluster exists; from then on a restart only starts it.
 	Provisioned bool

@@ -45,6 +45,8 @@ type Options struct {
 	Pace Pace
 	// Settings are extra postgresql.conf settings for every cluster (fsync=off for tests, say).
 	Settings map[string]string
+	// RoleExists says whether an IAM role ARN exists (AddRoleToDBInstance refuses others); nil accepts any.
+	RoleExists func(arn string) bool
 }
 
 // Service is the twin's RDS. Its methods are safe for concurrent use.
@@ -142,6 +144,10 @@ func (s *Service) ServeQuery(w http.ResponseWriter, action string, form awswire.
 		out, err = s.copySnapshot(form)
 	case "DeleteDBSnapshot":
 		out, err = s.deleteSnapshot(form)
+	case "AddRoleToDBInstance":
+		out, err = s.addRole(form)
+	case "RemoveRoleFromDBInstance":
+		out, err = s.removeRole(form)
 	default:
 		err = awswire.Errorf("InvalidAction", "The twin's RDS does not implement %s", action)
 	}

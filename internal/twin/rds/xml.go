@@ -72,6 +72,7 @@ type xmlInstance struct {
 	DeletionProtection    bool
 	TagList               []xmlTag `xml:"TagList>Tag"`
 	NetworkType           string
+	AssociatedRoles       []xmlRole `xml:"AssociatedRoles>DBInstanceRole"`
 }
 
 func tagsXML(tags []Tag) []xmlTag {
@@ -93,7 +94,7 @@ func instanceXML(i *Instance) xmlInstance {
 		PubliclyAccessible: i.PubliclyAccessible, StorageType: i.StorageType, StorageEncrypted: i.StorageEncrypted,
 		KmsKeyID: i.KmsKeyID, DbiResourceID: i.ResourceID, CACertificateID: "rds-ca-rsa2048-g1",
 		CopyTagsToSnapshot: i.CopyTagsToSnapshot, DBInstanceArn: i.ARN(), DeletionProtection: i.DeletionProtection,
-		TagList: tagsXML(i.Tags), NetworkType: "IPV4",
+		TagList: tagsXML(i.Tags), NetworkType: "IPV4", AssociatedRoles: rolesXML(i.Roles),
 	}
 	if i.Status != StatusCreating && i.Port != 0 {
 		x.Endpoint = &xmlEndpoint{Address: "127.0.0.1", Port: i.Port, HostedZoneID: "Z2R2ITUGPM61AM"}
