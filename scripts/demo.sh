@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 cairn=./bin/cairn
 state="${CAIRN_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/cairn}"
 twin_dir="$state/twin-demo"
+if [ "$(id -u)" = 0 ]; then
+	# as root the twin's clusters run as `postgres`, which cannot reach /root: keep the twin elsewhere
+	twin_dir="${CAIRN_DEMO_DIR:-/var/lib/cairn-demo}/twin"
+	install -d -m 0755 "$(dirname "$twin_dir")"
+fi
 rows="${DEMO_ROWS:-200000}"
 
 eval "$($cairn twin up --dir "$twin_dir" --detach --seed demo --rows "$rows" --speed realistic)"

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cairn-runbooks/cairn/internal/journal"
+	"github.com/cairn-runbooks/cairn/internal/testbed"
 )
 
 // `cairn plan` of the sample runbook prints the exact SQL it will run, with bound values, and the
@@ -165,5 +166,30 @@ steps:
 	}
 	if n := w.pg.QueryInt(t, "postgres", "SELECT count(*) FROM pg_class WHERE relname IN ('t_one','t_two')"); n != 0 {
 		t.Fatalf("%d tables left after rollback", n)
+	}
+}
+
+// `cairn rollback <id>` walks back a finished run and its view waits for that rollback to end (not
+// for the finish of the run before it).
+func TestRollbackAFinishedRun(t *testing.T) {
+	w := newWorld(t)
+	role := testbed.UniqueName(t, "rb")
+	env := []string{"CAIRN_ROLE_PASSWORD=pw"}
+	if out, _, code := w.cairn(env, "run", "sample-role", "-p", "role="+role, "--yes", "--no-tui"); code != 0 {
+		t.Fatalf("run: %d\n%s", code, out)
+	}
+	run := w.onlyRun()
+	out, errOut, code := w.cairn(env, "rollback", run.ID, "--yes", "--no-tui")
+	if code != 5 || !strings.Contains(out, "run ROLLED-BACK") {
+		t.Fatalf("rollback: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if i, j := strings.Index(out, "[grant-read] rolled back"), strings.Index(out, "[create-role] rolled back"); i < 0 || j < 0 || i > j {
+		t.Fatalf("rollback order:\n%s", out)
+	}
+	if n := w.pg.QueryInt(t, "postgres", "SELECT count(*) FROM pg_roles WHERE rolname = $1", role); n != 0 {
+		t.Fatal("role still there after rollback")
+	}
+	if n := w.pg.QueryInt(t, "postgres", "SELECT count(*) FROM pg_namespace WHERE nspname = $1", role+"_data"); n != 0 {
+		t.Fatal("schema still there after rollback")
 	}
 }

@@ -55,6 +55,21 @@ func readFile(path string) ([]events.Event, error) {
 // Follow replays a run's journal and output log from the start, then follows both as they grow,
 // sending records in sequence order until ctx ends or the run finishes (the channel is then closed).
 func Follow(ctx context.Context, r *Run, poll time.Duration) <-chan events.Event {
+	return FollowAfter(ctx, r, poll, 0)
+}
+
+// LastSeq is the sequence number of the run's last journal record (0 for none).
+func LastSeq(r *Run) int64 {
+	recs, _ := ReadAll(r)
+	if len(recs) == 0 {
+		return 0
+	}
+	return recs[len(recs)-1].Seq
+}
+
+// FollowAfter is Follow for a run that is being started again (resume, rollback): a run.finished
+// record at or before seq after belongs to an earlier runner and does not end the stream.
+func FollowAfter(ctx context.Context, r *Run, poll time.Duration, after int64) <-chan events.Event {
 	ch := make(chan events.Event, 256)
 	go func() {
 		defer close(ch)
@@ -72,7 +87,7 @@ func Follow(ctx context.Context, r *Run, poll time.Duration) <-chan events.Event
 				case <-ctx.Done():
 					return
 				}
-				if e.Type == events.RunFinished {
+				if e.Type == events.RunFinished && e.Seq > after {
 					finished = true
 				}
 			}

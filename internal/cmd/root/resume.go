@@ -60,6 +60,7 @@ func restart(cmd *cobra.Command, f *cmdutil.Factory, id, mode string, o *runOpti
 	if err != nil {
 		return err
 	}
+	after := journal.LastSeq(run)
 	if _, err := launch.Start(f.Executable, run, mode, secrets, os.Environ()); err != nil {
 		return err
 	}
@@ -68,9 +69,9 @@ func restart(cmd *cobra.Command, f *cmdutil.Factory, id, mode string, o *runOpti
 		return nil
 	}
 	if f.IO.IsTerminal && !o.NoTUI {
-		return attachTUI(cmd.Context(), f, run, false)
+		return attachTUI(cmd.Context(), f, run, false, after)
 	}
-	return watch(cmd.Context(), f, run, false)
+	return watch(cmd.Context(), f, run, false, after)
 }
 
 func newCmdResume(f *cmdutil.Factory) *cobra.Command {
@@ -137,9 +138,9 @@ func newCmdAttach(f *cmdutil.Factory) *cobra.Command {
 				return err
 			}
 			if f.IO.IsTerminal && !noTUI {
-				return attachTUI(cmd.Context(), f, run, false)
+				return attachTUI(cmd.Context(), f, run, false, 0)
 			}
-			return watch(cmd.Context(), f, run, false)
+			return watch(cmd.Context(), f, run, false, 0)
 		},
 	}
 	cmd.Flags().BoolVar(&noTUI, "no-tui", false, "plain lines")
@@ -158,9 +159,9 @@ func newCmdFollow(f *cmdutil.Factory) *cobra.Command {
 				return err
 			}
 			if f.IO.IsTerminal && !noTUI {
-				return attachTUI(cmd.Context(), f, run, true)
+				return attachTUI(cmd.Context(), f, run, true, 0)
 			}
-			err = watch(cmd.Context(), f, run, true)
+			err = watch(cmd.Context(), f, run, true, 0)
 			var ec *exitcode.Err
 			if errors.As(err, &ec) && ec.Code != exitcode.Detached {
 				return nil // a follower reports, it does not fail with the run

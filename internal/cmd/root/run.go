@@ -111,7 +111,7 @@ func newCmdRun(f *cmdutil.Factory, files *[]string) *cobra.Command {
 				fmt.Fprintf(f.IO.Out, "%s\n", run.ID)
 				return nil
 			}
-			return watch(cmd.Context(), f, run, false)
+			return watch(cmd.Context(), f, run, false, 0)
 		},
 	}
 	cmd.Flags().StringArrayVarP(&o.Params, "param", "p", nil, "parameter `name=value` (repeatable)")
@@ -124,10 +124,12 @@ func newCmdRun(f *cmdutil.Factory, files *[]string) *cobra.Command {
 }
 
 // watch follows a run in plain lines until it ends; ctrl-c leaves the run going.
-func watch(ctx context.Context, f *cmdutil.Factory, run *journal.Run, readOnly bool) error {
+// after is the journal's last sequence number before this invocation started a runner (0 for a new
+// run): an earlier runner's finish does not end the view.
+func watch(ctx context.Context, f *cmdutil.Factory, run *journal.Run, readOnly bool, after int64) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	status := follow(ctx, f, run, readOnly)
+	status := follow(ctx, f, run, readOnly, after)
 	if status == "" {
 		fmt.Fprintf(f.IO.ErrOut, "\nleft the view; the run goes on in the background: `cairn attach %s` (`cairn pause %s` to pause it)\n", run.ID, run.ID)
 		return &exitcode.Err{Code: exitcode.Detached}

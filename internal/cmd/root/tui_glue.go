@@ -26,9 +26,9 @@ type runSource struct {
 	who events.Actor
 }
 
-func newRunSource(ctx context.Context, run *journal.Run, who events.Actor) *runSource {
+func newRunSource(ctx context.Context, run *journal.Run, who events.Actor, after int64) *runSource {
 	who.Via = "tui"
-	return &runSource{run: run, ch: journal.Follow(ctx, run, pollEvery), who: who}
+	return &runSource{run: run, ch: journal.FollowAfter(ctx, run, pollEvery, after), who: who}
 }
 
 func (s *runSource) Events() <-chan events.Event { return s.ch }
@@ -120,19 +120,21 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 		if _, err := launch.Start(f.Executable, run, "run", launch.Secrets(vals), os.Environ()); err != nil {
 			return nil, err
 		}
-		return newRunSource(ctx, run, who), nil
+		return newRunSource(ctx, run, who, 0), nil
 	}
 	d.Attach = func(ctx context.Context, id string) (tui.RunSource, error) {
 		run, err := journal.Open(state, id)
 		if err != nil {
 			return nil, err
 		}
+		after := int64(0)
 		if _, alive := journal.Holder(run); !alive && !readOnly {
+			after = journal.LastSeq(run)
 			if err := resumeQuietly(f, run); err != nil {
 				return nil, err
 			}
 		}
-		return newRunSource(ctx, run, who), nil
+		return newRunSource(ctx, run, who, after), nil
 	}
 	d.Timings = func(name string) map[string]time.Duration { return journal.RehearsalTimings(state, name) }
 	return d, nil
@@ -215,7 +217,7 @@ func runTUI(ctx context.Context, f *cmdutil.Factory, rb *runbooks.Runbook, given
 }
 
 // attachTUI opens the Run screen on an existing run (attach, follow, resume).
-func attachTUI(ctx context.Context, f *cmdutil.Factory, run *journal.Run, readOnly bool) error {
+func attachTUI(ctx context.Context, f *cmdutil.Factory, run *journal.Run, readOnly bool, after int64) error {
 	d, err := tuiDeps(ctx, f, nil, nil, time.Time{}, readOnly)
 	if err != nil {
 		return err
@@ -223,5 +225,5 @@ func attachTUI(ctx context.Context, f *cmdutil.Factory, run *journal.Run, readOn
 	if meta, err := run.Meta(); err == nil {
 		d.WindowEnd = meta.WindowEnd
 	}
-	return runProgram(ctx, f, tui.NewRunView(d, newRunSource(ctx, run, launch.Who(f.Getenv)), tui.WithContext(ctx)))
+	return runProgram(ctx, f, tui.NewRunView(d, newRunSource(ctx, run, launch.Who(f.Getenv), after), tui.WithContext(ctx)))
 }
