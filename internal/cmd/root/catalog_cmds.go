@@ -27,14 +27,28 @@ func newCmdList(f *cmdutil.Factory, files *[]string) *cobra.Command {
 }
 
 func newCmdShow(f *cmdutil.Factory, files *[]string) *cobra.Command {
-	return &cobra.Command{
-		Use:   "show <runbook>",
-		Short: "Show a runbook: its parameters and steps",
-		Args:  cobra.ExactArgs(1),
+	var kind string
+	var kinds bool
+	cmd := &cobra.Command{
+		Use:   "show <runbook> | --kind <kind> | --kinds",
+		Short: "Show a runbook (parameters and steps), or a step kind's parameters",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := catalog(*files)
+			c, reg, err := catalog(*files)
 			if err != nil {
 				return err
+			}
+			switch {
+			case kinds:
+				for _, n := range reg.Names() {
+					k, _ := reg.Lookup(n)
+					fmt.Fprintf(f.IO.Out, "%-24s %s\n", n, k.Summary)
+				}
+				return nil
+			case kind != "":
+				return writeKind(f.IO.Out, reg, kind)
+			case len(args) == 0:
+				return &usageErr{fmt.Errorf("give a runbook name, --kind <kind> or --kinds")}
 			}
 			rb, err := c.Get(args[0])
 			if err != nil {
@@ -78,4 +92,7 @@ func newCmdShow(f *cmdutil.Factory, files *[]string) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&kind, "kind", "", "show a step kind's `with:` parameters")
+	cmd.Flags().BoolVar(&kinds, "kinds", false, "list the step kinds")
+	return cmd
 }

@@ -95,3 +95,22 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestShowKind(t *testing.T) {
+	f, out, _ := testFactory(map[string]string{"CAIRN_STATE_DIR": t.TempDir()})
+	cmd := NewCmdRoot(f)
+	cmd.SetArgs([]string{"show", "--kind", "exec"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"exec — run a command", "argv                   list of text (references allowed)", "check                  block", "    argv"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("show --kind exec lacks %q:\n%s", want, out)
+		}
+	}
+	cmd = NewCmdRoot(f)
+	cmd.SetArgs([]string{"show", "--kind", "nope"})
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "kinds are") {
+		t.Fatalf("unknown kind: %v", err)
+	}
+}
