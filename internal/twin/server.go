@@ -1,6 +1,7 @@
 // Package twin is cairn's rehearsal twin: one local HTTP server that answers the AWS APIs runbooks
-// call — RDS and STS on the Query protocol, KMS and Secrets Manager on JSON 1.1 — the way AWS does on
-// the wire, where every DB instance is a real PostgreSQL cluster. Unmodified aws-sdk-go-v2 clients
+// call — RDS, STS and IAM on the Query protocol, KMS and Secrets Manager on JSON 1.1, Lambda on REST
+// JSON — the way AWS does on the wire, where every DB instance is a real PostgreSQL cluster (with TLS and
+// the aws_lambda stand-in, see package pgext) and every Lambda function really runs. Unmodified aws-sdk-go-v2 clients
 // (BaseEndpoint / AWS_ENDPOINT_URL) and the AWS CLI (--endpoint-url) work against it.
 //
 // Requests are routed by X-Amz-Target (JSON 1.1), else by the service in the SigV4 credential scope of
@@ -13,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -21,7 +23,10 @@ import (
 	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/twin/awswire"
+	"github.com/cairn-runbooks/cairn/internal/twin/iam"
 	"github.com/cairn-runbooks/cairn/internal/twin/kms"
+	"github.com/cairn-runbooks/cairn/internal/twin/lambda"
+	"github.com/cairn-runbooks/cairn/internal/twin/pgext"
 	"github.com/cairn-runbooks/cairn/internal/twin/rds"
 	"github.com/cairn-runbooks/cairn/internal/twin/secrets"
 	"github.com/cairn-runbooks/cairn/internal/twin/sts"
@@ -65,6 +70,9 @@ type Server struct {
 	kms     *kms.Service
 	secrets *secrets.Service
 	rds     *rds.Service
+	iam     *iam.Service
+	lambda  *lambda.Service
+	tls     pgext.TLS
 
 	closeOnce sync.Once
 	closeErr  error
@@ -104,13 +112,31 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if s.secrets, err = secrets.Open(o.Dir); err != nil {
 		return nil, fmt.Errorf("start twin: %w", err)
 	}
-	if s.rds, err = rds.Open(ctx, rds.Options{Dir: o.Dir, KMS: s.kms, Pace: pace, Settings: settings}); err != nil {
+	if s.iam, err = iam.Open(o.Dir); err != nil {
+		return nil, fmt.Errorf("start twin: %w", err)
+	}
+	if s.tls, err = pgext.EnsureTLS(o.Dir); err != nil {
+		return nil, fmt.Errorf("start twin: %w", err)
+	}
+	maps.Copy(settings, s.tls.Settings())
+	if _, err := pgext.Install(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "twin: aws_commons/aws_lambda stand-ins not installed, CREATE EXTENSION aws_lambda will fail: %v\n", err)
+	}
+	if s.lambda, err = lambda.Open(lambda.Options{Dir: o.Dir, Endpoint: s.Endpoint, RoleExists: s.iam.RoleExists,
+		AccessKeyID: DummyAccessKeyID, SecretAccessKey: DummySecretAccessKey}); err != nil {
+		return nil, fmt.Errorf("start twin: %w", err)
+	}
+	if s.rds, err = rds.Open(ctx, rds.Options{Dir: o.Dir, KMS: s.kms, Pace: pace, Settings: settings, RoleExists: s.iam.RoleExists}); err != nil {
 		return nil, fmt.Errorf("start twin: %w", err)
 	}
 	s.ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", o.Port))
 	if err != nil {
 		_ = s.rds.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("start twin: listen: %w", err)
+	}
+	if err := pgext.WriteEndpoint(o.Dir, s.Endpoint()); err != nil {
+		_ = s.rds.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("start twin: %w", err)
 	}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { s.served <- s.srv.Serve(s.ln) }()
@@ -139,6 +165,7 @@ func (s *Server) Env() []string {
 		"AWS_DEFAULT_REGION=" + awswire.Region,
 		"AWS_ACCESS_KEY_ID=" + DummyAccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + DummySecretAccessKey,
+		"CAIRN_TWIN_CA_BUNDLE=" + s.tls.CABundle,
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
 }
@@ -158,6 +185,7 @@ func (s *Server) Close(ctx context.Context) error {
 
 func (s *Server) close(ctx context.Context) error {
 	err := s.srv.Shutdown(ctx)
+	s.lambda.Close()
 	if serr := <-s.served; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
@@ -184,6 +212,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if lambda.Handles(r) {
+		s.lambda.ServeHTTP(w, r)
+		return
+	}
+	if r.URL.Path == pgext.Path {
+		pgext.Handler{RDS: s.rds, Lambda: s.lambda}.ServeHTTP(w, r)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
 		awswire.WriteQueryError(w, awswire.Errorf("MalformedQueryString", "%v", err))
@@ -200,6 +236,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sts.ServeQuery(w, action)
 	case "rds":
 		s.rds.ServeQuery(w, action, form)
+	case "iam":
+		s.iam.ServeQuery(w, action, form)
 	default:
 		awswire.WriteQueryError(w, awswire.Errorf("InvalidAction", "The twin serves no service for Action %s", action))
 	}
@@ -219,6 +257,8 @@ func service(r *http.Request, form awswire.Form) string {
 		return "sts"
 	case "2014-10-31":
 		return "rds"
+	case iam.Version:
+		return "iam"
 	}
 	return ""
 }

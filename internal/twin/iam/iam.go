@@ -8,7 +8,7 @@ package iam
 import (
 	"crypto/rand"
 	"encoding/json"
-		"fmt"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"

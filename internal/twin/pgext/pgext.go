@@ -1,0 +1,197 @@
+// Package pgext gives the twin's instances what RDS gives its own beyond plain PostgreSQL: TLS with a CA
+// bundle clients can verify against (sslmode=verify-full), and stand-ins for the aws_commons and
+// aws_lambda extensions whose aws_lambda.invoke calls the twin's Lambda — only for an instance that has
+// an IAM role associated with feature Lambda, as on RDS.
+//
+// What it touches outside the twin's state directory: the extension files (aws_commons.control,
+// aws_commons--1.2.sql, aws_lambda.control, aws_lambda--1.0.sql) in the share/extension directory of
+// every installed PostgreSQL (/usr/share/postgresql/<v>/extension), because PostgreSQL 15 looks for
+// extensions only there; that needs root, as the test bed runs. Without it the twin still runs, and
+// `CREATE EXTENSION aws_lambda` fails as on a server that lacks it.
+package pgext
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/cairn-runbooks/cairn/internal/twin/awswire"
+	"github.com/cairn-runbooks/cairn/internal/twin/lambda"
+)
+
+//go:embed ext/*
+var extFiles embed.FS
+
+// EndpointFile is the file, in the twin's state directory, that tells the aws_lambda stand-in where the
+// twin listens; the stand-in finds it by walking up from the cluster's data directory.
+const EndpointFile = "cairn-twin.endpoint"
+
+// WriteEndpoint writes the twin's endpoint where the stand-in reads it.
+func WriteEndpoint(dir, endpoint string) error {
+	p := filepath.Join(dir, EndpointFile)
+	if err := os.WriteFile(p, []byte(endpoint+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", EndpointFile, err)
+	}
+	return os.Chmod(p, 0o644)
+}
+
+// Install writes the extension stand-ins into every installed PostgreSQL's extension directory, where
+// they differ from what is there. It returns the directories written to.
+func Install(ctx context.Context) ([]string, error) {
+	configs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_config")
+	if len(configs) == 0 {
+		return nil, errors.New("no PostgreSQL server found under /usr/lib/postgresql")
+	}
+	var dirs []string
+	var errs []error
+	for _, pc := range configs {
+		out, err := exec.CommandContext(ctx, pc, "--sharedir").Output()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s --sharedir: %w", pc, err))
+			continue
+		}
+		dir := filepath.Join(strings.TrimSpace(string(out)), "extension")
+		if err := installInto(dir); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		dirs = append(dirs, dir)
+	}
+	return dirs, errors.Join(errs...)
+}
+
+func installInto(dir string) error {
+	entries, err := fs.ReadDir(extFiles, "ext")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		want, err := fs.ReadFile(extFiles, "ext/"+e.Name())
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, e.Name())
+		if have, err := os.ReadFile(dst); err == nil && bytes.Equal(have, want) {
+			continue
+		}
+		tmp := dst + ".cairn-twin.tmp"
+		if err := os.WriteFile(tmp, want, 0o644); err != nil {
+			return fmt.Errorf("install the aws_lambda stand-in into %s (needs root): %w", dir, err)
+		}
+		if err := os.Rename(tmp, dst); err != nil {
+			_ = os.Remove(tmp)
+			return fmt.Errorf("install the aws_lambda stand-in into %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// PortRoles finds, by the port its cluster listens on, the instance that calls and its Lambda role.
+type PortRoles interface {
+	PortRole(port int, feature string) (instanceID, roleArn string, err error)
+}
+
+// Invoker is the twin's Lambda.
+type Invoker interface {
+	Invoke(ctx context.Context, name, invocationType, logType string, payload []byte) (lambda.Result, error)
+}
+
+// Handler answers the stand-in's calls: POST /_twin/rds/lambda-invoke.
+type Handler struct {
+	RDS    PortRoles
+	Lambda Invoker
+}
+
+// Path is where Handler listens.
+const Path = "/_twin/rds/lambda-invoke"
+
+type invokeRequest struct {
+	Port           int     `json:"port"`
+	FunctionName   string  `json:"function_name"`
+	Region         *string `json:"region"`
+	Payload        string  `json:"payload"`
+	InvocationType *string `json:"invocation_type"`
+	LogType        *string `json:"log_type"`
+	Qualifier      *string `json:"qualifier"`
+}
+
+func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.URL.Path != Path {
+		fail(w, http.StatusNotFound, "invoke API failed", "no such twin path")
+		return
+	}
+	var in invokeRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 7<<20)).Decode(&in); err != nil {
+		fail(w, http.StatusBadRequest, "invoke API failed", "malformed request from the stand-in")
+		return
+	}
+	id, role, err := h.RDS.PortRole(in.Port, "Lambda")
+	if err != nil {
+		fail(w, http.StatusBadRequest, "invoke API failed", "AWS Lambda client returned 'Unable to connect to endpoint'.")
+		return
+	}
+	if role == "" {
+		fail(w, http.StatusForbidden, "invoke API failed",
+			fmt.Sprintf("AWS Lambda client returned 'no credentials: DB instance %s has no IAM role associated with feature Lambda (aws rds add-role-to-db-instance --db-instance-identifier %s --feature-name Lambda --role-arn …)'.", id, id))
+		return
+	}
+	name := in.FunctionName
+	if in.Region != nil && *in.Region != "" && *in.Region != awswire.Region {
+		fail(w, http.StatusBadRequest, "invoke API failed", fmt.Sprintf("AWS Lambda client returned 'Function not found: the twin serves region %s only, not %s'.", awswire.Region, *in.Region))
+		return
+	}
+	if i := strings.Index(name, ":function:"); i >= 0 && strings.HasPrefix(name, "arn:") {
+		if parts := strings.Split(name, ":"); len(parts) >= 4 && parts[3] != awswire.Region {
+			fail(w, http.StatusBadRequest, "invoke API failed", fmt.Sprintf("AWS Lambda client returned 'Function not found: %s (the twin serves region %s only)'.", name, awswire.Region))
+			return
+		}
+	}
+	if in.Qualifier != nil && *in.Qualifier != "" && *in.Qualifier != "$LATEST" {
+		fail(w, http.StatusBadRequest, "invoke API failed", fmt.Sprintf("AWS Lambda client returned 'Function not found: %s:%s'.", name, *in.Qualifier))
+		return
+	}
+	res, err := h.Lambda.Invoke(r.Context(), name, deref(in.InvocationType), deref(in.LogType), []byte(in.Payload))
+	if err != nil {
+		e := awswire.AsError(err)
+		fail(w, http.StatusBadRequest, "invoke API failed", fmt.Sprintf("AWS Lambda client returned '%s'.", e.Message))
+		return
+	}
+	out := map[string]any{"status_code": res.StatusCode, "payload": string(res.Payload), "executed_version": nullable(res.ExecutedVersion),
+		"log_result": nullable(res.LogResult), "arn": res.FunctionARN}
+	if res.FunctionError != "" {
+		out["function_error"] = res.FunctionError
+		out["error_details"] = string(res.Payload)
+		out["payload"] = ""
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func fail(w http.ResponseWriter, code int, msg, detail string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"message": msg, "detail": detail})
+}
