@@ -192,8 +192,12 @@ func (m *Model) syncPrompt() {
 	case q == nil:
 		m.prompt, m.sent = nil, ""
 	case m.prompt == nil || m.prompt.Q.ID != q.ID:
+		// a new question: an answer sent to the previous one no longer holds this prompt back
 		m.prompt = prompt.New(m.c, q, m.runID(), m.cfg.ReadOnly)
 		m.status = ""
+		if m.sent != q.ID {
+			m.sent = ""
+		}
 	}
 	if m.prompt != nil && q.Kind == events.AskApproval {
 		n := 0

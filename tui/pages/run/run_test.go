@@ -169,3 +169,25 @@ func TestNoteGoesToTheJournal(t *testing.T) {
 		t.Fatalf("notes = %q", s.notes)
 	}
 }
+
+// A decision answered and the next question (roll back this step?) arriving in the same batch: the
+// new prompt takes keys at once.
+func TestNextQuestionInTheSameBatchIsLive(t *testing.T) {
+	m, s := page(false)
+	m.Apply(started()...)
+	m.Apply(events.Event{Type: events.QuestionAsked, Step: "b", Question: &events.Question{ID: "q1", Kind: events.AskConfirm}})
+	m.Update(tea.KeyPressMsg{Code: 'y', Text: "y"})()
+	m.Update(AnsweredMsg{QuestionID: "q1"})
+	m.Apply(
+		events.Event{Type: events.QuestionAnswered, Answer: &s.answers[0]},
+		events.Event{Type: events.QuestionAsked, Step: "a", Question: &events.Question{ID: "q2", Kind: events.AskConfirm, Prompt: "Roll back a?"}},
+	)
+	cmd := m.Update(tea.KeyPressMsg{Code: 'y', Text: "y"})
+	if cmd == nil {
+		t.Fatal("the second question does not take an answer")
+	}
+	cmd()
+	if len(s.answers) != 2 || s.answers[1].QuestionID != "q2" {
+		t.Fatalf("answers = %+v", s.answers)
+	}
+}
