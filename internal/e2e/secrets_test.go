@@ -26,7 +26,9 @@ func argvRecorder(t *testing.T, names ...string) (pathDir, logFile string) {
 		if real == "" {
 			t.Fatalf("no %s to wrap", n)
 		}
-		script := "#!/bin/bash\nprintf '%s\\0' \"$0\" \"$@\" >> " + logFile + "\necho >> " + logFile + "\nexec " + real + " \"$@\"\n"
+		script := "#!/bin/bash\nprintf '%s\\0' \"$0\" \"$@\" >> " + logFile + "\necho >> " + logFile +
+			"\n[ -n \"${CAIRN_ROLE_PASSWORD:-}\" ] && echo \"ENV-LEAK $0\" >> " + logFile +
+			"\nexec " + real + " \"$@\"\n"
 		if err := os.WriteFile(filepath.Join(dir, n), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -107,6 +109,9 @@ func TestCanarySecretAppearsNowhere(t *testing.T) {
 		t.Fatalf("argv recorder saw no psql: %v", err)
 	}
 	check("child argv", string(argv))
+	if strings.Contains(string(argv), "ENV-LEAK") {
+		t.Error("a child inherited the variable the secret was read from")
+	}
 	serverLog, err := os.ReadFile(filepath.Join(w.pg.Dir, "postgres.log"))
 	if err != nil || !strings.Contains(string(serverLog), "SCRAM-SHA-256$") {
 		t.Fatalf("server log should show the verifier statement (log_statement=all): %v", err)

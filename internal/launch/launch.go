@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -111,6 +112,25 @@ func Secrets(vals runbooks.Values) map[string]string {
 	for k, v := range vals {
 		if v.Secret && v.S != "" {
 			out[k] = v.S
+		}
+	}
+	return out
+}
+
+// Environ is the environment a runner gets: cairn's own, minus the variables the runbook reads
+// secrets from (the runner receives those values on stdin, and its children must not inherit them).
+func Environ(rb *runbooks.Runbook, environ []string) []string {
+	drop := map[string]bool{}
+	for _, p := range rb.Parameters {
+		if p.Secret && p.Env != "" {
+			drop[p.Env] = true
+		}
+	}
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !drop[k] {
+			out = append(out, kv)
 		}
 	}
 	return out

@@ -61,7 +61,7 @@ func restart(cmd *cobra.Command, f *cmdutil.Factory, id, mode string, o *runOpti
 		return err
 	}
 	after := journal.LastSeq(run)
-	if _, err := launch.Start(f.Executable, run, mode, secrets, os.Environ()); err != nil {
+	if _, err := launch.Start(f.Executable, run, mode, secrets, launch.Environ(rb, os.Environ())); err != nil {
 		return err
 	}
 	fmt.Fprintf(f.IO.ErrOut, "run %s: %s started\n", run.ID, mode)

@@ -103,7 +103,7 @@ func newCmdRun(f *cmdutil.Factory, files *[]string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := launch.Start(f.Executable, run, "run", launch.Secrets(vals), os.Environ()); err != nil {
+			if _, err := launch.Start(f.Executable, run, "run", launch.Secrets(vals), launch.Environ(rb, os.Environ())); err != nil {
 				return err
 			}
 			fmt.Fprintf(f.IO.ErrOut, "run %s started (journal: %s)\n", run.ID, run.Dir)

@@ -117,7 +117,7 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 		if err != nil {
 			return nil, err
 		}
-		if _, err := launch.Start(f.Executable, run, "run", launch.Secrets(vals), os.Environ()); err != nil {
+		if _, err := launch.Start(f.Executable, run, "run", launch.Secrets(vals), launch.Environ(rb, os.Environ())); err != nil {
 			return nil, err
 		}
 		return newRunSource(ctx, run, who, 0), nil
@@ -176,7 +176,7 @@ func resumeQuietly(f *cmdutil.Factory, run *journal.Run) error {
 	if err := writeMeta(run, meta); err != nil {
 		return err
 	}
-	_, err = launch.Start(f.Executable, run, "run", secrets, os.Environ())
+	_, err = launch.Start(f.Executable, run, "run", secrets, launch.Environ(rb, os.Environ()))
 	return err
 }
 
