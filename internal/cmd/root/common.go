@@ -96,3 +96,41 @@ func askSecretsAgain(f *cmdutil.Factory, rb *runbooks.Runbook, meta journal.Meta
 	}
 	return out, nil
 }
+
+// runbookAndParams finds a runbook by name and parses the -p flags given for it.
+func runbookAndParams(files []string, name string, params []string) (*runbooks.Runbook, map[string]string, error) {
+	c, _, err := catalog(files)
+	if err != nil {
+		return nil, nil, err
+	}
+	rb, err := c.Get(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	given, err := runbooks.ParseAssignments(params)
+	if err != nil {
+		return nil, nil, &usageErr{err}
+	}
+	return rb, given, nil
+}
+
+// runRunbook loads the runbook a run started with, from the run's own copy of its text.
+func runRunbook(run *journal.Run) (*runbooks.Runbook, journal.Meta, error) {
+	meta, err := run.Meta()
+	if err != nil {
+		return nil, meta, err
+	}
+	text, err := run.Runbook()
+	if err != nil {
+		return nil, meta, err
+	}
+	_, reg, err := catalog(nil)
+	if err != nil {
+		return nil, meta, err
+	}
+	rb, err := runbooks.Load(meta.Source, text, reg)
+	if err != nil {
+		return nil, meta, fmt.Errorf("the run's own copy of its runbook no longer loads with this cairn: %w", err)
+	}
+	return rb, meta, nil
+}

@@ -32,17 +32,9 @@ with secrets as •••• and values known only after an earlier step as (kno
 --check also runs each step's read-only check against the real targets.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := catalog(*files)
+			rb, given, err := runbookAndParams(*files, args[0], o.Params)
 			if err != nil {
 				return err
-			}
-			rb, err := c.Get(args[0])
-			if err != nil {
-				return err
-			}
-			given, err := runbooks.ParseAssignments(o.Params)
-			if err != nil {
-				return &usageErr{err}
 			}
 			src, err := sources(f, o.SecretFiles, true)
 			if err != nil {

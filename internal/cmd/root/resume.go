@@ -13,7 +13,6 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/exitcode"
 	"github.com/cairn-runbooks/cairn/internal/journal"
 	"github.com/cairn-runbooks/cairn/internal/launch"
-	"github.com/cairn-runbooks/cairn/runbooks"
 	"github.com/spf13/cobra"
 )
 
@@ -31,21 +30,9 @@ func restart(cmd *cobra.Command, f *cmdutil.Factory, id, mode string, o *runOpti
 			return err
 		}
 	}
-	meta, err := run.Meta()
+	rb, meta, err := runRunbook(run)
 	if err != nil {
 		return err
-	}
-	text, err := run.Runbook()
-	if err != nil {
-		return err
-	}
-	_, reg, err := catalog(nil)
-	if err != nil {
-		return err
-	}
-	rb, err := runbooks.Load(meta.Source, text, reg)
-	if err != nil {
-		return fmt.Errorf("the run's own copy of its runbook no longer loads with this cairn: %w", err)
 	}
 	interactive := stdinIsTerminal() && !o.Detach
 	policy, err := o.policy(interactive)
@@ -127,31 +114,19 @@ func newCmdRollback(f *cmdutil.Factory) *cobra.Command {
 }
 
 func newCmdAttach(f *cmdutil.Factory) *cobra.Command {
-	var noTUI bool
-	cmd := &cobra.Command{
-		Use:   "attach <run-id>",
-		Short: "Reconnect a view to a running run (and answer its questions)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			run, err := journal.Open(f.StateDir(), args[0])
-			if err != nil {
-				return err
-			}
-			if f.IO.IsTerminal && !noTUI {
-				return attachTUI(cmd.Context(), f, run, false, 0)
-			}
-			return watch(cmd.Context(), f, run, false, 0)
-		},
-	}
-	cmd.Flags().BoolVar(&noTUI, "no-tui", false, "plain lines")
-	return cmd
+	return newCmdView(f, "attach <run-id>", "Reconnect a view to a running run (and answer its questions)", false)
 }
 
 func newCmdFollow(f *cmdutil.Factory) *cobra.Command {
+	return newCmdView(f, "follow <run-id>", "Watch a run read-only, live (pairing: a second terminal, or over ssh)", true)
+}
+
+// newCmdView is attach (answers questions) and follow (read-only).
+func newCmdView(f *cmdutil.Factory, use, short string, readOnly bool) *cobra.Command {
 	var noTUI bool
 	cmd := &cobra.Command{
-		Use:   "follow <run-id>",
-		Short: "Watch a run read-only, live (pairing: a second terminal, or over ssh)",
+		Use:   use,
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, err := journal.Open(f.StateDir(), args[0])
@@ -159,11 +134,11 @@ func newCmdFollow(f *cmdutil.Factory) *cobra.Command {
 				return err
 			}
 			if f.IO.IsTerminal && !noTUI {
-				return attachTUI(cmd.Context(), f, run, true, 0)
+				return attachTUI(cmd.Context(), f, run, readOnly, 0)
 			}
-			err = watch(cmd.Context(), f, run, true, 0)
+			err = watch(cmd.Context(), f, run, readOnly, 0)
 			var ec *exitcode.Err
-			if errors.As(err, &ec) && ec.Code != exitcode.Detached {
+			if readOnly && errors.As(err, &ec) && ec.Code != exitcode.Detached {
 				return nil // a follower reports, it does not fail with the run
 			}
 			return err

@@ -63,17 +63,9 @@ func newCmdRun(f *cmdutil.Factory, files *[]string) *cobra.Command {
 		Short: "Run a runbook (the TUI on a terminal; plain lines otherwise)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := catalog(*files)
+			rb, given, err := runbookAndParams(*files, args[0], o.Params)
 			if err != nil {
 				return err
-			}
-			rb, err := c.Get(args[0])
-			if err != nil {
-				return err
-			}
-			given, err := runbooks.ParseAssignments(o.Params)
-			if err != nil {
-				return &usageErr{err}
 			}
 			windowEnd, err := windowEnd(time.Now(), o.Window, o.Until)
 			if err != nil {

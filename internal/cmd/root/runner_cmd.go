@@ -32,23 +32,11 @@ func newCmdRunner(f *cmdutil.Factory) *cobra.Command {
 			if st, err := os.Stat(dir); err == nil && st.Mode()&os.ModeSetgid != 0 {
 				run.Shared = true
 			}
-			meta, err := run.Meta()
-			if err != nil {
-				return err
-			}
 			var secrets map[string]string
 			if err := json.NewDecoder(os.Stdin).Decode(&secrets); err != nil {
 				return fmt.Errorf("read secrets from stdin: %w", err)
 			}
-			text, err := run.Runbook()
-			if err != nil {
-				return err
-			}
-			_, reg, err := catalog(nil)
-			if err != nil {
-				return err
-			}
-			rb, err := runbooks.Load(meta.Source, text, reg)
+			rb, meta, err := runRunbook(run)
 			if err != nil {
 				return err
 			}

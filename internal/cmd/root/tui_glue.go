@@ -143,19 +143,7 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 // resumeQuietly starts a runner on an unfinished run without prompting (the TUI owns the terminal):
 // secrets must come from their environment variables or --secret-file.
 func resumeQuietly(f *cmdutil.Factory, run *journal.Run) error {
-	meta, err := run.Meta()
-	if err != nil {
-		return err
-	}
-	text, err := run.Runbook()
-	if err != nil {
-		return err
-	}
-	_, reg, err := catalog(nil)
-	if err != nil {
-		return err
-	}
-	rb, err := runbooks.Load(meta.Source, text, reg)
+	rb, meta, err := runRunbook(run)
 	if err != nil {
 		return err
 	}
