@@ -9,7 +9,7 @@ state="${CAIRN_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/cairn}"
 twin_dir="$state/twin-demo"
 if [ "$(id -u)" = 0 ]; then
 	# as root the twin's clusters run as `postgres`, which cannot reach /root: keep the twin elsewhere
-	twin_dir="${CAIRN_DEMO_DIR:-/var/lib/cairn-demo}/twin"
+	twin_dir="${CAIRN_DEMO_DIR:-/var/lib/cairn}/twin-demo"
 	install -d -m 0755 "$(dirname "$twin_dir")"
 fi
 rows="${DEMO_ROWS:-200000}"

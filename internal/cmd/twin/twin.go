@@ -61,7 +61,15 @@ func NewCmdTwin(f *cmdutil.Factory) *cobra.Command {
 	return cmd
 }
 
-func defaultDir(f *cmdutil.Factory) string { return filepath.Join(f.StateDir(), "twin") }
+// defaultDir is where the twin keeps its state. As root, its clusters run as `postgres`, which cannot
+// reach a home under /root, so unless CAIRN_STATE_DIR says otherwise root's twin lives in
+// /var/lib/cairn/twin.
+func defaultDir(f *cmdutil.Factory) string {
+	if os.Geteuid() == 0 && f.Getenv("CAIRN_STATE_DIR") == "" {
+		return "/var/lib/cairn/twin"
+	}
+	return filepath.Join(f.StateDir(), "twin")
+}
 
 func newCmdUp(f *cmdutil.Factory, runF func(context.Context, *UpOptions) error) *cobra.Command {
 	o := &UpOptions{IO: f.IO, Executable: f.Executable}
