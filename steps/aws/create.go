@@ -87,7 +87,7 @@ func (c *Create) credentials(ctx context.Context, env *steps.Env, cl *Clients, s
 		return cr, nil
 	}
 	pw, err := env.Text(c.Password)
-	if err != nil {
+	if err != nil && !(strings.HasSuffix(err.Error(), "no such value") && len(c.Password.Refs()) == 1 && c.Password.Refs()[0].Scope == ref.Params) {
 		return Credentials{}, err
 	}
 	if pw == "" {

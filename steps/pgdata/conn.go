@@ -49,7 +49,10 @@ func (s Server) describe(env *steps.Env) string {
 func (s Server) resolve(ctx context.Context, env *steps.Env) (dsn, error) {
 	v := make([]string, 5)
 	for i, t := range []ref.Template{s.Region, s.Instance, s.CredentialsSecret, s.Conn, s.Password} {
-		x, err := env.Text(t)
+		if i == 4 && v[2] != "" {
+			break // the secret gives the password
+		}
+		x, err := optText(env, t)
 		if err != nil {
 			return dsn{}, err
 		}
@@ -155,14 +158,20 @@ func (d dsn) environ(base []string, db string) []string {
 
 // dbArg is the -d argument of a client tool: the connection string with dbname, or just dbname.
 func (d dsn) dbArg(db string) string {
-	if d.conn == "" {
-		return db
-	}
-	return d.conn + " dbname=" + quoteConnValue(db)
+	return strings.TrimSpace(d.conn + " dbname=" + quoteConnValue(db))
 }
 
 func quoteConnValue(v string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+// optText resolves a template whose parameter may not have been given (an optional secret).
+func optText(env *steps.Env, t ref.Template) (string, error) {
+	s, err := env.Text(t)
+	if err != nil && !errors.Is(err, ref.ErrUnknown) && strings.HasSuffix(err.Error(), "no such value") && len(t.Refs()) == 1 && t.Refs()[0].Scope == ref.Params {
+		return "", nil
+	}
+	return s, err
 }
 
 func orDefault(s, d string) string {

@@ -119,7 +119,10 @@ func countFile(dir, id string) (int64, error) {
 		k, err := br.Read(buf)
 		if k > 0 {
 			n += int64(bytes.Count(buf[:k], []byte{'\n'}))
-			last = append(last[:0], buf[max(0, k-3):k]...)
+			last = append(last, buf[:k]...)
+			if len(last) > 8 {
+				last = append(last[:0], last[len(last)-8:]...)
+			}
 		}
 		if err == io.EOF {
 			break
@@ -128,8 +131,11 @@ func countFile(dir, id string) (int64, error) {
 			return 0, err
 		}
 	}
-	if bytes.HasSuffix(last, []byte("\\.\n")) {
-		n-- // an end-of-data marker, not a row
+	switch {
+	case bytes.HasSuffix(last, []byte("\\.\n\n\n")): // pg_dump's end-of-data marker and two blank lines
+		n -= 3
+	case bytes.HasSuffix(last, []byte("\\.\n")):
+		n--
 	}
 	return n, nil
 }

@@ -138,9 +138,19 @@ func (r *rig) waitJournal(run *journal.Run, what string, cond func([]events.Even
 		if cond(recs) {
 			return
 		}
+		if has(recs, events.RunFinished, "") {
+			break
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	r.t.Fatalf("timed out waiting for %s\n%s", what, r.runnerLog())
+	recs, _ := journal.ReadAll(run)
+	var tail []string
+	for _, e := range recs {
+		if e.Type == events.StepFailed || e.Type == events.StepChecked && e.Check != nil && e.Check.State == "blocked" {
+			tail = append(tail, fmt.Sprintf("%s %s %+v %+v", e.Type, e.Step, e.Error, e.Check))
+		}
+	}
+	r.t.Fatalf("timed out waiting for %s\n%s\n%s", what, strings.Join(tail, "\n"), r.runnerLog())
 }
 
 func has(recs []events.Event, typ events.Type, step string) bool {
@@ -266,17 +276,17 @@ func (r *rig) fingerprint(id string) string {
 			r.t.Fatalf("log in to %s/%s with the secret's credentials: %v", id, db, err)
 		}
 		queries := []string{
-			`SELECT string_agg(format('%s.%s', schemaname, relname), ',' ORDER BY 1) FROM pg_stat_user_tables`,
-			`SELECT string_agg(extname, ',' ORDER BY 1) FROM pg_extension`,
-			`SELECT string_agg(format('%s.%s=%s', schemaname, sequencename, last_value), ',' ORDER BY 1) FROM pg_sequences`,
-			`SELECT string_agg(format('%s:%s', nspname, array_to_string(nspacl, ';')), ',' ORDER BY 1) FROM pg_namespace WHERE nspname IN ('shop', 'audit', 'reports')`,
-			`SELECT string_agg(format('%s.%s:%s', n.nspname, c.relname, array_to_string(c.relacl, ';')), ',' ORDER BY 1) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('shop', 'audit', 'reports') AND c.relkind IN ('r', 'v', 'S')`,
-			`SELECT string_agg(format('%s:%s', defaclobjtype, array_to_string(defaclacl, ';')), ',' ORDER BY 1) FROM pg_default_acl`,
-			`SELECT string_agg(format('%s(login=%s) in %s', r.rolname, r.rolcanlogin, (SELECT string_agg(g.rolname, '+' ORDER BY 1) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid AND g.rolname NOT LIKE 'rds%')), ',' ORDER BY 1) FROM pg_roles r WHERE r.rolname NOT LIKE 'pg\_%' AND r.rolname NOT LIKE 'rds%'`,
+			`SELECT format('%s.%s', schemaname, relname) FROM pg_stat_user_tables`,
+			`SELECT extname FROM pg_extension`,
+			`SELECT format('%s.%s=%s', schemaname, sequencename, last_value) FROM pg_sequences`,
+			`SELECT format('%s:%s', nspname, array_to_string(ARRAY(SELECT x::text FROM unnest(nspacl) x ORDER BY 1), ';')) FROM pg_namespace WHERE nspname IN ('shop', 'audit', 'reports')`,
+			`SELECT format('%s.%s:%s', n.nspname, c.relname, array_to_string(ARRAY(SELECT x::text FROM unnest(c.relacl) x ORDER BY 1), ';')) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('shop', 'audit', 'reports') AND c.relkind IN ('r', 'v', 'S')`,
+			`SELECT format('%s:%s', defaclobjtype, array_to_string(ARRAY(SELECT x::text FROM unnest(defaclacl) x ORDER BY 1), ';')) FROM pg_default_acl`,
+			`SELECT format('%s(login=%s) in %s', r.rolname, r.rolcanlogin, (SELECT string_agg(g.rolname, '+' ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid AND g.rolname NOT LIKE 'rds%')) FROM pg_roles r WHERE r.rolname NOT LIKE 'pg\_%' AND r.rolname NOT LIKE 'rds%'`,
 		}
 		for _, q := range queries {
 			var s *string
-			if err := c.QueryRow(ctx, q).Scan(&s); err != nil {
+			if err := c.QueryRow(ctx, "SELECT string_agg(x, ',' ORDER BY x) FROM ("+q+") AS s(x)").Scan(&s); err != nil {
 				r.t.Fatalf("%s/%s: %s: %v", id, db, q, err)
 			}
 			fmt.Fprintf(&b, "%s: %s\n", db, aws.ToString(s))

@@ -22,7 +22,7 @@ func checkFinal(t *testing.T, r *rig, before string) {
 		t.Fatalf("%s: found=%v encrypted=%v key=%s, want encrypted with %s", twin.DemoInstance, found, enc, key, r.keyARN())
 	}
 	if after := r.fingerprint(twin.DemoInstance); after != before {
-		t.Fatalf("the application differs after the rebuild:\nbefore:\n%s\nafter:\n%s", before, after)
+		t.Fatalf("the application differs after the rebuild:\n%s", lineDiff(before, after))
 	}
 	for _, gone := range []string{twin.DemoInstance + "-unencrypted", twin.DemoInstance + "-enc"} {
 		if found, _, _, _, _ := r.instance(gone); found {
@@ -117,7 +117,7 @@ func TestLogicalRestoreFailsCutBack(t *testing.T) {
 		t.Fatalf("after the cut-back %s: found=%v encrypted=%v, want the unencrypted source back", twin.DemoInstance, found, enc)
 	}
 	if after := r.fingerprint(twin.DemoInstance); after != before {
-		t.Fatalf("the source came back different:\nbefore:\n%s\nafter:\n%s", before, after)
+		t.Fatalf("the source came back different:\n%s", lineDiff(before, after))
 	}
 	c, err := r.login(twin.DemoInstance, "app", "app_rw", "app-rw-demo")
 	if err != nil {
@@ -172,4 +172,22 @@ func TestPreflightRefusesBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+func lineDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out []string
+	for i := 0; i < max(len(al), len(bl)); i++ {
+		x, y := "", ""
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			out = append(out, "- "+x, "+ "+y)
+		}
+	}
+	return strings.Join(out, "\n")
 }
