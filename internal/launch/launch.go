@@ -36,17 +36,6 @@ func Who(getenv func(string) string) events.Actor {
 	return a
 }
 
-// Target says what AWS a run talks to, unmistakably.
-func Target(getenv func(string) string) string {
-	if ep := getenv("AWS_ENDPOINT_URL"); ep != "" {
-		return "rehearsal twin at " + ep
-	}
-	if getenv("AWS_PROFILE") != "" || getenv("AWS_ACCESS_KEY_ID") != "" || getenv("AWS_REGION") != "" {
-		return "REAL AWS (" + firstNonEmpty(getenv("AWS_PROFILE"), "environment credentials") + ", " + firstNonEmpty(getenv("AWS_REGION"), "default region") + ")"
-	}
-	return "local host"
-}
-
 func firstNonEmpty(xs ...string) string {
 	for _, x := range xs {
 		if x != "" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
 	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/internal/launch"
 	"github.com/cairn-runbooks/cairn/internal/runner"
 	"github.com/cairn-runbooks/cairn/runbooks"
 	"github.com/cairn-runbooks/cairn/steps"
@@ -55,6 +56,7 @@ with secrets as •••• and values known only after an earlier step as (kno
 			if o.Check {
 				checks = runner.CheckAll(cmd.Context(), rb, vals, env)
 			}
+			fmt.Fprintf(f.IO.Out, "Target: %s\n\n", launch.Target(cmd.Context(), f.Getenv))
 			WritePlan(f.IO.Out, rb, vals, infos, checks)
 			return nil
 		},

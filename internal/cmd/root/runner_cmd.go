@@ -51,7 +51,7 @@ func newCmdRunner(f *cmdutil.Factory) *cobra.Command {
 			who.Via = "runner"
 			status, err := runner.Run(ctx, runner.Config{
 				Run: run, Meta: meta, Runbook: rb, Values: vals, Actor: who,
-				Getenv: f.Getenv, Environ: os.Environ(), Target: launch.Target(f.Getenv), Mode: runner.Mode(mode),
+				Getenv: f.Getenv, Environ: os.Environ(), Target: launch.Target(ctx, f.Getenv), Mode: runner.Mode(mode),
 			})
 			fmt.Fprintf(os.Stderr, "runner finished: %s %v\n", status, err)
 			return err

@@ -55,7 +55,7 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 	state := f.StateDir()
 	d := tui.Deps{
 		Runbooks:  c.All(),
-		Target:    launch.Target(f.Getenv),
+		Target:    launch.Target(ctx, f.Getenv),
 		WindowEnd: windowEnd,
 		ReadOnly:  readOnly,
 		Now:       time.Now,
