@@ -1,5 +1,357 @@
 package pgdata
 
-import "github.com/cairn-runbooks/cairn/steps"
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
 
-func registerStream(r *steps.Registry) {}
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cairn-runbooks/cairn/internal/proc"
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// Stream is the `pg-stream-copy` kind: each database goes straight from source to target, no
+// intermediate data file (the source and the insurance snapshot are the safety net). Per database:
+// a snapshot is exported and held; the schema's pre-data is restored with `pg_restore --create`
+// (the database, owner, grants, types, tables without indexes); the rows move with binary COPY by
+// Jobs workers in parallel, all under the exported snapshot, large tables split into ctid ranges so
+// one dominant table does not serialize the copy; sequences are set from the snapshot; then indexes
+// and constraints are built in parallel by `pg_restore -j N --section=post-data`. Rows copied per
+// table are recorded in Dir's manifest. On any error the half-copied database is dropped.
+type Stream struct {
+	Source Server       `yaml:"source"`
+	Target Server       `yaml:"target"`
+	Dir    ref.Template `yaml:"dir"`
+	Jobs   ref.Template `yaml:"jobs"`
+}
+
+// OutputNames declares the outputs.
+func (s *Stream) OutputNames() []string { return []string{"manifest", "databases"} }
+
+// Validate checks the parameters.
+func (s *Stream) Validate() error {
+	if s.Dir.IsZero() {
+		return fmt.Errorf("give `dir:` (where the manifest of rows copied is kept)")
+	}
+	return nil
+}
+
+// Describe lists what runs.
+func (s *Stream) Describe(env *steps.Env) []steps.Action {
+	src, tgt, j := s.Source.describe(env), s.Target.describe(env), orDefault(env.Describe(s.Jobs), "2")
+	return []steps.Action{
+		{Kind: steps.ActSQL, Target: src, Text: "-- per database, held open for the copy:\nBEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot();"},
+		{Kind: steps.ActExec, Target: src, Text: "pg_dump -Fc --section=pre-data --section=post-data --snapshot=<exported> -f <work>/<db>.schema <db>"},
+		{Kind: steps.ActExec, Target: tgt, Text: "pg_restore --create --exit-on-error --section=pre-data -d postgres <work>/<db>.schema"},
+		{Kind: steps.ActSQL, Target: src + " → " + tgt, Text: fmt.Sprintf("%s workers: COPY (SELECT <cols> FROM <table> [WHERE ctid range]) TO STDOUT (FORMAT binary) → COPY <table> (<cols>) FROM STDIN (FORMAT binary), under the exported snapshot", j)},
+		{Kind: steps.ActSQL, Target: tgt, Text: "SELECT setval(<each sequence>, <its value in the snapshot>)"},
+		{Kind: steps.ActExec, Target: tgt, Text: "pg_restore --exit-on-error -j " + j + " --section=post-data -d <db> <work>/<db>.schema"},
+	}
+}
+
+// Check says whether every database is on the target with the recorded rows.
+func (s *Stream) Check(ctx context.Context, env *steps.Env) steps.Check {
+	dir, err := env.Text(s.Dir)
+	if err != nil {
+		return unknownOr(err, "")
+	}
+	m, err := readManifest(dir)
+	if err != nil || m.Method != "stream" {
+		return steps.ReadyTo(steps.Create, "copy every database of %s to %s", s.Source.describe(env), s.Target.describe(env))
+	}
+	tgt, err := s.Target.resolve(ctx, env)
+	if err != nil {
+		return unknownOr(err, "check the target's connection")
+	}
+	diffs, err := targetDiffs(ctx, tgt, m)
+	if err != nil {
+		return steps.CannotTell("%v", err)
+	}
+	for _, db := range m.Databases {
+		if len(diffs[db.Name]) > 0 {
+			return steps.ReadyTo(steps.Create, "%s differs on the target → copy again", db.Name)
+		}
+	}
+	return steps.AlreadyDone("all %d databases are on the target with the copied rows", len(m.Databases))
+}
+
+// Apply copies every database.
+func (s *Stream) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	dir, err := env.Text(s.Dir)
+	if err != nil {
+		return nil, err
+	}
+	jobs, err := jobsOf(env, s.Jobs)
+	if err != nil {
+		return nil, err
+	}
+	src, err := s.Source.resolve(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	tgt, err := s.Target.resolve(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	_ = os.Remove(filepath.Join(dir, manifestName))
+	c, err := src.connect(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	dbs, err := databases(ctx, c)
+	c.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{Method: "stream"}
+	for i, db := range dbs {
+		env.Out.Progress(float64(i), float64(len(dbs)), "databases")
+		if err := dropDatabase(ctx, tgt, db); err != nil { // an interrupted copy's leftovers
+			return nil, err
+		}
+		rec, err := s.copyOne(ctx, env, src, tgt, dir, db, jobs)
+		if err != nil {
+			if derr := dropDatabase(context.WithoutCancel(ctx), tgt, db); derr != nil {
+				return nil, fmt.Errorf("copy of %s failed: %w; dropping the half-copied database failed too: %v", db, err, derr)
+			}
+			return nil, fmt.Errorf("copy of %s failed, the half-copied database was dropped: %w", db, err)
+		}
+		m.Databases = append(m.Databases, rec)
+	}
+	env.Out.Progress(float64(len(dbs)), float64(len(dbs)), "databases")
+	if err := writeManifest(dir, m); err != nil {
+		return nil, err
+	}
+	return steps.Outputs{}.Set("manifest", filepath.Join(dir, manifestName)).Set("databases", strings.Join(dbs, ",")), nil
+}
+
+type chunk struct {
+	t     tableRef
+	where string
+	pages int64
+}
+
+func (s *Stream) copyOne(ctx context.Context, env *steps.Env, src, tgt dsn, dir, db string, jobs int) (Database, error) {
+	rec := Database{Name: db, Rows: map[string]int64{}}
+	c, err := src.connect(ctx, db)
+	if err != nil {
+		return rec, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return rec, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
+		return rec, err
+	}
+	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&rec.Snapshot); err != nil {
+		return rec, fmt.Errorf("export a snapshot of %s: %w", db, err)
+	}
+	schema := filepath.Join(dir, db+".schema")
+	defer os.Remove(schema)
+	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_dump", "-Fc", "--section=pre-data", "--section=post-data", "--snapshot=" + rec.Snapshot, "-f", schema, "-d", src.dbArg(db)}, Env: src.environ(env.Environ, "")}); err != nil {
+		return rec, fmt.Errorf("pg_dump (schema) %s: %w", db, err)
+	}
+	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "--create", "--exit-on-error", "--section=pre-data", "-d", tgt.dbArg("postgres"), schema}, Env: tgt.environ(env.Environ, "")}); err != nil {
+		return rec, fmt.Errorf("pg_restore (pre-data) %s: %w", db, err)
+	}
+	tables, err := userTables(ctx, c)
+	if err != nil {
+		return rec, err
+	}
+	var total int64
+	for _, t := range tables {
+		total += t.Pages
+		rec.Rows[t.key()] = 0
+	}
+	// split tables larger than a fair share into ctid ranges, so the workers stay busy
+	share := max(total/int64(jobs*4), 1024)
+	var work []chunk
+	for _, t := range tables {
+		if t.Pages <= share {
+			work = append(work, chunk{t: t, pages: t.Pages})
+			continue
+		}
+		for lo := int64(0); lo < t.Pages; lo += share {
+			w := fmt.Sprintf("ctid >= '(%d,0)'::tid", lo)
+			if lo+share < t.Pages {
+				w += fmt.Sprintf(" AND ctid < '(%d,0)'::tid", lo+share)
+			}
+			work = append(work, chunk{t: t, where: w, pages: share})
+		}
+	}
+	sort.SliceStable(work, func(i, j int) bool { return work[i].pages > work[j].pages })
+	env.Info(fmt.Sprintf("copying %d tables of %s in %d pieces with %d workers under snapshot %s", len(tables), db, len(work), jobs, rec.Snapshot))
+	if err := s.copyRows(ctx, env, src, tgt, db, rec.Snapshot, work, jobs, rec.Rows); err != nil {
+		return rec, err
+	}
+	if err := copySequences(ctx, c, tgt, db); err != nil {
+		return rec, err
+	}
+	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "--exit-on-error", "-j", strconv.Itoa(jobs), "--section=post-data", "-d", tgt.dbArg(db), schema}, Env: tgt.environ(env.Environ, "")}); err != nil {
+		return rec, fmt.Errorf("pg_restore (indexes, constraints) %s: %w", db, err)
+	}
+	return rec, nil
+}
+
+func (s *Stream) copyRows(ctx context.Context, env *steps.Env, src, tgt dsn, db, snap string, work []chunk, jobs int, rows map[string]int64) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan chunk)
+	var mu sync.Mutex
+	var firstErr error
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+			cancel()
+		}
+		mu.Unlock()
+	}
+	done := 0
+	var wg sync.WaitGroup
+	for w := 0; w < min(jobs, len(work)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sc, err := src.connect(ctx, db)
+			if err != nil {
+				fail(err)
+				return
+			}
+			defer sc.Close(context.WithoutCancel(ctx))
+			tc, err := tgt.connect(ctx, db)
+			if err != nil {
+				fail(err)
+				return
+			}
+			defer tc.Close(context.WithoutCancel(ctx))
+			for _, q := range []string{"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", "SET TRANSACTION SNAPSHOT " + literal(snap)} {
+				if _, err := sc.Exec(ctx, q); err != nil {
+					fail(fmt.Errorf("join snapshot %s: %w", snap, err))
+					return
+				}
+			}
+			if _, err := tc.Exec(ctx, "SET synchronous_commit = off"); err != nil {
+				fail(err)
+				return
+			}
+			for c := range ch {
+				n, err := copyChunk(ctx, sc, tc, c)
+				if err != nil {
+					fail(fmt.Errorf("copy %s: %w", c.t.key(), err))
+					return
+				}
+				mu.Lock()
+				rows[c.t.key()] += n
+				done++
+				env.Out.Progress(float64(done), float64(len(work)), "pieces")
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, c := range work {
+		select {
+		case ch <- c:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(ch)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+func copyChunk(ctx context.Context, sc, tc *pgx.Conn, c chunk) (int64, error) {
+	cols := strings.Join(c.t.Cols, ", ")
+	out := "COPY " + c.t.quoted() + " (" + cols + ") TO STDOUT (FORMAT binary)"
+	if c.where != "" {
+		out = "COPY (SELECT " + cols + " FROM " + c.t.quoted() + " WHERE " + c.where + ") TO STDOUT (FORMAT binary)"
+	}
+	in := "COPY " + c.t.quoted() + " (" + cols + ") FROM STDIN (FORMAT binary)"
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := sc.PgConn().CopyTo(ctx, pw, out)
+		pw.CloseWithError(err)
+		errc <- err
+	}()
+	tag, err := tc.PgConn().CopyFrom(ctx, pr, in)
+	pr.CloseWithError(err)
+	if serr := <-errc; serr != nil && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// copySequences sets every sequence on the target to its value in the snapshot c reads under.
+func copySequences(ctx context.Context, c *pgx.Conn, tgt dsn, db string) error {
+	rows, err := c.Query(ctx, `SELECT format('%I.%I', n.nspname, s.relname) FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace
+		WHERE s.relkind = 'S' AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype = 'e')`)
+	if err != nil {
+		return err
+	}
+	seqs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	tc, err := tgt.connect(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer tc.Close(context.WithoutCancel(ctx))
+	for _, q := range seqs {
+		var last int64
+		var called bool
+		if err := c.QueryRow(ctx, "SELECT last_value, is_called FROM "+q).Scan(&last, &called); err != nil {
+			return fmt.Errorf("read sequence %s: %w", q, err)
+		}
+		if _, err := tc.Exec(ctx, "SELECT setval($1::regclass, $2, $3)", q, last, called); err != nil {
+			return fmt.Errorf("set sequence %s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// Observe reads the outputs of a copy found done.
+func (s *Stream) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	return (&Restore{Dir: s.Dir}).Observe(ctx, env)
+}
+
+// Verify counts every table against the manifest.
+func (s *Stream) Verify(ctx context.Context, env *steps.Env) error {
+	return (&Restore{Target: s.Target, Dir: s.Dir}).Verify(ctx, env)
+}
+
+// Rollback drops the copied databases from the target.
+func (s *Stream) Rollback(ctx context.Context, env *steps.Env) error {
+	return (&Restore{Target: s.Target, Dir: s.Dir}).Rollback(ctx, env)
+}
+
+func registerStream(r *steps.Registry) {
+	r.Register("pg-stream-copy", "copy every database source → target with parallel binary COPY under one snapshot, indexes in parallel after", func() steps.Step { return &Stream{} })
+}

@@ -78,12 +78,12 @@ func TestLogicalKeepIdentifierKilledWhileRestoring(t *testing.T) {
 	checkFinal(t, r, before)
 }
 
-// Strategy logical with a temporary identifier and a swap, uninterrupted.
+// Strategy logical with a temporary identifier, the data streamed straight to the target, and a swap.
 func TestLogicalSwap(t *testing.T) {
 	r := newRig(t)
 	before := r.fingerprint(twin.DemoInstance)
 	r.createSecret("cairn/app-db/roles", map[string]string{"app_rw": "app-rw-demo", "app_ro": "app-ro-demo"})
-	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=logical", "passwords-secret=cairn/app-db/roles")...)
+	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=logical", "copy-method=stream", "passwords-secret=cairn/app-db/roles")...)
 	out, code := r.cairn(append(args, "--yes", "--confirm", "delete-old="+twin.DemoInstance)...)
 	if code != 0 || !strings.Contains(out, "SUCCEEDED") {
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, r.runnerLog())
