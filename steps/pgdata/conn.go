@@ -217,3 +217,24 @@ func unknownOr(err error, fix string) steps.Check {
 	}
 	return steps.BlockedBy(err.Error(), fix)
 }
+
+// only keeps the databases named in t (comma-separated; empty keeps all) and refuses unknown names.
+func only(env *steps.Env, t ref.Template, dbs []string) ([]string, error) {
+	s, err := optText(env, t)
+	if err != nil || strings.TrimSpace(s) == "" {
+		return dbs, err
+	}
+	var out []string
+	for _, n := range strings.Split(s, ",") {
+		n = strings.TrimSpace(n)
+		found := false
+		for _, d := range dbs {
+			found = found || d == n
+		}
+		if !found {
+			return nil, fmt.Errorf("database %s is not on the source (it has %s)", n, strings.Join(dbs, ", "))
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

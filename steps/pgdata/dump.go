@@ -24,6 +24,8 @@ type Dump struct {
 	Jobs      ref.Template `yaml:"jobs"`
 	Compress  ref.Template `yaml:"compress"`
 	Checksums ref.Template `yaml:"checksums"`
+	// Databases limits the dump to these (comma-separated); default every non-template database.
+	Databases ref.Template `yaml:"databases"`
 }
 
 // OutputNames declares the outputs.
@@ -110,6 +112,9 @@ func (d *Dump) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error)
 	dbs, err := databases(ctx, c)
 	c.Close(context.WithoutCancel(ctx))
 	if err != nil {
+		return nil, err
+	}
+	if dbs, err = only(env, d.Databases, dbs); err != nil {
 		return nil, err
 	}
 	m := &Manifest{Method: "dump"}

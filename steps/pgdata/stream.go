@@ -31,6 +31,8 @@ type Stream struct {
 	Target Server       `yaml:"target"`
 	Dir    ref.Template `yaml:"dir"`
 	Jobs   ref.Template `yaml:"jobs"`
+	// Databases limits the copy to these (comma-separated); default every non-template database.
+	Databases ref.Template `yaml:"databases"`
 }
 
 // OutputNames declares the outputs.
@@ -112,6 +114,9 @@ func (s *Stream) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 	dbs, err := databases(ctx, c)
 	c.Close(context.WithoutCancel(ctx))
 	if err != nil {
+		return nil, err
+	}
+	if dbs, err = only(env, s.Databases, dbs); err != nil {
 		return nil, err
 	}
 	m := &Manifest{Method: "stream"}
