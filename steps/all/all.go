@@ -4,8 +4,10 @@ package all
 import (
 	"github.com/cairn-runbooks/cairn/steps"
 	awsstep "github.com/cairn-runbooks/cairn/steps/aws"
+	"github.com/cairn-runbooks/cairn/steps/dblink"
 	"github.com/cairn-runbooks/cairn/steps/generic"
 	"github.com/cairn-runbooks/cairn/steps/host"
+	lambdastep "github.com/cairn-runbooks/cairn/steps/lambda"
 	"github.com/cairn-runbooks/cairn/steps/pg"
 	"github.com/cairn-runbooks/cairn/steps/pgbackrest"
 	"github.com/cairn-runbooks/cairn/steps/pgdata"
@@ -23,5 +25,8 @@ func Registry() *steps.Registry {
 	host.RegisterCron(r)
 	awsstep.Register(r)
 	pgdata.Register(r)
+	awsstep.RegisterIAM(r)
+	lambdastep.Register(r)
+	dblink.Register(r)
 	return r
 }

@@ -6,7 +6,8 @@
 // What it touches outside the twin's state directory: the extension files (aws_commons.control,
 // aws_commons--1.2.sql, aws_lambda.control, aws_lambda--1.0.sql) in the share/extension directory of
 // every installed PostgreSQL (/usr/share/postgresql/<v>/extension), because PostgreSQL 15 looks for
-// extensions only there; that needs root, as the test bed runs. Without it the twin still runs, and
+// extensions only there, and the line `trusted = true` in dblink.control there, because RDS lets the
+// master user create dblink; that needs root, as the test bed runs. Without it the twin still runs, and
 // `CREATE EXTENSION aws_lambda` fails as on a server that lacks it.
 package pgext
 
@@ -60,7 +61,10 @@ func Install(ctx context.Context) ([]string, error) {
 			continue
 		}
 		dir := filepath.Join(strings.TrimSpace(string(out)), "extension")
-		if err := installInto(dir); err != nil {
+		if err := installInto(dir); err == nil {
+			err = trustDblink(dir)
+		}
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -91,6 +95,27 @@ func installInto(dir string) error {
 			_ = os.Remove(tmp)
 			return fmt.Errorf("install the aws_lambda stand-in into %s: %w", dir, err)
 		}
+	}
+	return nil
+}
+
+// trustDblink marks dblink trusted: RDS lets the master user (rds_superuser) create it, and PostgreSQL
+// lets a non-superuser create only a trusted extension.
+func trustDblink(dir string) error {
+	p := filepath.Join(dir, "dblink.control")
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if bytes.Contains(b, []byte("\ntrusted = true")) {
+		return nil
+	}
+	b = append(bytes.TrimRight(b, "\n"), []byte("\n# cairn twin: creatable by rds_superuser members, as on RDS\ntrusted = true\n")...)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		return fmt.Errorf("mark dblink trusted in %s (needs root): %w", p, err)
 	}
 	return nil
 }

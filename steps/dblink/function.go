@@ -1,0 +1,426 @@
+package dblink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// SchemaMarker is the comment cairn puts on the schema it makes; rollback drops only a schema with it.
+const SchemaMarker = "cairn dblink-secret: connect_remote and its allow-list (made by cairn; rollback drops it)"
+
+// Function is the `dblink-secret-function` kind: in a schema of its own, the allow-list table
+// (`allowed_secrets`) holding the secret ids the runbook names, and ONE function,
+// `connect_remote(conn_name text, secret_id text) RETURNS text`: SECURITY DEFINER, search_path pinned
+// to pg_catalog, pg_temp; EXECUTE revoked from PUBLIC and granted only to the grant-to roles. It
+// accepts only allow-listed ids, asks the Lambda function for the remote's connection values through
+// aws_lambda.invoke, reads the answer with the JSON operators, builds the connection string with every
+// value quoted as libpq requires (single quotes; ' and \ escaped with \), connects with
+// sslmode=verify-full against ssl-root-cert, and returns only a status.
+type Function struct {
+	Target       `yaml:",inline"`
+	Schema       ref.Template   `yaml:"schema"`
+	Secrets      []ref.Template `yaml:"secrets"`
+	FunctionArn  ref.Template   `yaml:"function-arn"`
+	LambdaRegion ref.Template   `yaml:"lambda-region"`
+	SSLRootCert  ref.Template   `yaml:"ssl-root-cert"`
+	GrantTo      ref.Template   `yaml:"grant-to"`
+}
+
+// Validate checks the parameters.
+func (f *Function) Validate() error {
+	if f.Instance.IsZero() || f.Schema.IsZero() || len(f.Secrets) == 0 || f.FunctionArn.IsZero() || f.SSLRootCert.IsZero() || f.GrantTo.IsZero() {
+		return errors.New("give `instance:`, `schema:`, `secrets:`, `function-arn:`, `ssl-root-cert:` and `grant-to:`")
+	}
+	return nil
+}
+
+type wantFunction struct {
+	schema, arn, region, rootCert string
+	secrets, grantTo              []string
+}
+
+func (f *Function) resolve(env *steps.Env, describe bool) (wantFunction, error) {
+	text := env.Text
+	if describe {
+		text = func(t ref.Template) (string, error) { return env.Describe(t), nil }
+	}
+	var w wantFunction
+	var grant string
+	for _, p := range []struct {
+		t   ref.Template
+		dst *string
+	}{{f.Schema, &w.schema}, {f.FunctionArn, &w.arn}, {f.LambdaRegion, &w.region}, {f.SSLRootCert, &w.rootCert}, {f.GrantTo, &grant}} {
+		v, err := text(p.t)
+		if err != nil {
+			return w, err
+		}
+		*p.dst = v
+	}
+	for _, t := range f.Secrets {
+		v, err := text(t)
+		if err != nil {
+			return w, err
+		}
+		if v != "" && !slices.Contains(w.secrets, v) {
+			w.secrets = append(w.secrets, v)
+		}
+	}
+	if describe {
+		w.grantTo = strings.Split(grant, ",")
+		return w, nil
+	}
+	if err := checkSchema(w.schema); err != nil {
+		return w, err
+	}
+	if len(w.secrets) == 0 {
+		return w, errors.New("secrets: name at least one secret id")
+	}
+	if !strings.HasPrefix(w.rootCert, "/") || strings.ContainsAny(w.rootCert, "\x00\n") {
+		return w, fmt.Errorf("ssl-root-cert %q: the absolute path of the CA bundle on the database server", w.rootCert)
+	}
+	if !strings.HasPrefix(w.arn, "arn:") {
+		return w, fmt.Errorf("function-arn %q is not an ARN", w.arn)
+	}
+	var err error
+	w.grantTo, err = roleList(grant)
+	return w, err
+}
+
+// Body is connect_remote's PL/pgSQL body for a function ARN, region and CA bundle path. Every value
+// from the secret is quoted for libpq: wrapped in single quotes with \ and ' escaped by a backslash.
+func Body(schema, arn, region, rootCert string) string {
+	q := func(expr string) string {
+		return `'''' || replace(replace(` + expr + `, '\', '\\'), '''', '\''') || ''''`
+	}
+	var b strings.Builder
+	b.WriteString(`
+DECLARE
+    answer record;
+    v jsonb;
+    conninfo text;
+    k text;
+BEGIN
+    IF conn_name IS NULL OR conn_name !~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'connect_remote: conn_name must be 1 to 63 letters, digits or underscores' USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ` + ident(schema) + `.allowed_secrets a WHERE a.secret_id = connect_remote.secret_id) THEN
+        RAISE EXCEPTION 'connect_remote: secret % is not in the allow-list ` + schema + `.allowed_secrets', quote_literal(connect_remote.secret_id)
+            USING ERRCODE = '42501';
+    END IF;
+
+    -- The function is fixed here, not chosen by the caller; its errors name ids and keys, never values.
+    SELECT * INTO answer FROM aws_lambda.invoke(
+        aws_commons.create_lambda_function_arn(` + literal(arn) + `, ` + literalOrNull(region) + `),
+        json_build_object('secret_id', connect_remote.secret_id,
+                          'fields', json_build_array('host', 'port', 'dbname', 'username', 'password')));
+
+    -- Read the answer with the JSON operators. Any failure here is reported without its text, which
+    -- could quote the answer.
+    BEGIN
+        IF answer.status_code IS DISTINCT FROM 200 THEN
+            RAISE EXCEPTION USING MESSAGE = 'status ' || coalesce(answer.status_code::text, 'none');
+        END IF;
+        v := answer.payload::jsonb -> 'values';
+        IF v IS NULL OR jsonb_typeof(v) <> 'object' THEN
+            RAISE EXCEPTION USING MESSAGE = 'no values object';
+        END IF;
+        FOREACH k IN ARRAY ARRAY['host', 'port', 'dbname', 'username', 'password'] LOOP
+            IF coalesce(v ->> k, '') = '' THEN
+                RAISE EXCEPTION USING MESSAGE = 'no ' || k;
+            END IF;
+        END LOOP;
+        conninfo := 'host=' || ` + q(`v ->> 'host'`) + `
+            || ' port=' || ` + q(`v ->> 'port'`) + `
+            || ' dbname=' || ` + q(`v ->> 'dbname'`) + `
+            || ' user=' || ` + q(`v ->> 'username'`) + `
+            || ' password=' || ` + q(`v ->> 'password'`) + `
+            || ' sslmode=verify-full sslrootcert=' || ` + q(literal(rootCert)) + `
+            || ' connect_timeout=10 application_name=''cairn connect_remote''';
+    EXCEPTION WHEN OTHERS THEN
+        RAISE EXCEPTION 'connect_remote: the answer of the secret function for % cannot be used (%)',
+            quote_literal(connect_remote.secret_id),
+            CASE WHEN SQLSTATE = 'P0001' THEN SQLERRM ELSE 'SQLSTATE ' || SQLSTATE END
+            USING ERRCODE = '22000';
+    END;
+    v := NULL;
+    answer := NULL;
+
+    IF conn_name = ANY (dblink_get_connections()) THEN
+        PERFORM dblink_disconnect(conn_name);
+    END IF;
+    PERFORM dblink_connect(conn_name, conninfo);
+    conninfo := NULL;
+    RETURN 'connected ' || conn_name;
+END
+`)
+	return b.String()
+}
+
+func literalOrNull(s string) string {
+	if s == "" {
+		return "NULL"
+	}
+	return literal(s)
+}
+
+// statements are what Apply runs, in one transaction.
+func (w wantFunction) statements() []string {
+	s := ident(w.schema)
+	fn := s + ".connect_remote(text, text)"
+	grantees := make([]string, len(w.grantTo))
+	for i, r := range w.grantTo {
+		grantees[i] = ident(r)
+	}
+	out := []string{
+		"CREATE SCHEMA IF NOT EXISTS " + s,
+		"COMMENT ON SCHEMA " + s + " IS " + literal(SchemaMarker),
+		"REVOKE ALL ON SCHEMA " + s + " FROM PUBLIC",
+		"CREATE TABLE IF NOT EXISTS " + s + ".allowed_secrets (secret_id text PRIMARY KEY, added_at timestamptz NOT NULL DEFAULT now())",
+		"REVOKE ALL ON " + s + ".allowed_secrets FROM PUBLIC",
+	}
+	var ids []string
+	for _, id := range w.secrets {
+		ids = append(ids, literal(id))
+	}
+	out = append(out,
+		"DELETE FROM "+s+".allowed_secrets WHERE secret_id NOT IN ("+strings.Join(ids, ", ")+")",
+		"INSERT INTO "+s+".allowed_secrets (secret_id) VALUES ("+strings.Join(ids, "), (")+") ON CONFLICT DO NOTHING",
+		"CREATE OR REPLACE FUNCTION "+s+".connect_remote(conn_name text, secret_id text) RETURNS text\n"+
+			"LANGUAGE plpgsql SECURITY DEFINER\nSET search_path = pg_catalog, pg_temp\nAS $cairn_fn$"+Body(w.schema, w.arn, w.region, w.rootCert)+"$cairn_fn$",
+		"REVOKE ALL ON FUNCTION "+fn+" FROM PUBLIC",
+	)
+	// Whoever holds EXECUTE now and is not to: revoked (a re-run with fewer grant-to roles).
+	names := make([]string, len(w.grantTo))
+	for i, r := range w.grantTo {
+		names[i] = literal(r)
+	}
+	out = append(out, "DO $cairn$ DECLARE r text; BEGIN FOR r IN SELECT DISTINCT pg_get_userbyid(a.grantee) FROM pg_proc p, aclexplode(p.proacl) a "+
+		"WHERE p.oid = "+literal(fn)+"::regprocedure AND a.grantee <> 0 AND a.grantee <> p.proowner AND pg_get_userbyid(a.grantee) <> ALL (ARRAY["+
+		strings.Join(names, ", ")+"]::text[]) LOOP "+
+		"EXECUTE format('REVOKE ALL ON FUNCTION "+strings.ReplaceAll(fn, "%", "%%")+" FROM %I', r); "+
+		"EXECUTE format('REVOKE ALL ON SCHEMA "+strings.ReplaceAll(s, "%", "%%")+" FROM %I', r); END LOOP; END $cairn$")
+	out = append(out,
+		"GRANT USAGE ON SCHEMA "+s+" TO "+strings.Join(grantees, ", "),
+		"GRANT EXECUTE ON FUNCTION "+fn+" TO "+strings.Join(grantees, ", "),
+	)
+	return out
+}
+
+// Describe lists the statements exactly.
+func (f *Function) Describe(env *steps.Env) []steps.Action {
+	w, _ := f.resolve(env, true)
+	if rl, err := roleList(strings.Join(w.grantTo, ",")); err == nil {
+		w.grantTo = rl
+	}
+	target := f.Target.describe(env)
+	acts := []steps.Action{{Kind: steps.ActSQL, Target: target, Text: "BEGIN"}}
+	for _, s := range w.statements() {
+		acts = append(acts, steps.Action{Kind: steps.ActSQL, Target: target, Text: s})
+	}
+	return append(acts, steps.Action{Kind: steps.ActSQL, Target: target, Text: "COMMIT"})
+}
+
+// state is what the database holds now.
+type fnState struct {
+	schema, marked, fn, bodyOK, secdef, pathOK, allowOK, aclOK, extraObjects bool
+	owner                                                                    string
+	detail                                                                   []string
+}
+
+func (w wantFunction) look(ctx context.Context, c *pgx.Conn) (fnState, error) {
+	var st fnState
+	var comment *string
+	err := c.QueryRow(ctx, `SELECT true, obj_description(n.oid, 'pg_namespace'), pg_get_userbyid(n.nspowner) FROM pg_namespace n WHERE n.nspname = $1`, w.schema).Scan(&st.schema, &comment, &st.owner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("read schema %s: %w", w.schema, err)
+	}
+	st.marked = comment != nil && *comment == SchemaMarker
+	var extra int
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relnamespace = $1::regnamespace AND relname NOT IN ('allowed_secrets', 'allowed_secrets_pkey')`, w.schema).Scan(&extra); err != nil {
+		return st, fmt.Errorf("read schema %s: %w", w.schema, err)
+	}
+	var others int
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_proc WHERE pronamespace = $1::regnamespace AND oid <> coalesce(to_regprocedure($2), 0)`, w.schema, w.schema+".connect_remote(text,text)").Scan(&others); err != nil {
+		return st, fmt.Errorf("read schema %s: %w", w.schema, err)
+	}
+	st.extraObjects = extra > 0 || others > 0
+	var src string
+	var config []string
+	var acl []string
+	err = c.QueryRow(ctx, `SELECT p.prosrc, p.prosecdef, coalesce(p.proconfig, '{}'),
+			coalesce((SELECT array_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END)
+			          FROM aclexplode(p.proacl) a WHERE a.grantee <> p.proowner AND a.privilege_type = 'EXECUTE'), '{}')
+		FROM pg_proc p WHERE p.oid = to_regprocedure($1)`, w.schema+".connect_remote(text,text)").Scan(&src, &st.secdef, &config, &acl)
+	if err == nil {
+		st.fn = true
+		st.bodyOK = src == Body(w.schema, w.arn, w.region, w.rootCert)
+		st.pathOK = slices.Equal(config, []string{"search_path=pg_catalog, pg_temp"})
+		want := slices.Clone(w.grantTo)
+		slices.Sort(want)
+		slices.Sort(acl)
+		st.aclOK = slices.Equal(acl, want)
+		if !st.aclOK {
+			st.detail = append(st.detail, fmt.Sprintf("EXECUTE held by %v, to be %v", acl, want))
+		}
+	} else if !errors.Is(err, pgx.ErrNoRows) {
+		return st, fmt.Errorf("read %s.connect_remote: %w", w.schema, err)
+	}
+	var ids []string
+	if err := c.QueryRow(ctx, `SELECT coalesce(array_agg(secret_id ORDER BY secret_id), '{}') FROM `+ident(w.schema)+`.allowed_secrets`).Scan(&ids); err == nil {
+		want := slices.Clone(w.secrets)
+		slices.Sort(want)
+		slices.Sort(ids)
+		st.allowOK = slices.Equal(ids, want)
+	}
+	return st, nil
+}
+
+func (st fnState) done() bool {
+	return st.schema && st.marked && st.fn && st.bodyOK && st.secdef && st.pathOK && st.aclOK && st.allowOK
+}
+
+// Check reads the schema, the function and its grants.
+func (f *Function) Check(ctx context.Context, env *steps.Env) steps.Check {
+	w, err := f.resolve(env, false)
+	if err != nil {
+		if errors.Is(err, ref.ErrUnknown) {
+			return steps.CannotTell("%v", err)
+		}
+		return steps.BlockedBy(err.Error(), "fix the parameter")
+	}
+	c, err := f.connect(ctx, env)
+	if err != nil {
+		return steps.BlockedBy(err.Error(), "check the instance, credentials-secret (or PGUSER/PGPASSWORD) and PGSSLMODE/PGSSLROOTCERT")
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	st, err := w.look(ctx, c)
+	if err != nil {
+		return steps.CannotTell("%v", err)
+	}
+	switch {
+	case !st.schema:
+		return steps.ReadyTo(steps.Create, "schema %s does not exist → create it with allowed_secrets and connect_remote", w.schema)
+	case !st.marked:
+		return steps.BlockedBy(fmt.Sprintf("schema %s exists and was not made by cairn (owner %s)", w.schema, st.owner),
+			"choose another schema (-p schema=…): cairn does not put a SECURITY DEFINER function into a schema others use")
+	case st.extraObjects:
+		return steps.BlockedBy(fmt.Sprintf("schema %s holds objects cairn did not make", w.schema),
+			fmt.Sprintf("move them out of %s, or choose another schema", w.schema))
+	case st.done():
+		return steps.AlreadyDone("schema %s holds connect_remote as described, EXECUTE only for %s, allow-list %v", w.schema, strings.Join(w.grantTo, ", "), w.secrets)
+	}
+	return steps.ReadyTo(steps.Update, "schema %s: connect_remote, its grants or the allow-list differ → replace them %v", w.schema, st.detail)
+}
+
+// Apply runs the statements in one transaction.
+func (f *Function) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	w, err := f.resolve(env, false)
+	if err != nil {
+		return nil, err
+	}
+	c, err := f.connect(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	st, err := w.look(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if st.schema && (!st.marked || st.extraObjects) {
+		return nil, fmt.Errorf("schema %s is not cairn's: nothing changed", w.schema)
+	}
+	return steps.Outputs{}, inTx(ctx, c, env, w.statements())
+}
+
+func inTx(ctx context.Context, c *pgx.Conn, env *steps.Env, stmts []string) error {
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	for i, s := range stmts {
+		tag, err := tx.Exec(ctx, s)
+		if err != nil {
+			return fmt.Errorf("statement %d (%s): %w; the transaction was rolled back, nothing changed", i+1, firstLine(s), err)
+		}
+		env.Info(tag.String())
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	if len(s) > 120 {
+		return s[:120] + " …"
+	}
+	return s
+}
+
+// Verify reads everything back.
+func (f *Function) Verify(ctx context.Context, env *steps.Env) error {
+	w, err := f.resolve(env, false)
+	if err != nil {
+		return err
+	}
+	c, err := f.connect(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	st, err := w.look(ctx, c)
+	if err != nil {
+		return err
+	}
+	if !st.done() {
+		return &steps.VerifyError{What: "schema " + w.schema, Expected: "connect_remote SECURITY DEFINER, search_path pinned, EXECUTE only for " + strings.Join(w.grantTo, ", ") + ", allow-list as given",
+			Found: fmt.Sprintf("%+v", st)}
+	}
+	return nil
+}
+
+// Rollback drops the schema cairn made, with its table and function.
+func (f *Function) Rollback(ctx context.Context, env *steps.Env) error {
+	w, err := f.resolve(env, false)
+	if err != nil {
+		return err
+	}
+	c, err := f.connect(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	st, err := w.look(ctx, c)
+	if err != nil {
+		return err
+	}
+	if !st.schema {
+		return nil
+	}
+	if !st.marked || st.extraObjects {
+		env.Info("schema " + w.schema + " is not only cairn's: left alone")
+		return nil
+	}
+	return inTx(ctx, c, env, []string{
+		"DROP FUNCTION IF EXISTS " + ident(w.schema) + ".connect_remote(text, text)",
+		"DROP TABLE IF EXISTS " + ident(w.schema) + ".allowed_secrets",
+		"DROP SCHEMA " + ident(w.schema),
+	})
+}
