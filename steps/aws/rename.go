@@ -193,11 +193,11 @@ func (r *Rename) Rollback(ctx context.Context, env *steps.Env) error {
 	if err != nil {
 		return err
 	}
-	_, toOK, err := r.where(ctx, c, v[1], v[0])
+	renamed, original, err := r.where(ctx, c, v[1], v[0])
 	if err != nil {
 		return err
 	}
-	if !toOK {
+	if original || !renamed {
 		return nil // the old name already answers (never renamed, or renamed back)
 	}
 	_, err = r.rename(ctx, env, c, v[1], v[0])

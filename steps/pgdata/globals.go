@@ -144,7 +144,7 @@ var (
 
 func roleName(s string) string {
 	if strings.HasPrefix(s, `"`) {
-		return strings.ReplaceAll(strings.Trim(s, `"`), `""`, `"`)
+		return strings.ReplaceAll(s[1:len(s)-1], `""`, `"`)
 	}
 	return s
 }
