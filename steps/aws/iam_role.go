@@ -56,8 +56,8 @@ type IAMRole struct {
 // Statement is one Allow statement of the inline policy. A statement whose resources all resolve
 // to empty is left out (an optional KMS key, say).
 type Statement struct {
-	Actions   []string       `yaml:"actions"`
-	Resources []ref.Template `yaml:"resources"`
+	Actions   []string                           `yaml:"actions"`
+	Resources []ref.Template                     `yaml:"resources"`
 	Condition map[string]map[string]ref.Template `yaml:"condition"`
 }
 

@@ -30,7 +30,7 @@ import (
 // use of aws_lambda); the schema (absent or cairn's); the secret (exists, a JSON object with the keys,
 // a valid port, no NUL) and the remote it names (a TLS login with those values); the function and role
 // names (free, or cairn's). The secret's password is registered for redaction and never output.
-// Outputs: account, secret-arn, secret-kms-key (a customer key's ARN, or empty), function-arn.
+// Outputs: account, region, secret-arn, secret-kms-key (a customer key's ARN, or empty), function-arn.
 type Preflight struct {
 	Target       `yaml:",inline"`
 	Secret       ref.Template   `yaml:"secret"`
@@ -46,7 +46,7 @@ type Preflight struct {
 
 // OutputNames declares the outputs.
 func (p *Preflight) OutputNames() []string {
-	return []string{"account", "secret-arn", "secret-kms-key", "function-arn"}
+	return []string{"account", "region", "secret-arn", "secret-kms-key", "function-arn"}
 }
 
 // Validate checks the parameters.
@@ -76,7 +76,9 @@ type preflightResult struct {
 	notes    []string
 }
 
-func (r *preflightResult) problem(what, fix string) { r.problems = append(r.problems, what+" — "+fix) }
+func (r *preflightResult) problem(what, fix string) {
+	r.problems = append(r.problems, what+" — "+fix)
+}
 
 func (p *Preflight) run(ctx context.Context, env *steps.Env) (preflightResult, error) {
 	res := preflightResult{outs: steps.Outputs{}}
@@ -117,6 +119,7 @@ func (p *Preflight) run(ctx context.Context, env *steps.Env) (preflightResult, e
 	}
 	account := aws.ToString(id.Account)
 	res.outs.Set("account", account)
+	res.outs.Set("region", cfg.Region)
 	res.outs.Set("function-arn", fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", cfg.Region, account, v["function"]))
 
 	// The secret and the remote it names.
