@@ -45,6 +45,17 @@ func (f *Function) Validate() error {
 type wantFunction struct {
 	schema, arn, region, rootCert string
 	secrets, grantTo              []string
+	dblinkSchema                  string // where the dblink extension lives (read from the database)
+}
+
+// withDblink reads the schema of the dblink extension, which connect_remote names explicitly (its
+// search_path is pinned to pg_catalog).
+func (w *wantFunction) withDblink(ctx context.Context, c *pgx.Conn) error {
+	err := c.QueryRow(ctx, `SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'dblink'`).Scan(&w.dblinkSchema)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errors.New("extension dblink is not installed: run the extensions step first (CREATE EXTENSION dblink)")
+	}
+	return err
 }
 
 func (f *Function) resolve(env *steps.Env, describe bool) (wantFunction, error) {
@@ -96,7 +107,8 @@ func (f *Function) resolve(env *steps.Env, describe bool) (wantFunction, error) 
 
 // Body is connect_remote's PL/pgSQL body for a function ARN, region and CA bundle path. Every value
 // from the secret is quoted for libpq: wrapped in single quotes with \ and ' escaped by a backslash.
-func Body(schema, arn, region, rootCert string) string {
+func Body(schema, arn, region, rootCert, dblinkSchema string) string {
+	dl := dblinkSchema + "."
 	q := func(expr string) string {
 		return `'''' || replace(replace(` + expr + `, '\', '\\'), '''', '\''') || ''''`
 	}
@@ -153,10 +165,10 @@ BEGIN
     v := NULL;
     answer := NULL;
 
-    IF conn_name = ANY (dblink_get_connections()) THEN
-        PERFORM dblink_disconnect(conn_name);
+    IF conn_name = ANY (` + dl + `dblink_get_connections()) THEN
+        PERFORM ` + dl + `dblink_disconnect(conn_name);
     END IF;
-    PERFORM dblink_connect(conn_name, conninfo);
+    PERFORM ` + dl + `dblink_connect(conn_name, conninfo);
     conninfo := NULL;
     RETURN 'connected ' || conn_name;
 END
@@ -194,7 +206,7 @@ func (w wantFunction) statements() []string {
 		"DELETE FROM "+s+".allowed_secrets WHERE secret_id NOT IN ("+strings.Join(ids, ", ")+")",
 		"INSERT INTO "+s+".allowed_secrets (secret_id) VALUES ("+strings.Join(ids, "), (")+") ON CONFLICT DO NOTHING",
 		"CREATE OR REPLACE FUNCTION "+s+".connect_remote(conn_name text, secret_id text) RETURNS text\n"+
-			"LANGUAGE plpgsql SECURITY DEFINER\nSET search_path = pg_catalog, pg_temp\nAS $cairn_fn$"+Body(w.schema, w.arn, w.region, w.rootCert)+"$cairn_fn$",
+			"LANGUAGE plpgsql SECURITY DEFINER\nSET search_path = pg_catalog, pg_temp\nAS $cairn_fn$"+Body(w.schema, w.arn, w.region, w.rootCert, w.dblinkSchema)+"$cairn_fn$",
 		"REVOKE ALL ON FUNCTION "+fn+" FROM PUBLIC",
 	)
 	// Whoever holds EXECUTE now and is not to: revoked (a re-run with fewer grant-to roles).
@@ -217,6 +229,7 @@ func (w wantFunction) statements() []string {
 // Describe lists the statements exactly.
 func (f *Function) Describe(env *steps.Env) []steps.Action {
 	w, _ := f.resolve(env, true)
+	w.dblinkSchema = "public" // as read from pg_extension when applied
 	if rl, err := roleList(strings.Join(w.grantTo, ",")); err == nil {
 		w.grantTo = rl
 	}
@@ -264,7 +277,7 @@ func (w wantFunction) look(ctx context.Context, c *pgx.Conn) (fnState, error) {
 		FROM pg_proc p WHERE p.oid = to_regprocedure($1)`, w.schema+".connect_remote(text,text)").Scan(&src, &st.secdef, &config, &acl)
 	if err == nil {
 		st.fn = true
-		st.bodyOK = src == Body(w.schema, w.arn, w.region, w.rootCert)
+		st.bodyOK = src == Body(w.schema, w.arn, w.region, w.rootCert, w.dblinkSchema)
 		st.pathOK = slices.Equal(config, []string{"search_path=pg_catalog, pg_temp"})
 		want := slices.Clone(w.grantTo)
 		slices.Sort(want)
@@ -304,6 +317,9 @@ func (f *Function) Check(ctx context.Context, env *steps.Env) steps.Check {
 		return steps.BlockedBy(err.Error(), "check the instance, credentials-secret (or PGUSER/PGPASSWORD) and PGSSLMODE/PGSSLROOTCERT")
 	}
 	defer c.Close(context.WithoutCancel(ctx))
+	if err := w.withDblink(ctx, c); err != nil {
+		return steps.CannotTell("%v", err)
+	}
 	st, err := w.look(ctx, c)
 	if err != nil {
 		return steps.CannotTell("%v", err)
@@ -334,6 +350,9 @@ func (f *Function) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 		return nil, err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
+	if err := w.withDblink(ctx, c); err != nil {
+		return nil, err
+	}
 	st, err := w.look(ctx, c)
 	if err != nil {
 		return nil, err
@@ -385,6 +404,9 @@ func (f *Function) Verify(ctx context.Context, env *steps.Env) error {
 		return err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
+	if err := w.withDblink(ctx, c); err != nil {
+		return err
+	}
 	st, err := w.look(ctx, c)
 	if err != nil {
 		return err
