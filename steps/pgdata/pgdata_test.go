@@ -88,8 +88,8 @@ func TestCountFileMatchesPgDumpDataFiles(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{
 		"1": "1\tone\n2\ttwo\\nstill two\n3\t\n\\.\n\n\n", // pg_dump 15's trailer, an escaped newline, an empty value
-		"2": "\\.\n\n\n",                                 // an empty table
-		"3": "x\ny\n",                                    // no trailer
+		"2": "\\.\n\n\n",                                  // an empty table
+		"3": "x\ny\n",                                     // no trailer
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name+".dat"), []byte(body), 0o600); err != nil {
 			t.Fatal(err)

@@ -91,13 +91,13 @@ func TestLogicalSwap(t *testing.T) {
 	checkFinal(t, r, before)
 }
 
-// A restore the target refuses halfway (an extension only a superuser may create) leaves no
+// A restore the target refuses halfway (an extension only a superuser may create: adminpack, which RDS does not offer) leaves no
 // half-restored database; the cut-back restores the source from its snapshot under its original
 // identifier, with its data, and lets the application roles in again.
 func TestLogicalRestoreFailsCutBack(t *testing.T) {
 	r := newRig(t)
 	su := r.superuser(twin.DemoInstance, "analytics")
-	if _, err := su.Exec(context.Background(), "CREATE EXTENSION dblink"); err != nil {
+	if _, err := su.Exec(context.Background(), "CREATE EXTENSION adminpack"); err != nil {
 		t.Fatal(err)
 	}
 	before := r.fingerprint(twin.DemoInstance)
