@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 )
 
@@ -196,6 +197,30 @@ func (b *bed) cairn(args ...string) (string, int) {
 	return out.String(), 0
 }
 
+func verifier(t *testing.T, pw string) string {
+	v, err := ref.ScramVerifier(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func jsonQuoted(s string) string {
+	b, _ := json.Marshal(s)
+	return strings.Trim(string(b), `"`)
+}
+
+// longestPlainRun is the longest part of s without quote characters or backslashes.
+func longestPlainRun(s string) string {
+	best := ""
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == '"' || r == '\'' || r == '\\' }) {
+		if len(part) > len(best) {
+			best = part
+		}
+	}
+	return best
+}
+
 func quoteLit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func sqlState(err error) string {
@@ -221,7 +246,8 @@ func TestDblinkSecretOnTheTwin(t *testing.T) {
 
 	// The remote: an application role whose password holds " ' \ and a space, and rows to read.
 	rm := b.conn("remote-db", masterUser, masterPW)
-	exec1(t, rm, "CREATE ROLE remote_app LOGIN PASSWORD "+quoteLit(remotePW))
+	// Passwords are set as SCRAM verifiers, so the test's own statements cannot put them in a log.
+	exec1(t, rm, "CREATE ROLE remote_app LOGIN PASSWORD "+quoteLit(verifier(t, remotePW)))
 	exec1(t, rm, "CREATE SCHEMA app")
 	exec1(t, rm, "CREATE TABLE app.items (id int PRIMARY KEY, name text)")
 	exec1(t, rm, "INSERT INTO app.items SELECT g, 'item ' || g FROM generate_series(1, 42) g")
@@ -256,10 +282,7 @@ func TestDblinkSecretOnTheTwin(t *testing.T) {
 			{[]string{"grant-to=nobody_here"}, "grant-to role nobody_here does not exist"},
 		}
 		for _, c := range cases {
-			a := slices_clone(args)
-			for _, p := range c.params {
-				a = append(a, "-p", p)
-			}
+			a := withParams(args, c.params...)
 			out, code := b.cairn(a...)
 			if code == 0 || !strings.Contains(out, c.want) {
 				t.Errorf("%v: exit %d, want refusal %q:\n%s", c.params, code, c.want, out)
@@ -393,7 +416,7 @@ func TestDblinkSecretOnTheTwin(t *testing.T) {
 		if _, err := sm.PutSecretValue(b.ctx(), &secretsmanager.PutSecretValueInput{SecretId: &b.remote, SecretString: aws.String(string(raw))}); err != nil {
 			t.Fatal(err)
 		}
-		exec1(t, rm, "ALTER ROLE remote_app PASSWORD "+quoteLit(rotatedPW))
+		exec1(t, rm, "ALTER ROLE remote_app PASSWORD "+quoteLit(verifier(t, rotatedPW)))
 		rep := b.conn("app-db", "reporter", "Reporter-pw-1")
 		var n int
 		if _, err := rep.Exec(b.ctx(), "SELECT dblink_secret.connect_remote('remote', $1)", b.remote); err != nil {
@@ -407,7 +430,7 @@ func TestDblinkSecretOnTheTwin(t *testing.T) {
 	var failure string
 	t.Run("a failed connection leaks nothing", func(t *testing.T) {
 		// The remote's password changes behind the secret's back: the next connection fails.
-		exec1(t, rm, "ALTER ROLE remote_app PASSWORD "+quoteLit(wrongPW))
+		exec1(t, rm, "ALTER ROLE remote_app PASSWORD "+quoteLit(verifier(t, wrongPW)))
 		rep := b.conn("app-db", "reporter", "Reporter-pw-1")
 		_, err := rep.Exec(b.ctx(), "SELECT dblink_secret.connect_remote('remote', $1)", b.remote)
 		if err == nil {
@@ -453,8 +476,12 @@ func TestDblinkSecretOnTheTwin(t *testing.T) {
 	var sawStatements bool
 	for where, text := range places {
 		for _, pw := range []string{remotePW, rotatedPW, masterPW} {
-			if strings.Contains(text, pw) && !(pw == masterPW && strings.Contains(where, "postgres.log")) {
-				t.Errorf("a password appears in %s", where)
+			// The password as it is, SQL-quoted, JSON-quoted, and its longest run without quote characters.
+			forms := []string{pw, strings.ReplaceAll(pw, "'", "''"), jsonQuoted(pw), longestPlainRun(pw)}
+			for _, f := range forms {
+				if strings.Contains(text, f) && !(pw == masterPW && strings.Contains(where, "postgres.log")) {
+					t.Errorf("a password (form %q) appears in %s", f, where)
+				}
 			}
 		}
 		if strings.Contains(where, "postgres.log") && strings.Contains(text, "connect_remote") {
@@ -471,7 +498,7 @@ func TestDblinkSecretOnTheTwin(t *testing.T) {
 			t.Skipf("runs: %v", ids)
 		}
 		out, code := b.cairn("rollback", ids[0].Name(), "--yes", "--no-tui")
-		if code != 0 {
+		if code != 5 { // RolledBack
 			t.Fatalf("rollback: %d\n%s", code, out)
 		}
 		var n int
@@ -488,7 +515,23 @@ func TestDblinkSecretOnTheTwin(t *testing.T) {
 	})
 }
 
-func slices_clone(a []string) []string { return append([]string(nil), a...) }
+// withParams replaces (or adds) -p name=value in args.
+func withParams(args []string, params ...string) []string {
+	out := append([]string(nil), args...)
+	for _, p := range params {
+		name, _, _ := strings.Cut(p, "=")
+		replaced := false
+		for i := 0; i+1 < len(out); i++ {
+			if out[i] == "-p" && strings.HasPrefix(out[i+1], name+"=") {
+				out[i+1], replaced = p, true
+			}
+		}
+		if !replaced {
+			out = append(out, "-p", p)
+		}
+	}
+	return out
+}
 
 func (b *bed) lambdaLog() string {
 	data, _ := os.ReadFile(filepath.Join(b.twin.Dir, "lambda", "cairn-dblink-secret", "log"))
