@@ -149,6 +149,10 @@ func (h Handler) Handle(ctx context.Context, payload []byte) ([]byte, error) {
 		if !ok || string(v) == "null" {
 			return nil, ferr("Secret.MissingKey", "secret %q has no key %q", req.SecretID, f)
 		}
+		var str string
+		if json.Unmarshal(v, &str) == nil && strings.ContainsRune(str, 0) {
+			return nil, ferr("Secret.InvalidValue", "key %q of secret %q holds a NUL character, which a libpq connection string cannot carry", f, req.SecretID)
+		}
 		return v, nil
 	}
 	if req.Field != "" {
