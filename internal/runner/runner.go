@@ -61,8 +61,10 @@ type Runner struct {
 	items   string                   // current foreach item
 	done    []string                 // keys applied by this run, in order (rollback walks them back)
 	status  map[string]string        // last known state per key from the journal
-	qcount  int
-	goAsked bool
+	// lostSecrets are steps whose secret outputs an earlier runner held in memory only.
+	lostSecrets map[string]bool
+	qcount      int
+	goAsked     bool
 	// journalErr is the first failure to write the journal; the run stops on it.
 	journalErr error
 	cancel     context.CancelFunc
@@ -84,7 +86,7 @@ func Run(ctx context.Context, cfg Config) (string, error) {
 	defer w.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]string{}, cancel: cancel}
+	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]string{}, lostSecrets: map[string]bool{}, cancel: cancel}
 	for _, v := range cfg.Values {
 		if v.Secret {
 			r.red.Add(v.S)
@@ -139,7 +141,8 @@ func (r *Runner) replay(prior []events.Event) {
 				o := steps.Outputs{}
 				for k, v := range e.Outputs {
 					if v == redact.Mask {
-						continue // secret: not journaled; recomputed if needed
+						r.lostSecrets[e.Step] = true // secret: not journaled; read again on resume
+						continue
 					}
 					o[k] = steps.Output{Value: v}
 				}

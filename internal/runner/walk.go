@@ -18,6 +18,13 @@ import (
 func (r *Runner) runSteps(ctx context.Context) string {
 	for _, spec := range r.cfg.Runbook.Steps {
 		if st := r.status[spec.ID]; st == "verified" || st == "skipped" {
+			if r.lostSecrets[spec.ID] {
+				// a resumed run: this step's secret outputs were never journaled; read them again
+				if err := r.observe(ctx, spec, spec.ID, r.baseEnv(ctx, spec.ID)); err != nil {
+					r.emit(events.Event{Type: events.StepFailed, Step: spec.ID, Phase: "apply", Error: r.diag("cannot recover the secret outputs of "+spec.ID+" for the steps after it", err, "")})
+					return Failed
+				}
+			}
 			continue
 		}
 		if status, stop := r.between(ctx); stop {
@@ -218,7 +225,7 @@ func (r *Runner) recordOutputs(key string, outs steps.Outputs, took time.Duratio
 
 // observe fills the outputs of a step found already done, from the target, so later steps can use them.
 func (r *Runner) observe(ctx context.Context, spec *runbooks.StepSpec, key string, env *steps.Env) error {
-	if _, have := r.outputs[key]; have {
+	if _, have := r.outputs[key]; have && !r.lostSecrets[key] {
 		return nil
 	}
 	if ob, ok := spec.Step.(steps.Observer); ok {
@@ -227,6 +234,7 @@ func (r *Runner) observe(ctx context.Context, spec *runbooks.StepSpec, key strin
 			return fmt.Errorf("read the outputs of the step already done: %w", err)
 		}
 		r.recordOutputs(key, outs, 0)
+		delete(r.lostSecrets, key)
 	}
 	return nil
 }
