@@ -1,10 +1,14 @@
 # cairn — make demo (rehearse on a throwaway cluster / the twin), make test (the whole suite).
 SHELL := /bin/bash
 GO ?= go
-PKGS_DEBIAN := postgresql-15 postgresql-client-15 openssh-server openssh-client rsync pgbackrest cron tmux awscli pgcopydb postgresql-plpython3-15 zip
+PKGS_DEBIAN := postgresql-15 postgresql-client-15 openssh-server openssh-client rsync pgbackrest cron tmux awscli pgcopydb postgresql-plpython3-15 zip sudo
 BIN := bin/cairn
 
-.PHONY: all deps build test test-short fuzz vet demo demo-sample bench bench-migrate clean
+.PHONY: all deps build test test-short fuzz vet demo demo-sample bench bench-migrate clean lambda lambda-all
+
+# the dblink-secret runbook's Lambda function, embedded in cairn (x86_64 for this machine; lambda-all adds arm64)
+LAMBDA_BUNDLE := steps/lambda/bundle
+LAMBDA_SRC := $(wildcard cmd/cairn-secret-lambda/*.go) scripts/build-lambda.sh go.sum
 
 all: build
 
@@ -20,14 +24,21 @@ deps:
 	fi
 	@mkdir -p /run/sshd 2>/dev/null || true
 
-build:
+build: lambda
 	$(GO) build -o $(BIN) ./cmd/cairn
+
+lambda: $(LAMBDA_BUNDLE)/cairn-secret-lambda-x86_64.zip
+
+lambda-all: $(LAMBDA_BUNDLE)/cairn-secret-lambda-x86_64.zip $(LAMBDA_BUNDLE)/cairn-secret-lambda-arm64.zip
+
+$(LAMBDA_BUNDLE)/cairn-secret-lambda-%.zip: $(LAMBDA_SRC)
+	./scripts/build-lambda.sh $*
 
 vet:
 	$(GO) vet ./...
 
 ## test: vet, the whole suite on real PostgreSQL/sshd/rsync/pgbackrest/cron/twin, then brief fuzzing
-test: deps vet
+test: deps lambda vet
 	$(GO) test -count=1 -timeout 25m ./...
 	$(MAKE) --no-print-directory fuzz
 
