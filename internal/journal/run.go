@@ -122,7 +122,8 @@ func Open(stateDir, id string) (*Run, error) {
 	ids, _ := List(stateDir)
 	var match []string
 	for _, x := range ids {
-		if strings.HasPrefix(x, id) || strings.HasSuffix(x, id) {
+		// a part of an id: its random tail (as `cairn runs` shows it last), or a long enough prefix
+		if len(id) >= 6 && (strings.HasPrefix(x, id) || strings.HasSuffix(x, id)) {
 			match = append(match, x)
 		}
 	}
