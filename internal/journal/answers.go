@@ -33,7 +33,8 @@ func WriteAnswer(r *Run, a events.Answer) error {
 
 // TakeAnswers reads and removes the answers written for a question.
 func TakeAnswers(r *Run, qid string) []events.Answer {
-	matches, _ := filepath.Glob(r.Path(AnswersDir, qid+"*.json"))
+	matches, _ := filepath.Glob(r.Path(AnswersDir, qid+"--*.json")) // approvals, one per person
+	matches = append(matches, r.Path(AnswersDir, qid+".json"))
 	sort.Strings(matches)
 	var out []events.Answer
 	for _, m := range matches {
