@@ -1,0 +1,48 @@
+package events
+
+import (
+	"testing"
+	"time"
+)
+
+func TestRunStateFolds(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)
+	recs := []Event{
+		{Seq: 1, Type: RunStarted, Time: t0, Run: &RunInfo{ID: "r", Steps: []StepInfo{{ID: "a"}, {ID: "dump"}, {ID: "c"}}}},
+		{Seq: 2, Type: StepChecking, Step: "a", Time: t0},
+		{Seq: 3, Type: StepChecked, Step: "a", Check: &CheckInfo{State: "ready"}},
+		{Seq: 4, Type: StepApplying, Step: "a"},
+		{Seq: 5, Type: StepApplied, Step: "a", Elapsed: 2 * time.Second, Outputs: map[string]string{"arn": "x"}},
+		{Seq: 6, Type: StepVerified, Step: "a", Elapsed: time.Second},
+		{Seq: 7, Type: StepApplying, Step: "dump[app]"},
+		{Seq: 8, Type: Progressed, Step: "dump[app]", Progress: &Progress{Done: 5, Total: 10}},
+		{Seq: 9, Type: StepFailed, Step: "dump[app]", Error: &Diag{Summary: "boom"}},
+		{Seq: 10, Type: QuestionAsked, Step: "dump[app]", Question: &Question{ID: "q1", Kind: AskDecision}},
+	}
+	s := NewRunState()
+	for _, e := range recs {
+		s.Apply(e)
+	}
+	a, d := s.Step("a"), s.Step("dump[app]")
+	if a.Status != StatusDone || a.Elapsed != 3*time.Second || a.Outputs["arn"] != "x" {
+		t.Fatalf("a = %+v", a)
+	}
+	if d.Status != StatusFailed || d.Item != "app" || d.Error.Summary != "boom" || d.Progress.Done != 5 {
+		t.Fatalf("dump = %+v", d)
+	}
+	if s.Open == nil || s.Open.ID != "q1" || s.Current() != d {
+		t.Fatalf("open %v current %v", s.Open, s.Current())
+	}
+	s.Apply(Event{Seq: 11, Type: QuestionAnswered, Answer: &Answer{QuestionID: "q1", Choice: Abort}})
+	s.Apply(Event{Seq: 12, Type: RunFinished, Status: "aborted"})
+	if s.Open != nil || s.Status != "aborted" || s.LastSeq != 12 {
+		t.Fatalf("after finish: open %v status %q seq %d", s.Open, s.Status, s.LastSeq)
+	}
+	s.Apply(Event{Seq: 13, Type: RunResumed})
+	if s.Status != "" || s.Resumes != 1 {
+		t.Fatal("a resumed run is not finished")
+	}
+	if c := s.Counts(); c[StatusDone] != 1 || c[StatusFailed] != 1 || c[StatusPending] != 1 {
+		t.Fatalf("counts %v", c)
+	}
+}
