@@ -154,8 +154,8 @@ awk -F'\t' -v cores="$NCPU" '
       printf "  CPU floor (cheapest method CPU s / %d cores): %.2fs\n", cores, floor
       bestdisk=""; for (m in me) if (m=="seed"||m=="b2z0"||m=="b2") { k=d SUBSEP m; if(k in mn && (bestdisk==""||mn[k]<mn[d SUBSEP bestdisk]))bestdisk=m }
       best=""; for (m in me) if (m!="cdisk"&&m!="cstream") { k=d SUBSEP m; if(k in mn && (best==""||mn[k]<mn[d SUBSEP best]))best=m }
-      if ((d SUBSEP "cdisk") in mn) printf "  ratio dump-to-disk: best disk peer %s %.2fs / cairn cdisk %.2fs = %.2f (target >= 0.95)\n", bestdisk, mn[d SUBSEP bestdisk], mn[d SUBSEP "cdisk"], mn[d SUBSEP bestdisk]/mn[d SUBSEP "cdisk"]
-      if ((d SUBSEP "cstream") in mn) printf "  ratio streamed: best peer %s %.2fs / cairn cstream %.2fs = %.2f (target >= 1.0)\n", best, mn[d SUBSEP best], mn[d SUBSEP "cstream"], mn[d SUBSEP best]/mn[d SUBSEP "cstream"]
+      if (bestdisk != "" && (d SUBSEP "cdisk") in mn) printf "  ratio dump-to-disk: best disk peer %s %.2fs / cairn cdisk %.2fs = %.2f (target >= 0.95)\n", bestdisk, mn[d SUBSEP bestdisk], mn[d SUBSEP "cdisk"], mn[d SUBSEP bestdisk]/mn[d SUBSEP "cdisk"]
+      if (best != "" && (d SUBSEP "cstream") in mn) printf "  ratio streamed: best peer %s %.2fs / cairn cstream %.2fs = %.2f (target >= 1.0)\n", best, mn[d SUBSEP best], mn[d SUBSEP "cstream"], mn[d SUBSEP best]/mn[d SUBSEP "cstream"]
       if ((d SUBSEP "seed") in mn && (d SUBSEP "cstream") in mn) printf "  vs the seed: seed %.2fs / cairn cstream %.2fs = %.2f\n", mn[d SUBSEP "seed"], mn[d SUBSEP "cstream"], mn[d SUBSEP "seed"]/mn[d SUBSEP "cstream"]
     }
   }' "$RES"

@@ -1,6 +1,7 @@
 package pgdata
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -295,7 +296,12 @@ func copyChunk(ctx context.Context, sc, tc *pgx.Conn, c chunk) (int64, error) {
 	pr, pw := io.Pipe()
 	errc := make(chan error, 1)
 	go func() {
-		_, err := sc.PgConn().CopyTo(ctx, pw, out)
+		// the server sends one CopyData message per row: buffer, so the pipe hands over large blocks
+		bw := bufio.NewWriterSize(pw, 1<<20)
+		_, err := sc.PgConn().CopyTo(ctx, bw, out)
+		if err == nil {
+			err = bw.Flush()
+		}
 		pw.CloseWithError(err)
 		errc <- err
 	}()

@@ -342,3 +342,26 @@ func (r *rig) superuser(id, db string) *pgx.Conn {
 	r.t.Cleanup(func() { _ = c.Close(context.Background()) })
 	return c
 }
+
+// neverWritten fails if any file cairn wrote (its state directory: journal, logs, answers; the dump
+// directory) holds one of the secrets.
+func (r *rig) neverWritten(secrets ...string) {
+	r.t.Helper()
+	for _, root := range []string{r.state, r.dump} {
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return nil
+			}
+			for _, s := range secrets {
+				if bytes.Contains(b, []byte(s)) {
+					r.t.Errorf("%s holds a secret", p)
+				}
+			}
+			return nil
+		})
+	}
+}

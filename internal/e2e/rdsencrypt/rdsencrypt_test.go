@@ -76,6 +76,7 @@ func TestLogicalKeepIdentifierKilledWhileRestoring(t *testing.T) {
 	}
 	r.noStepRepeated(run)
 	checkFinal(t, r, before)
+	r.neverWritten(twin.DemoPassword, "app-rw-demo")
 }
 
 // Strategy logical with a temporary identifier, the data streamed straight to the target, and a swap.
