@@ -1,7 +1,6 @@
 package root
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -26,7 +25,7 @@ func newCmdRunner(f *cmdutil.Factory) *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			signal.Ignore(syscall.SIGHUP) // a dropped terminal never stops a run
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			run := &journal.Run{Dir: dir, ID: baseName(dir)}
 			if st, err := os.Stat(dir); err == nil && st.Mode()&os.ModeSetgid != 0 {
