@@ -96,7 +96,11 @@ func (v *View) line(e events.Event) {
 	case events.RunResumed:
 		v.printf(e.Time, "run resumed by %s", e.Actor.String())
 	case events.RunFinished:
-		v.printf(e.Time, "run %s", strings.ToUpper(e.Status))
+		if e.Note != "" {
+			v.printf(e.Time, "run %s — %s", strings.ToUpper(e.Status), e.Note)
+		} else {
+			v.printf(e.Time, "run %s", strings.ToUpper(e.Status))
+		}
 		if e.Status != "succeeded" && v.RunID != "" {
 			v.printf(e.Time, "  next: `cairn report %s` for the record; `cairn resume %s` or `cairn rollback %s`", v.RunID, v.RunID, v.RunID)
 		}

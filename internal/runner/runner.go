@@ -58,13 +58,13 @@ type Runner struct {
 	red     *redact.Redactor
 	mu      sync.Mutex
 	outputs map[string]steps.Outputs // by step key, secret values included
-	items   string                   // current foreach item
 	done    []string                 // keys applied by this run, in order (rollback walks them back)
 	status  map[string]string        // last known state per key from the journal
 	// lostSecrets are steps whose secret outputs an earlier runner held in memory only.
 	lostSecrets map[string]bool
 	qcount      int
 	goAsked     bool
+	skipped     []string // steps skipped after a failure, named when the run finishes
 	// journalErr is the first failure to write the journal; the run stops on it.
 	journalErr error
 	cancel     context.CancelFunc
@@ -116,7 +116,11 @@ func Run(ctx context.Context, cfg Config) (string, error) {
 		// the runner was stopped: the journal says where; resume continues.
 		return Paused, ctx.Err()
 	}
-	r.emit(events.Event{Type: events.RunFinished, Status: status, Actor: &cfg.Actor})
+	note := ""
+	if len(r.skipped) > 0 {
+		note = "left undone by the engineer's choice: " + joinList(r.skipped)
+	}
+	r.emit(events.Event{Type: events.RunFinished, Status: status, Actor: &cfg.Actor, Note: note})
 	return status, nil
 }
 

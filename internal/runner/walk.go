@@ -166,6 +166,7 @@ func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string
 		case events.Skip:
 			r.emit(events.Event{Type: events.StepSkipped, Step: key, Note: "skipped by the engineer after a failure"})
 			r.status[key] = "skipped"
+			r.skipped = append(r.skipped, key)
 			return ""
 		case events.Rollback:
 			return r.rollbackAll(ctx, "after "+key+" failed")
