@@ -38,18 +38,20 @@ type StepState struct {
 
 // RunState is a whole run folded from its records: what every view draws.
 type RunState struct {
-	Info     RunInfo
-	Steps    []*StepState
-	Open     *Question // the question waiting for an answer, if any
-	Status   string    // "" while running; then succeeded | failed | aborted | rolled-back
-	Started  time.Time
-	Last     time.Time
-	Notes    []Event
-	Answers  []Event
-	Resumes  int
-	LastSeq  int64
-	byID     map[string]*StepState
-	curIndex int
+	Info   RunInfo
+	Steps  []*StepState
+	Open   *Question // the question waiting for an answer, if any
+	Status string    // "" while running; then succeeded | failed | aborted | rolled-back
+	// FinishNote qualifies the final status (e.g. steps left undone by the engineer's choice).
+	FinishNote string
+	Started    time.Time
+	Last       time.Time
+	Notes      []Event
+	Answers    []Event
+	Resumes    int
+	LastSeq    int64
+	byID       map[string]*StepState
+	curIndex   int
 }
 
 // NewRunState returns an empty state; feed it records with Apply.
@@ -103,10 +105,11 @@ func (s *RunState) Apply(e Event) {
 		return
 	case RunResumed, RunTakenOver:
 		s.Resumes++
-		s.Status = ""
+		s.Status, s.FinishNote = "", ""
 		return
 	case RunFinished:
 		s.Status = e.Status
+		s.FinishNote = e.Note
 		s.Open = nil
 		return
 	case Note:

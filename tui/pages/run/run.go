@@ -543,6 +543,9 @@ func (m *Model) banner(w int) string {
 		}
 		return ""
 	case "succeeded":
+		if m.rs.FinishNote != "" {
+			return s.Warning.Render(wrapText("✓ run succeeded — "+m.rs.FinishNote, w)) + s.Subtle.Render(" · "+id+" · q to leave")
+		}
 		return s.Success.Render("✓ run succeeded") + s.Subtle.Render(" · "+id+" · q to leave")
 	case "rolled-back":
 		return s.Bold.Render("↩ run rolled back") + s.Subtle.Render(" · "+id+" · q to leave")
