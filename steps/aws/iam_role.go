@@ -42,8 +42,11 @@ const ManagedTag = "cairn:managed-by"
 // IAMRole is the `iam-role` kind: an IAM role that one AWS service may assume, with one inline policy
 // allowing exactly the listed actions on exactly the listed resources. The role is tagged
 // cairn:managed-by=cairn when cairn creates it; a role of that name cairn did not create is never
-// changed (Check says Blocked). Rollback deletes the inline policy, and the role when cairn made it and
-// nothing else is attached. Output: the role's ARN.
+// changed (Check says Blocked). The role holds cairn's inline policy and nothing else: another inline
+// policy on it (added behind cairn's back, or left by an earlier policy-name) makes Check say Blocked
+// with the delete-role-policy command, and Verify fail; cairn does not delete a policy it did not put.
+// Rollback deletes the inline policy, and the role when cairn made it and nothing else is attached.
+// Output: the role's ARN.
 type IAMRole struct {
 	Region      `yaml:",inline"`
 	RoleName    ref.Template `yaml:"role-name"`
@@ -240,6 +243,18 @@ type roleState struct {
 	exists, managed, trustOK, policyOK bool
 	arn                                string
 	otherTrust                         string
+	// others are the role's inline policies other than cairn's (policy-name). Attached managed
+	// policies are not read: the IAM twin the contract tests run on has no ListAttachedRolePolicies.
+	others []string
+}
+
+// extraPolicies says which inline policies beyond cairn's the role holds, and the commands deleting them.
+func (st roleState) extraPolicies(role string) (what, fix string) {
+	cmds := make([]string, len(st.others))
+	for i, p := range st.others {
+		cmds[i] = fmt.Sprintf("aws iam delete-role-policy --role-name %s --policy-name %s", role, p)
+	}
+	return strings.Join(st.others, ", "), strings.Join(cmds, " && ")
 }
 
 func (r *IAMRole) look(ctx context.Context, c *iam.Client, d desiredRole) (roleState, error) {
@@ -257,6 +272,18 @@ func (r *IAMRole) look(ctx context.Context, c *iam.Client, d desiredRole) (roleS
 	st.trustOK = samePolicy(aws.ToString(out.Role.AssumeRolePolicyDocument), d.trust)
 	if !st.trustOK {
 		st.otherTrust, _ = url.QueryUnescape(aws.ToString(out.Role.AssumeRolePolicyDocument))
+	}
+	pages := iam.NewListRolePoliciesPaginator(c, &iam.ListRolePoliciesInput{RoleName: &d.name})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return st, fmt.Errorf("iam ListRolePolicies %s: %w", d.name, err)
+		}
+		for _, p := range page.PolicyNames {
+			if p != d.policyName {
+				st.others = append(st.others, p)
+			}
+		}
 	}
 	pol, err := c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: &d.name, PolicyName: &d.policyName})
 	if err != nil {
@@ -293,6 +320,10 @@ func (r *IAMRole) Check(ctx context.Context, env *steps.Env) steps.Check {
 	case !st.trustOK:
 		return steps.BlockedBy(fmt.Sprintf("role %s may be assumed by something else than %s (%s)", d.name, env.Describe(r.Assume), st.otherTrust),
 			fmt.Sprintf("choose another role name, or delete role %s (cairn made it: cairn rollback of the run that did)", d.name))
+	case len(st.others) > 0:
+		what, fix := st.extraPolicies(d.name)
+		return steps.BlockedBy(fmt.Sprintf("role %s holds inline policies cairn did not put (%s) besides %s: the role is to hold only cairn's, and cairn does not delete policies it did not put", d.name, what, d.policyName),
+			"read them (aws iam get-role-policy), then delete them if nothing needs them: "+fix)
 	case st.policyOK:
 		return steps.AlreadyDone("role %s and its policy %s are as described", d.name, d.policyName)
 	}
@@ -315,6 +346,10 @@ func (r *IAMRole) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 	}
 	if st.exists && (!st.managed || !st.trustOK) {
 		return nil, fmt.Errorf("IAM role %s exists and is not the one cairn makes: nothing changed", d.name)
+	}
+	if len(st.others) > 0 {
+		what, fix := st.extraPolicies(d.name)
+		return nil, fmt.Errorf("IAM role %s holds inline policies cairn did not put (%s): nothing changed; delete them if nothing needs them (%s)", d.name, what, fix)
 	}
 	if !st.exists {
 		in := &iam.CreateRoleInput{RoleName: &d.name, AssumeRolePolicyDocument: &d.trust,
@@ -367,9 +402,9 @@ func (r *IAMRole) Verify(ctx context.Context, env *steps.Env) error {
 	if err != nil {
 		return err
 	}
-	if !st.exists || !st.trustOK || !st.policyOK {
-		return &steps.VerifyError{What: "IAM role " + d.name, Expected: "trust and policy " + d.policyName + " as described",
-			Found: fmt.Sprintf("exists=%t trust ok=%t policy ok=%t", st.exists, st.trustOK, st.policyOK)}
+	if !st.exists || !st.trustOK || !st.policyOK || len(st.others) > 0 {
+		return &steps.VerifyError{What: "IAM role " + d.name, Expected: "trust and policy " + d.policyName + " as described, and no other inline policy",
+			Found: fmt.Sprintf("exists=%t trust ok=%t policy ok=%t other inline policies %v", st.exists, st.trustOK, st.policyOK, st.others)}
 	}
 	return nil
 }

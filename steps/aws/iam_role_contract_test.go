@@ -78,8 +78,6 @@ allow:
 
 		// The role is to have ONE inline policy: another one, allowing more, must not look done.
 		t.Run("another inline policy is noticed", func(t *testing.T) {
-			t.Skip("known gap: Check reads only the policy named policy-name, not the role's other inline policies; " +
-				"delete this line once it does")
 			if _, err := st.Apply(ctx, env); err != nil {
 				t.Fatal(err)
 			}
@@ -91,8 +89,35 @@ allow:
 				_, _ = iamc.DeleteRolePolicy(context.Background(), &iam.DeleteRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String("extra")})
 				_ = st.Rollback(context.Background(), env)
 			})
-			if ch := st.Check(ctx, env); ch.State == steps.Done {
+			probe := roleProbe(ctx, iamc, role)
+			tampered := probe(t)
+			ch := st.Check(ctx, env)
+			if ch.State == steps.Done {
 				t.Fatalf("role %s also allows * on *, but check says done (%s)", role, ch.Reason)
+			}
+			// cairn did not put "extra", so it does not delete it: blocked, with the command that does.
+			if want := "aws iam delete-role-policy --role-name " + role + " --policy-name extra"; ch.State != steps.Blocked ||
+				!strings.Contains(ch.Reason, "extra") || !strings.Contains(ch.Fix, want) {
+				t.Fatalf("want blocked naming policy extra with fix %q, got %+v", want, ch)
+			}
+			if err := st.Verify(ctx, env); err == nil || !strings.Contains(err.Error(), "extra") {
+				t.Fatalf("verify: want a failure naming policy extra, got %v", err)
+			}
+			if _, err := st.Apply(ctx, env); err == nil {
+				t.Fatal("apply went ahead on a role holding another inline policy")
+			}
+			if got := probe(t); got != tampered {
+				t.Fatalf("a refused apply changed the role:\nbefore: %s\nafter:  %s", tampered, got)
+			}
+			// Once the engineer deletes it, the role is as described again.
+			if _, err := iamc.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String("extra")}); err != nil {
+				t.Fatal(err)
+			}
+			if ch := st.Check(ctx, env); ch.State != steps.Done {
+				t.Fatalf("after deleting policy extra: want done, got %s (%s)", ch.State, ch.Reason)
+			}
+			if err := st.Verify(ctx, env); err != nil {
+				t.Fatalf("after deleting policy extra: %v", err)
 			}
 		})
 	})
