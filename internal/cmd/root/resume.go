@@ -58,7 +58,12 @@ func restart(cmd *cobra.Command, f *cmdutil.Factory, id, mode string, o *runOpti
 	if f.IO.IsTerminal && !o.NoTUI {
 		return attachTUI(cmd.Context(), f, run, false, after)
 	}
-	return watch(cmd.Context(), f, run, false, after)
+	err = watch(cmd.Context(), f, run, false, after)
+	var ec *exitcode.Err
+	if mode == "rollback" && errors.As(err, &ec) && ec.Code == exitcode.RolledBack {
+		return nil // the rollback that was asked for is done
+	}
+	return err
 }
 
 func newCmdResume(f *cmdutil.Factory) *cobra.Command {
