@@ -166,3 +166,44 @@ func Env(t testing.TB, values map[string]string) *steps.Env {
 		WorkDir: t.TempDir(),
 	}
 }
+
+// RunReadOnly is the contract of a step that only reads (a preflight, a proof): Check, Apply,
+// Verify and Rollback change nothing the probe can see; Apply then Verify pass on a good target; and
+// when Break spoils the target (a missing prerequisite), Check says Blocked with a fix, or Apply fails.
+func RunReadOnly(t *testing.T, c Case, breakTarget func(t testing.TB)) {
+	t.Helper()
+	ctx := context.Background()
+	before := c.Probe(t)
+	if ch := c.Step.Check(ctx, c.Env); ch.State == steps.Blocked {
+		t.Fatalf("check on a good target: blocked (%s; fix: %s)", ch.Reason, ch.Fix)
+	}
+	if len(c.Step.Describe(c.Env)) == 0 {
+		t.Fatalf("describe lists no action")
+	}
+	if _, err := c.Step.Apply(ctx, c.Env); err != nil {
+		t.Fatalf("apply on a good target: %v", err)
+	}
+	if err := c.Step.Verify(ctx, c.Env); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if err := c.Step.Rollback(ctx, c.Env); err != nil && !steps.IsNotReversible(err) {
+		t.Fatalf("rollback of a read-only step: %v", err)
+	}
+	if got := c.Probe(t); got != before {
+		t.Fatalf("a read-only step changed the target:\nbefore: %s\nafter:  %s", before, got)
+	}
+	if breakTarget == nil {
+		return
+	}
+	breakTarget(t)
+	ch := c.Step.Check(ctx, c.Env)
+	if ch.State == steps.Blocked {
+		if ch.Fix == "" {
+			t.Fatalf("blocked without a fix: %s", ch.Reason)
+		}
+		return
+	}
+	if _, err := c.Step.Apply(ctx, c.Env); err == nil {
+		t.Fatalf("a spoiled target passed: check %s (%s) and apply succeeded", ch.State, ch.Reason)
+	}
+}
