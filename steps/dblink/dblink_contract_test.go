@@ -144,15 +144,86 @@ grant-to: "${params.grant-to}"
 
 		// A grant-to role that may write the allow-list may connect with any secret id: Check must see it.
 		t.Run("a grant on the allow-list is noticed", func(t *testing.T) {
-			t.Skip("known gap: Check reads the EXECUTE grants of connect_remote but not the privileges on allowed_secrets, " +
-				"and Apply revokes them only from PUBLIC; delete this line once the kind checks and revokes them")
 			if _, err := st.Apply(ctx, env); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _ = st.Rollback(context.Background(), env) })
+			t.Cleanup(func() {
+				if err := st.Rollback(context.Background(), env); err != nil {
+					t.Errorf("rollback: %v", err)
+				}
+			})
+			// probeAll adds the column privileges, which the contract's probe does not show.
+			probeAll := func(t testing.TB) string {
+				return probe(t) + "\ncolumn acl " + query(t, c, `SELECT coalesce(string_agg(attname || ' ' || attacl::text, ', ' ORDER BY attname), '-')
+					FROM pg_attribute WHERE attrelid = 'dblink_secret.allowed_secrets'::regclass AND attacl IS NOT NULL`)
+			}
+			clean := probeAll(t)
 			exec(t, c, "GRANT INSERT ON dblink_secret.allowed_secrets TO app_rw")
-			if ch := st.Check(ctx, env); ch.State == steps.Done {
+			ch := st.Check(ctx, env)
+			if ch.State == steps.Done {
 				t.Fatalf("app_rw may add secret ids to the allow-list, but check says done (%s)", ch.Reason)
+			}
+			// The table and schema are cairn's, their whole ACL is the step's: ready, naming who holds what.
+			if want := "app_rw holds INSERT on table dblink_secret.allowed_secrets"; ch.State != steps.Ready || !strings.Contains(ch.Reason, want) {
+				t.Fatalf("want ready with a reason naming %q, got %+v", want, ch)
+			}
+			t.Logf("check: %s: %s", ch.State, ch.Reason)
+			err := st.Verify(ctx, env)
+			if err == nil || !strings.Contains(err.Error(), "app_rw holds INSERT") {
+				t.Fatalf("verify: want a failure naming app_rw's INSERT, got %v", err)
+			}
+			t.Logf("verify: %v", err)
+
+			// Every other way to write the allow-list or the schema is noticed too.
+			for _, g := range []struct{ grant, want string }{
+				{"GRANT UPDATE (secret_id) ON dblink_secret.allowed_secrets TO reporting", "reporting holds UPDATE on column dblink_secret.allowed_secrets.secret_id"},
+				{"GRANT SELECT ON dblink_secret.allowed_secrets TO PUBLIC", "PUBLIC holds SELECT on table dblink_secret.allowed_secrets"},
+				{"GRANT CREATE ON SCHEMA dblink_secret TO app_rw", "app_rw holds CREATE on schema dblink_secret"},
+				{"GRANT USAGE ON SCHEMA dblink_secret TO reporting WITH GRANT OPTION", "reporting holds USAGE WITH GRANT OPTION on schema dblink_secret"},
+				{"GRANT EXECUTE ON FUNCTION dblink_secret.connect_remote(text, text) TO app_rw WITH GRANT OPTION",
+					"app_rw holds EXECUTE WITH GRANT OPTION on function dblink_secret.connect_remote(text, text)"},
+			} {
+				exec(t, c, g.grant)
+				if ch := st.Check(ctx, env); ch.State != steps.Ready || !strings.Contains(ch.Reason, g.want) {
+					t.Fatalf("after %s: want ready with a reason naming %q, got %+v", g.grant, g.want, ch)
+				}
+			}
+
+			// Running the step again revokes them all, and leaves exactly what the first apply made.
+			if _, err := st.Apply(ctx, env); err != nil {
+				t.Fatalf("apply again: %v", err)
+			}
+			if err := st.Verify(ctx, env); err != nil {
+				t.Fatalf("verify after the repair: %v", err)
+			}
+			if ch := st.Check(ctx, env); ch.State != steps.Done {
+				t.Fatalf("check after the repair: want done, got %s (%s)", ch.State, ch.Reason)
+			}
+			if got := probeAll(t); got != clean {
+				t.Fatalf("the repair did not restore the applied state:\nwant: %s\ngot:  %s", clean, got)
+			}
+
+			// A table handed to another role is not cairn's to take back: blocked, and apply changes nothing.
+			// (ALTER … OWNER TO app_rw needs the master in app_rw, and app_rw allowed to CREATE in the schema.)
+			exec(t, c, "GRANT app_rw TO "+twin.DemoMaster)
+			t.Cleanup(func() { _, _ = c.Exec(context.Background(), "REVOKE app_rw FROM "+twin.DemoMaster) })
+			exec(t, c, "GRANT CREATE ON SCHEMA dblink_secret TO app_rw")
+			exec(t, c, "ALTER TABLE dblink_secret.allowed_secrets OWNER TO app_rw")
+			exec(t, c, "REVOKE CREATE ON SCHEMA dblink_secret FROM app_rw")
+			if ch := st.Check(ctx, env); ch.State != steps.Blocked || !strings.Contains(ch.Reason, "owned by app_rw") || ch.Fix == "" {
+				t.Fatalf("allow-list owned by app_rw: want blocked naming the owner, with a fix, got %+v", ch)
+			} else {
+				t.Logf("check: %s: %s; fix: %s", ch.State, ch.Reason, ch.Fix)
+			}
+			if err := st.Verify(ctx, env); err == nil {
+				t.Fatal("verify passed with the allow-list owned by app_rw")
+			}
+			handed := probeAll(t)
+			if _, err := st.Apply(ctx, env); err == nil {
+				t.Fatal("apply went ahead with the allow-list owned by app_rw")
+			}
+			if got := probeAll(t); got != handed {
+				t.Fatalf("a refused apply changed the schema:\nbefore: %s\nafter:  %s", handed, got)
 			}
 		})
 	})

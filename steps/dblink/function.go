@@ -24,6 +24,14 @@ const SchemaMarker = "cairn dblink-secret: connect_remote and its allow-list (ma
 // aws_lambda.invoke, reads the answer with the JSON operators, builds the connection string with every
 // value quoted as libpq requires (single quotes; ' and \ escaped with \), connects with
 // sslmode=verify-full against ssl-root-cert, and returns only a status.
+//
+// Nobody but the owner (the admin user that made the schema) holds any privilege on allowed_secrets,
+// and nobody but the owner holds anything on the schema beyond USAGE for the grant-to roles: a role
+// that could write the allow-list could make connect_remote fetch any secret the Lambda function may
+// read. A privilege found beyond that makes Check say Ready (naming the role and the privilege) and
+// Verify fail; Apply revokes every such privilege — these are cairn's own objects, whose whole ACL
+// this step defines, so re-running the runbook repairs them. A table or function owned by another role
+// than the schema's is Blocked: cairn does not take objects back from a role.
 type Function struct {
 	Target       `yaml:",inline"`
 	Schema       ref.Template   `yaml:"schema"`
@@ -209,16 +217,20 @@ func (w wantFunction) statements() []string {
 			"LANGUAGE plpgsql SECURITY DEFINER\nSET search_path = pg_catalog, pg_temp\nAS $cairn_fn$"+Body(w.schema, w.arn, w.region, w.rootCert, w.dblinkSchema)+"$cairn_fn$",
 		"REVOKE ALL ON FUNCTION "+fn+" FROM PUBLIC",
 	)
-	// Whoever holds EXECUTE now and is not to: revoked (a re-run with fewer grant-to roles).
-	names := make([]string, len(w.grantTo))
-	for i, r := range w.grantTo {
-		names[i] = literal(r)
-	}
-	out = append(out, "DO $cairn$ DECLARE r text; BEGIN FOR r IN SELECT DISTINCT pg_get_userbyid(a.grantee) FROM pg_proc p, aclexplode(p.proacl) a "+
-		"WHERE p.oid = "+literal(fn)+"::regprocedure AND a.grantee <> 0 AND a.grantee <> p.proowner AND pg_get_userbyid(a.grantee) <> ALL (ARRAY["+
-		strings.Join(names, ", ")+"]::text[]) LOOP "+
-		"EXECUTE format('REVOKE ALL ON FUNCTION "+strings.ReplaceAll(fn, "%", "%%")+" FROM %I', r); "+
-		"EXECUTE format('REVOKE ALL ON SCHEMA "+strings.ReplaceAll(s, "%", "%%")+" FROM %I', r); END LOOP; END $cairn$")
+	// Every privilege a role other than the owner holds on the table (or a column of it), the function
+	// or the schema: revoked (a re-run with fewer grant-to roles; a grant made behind cairn's back).
+	// CASCADE takes along what a holder of a grant option passed on. The grant-to roles get back
+	// exactly USAGE and EXECUTE below, in the same transaction.
+	tbl := s + ".allowed_secrets"
+	esc := func(x string) string { return strings.ReplaceAll(x, "%", "%%") }
+	out = append(out, "DO $cairn$ DECLARE r text; BEGIN\n"+
+		"FOR r IN SELECT pg_get_userbyid(a.grantee) FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = "+literal(tbl)+"::regclass AND a.grantee NOT IN (0, c.relowner)\n"+
+		"    UNION SELECT pg_get_userbyid(a.grantee) FROM pg_class c JOIN pg_attribute t ON t.attrelid = c.oid, aclexplode(t.attacl) a WHERE c.oid = "+literal(tbl)+"::regclass AND a.grantee NOT IN (0, c.relowner) LOOP\n"+
+		"  EXECUTE format('REVOKE ALL ON TABLE "+esc(tbl)+" FROM %I CASCADE', r);\nEND LOOP;\n"+
+		"FOR r IN SELECT DISTINCT pg_get_userbyid(a.grantee) FROM pg_proc p, aclexplode(p.proacl) a WHERE p.oid = "+literal(fn)+"::regprocedure AND a.grantee NOT IN (0, p.proowner) LOOP\n"+
+		"  EXECUTE format('REVOKE ALL ON FUNCTION "+esc(fn)+" FROM %I CASCADE', r);\nEND LOOP;\n"+
+		"FOR r IN SELECT DISTINCT pg_get_userbyid(a.grantee) FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.oid = "+literal(s)+"::regnamespace AND a.grantee NOT IN (0, n.nspowner) LOOP\n"+
+		"  EXECUTE format('REVOKE ALL ON SCHEMA "+esc(s)+" FROM %I CASCADE', r);\nEND LOOP;\nEND $cairn$")
 	out = append(out,
 		"GRANT USAGE ON SCHEMA "+s+" TO "+strings.Join(grantees, ", "),
 		"GRANT EXECUTE ON FUNCTION "+fn+" TO "+strings.Join(grantees, ", "),
@@ -244,8 +256,15 @@ func (f *Function) Describe(env *steps.Env) []steps.Action {
 // state is what the database holds now.
 type fnState struct {
 	schema, marked, fn, bodyOK, secdef, pathOK, allowOK, aclOK, extraObjects bool
-	owner                                                                    string
-	detail                                                                   []string
+	owner                                                                    string // the schema's
+	// privileges on the schema, allowed_secrets or its columns held by a role other than the owner
+	// and not among those this step grants ("app_rw holds INSERT on table dblink_secret.allowed_secrets"),
+	// and grant options on connect_remote (who holds EXECUTE at all is aclOK's).
+	strayPrivileges []string
+	// objects owned by another role than the schema's ("table dblink_secret.allowed_secrets is owned
+	// by app_rw"), and the statements that give each back.
+	foreignOwners, ownerFixes []string
+	detail                    []string
 }
 
 func (w wantFunction) look(ctx context.Context, c *pgx.Conn) (fnState, error) {
@@ -268,6 +287,9 @@ func (w wantFunction) look(ctx context.Context, c *pgx.Conn) (fnState, error) {
 		return st, fmt.Errorf("read schema %s: %w", w.schema, err)
 	}
 	st.extraObjects = extra > 0 || others > 0
+	if err := w.lookPrivileges(ctx, c, &st); err != nil {
+		return st, err
+	}
 	var src string
 	var config []string
 	var acl []string
@@ -299,8 +321,105 @@ func (w wantFunction) look(ctx context.Context, c *pgx.Conn) (fnState, error) {
 	return st, nil
 }
 
+// lookPrivileges reads who, besides the schema's owner, holds what on the schema and on the allow-list
+// (table and column privileges), and who owns the table and the function.
+func (w wantFunction) lookPrivileges(ctx context.Context, c *pgx.Conn, st *fnState) error {
+	tbl := ident(w.schema) + ".allowed_secrets"
+	rows, err := c.Query(ctx, `
+		WITH acl AS (
+			SELECT 'schema '||n.nspname AS obj, n.nspowner AS owner, a.* FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.oid = to_regnamespace($1::text)
+			UNION ALL
+			SELECT 'table '||$1::text||'.'||c.relname, c.relowner, a.* FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = to_regclass($2::text)
+			UNION ALL
+			SELECT 'column '||$1::text||'.'||c.relname||'.'||t.attname, c.relowner, a.*
+			FROM pg_class c JOIN pg_attribute t ON t.attrelid = c.oid, aclexplode(t.attacl) a WHERE c.oid = to_regclass($2::text)
+			UNION ALL
+			SELECT 'function '||$1::text||'.connect_remote(text, text)', p.proowner, a.* FROM pg_proc p, aclexplode(p.proacl) a WHERE p.oid = to_regprocedure($3::text))
+		SELECT obj, CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(grantee) END, privilege_type, is_grantable
+		FROM acl WHERE grantee <> owner`, w.schema, tbl, w.schema+".connect_remote(text,text)")
+	if err != nil {
+		return fmt.Errorf("read the privileges on schema %s: %w", w.schema, err)
+	}
+	defer rows.Close()
+	usage := map[string]bool{}
+	for rows.Next() {
+		var obj, who, priv string
+		var grantable bool
+		if err := rows.Scan(&obj, &who, &priv, &grantable); err != nil {
+			return fmt.Errorf("read the privileges on schema %s: %w", w.schema, err)
+		}
+		if strings.HasPrefix(obj, "schema ") && priv == "USAGE" && !grantable && slices.Contains(w.grantTo, who) {
+			usage[who] = true
+			continue
+		}
+		if strings.HasPrefix(obj, "function ") && !grantable {
+			continue // EXECUTE, judged with the grant-to roles by aclOK
+		}
+		if grantable {
+			priv += " WITH GRANT OPTION"
+		}
+		st.strayPrivileges = append(st.strayPrivileges, fmt.Sprintf("%s holds %s on %s", who, priv, obj))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the privileges on schema %s: %w", w.schema, err)
+	}
+	rows.Close()
+	slices.Sort(st.strayPrivileges)
+	for _, r := range w.grantTo {
+		if !usage[r] {
+			st.detail = append(st.detail, fmt.Sprintf("%s lacks USAGE on schema %s", r, w.schema))
+		}
+	}
+	owners, err := c.Query(ctx, `
+		SELECT 'table', pg_get_userbyid(c.relowner), pg_get_userbyid(n.nspowner) FROM pg_class c, pg_namespace n
+		WHERE c.oid = to_regclass($1::text) AND n.oid = c.relnamespace AND c.relowner <> n.nspowner
+		UNION ALL
+		SELECT 'function', pg_get_userbyid(p.proowner), pg_get_userbyid(n.nspowner) FROM pg_proc p, pg_namespace n
+		WHERE p.oid = to_regprocedure($2::text) AND n.oid = p.pronamespace AND p.proowner <> n.nspowner`,
+		tbl, w.schema+".connect_remote(text,text)")
+	if err != nil {
+		return fmt.Errorf("read the owners in schema %s: %w", w.schema, err)
+	}
+	defer owners.Close()
+	for owners.Next() {
+		var kind, owner, schemaOwner string
+		if err := owners.Scan(&kind, &owner, &schemaOwner); err != nil {
+			return fmt.Errorf("read the owners in schema %s: %w", w.schema, err)
+		}
+		obj := tbl
+		if kind == "function" {
+			obj = ident(w.schema) + ".connect_remote(text, text)"
+		}
+		st.foreignOwners = append(st.foreignOwners, fmt.Sprintf("%s %s is owned by %s", kind, obj, owner))
+		st.ownerFixes = append(st.ownerFixes, fmt.Sprintf("ALTER %s %s OWNER TO %s", strings.ToUpper(kind), obj, ident(schemaOwner)))
+	}
+	if err := owners.Err(); err != nil {
+		return fmt.Errorf("read the owners in schema %s: %w", w.schema, err)
+	}
+	return nil
+}
+
 func (st fnState) done() bool {
-	return st.schema && st.marked && st.fn && st.bodyOK && st.secdef && st.pathOK && st.aclOK && st.allowOK
+	return st.schema && st.marked && st.fn && st.bodyOK && st.secdef && st.pathOK && st.aclOK && st.allowOK &&
+		len(st.strayPrivileges) == 0 && len(st.foreignOwners) == 0 && len(st.detail) == 0
+}
+
+// differences says, one item each, what keeps the state from done.
+func (st fnState) differences() []string {
+	var out []string
+	for _, d := range []struct {
+		ok   bool
+		what string
+	}{{st.schema, "no schema"}, {st.marked, "schema not marked as cairn's"}, {st.fn, "no connect_remote"},
+		{!st.fn || st.bodyOK, "connect_remote's body differs"}, {!st.fn || st.secdef, "connect_remote is not SECURITY DEFINER"},
+		{!st.fn || st.pathOK, "connect_remote's search_path is not pinned"}, {st.allowOK, "the allow-list differs"}} {
+		if !d.ok {
+			out = append(out, d.what)
+		}
+	}
+	out = append(out, st.detail...)
+	out = append(out, st.strayPrivileges...)
+	return append(out, st.foreignOwners...)
 }
 
 // Check reads the schema, the function and its grants.
@@ -333,10 +452,27 @@ func (f *Function) Check(ctx context.Context, env *steps.Env) steps.Check {
 	case st.extraObjects:
 		return steps.BlockedBy(fmt.Sprintf("schema %s holds objects cairn did not make", w.schema),
 			fmt.Sprintf("move them out of %s, or choose another schema", w.schema))
+	case len(st.foreignOwners) > 0:
+		return steps.BlockedBy(fmt.Sprintf("schema %s: %s, not by %s, who owns the schema: that role may change the allow-list or the function",
+			w.schema, strings.Join(st.foreignOwners, "; "), st.owner),
+			fmt.Sprintf("as a role that may, give it back to %s (%s), or drop schema %s and run again",
+				st.owner, strings.Join(st.ownerFixes, "; "), w.schema))
+	case len(st.strayPrivileges) > 0:
+		return steps.ReadyTo(steps.Update, "schema %s: %s, but only its owner %s may hold privileges there (the grant-to roles: USAGE on the schema) → revoke them%s",
+			w.schema, strings.Join(st.strayPrivileges, "; "), st.owner, alsoDiffers(st))
 	case st.done():
 		return steps.AlreadyDone("schema %s holds connect_remote as described, EXECUTE only for %s, allow-list %v", w.schema, strings.Join(w.grantTo, ", "), w.secrets)
 	}
-	return steps.ReadyTo(steps.Update, "schema %s: connect_remote, its grants or the allow-list differ → replace them %v", w.schema, st.detail)
+	return steps.ReadyTo(steps.Update, "schema %s: %s → replace connect_remote, its grants and the allow-list", w.schema, strings.Join(st.differences(), "; "))
+}
+
+// alsoDiffers lists the differences besides stray privileges, as the tail of a reason.
+func alsoDiffers(st fnState) string {
+	st.strayPrivileges = nil
+	if d := st.differences(); len(d) > 0 {
+		return "; also " + strings.Join(d, "; ")
+	}
+	return ""
 }
 
 // Apply runs the statements in one transaction.
@@ -359,6 +495,9 @@ func (f *Function) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 	}
 	if st.schema && (!st.marked || st.extraObjects) {
 		return nil, fmt.Errorf("schema %s is not cairn's: nothing changed", w.schema)
+	}
+	if len(st.foreignOwners) > 0 {
+		return nil, fmt.Errorf("schema %s: %s, not by %s: nothing changed", w.schema, strings.Join(st.foreignOwners, "; "), st.owner)
 	}
 	return steps.Outputs{}, inTx(ctx, c, env, w.statements())
 }
@@ -412,8 +551,10 @@ func (f *Function) Verify(ctx context.Context, env *steps.Env) error {
 		return err
 	}
 	if !st.done() {
-		return &steps.VerifyError{What: "schema " + w.schema, Expected: "connect_remote SECURITY DEFINER, search_path pinned, EXECUTE only for " + strings.Join(w.grantTo, ", ") + ", allow-list as given",
-			Found: fmt.Sprintf("%+v", st)}
+		return &steps.VerifyError{What: "schema " + w.schema,
+			Expected: "connect_remote SECURITY DEFINER, search_path pinned, EXECUTE only for " + strings.Join(w.grantTo, ", ") +
+				", allow-list as given, no privilege on it for any role but its owner, schema USAGE only for " + strings.Join(w.grantTo, ", "),
+			Found: strings.Join(st.differences(), "; ")}
 	}
 	return nil
 }
