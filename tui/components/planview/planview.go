@@ -92,7 +92,16 @@ func View(c *common.Common, p Plan, width int) string {
 		b.WriteString("\n")
 		b.WriteString(s.Subtle.Render(wrap.Render(st.ID+" · "+st.Kind)) + "\n")
 		for _, a := range st.Actions {
-			b.WriteString(wrap.Render("$ "+a) + "\n")
+			// an action may open with "[kind → target]" (where it runs) or a "#" comment line
+			head, body, _ := strings.Cut(a, "\n")
+			if strings.HasPrefix(head, "[") || strings.HasPrefix(head, "#") {
+				b.WriteString(s.Subtle.Render(wrap.Render(head)) + "\n")
+				if body == "" {
+					continue
+				}
+				a = body
+			}
+			b.WriteString(wrap.Render(indent(a, "  ")) + "\n")
 		}
 		b.WriteString("\n")
 	}
@@ -151,4 +160,8 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+func indent(s, pad string) string {
+	return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
 }
