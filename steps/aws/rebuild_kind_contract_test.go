@@ -1,0 +1,399 @@
+package awsstep_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cairn-runbooks/cairn/internal/pgcluster"
+	"github.com/cairn-runbooks/cairn/internal/testbed"
+	"github.com/cairn-runbooks/cairn/internal/twin"
+	"github.com/cairn-runbooks/cairn/steps/all"
+	"github.com/cairn-runbooks/cairn/steps/steptest"
+)
+
+// The rds-encrypt runbook's rebuild kinds — rds-preflight, rds-copy-snapshot, rds-restore,
+// rds-create-instance, rds-delete-rebuild and rds-delete — pass the step contract on the twin, judged
+// by the test's own DescribeDBInstances / DescribeDBSnapshots / DescribeKey probe (and a login, for
+// the master password). The `with:` blocks are the runbook's (runbooks/builtin/rds-encrypt.yaml) with
+// its parameters (instance app-db, kms-key alias/cairn-demo, target app-db-enc) and the preflight's
+// outputs filled in. The subtests run in the runbook's order on one twin: each uses what the one
+// before left (the preflight's settings, the insurance snapshot, the encrypted copy).
+func TestRebuildKindsContractOnTheTwin(t *testing.T) {
+	testbed.Require(t, "PostgreSQL server", func() error { _, err := pgcluster.Installed(); return err })
+	ctx := context.Background()
+	tw, err := twin.Start(ctx, twin.Options{Dir: testbed.TempDir(t), Speed: twin.SpeedFast, Seed: twin.SeedDemo, Rows: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tw.Close(context.Background()) })
+	for _, kv := range tw.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	ep := tw.Endpoint()
+	rdsc := awsrds.NewFromConfig(twin.AWSConfig(), func(o *awsrds.Options) { o.BaseEndpoint = &ep })
+	kmsc := awskms.NewFromConfig(twin.AWSConfig(), func(o *awskms.Options) { o.BaseEndpoint = &ep })
+	reg := all.Registry()
+
+	key, err := kmsc.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(twin.DemoKeyAlias)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyARN := aws.ToString(key.KeyMetadata.Arn)
+	probe := rebuildProbe(ctx, rdsc, kmsc, keyARN)
+
+	// The runbook's parameters, and the preflight's outputs once it has run.
+	vals := map[string]string{
+		"instance": twin.DemoInstance, "region": "", "kms-key": twin.DemoKeyAlias, "keep-identifier": "false",
+		"target": "app-db-enc", "credentials-secret": twin.DemoSecret,
+	}
+
+	t.Run("rds-preflight", func(t *testing.T) {
+		st := steptest.Decode(t, reg, "rds-preflight", `
+region: "${params.region}"
+instance: "${params.instance}"
+kms-key: "${params.kms-key}"
+keep-identifier: "${params.keep-identifier}"
+target: "${params.target}"
+will-delete: "${params.keep-identifier}"
+free: ["${params.target}", "${params.instance}-unencrypted"]
+free-snapshots: ["${params.instance}-pre-kms", "${params.instance}-pre-kms-enc", "${params.instance}-final-unencrypted"]
+`)
+		env := steptest.Env(t, vals)
+		out, err := st.Apply(ctx, env)
+		if err != nil {
+			t.Fatalf("preflight of the demo instance: %v", err)
+		}
+		if out["key-arn"].Value != keyARN || out["build-id"].Value != "app-db-enc" || !strings.Contains(out["settings"].Value, `"class":"db.t3.medium"`) {
+			t.Fatalf("preflight outputs: %+v", out)
+		}
+		vals["steps.preflight.settings"] = out["settings"].Value
+		vals["steps.preflight.key-arn"] = out["key-arn"].Value
+		vals["steps.preflight.build-id"] = out["build-id"].Value
+		// Spoiled: the key is disabled (then enabled again for the kinds after this one).
+		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: env, Probe: probe}, func(t testing.TB) {
+			if _, err := kmsc.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: aws.String(keyARN)}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if _, err := kmsc.EnableKey(ctx, &awskms.EnableKeyInput{KeyId: aws.String(keyARN)}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if vals["steps.preflight.settings"] == "" {
+		t.Fatal("the preflight gave no settings: the kinds after it cannot be run")
+	}
+
+	// The insurance snapshot the rds-snapshot step makes (that kind has its own contract test): taken
+	// here with the SDK, so the kinds below start from the runbook's state.
+	if _, err := rdsc.CreateDBSnapshot(ctx, &awsrds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(twin.DemoInstance),
+		DBSnapshotIdentifier: aws.String("app-db-pre-kms")}); err != nil {
+		t.Fatal(err)
+	}
+	waitSnapshot(t, rdsc, "app-db-pre-kms")
+	waitInstance(t, rdsc, twin.DemoInstance)
+
+	t.Run("rds-copy-snapshot", func(t *testing.T) {
+		st := steptest.Decode(t, reg, "rds-copy-snapshot", `
+region: "${params.region}"
+source: "${params.instance}-pre-kms"
+target: "${params.instance}-pre-kms-enc"
+kms-key: "${steps.preflight.key-arn}"
+`)
+		env := steptest.Env(t, vals)
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, Tamper: func(t testing.TB) {
+			// The encrypted copy is deleted behind cairn's back.
+			if _, err := rdsc.DeleteDBSnapshot(ctx, &awsrds.DeleteDBSnapshotInput{DBSnapshotIdentifier: aws.String("app-db-pre-kms-enc")}); err != nil {
+				t.Fatal(err)
+			}
+			waitSnapshotGone(t, rdsc, "app-db-pre-kms-enc")
+		}})
+		// The restore below needs the copy: made again, by the step.
+		if _, err := st.Apply(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("rds-restore", func(t *testing.T) {
+		st := steptest.Decode(t, reg, "rds-restore", `
+region: "${params.region}"
+snapshot: "${params.instance}-pre-kms-enc"
+identifier: "${params.target}"
+settings: "${steps.preflight.settings}"
+kms-key: "${steps.preflight.key-arn}"
+`)
+		steptest.Run(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: probe, Tamper: func(t testing.TB) {
+			// The restored instance is deleted behind cairn's back.
+			if _, err := rdsc.DeleteDBInstance(ctx, &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("app-db-enc"), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+				t.Fatal(err)
+			}
+			waitInstanceGone(t, rdsc, "app-db-enc")
+		}})
+	})
+
+	t.Run("rds-create-instance", func(t *testing.T) {
+		// The logical path builds under the preflight's build-id; app-db-new here, so the restore's
+		// identifier stays apart.
+		env := steptest.Env(t, mergeVals(vals, map[string]string{"steps.preflight.build-id": "app-db-new"}))
+		st := steptest.Decode(t, reg, "rds-create-instance", `
+region: "${params.region}"
+identifier: "${steps.preflight.build-id}"
+settings: "${steps.preflight.settings}"
+kms-key: "${steps.preflight.key-arn}"
+credentials-secret: "${params.credentials-secret}"
+password: "${params.master-password}"
+`)
+		loginProbe := func(t testing.TB) string {
+			return probe(t) + "master of app-db-new logs in with the real password: " + fmt.Sprint(masterLogsIn(ctx, t, rdsc, "app-db-new", twin.DemoPassword)) + "\n"
+		}
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: loginProbe, Tamper: func(t testing.TB) {
+			// The master's password is changed behind cairn's back.
+			conn := masterConn(ctx, t, rdsc, "app-db-new", twin.DemoPassword)
+			defer conn.Close(context.WithoutCancel(ctx))
+			if _, err := conn.Exec(ctx, "ALTER ROLE "+twin.DemoMaster+" PASSWORD 'changed-behind-cairns-back'"); err != nil {
+				t.Fatal(err)
+			}
+		}})
+	})
+
+	t.Run("rds-delete-rebuild", func(t *testing.T) {
+		// app-db-new, left by the create's contract, is a half-made encrypted instance made after
+		// the insurance snapshot: the cut-back's to delete. Its rollback is declared NotReversible —
+		// a deleted instance is not recreated by a cut-back; the rebuild is run again — and Run
+		// accepts that after checking the refusal changed nothing.
+		st := steptest.Decode(t, reg, "rds-delete-rebuild", `
+region: "${params.region}"
+instance: "${params.target}"
+snapshot: "${params.instance}-pre-kms"
+`)
+		env := steptest.Env(t, mergeVals(vals, map[string]string{"target": "app-db-new"}))
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, Tamper: func(t testing.TB) {
+			// Another half-made encrypted instance appears under the name (a resumed rebuild).
+			if _, err := rdsc.RestoreDBInstanceFromDBSnapshot(ctx, &awsrds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String("app-db-pre-kms-enc"),
+				DBInstanceIdentifier: aws.String("app-db-new")}); err != nil {
+				t.Fatal(err)
+			}
+			waitInstance(t, rdsc, "app-db-new")
+		}})
+		// Never the source: an unencrypted instance under the name is left alone.
+		src := steptest.Env(t, mergeVals(vals, map[string]string{"target": twin.DemoInstance}))
+		before := probe(t)
+		if ch := st.Check(ctx, src); ch.State != "done" {
+			t.Fatalf("the unencrypted source must not be a delete candidate, got %+v", ch)
+		}
+		if _, err := st.Apply(ctx, src); err != nil {
+			t.Fatal(err)
+		}
+		if got := probe(t); got != before {
+			t.Fatalf("delete-rebuild touched the source:\nbefore: %s\nafter:  %s", before, got)
+		}
+	})
+
+	t.Run("rds-delete", func(t *testing.T) {
+		// The old unencrypted instance is deleted, keeping a final snapshot. Its rollback is declared
+		// NotReversible — a deleted instance comes back only by restoring a snapshot, which is the
+		// cut-back's step (rds-restore) — and Run accepts that after checking the refusal changed nothing.
+		st := steptest.Decode(t, reg, "rds-delete", `
+region: "${params.region}"
+instance: "${params.instance}"
+final-snapshot: "${params.instance}-final-unencrypted"
+require-snapshot: "${params.instance}-pre-kms"
+encrypted: "false"
+`)
+		steptest.Run(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: probe, Tamper: func(t testing.TB) {
+			// The instance comes back under its name behind cairn's back (restored from the insurance snapshot).
+			if _, err := rdsc.RestoreDBInstanceFromDBSnapshot(ctx, &awsrds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String("app-db-pre-kms"),
+				DBInstanceIdentifier: aws.String(twin.DemoInstance)}); err != nil {
+				t.Fatal(err)
+			}
+			waitInstance(t, rdsc, twin.DemoInstance)
+		}})
+	})
+}
+
+func mergeVals(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+// rebuildProbe describes every instance, snapshot and the key as the twin's API reports them.
+func rebuildProbe(ctx context.Context, rdsc *awsrds.Client, kmsc *awskms.Client, keyARN string) func(t testing.TB) string {
+	return func(t testing.TB) string {
+		t.Helper()
+		var lines []string
+		is, err := rdsc.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range is.DBInstances {
+			var sgs []string
+			for _, g := range i.VpcSecurityGroups {
+				sgs = append(sgs, aws.ToString(g.VpcSecurityGroupId))
+			}
+			pg := ""
+			if len(i.DBParameterGroups) > 0 {
+				pg = aws.ToString(i.DBParameterGroups[0].DBParameterGroupName)
+			}
+			lines = append(lines, fmt.Sprintf("instance %s %s encrypted=%v key=%s class=%s pg=%s sgs=%v protected=%v",
+				aws.ToString(i.DBInstanceIdentifier), aws.ToString(i.DBInstanceStatus), aws.ToBool(i.StorageEncrypted), aws.ToString(i.KmsKeyId),
+				aws.ToString(i.DBInstanceClass), pg, sgs, aws.ToBool(i.DeletionProtection)))
+		}
+		ss, err := rdsc.DescribeDBSnapshots(ctx, &awsrds.DescribeDBSnapshotsInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range ss.DBSnapshots {
+			lines = append(lines, fmt.Sprintf("snapshot %s of %s %s encrypted=%v key=%s", aws.ToString(s.DBSnapshotIdentifier),
+				aws.ToString(s.DBInstanceIdentifier), aws.ToString(s.Status), aws.ToBool(s.Encrypted), aws.ToString(s.KmsKeyId)))
+		}
+		slices.Sort(lines)
+		k, err := kmsc.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(keyARN)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, fmt.Sprintf("key %s enabled=%v", keyARN, k.KeyMetadata.Enabled))
+		return strings.Join(lines, "\n") + "\n"
+	}
+}
+
+func waitFor(t testing.TB, what string, done func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ok, err := done()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: timed out", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func waitSnapshot(t testing.TB, c *awsrds.Client, id string) {
+	t.Helper()
+	waitFor(t, "snapshot "+id+" available", func() (bool, error) {
+		out, err := c.DescribeDBSnapshots(context.Background(), &awsrds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: &id})
+		if err != nil {
+			return false, err
+		}
+		return len(out.DBSnapshots) == 1 && aws.ToString(out.DBSnapshots[0].Status) == "available", nil
+	})
+}
+
+func waitSnapshotGone(t testing.TB, c *awsrds.Client, id string) {
+	t.Helper()
+	waitFor(t, "snapshot "+id+" gone", func() (bool, error) {
+		out, err := c.DescribeDBSnapshots(context.Background(), &awsrds.DescribeDBSnapshotsInput{})
+		if err != nil {
+			return false, err
+		}
+		for _, s := range out.DBSnapshots {
+			if aws.ToString(s.DBSnapshotIdentifier) == id {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+func waitInstance(t testing.TB, c *awsrds.Client, id string) {
+	t.Helper()
+	waitFor(t, "instance "+id+" available", func() (bool, error) {
+		out, err := c.DescribeDBInstances(context.Background(), &awsrds.DescribeDBInstancesInput{})
+		if err != nil {
+			return false, err
+		}
+		for _, i := range out.DBInstances {
+			if aws.ToString(i.DBInstanceIdentifier) == id {
+				return aws.ToString(i.DBInstanceStatus) == "available", nil
+			}
+		}
+		return false, nil
+	})
+}
+
+func waitInstanceGone(t testing.TB, c *awsrds.Client, id string) {
+	t.Helper()
+	waitFor(t, "instance "+id+" gone", func() (bool, error) {
+		out, err := c.DescribeDBInstances(context.Background(), &awsrds.DescribeDBInstancesInput{})
+		if err != nil {
+			return false, err
+		}
+		for _, i := range out.DBInstances {
+			if aws.ToString(i.DBInstanceIdentifier) == id {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+// masterConn logs in to an instance as the demo master, over TCP with SCRAM, as an application would.
+func masterConn(ctx context.Context, t testing.TB, c *awsrds.Client, id, password string) *pgx.Conn {
+	t.Helper()
+	conn, err := masterLogin(ctx, c, id, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+func masterLogin(ctx context.Context, c *awsrds.Client, id, password string) (*pgx.Conn, error) {
+	out, err := c.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: &id})
+	if err != nil {
+		return nil, err
+	}
+	i := out.DBInstances[0]
+	if i.Endpoint == nil {
+		return nil, fmt.Errorf("instance %s has no endpoint", id)
+	}
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d dbname=postgres sslmode=prefer connect_timeout=10",
+		aws.ToString(i.Endpoint.Address), aws.ToInt32(i.Endpoint.Port)))
+	if err != nil {
+		return nil, err
+	}
+	cfg.User, cfg.Password = twin.DemoMaster, password
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// masterLogsIn says whether the master logs in to the instance with password (false when it is absent).
+func masterLogsIn(ctx context.Context, t testing.TB, c *awsrds.Client, id, password string) bool {
+	t.Helper()
+	out, err := c.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, i := range out.DBInstances {
+		found = found || aws.ToString(i.DBInstanceIdentifier) == id && aws.ToString(i.DBInstanceStatus) == "available"
+	}
+	if !found {
+		return false
+	}
+	conn, err := masterLogin(ctx, c, id, password)
+	if err != nil {
+		return false
+	}
+	conn.Close(context.WithoutCancel(ctx))
+	return true
+}
