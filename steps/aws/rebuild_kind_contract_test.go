@@ -111,6 +111,8 @@ kms-key: "${steps.preflight.key-arn}"
 `)
 		env := steptest.Env(t, vals)
 		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, Tamper: func(t testing.TB) {
+			// What apply left, as the probe sees it: the copy, encrypted with the key.
+			wantLine(t, probe(t), "snapshot app-db-pre-kms-enc of app-db available encrypted=true key="+keyARN)
 			// The encrypted copy is deleted behind cairn's back.
 			if _, err := rdsc.DeleteDBSnapshot(ctx, &awsrds.DeleteDBSnapshotInput{DBSnapshotIdentifier: aws.String("app-db-pre-kms-enc")}); err != nil {
 				t.Fatal(err)
@@ -132,6 +134,9 @@ settings: "${steps.preflight.settings}"
 kms-key: "${steps.preflight.key-arn}"
 `)
 		steptest.Run(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: probe, Tamper: func(t testing.TB) {
+			// What apply left: encrypted with the key, with the source's class, parameter group and
+			// security groups (a restore without them would get the VPC's default group).
+			wantLine(t, probe(t), "instance app-db-enc available encrypted=true key="+keyARN+" class=db.t3.medium pg=app-postgres15 sgs=[sg-0cairn0app000000] protected=false")
 			// The restored instance is deleted behind cairn's back.
 			if _, err := rdsc.DeleteDBInstance(ctx, &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("app-db-enc"), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
 				t.Fatal(err)
@@ -156,6 +161,8 @@ password: "${params.master-password}"
 			return probe(t) + "master of app-db-new logs in with the real password: " + fmt.Sprint(masterLogsIn(ctx, t, rdsc, "app-db-new", twin.DemoPassword)) + "\n"
 		}
 		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: loginProbe, Tamper: func(t testing.TB) {
+			wantLine(t, probe(t), "instance app-db-new available encrypted=true key="+keyARN+" class=db.t3.medium pg=app-postgres15 sgs=[sg-0cairn0app000000] protected=false")
+			wantLine(t, loginProbe(t), "master of app-db-new logs in with the real password: true")
 			// The master's password is changed behind cairn's back.
 			conn := masterConn(ctx, t, rdsc, "app-db-new", twin.DemoPassword)
 			defer conn.Close(context.WithoutCancel(ctx))
@@ -177,6 +184,9 @@ snapshot: "${params.instance}-pre-kms"
 `)
 		env := steptest.Env(t, mergeVals(vals, map[string]string{"target": "app-db-new"}))
 		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, Tamper: func(t testing.TB) {
+			if strings.Contains(probe(t), "instance app-db-new ") {
+				t.Fatal("app-db-new is still there after the delete")
+			}
 			// Another half-made encrypted instance appears under the name (a resumed rebuild).
 			if _, err := rdsc.RestoreDBInstanceFromDBSnapshot(ctx, &awsrds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String("app-db-pre-kms-enc"),
 				DBInstanceIdentifier: aws.String("app-db-new")}); err != nil {
@@ -210,6 +220,11 @@ require-snapshot: "${params.instance}-pre-kms"
 encrypted: "false"
 `)
 		steptest.Run(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: probe, Tamper: func(t testing.TB) {
+			// What apply left: the instance gone, its final snapshot kept.
+			if p := probe(t); strings.Contains(p, "instance app-db ") {
+				t.Fatalf("app-db is still there after the delete:\n%s", p)
+			}
+			wantLine(t, probe(t), "snapshot app-db-final-unencrypted of app-db available encrypted=false key=")
 			// The instance comes back under its name behind cairn's back (restored from the insurance snapshot).
 			if _, err := rdsc.RestoreDBInstanceFromDBSnapshot(ctx, &awsrds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String("app-db-pre-kms"),
 				DBInstanceIdentifier: aws.String(twin.DemoInstance)}); err != nil {
@@ -218,6 +233,14 @@ encrypted: "false"
 			waitInstance(t, rdsc, twin.DemoInstance)
 		}})
 	})
+}
+
+// wantLine fails unless the probe's description has the line.
+func wantLine(t testing.TB, probe, line string) {
+	t.Helper()
+	if !slices.Contains(strings.Split(probe, "\n"), line) {
+		t.Fatalf("the probe does not show %q:\n%s", line, probe)
+	}
 }
 
 func mergeVals(a, b map[string]string) map[string]string {
