@@ -161,23 +161,9 @@ func orDefault(v, def string) string {
 }
 
 func (s *Service) describeInstances(form awswire.Form) (any, error) {
-	max, _, err := form.Int("MaxRecords")
+	max, filters, err := describeParams(form, "db-instance-id", "dbi-resource-id", "engine", "db-cluster-id", "domain")
 	if err != nil {
 		return nil, err
-	}
-	if max == 0 {
-		max = 100
-	}
-	if max < 20 || max > 100 {
-		return nil, awswire.Errorf("InvalidParameterValue", "Invalid value %d for MaxRecords. Must be between 20 and 100", max)
-	}
-	filters := map[string][]string{}
-	for _, f := range form.Structs("Filters") {
-		name := f.String("Name")
-		if !slices.Contains([]string{"db-instance-id", "dbi-resource-id", "engine", "db-cluster-id", "domain"}, name) {
-			return nil, awswire.Errorf("InvalidParameterValue", "Unrecognized filter name: %s", name)
-		}
-		filters[name] = append(filters[name], f.Strings("Values")...)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -215,6 +201,30 @@ func (s *Service) describeInstances(form awswire.Form) (any, error) {
 		out.DBInstances.Items = append(out.DBInstances.Items, instanceXML(i))
 	}
 	return out, nil
+}
+
+// describeParams reads what every Describe* takes: MaxRecords (20 to 100, default 100) and Filters,
+// by name, refusing a filter name not among known.
+func describeParams(form awswire.Form, known ...string) (max int, filters map[string][]string, err error) {
+	max, _, err = form.Int("MaxRecords")
+	if err != nil {
+		return 0, nil, err
+	}
+	if max == 0 {
+		max = 100
+	}
+	if max < 20 || max > 100 {
+		return 0, nil, awswire.Errorf("InvalidParameterValue", "Invalid value %d for MaxRecords. Must be between 20 and 100", max)
+	}
+	filters = map[string][]string{}
+	for _, f := range form.Structs("Filters") {
+		name := f.String("Name")
+		if !slices.Contains(known, name) {
+			return 0, nil, awswire.Errorf("InvalidParameterValue", "Unrecognized filter name: %s", name)
+		}
+		filters[name] = append(filters[name], f.Strings("Values")...)
+	}
+	return max, filters, nil
 }
 
 // match reports whether any of values (none = no filter) equals one of the candidates.

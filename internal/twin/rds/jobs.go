@@ -180,20 +180,7 @@ func (s *Service) takeSnapshot(ctx context.Context, snapRes string, release bool
 		err = s.writeSnapshot(ctx, sc, c.BaseBackup)
 	}
 	close(done)
-	if ctx.Err() != nil {
-		return
-	}
-	if err == nil {
-		s.sleepUntil(ctx, start.Add(3*s.o.Pace.Step))
-	}
-	s.update(func() {
-		if sn, ok := s.st.Snapshots[snapRes]; ok {
-			if err != nil {
-				sn.Status, sn.StatusInfo, sn.Job = StatusFailed, err.Error(), jobNone
-			} else {
-				sn.Status, sn.Progress, sn.Job = StatusAvailable, 100, jobNone
-			}
-		}
+	s.settleSnapshot(ctx, snapRes, start, err, func() {
 		if i, ok := s.st.Instances[sc.DbiResourceID]; ok && release && i.Job == jobSnapshot {
 			i.Status, i.Job = StatusAvailable, jobNone
 		}
@@ -225,6 +212,13 @@ func (s *Service) runCopy(ctx context.Context, snapRes string) {
 		})
 	}
 	close(done)
+	s.settleSnapshot(ctx, snapRes, start, err, func() {})
+}
+
+// settleSnapshot records how writing snapRes's files ended: after a success it waits until three
+// steps from start, then marks the snapshot available at 100%; after err, failed with err's text.
+// also runs in the same update. Nothing is recorded once ctx has ended.
+func (s *Service) settleSnapshot(ctx context.Context, snapRes string, start time.Time, err error, also func()) {
 	if ctx.Err() != nil {
 		return
 	}
@@ -239,6 +233,7 @@ func (s *Service) runCopy(ctx context.Context, snapRes string) {
 				sn.Status, sn.Progress, sn.Job = StatusAvailable, 100, jobNone
 			}
 		}
+		also()
 	})
 }
 

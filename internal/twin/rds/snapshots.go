@@ -59,23 +59,9 @@ func (s *Service) createSnapshot(form awswire.Form) (any, error) {
 }
 
 func (s *Service) describeSnapshots(form awswire.Form) (any, error) {
-	max, _, err := form.Int("MaxRecords")
+	max, filters, err := describeParams(form, "db-instance-id", "db-snapshot-id", "dbi-resource-id", "snapshot-type", "engine")
 	if err != nil {
 		return nil, err
-	}
-	if max == 0 {
-		max = 100
-	}
-	if max < 20 || max > 100 {
-		return nil, awswire.Errorf("InvalidParameterValue", "Invalid value %d for MaxRecords. Must be between 20 and 100", max)
-	}
-	filters := map[string][]string{}
-	for _, f := range form.Structs("Filters") {
-		name := f.String("Name")
-		if !slices.Contains([]string{"db-instance-id", "db-snapshot-id", "dbi-resource-id", "snapshot-type", "engine"}, name) {
-			return nil, awswire.Errorf("InvalidParameterValue", "Unrecognized filter name: %s", name)
-		}
-		filters[name] = append(filters[name], f.Strings("Values")...)
 	}
 	if v := form.String("DBInstanceIdentifier"); v != "" {
 		filters["db-instance-id"] = append(filters["db-instance-id"], v)
