@@ -77,7 +77,7 @@ type state struct {
 // Service is the twin's Lambda. Its methods are safe for concurrent use.
 type Service struct {
 	o    Options
-	path string
+	file statefile.File
 	now  func() time.Time
 
 	mu        sync.Mutex
@@ -89,9 +89,9 @@ type Service struct {
 
 // Open loads the state kept in o.Dir.
 func Open(o Options) (*Service, error) {
-	s := &Service{o: o, path: filepath.Join(o.Dir, "lambda.json"), now: time.Now, sandboxes: map[string]*sandbox{}, runMu: map[string]*sync.Mutex{}}
-	if err := statefile.Load(s.path, &s.st); err != nil {
-		return nil, fmt.Errorf("load lambda state: %w", err)
+	s := &Service{o: o, file: statefile.ForService(o.Dir, "lambda"), now: time.Now, sandboxes: map[string]*sandbox{}, runMu: map[string]*sync.Mutex{}}
+	if err := s.file.Load(&s.st); err != nil {
+		return nil, err
 	}
 	if s.st.Functions == nil {
 		s.st.Functions = map[string]*Function{}
@@ -116,12 +116,7 @@ func (s *Service) fnDir(name string) string { return filepath.Join(s.o.Dir, "lam
 // LogPath is where a function's log (its bootstrap's stdout and stderr, and START/END/REPORT lines) goes.
 func (s *Service) LogPath(name string) string { return filepath.Join(s.fnDir(name), "log") }
 
-func (s *Service) save() error {
-	if err := statefile.Save(s.path, &s.st); err != nil {
-		return awswire.Internal(fmt.Errorf("save lambda state: %w", err))
-	}
-	return nil
-}
+func (s *Service) save() error { return s.file.Save(&s.st) }
 
 // Handles reports whether a request is for Lambda (its REST paths).
 func Handles(r *http.Request) bool {
@@ -153,11 +148,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			tags = f.Tags
 		}
 		s.mu.Unlock()
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"Tags": nonNil(tags)})
+		answer(w, http.StatusOK, map[string]any{"Tags": nonNil(tags)}, err)
 		return
 	}
 	if r.URL.Path == "/2015-03-31/functions" || r.URL.Path == "/2015-03-31/functions/" {
@@ -165,17 +156,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, awswire.Errorf("UnknownOperationException", "The twin's Lambda does not implement ListFunctions"))
 			return
 		}
-		var in createInput
-		if err := decode(r, &in); err != nil {
-			writeError(w, err)
-			return
-		}
-		out, err := s.create(in)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, out)
+		serveInput(w, r, http.StatusCreated, s.create)
 		return
 	}
 	m := fnPathRE.FindStringSubmatch(r.URL.EscapedPath())
@@ -198,11 +179,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"Tags": nonNil(f.Tags)}
 		}
 		s.mu.Unlock()
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, out)
+		answer(w, http.StatusOK, out, err)
 	case m[2] == "" && r.Method == http.MethodDelete:
 		if err := s.delete(name); err != nil {
 			writeError(w, err)
@@ -217,35 +194,11 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out = configOf(f)
 		}
 		s.mu.Unlock()
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, out)
+		answer(w, http.StatusOK, out, err)
 	case m[2] == "/configuration" && r.Method == http.MethodPut:
-		var in createInput
-		if err := decode(r, &in); err != nil {
-			writeError(w, err)
-			return
-		}
-		out, err := s.updateConfig(name, in)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, out)
+		serveInput(w, r, http.StatusOK, func(in createInput) (any, error) { return s.updateConfig(name, in) })
 	case m[2] == "/code" && r.Method == http.MethodPut:
-		var in codeInput
-		if err := decode(r, &in); err != nil {
-			writeError(w, err)
-			return
-		}
-		out, err := s.updateCode(name, in)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, out)
+		serveInput(w, r, http.StatusOK, func(in codeInput) (any, error) { return s.updateCode(name, in) })
 	case m[2] == "/invocations" && r.Method == http.MethodPost:
 		s.serveInvoke(w, r, name)
 	default:
@@ -521,6 +474,26 @@ func nonNil(m map[string]string) map[string]string {
 func decode(r *http.Request, v any) error {
 	r.Body = http.MaxBytesReader(nil, r.Body, 70<<20)
 	return awswire.DecodeJSON(r.Body, v)
+}
+
+// serveInput decodes the request body into an In and answers with what op makes of it.
+func serveInput[In any](w http.ResponseWriter, r *http.Request, status int, op func(In) (any, error)) {
+	var in In
+	if err := decode(r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	out, err := op(in)
+	answer(w, status, out, err)
+}
+
+// answer writes out with status, or err when there is one.
+func answer(w http.ResponseWriter, status int, out any, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, status, out)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
