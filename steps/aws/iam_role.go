@@ -297,6 +297,20 @@ func (r *IAMRole) look(ctx context.Context, c *iam.Client, d desiredRole) (roleS
 	return st, nil
 }
 
+// current resolves the role as described, opens the IAM client and reads the role in place.
+func (r *IAMRole) current(ctx context.Context, env *steps.Env) (desiredRole, *iam.Client, roleState, error) {
+	d, err := r.resolve(env, false)
+	if err != nil {
+		return d, nil, roleState{}, err
+	}
+	c, err := r.client(ctx, env)
+	if err != nil {
+		return d, nil, roleState{}, err
+	}
+	st, err := r.look(ctx, c, d)
+	return d, c, st, err
+}
+
 // Check reads the role and its policy.
 func (r *IAMRole) Check(ctx context.Context, env *steps.Env) steps.Check {
 	d, err := r.resolve(env, false)
@@ -332,15 +346,7 @@ func (r *IAMRole) Check(ctx context.Context, env *steps.Env) steps.Check {
 
 // Apply creates the role when missing and puts the policy.
 func (r *IAMRole) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
-	d, err := r.resolve(env, false)
-	if err != nil {
-		return nil, err
-	}
-	c, err := r.client(ctx, env)
-	if err != nil {
-		return nil, err
-	}
-	st, err := r.look(ctx, c, d)
+	d, c, st, err := r.current(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -373,15 +379,7 @@ func (r *IAMRole) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 
 // Observe reads the ARN of a role found in place.
 func (r *IAMRole) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
-	d, err := r.resolve(env, false)
-	if err != nil {
-		return nil, err
-	}
-	c, err := r.client(ctx, env)
-	if err != nil {
-		return nil, err
-	}
-	st, err := r.look(ctx, c, d)
+	_, _, st, err := r.current(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -390,15 +388,7 @@ func (r *IAMRole) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, e
 
 // Verify reads the role and policy back.
 func (r *IAMRole) Verify(ctx context.Context, env *steps.Env) error {
-	d, err := r.resolve(env, false)
-	if err != nil {
-		return err
-	}
-	c, err := r.client(ctx, env)
-	if err != nil {
-		return err
-	}
-	st, err := r.look(ctx, c, d)
+	d, _, st, err := r.current(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -411,15 +401,7 @@ func (r *IAMRole) Verify(ctx context.Context, env *steps.Env) error {
 
 // Rollback deletes the policy, and the role when cairn created it and nothing else is left on it.
 func (r *IAMRole) Rollback(ctx context.Context, env *steps.Env) error {
-	d, err := r.resolve(env, false)
-	if err != nil {
-		return err
-	}
-	c, err := r.client(ctx, env)
-	if err != nil {
-		return err
-	}
-	st, err := r.look(ctx, c, d)
+	d, c, st, err := r.current(ctx, env)
 	if err != nil {
 		return err
 	}
