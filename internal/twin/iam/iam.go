@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -54,7 +53,7 @@ type state struct {
 
 // Service is the twin's IAM. Its methods are safe for concurrent use.
 type Service struct {
-	path string
+	file statefile.File
 	now  func() time.Time
 
 	mu sync.Mutex
@@ -63,9 +62,9 @@ type Service struct {
 
 // Open loads the state kept in dir (iam.json), or starts empty.
 func Open(dir string) (*Service, error) {
-	s := &Service{path: filepath.Join(dir, "iam.json"), now: time.Now}
-	if err := statefile.Load(s.path, &s.st); err != nil {
-		return nil, fmt.Errorf("load iam state: %w", err)
+	s := &Service{file: statefile.ForService(dir, "iam"), now: time.Now}
+	if err := s.file.Load(&s.st); err != nil {
+		return nil, err
 	}
 	if s.st.Roles == nil {
 		s.st.Roles = map[string]*Role{}
@@ -213,12 +212,7 @@ func (s *Service) role(name string) (*Role, error) {
 	return r, nil
 }
 
-func (s *Service) save() error {
-	if err := statefile.Save(s.path, &s.st); err != nil {
-		return awswire.Internal(fmt.Errorf("save iam state: %w", err))
-	}
-	return nil
-}
+func (s *Service) save() error { return s.file.Save(&s.st) }
 
 // checkPolicy refuses a document that is not a JSON policy with Version and Statement, as IAM does.
 func checkPolicy(doc string) error {

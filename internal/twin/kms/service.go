@@ -13,7 +13,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -58,7 +57,7 @@ type state struct {
 
 // Service is the twin's KMS. Its methods are safe for concurrent use.
 type Service struct {
-	path string
+	file statefile.File
 	now  func() time.Time
 
 	mu sync.Mutex
@@ -67,9 +66,9 @@ type Service struct {
 
 // Open loads the KMS state kept in dir (kms.json), or starts empty.
 func Open(dir string) (*Service, error) {
-	s := &Service{path: filepath.Join(dir, "kms.json"), now: time.Now}
-	if err := statefile.Load(s.path, &s.st); err != nil {
-		return nil, fmt.Errorf("load kms state: %w", err)
+	s := &Service{file: statefile.ForService(dir, "kms"), now: time.Now}
+	if err := s.file.Load(&s.st); err != nil {
+		return nil, err
 	}
 	if s.st.Keys == nil {
 		s.st.Keys = map[string]*Key{}
@@ -81,12 +80,7 @@ func Open(dir string) (*Service, error) {
 }
 
 // save writes the state; callers hold mu.
-func (s *Service) save() error {
-	if err := statefile.Save(s.path, &s.st); err != nil {
-		return awswire.Internal(fmt.Errorf("save kms state: %w", err))
-	}
-	return nil
-}
+func (s *Service) save() error { return s.file.Save(&s.st) }
 
 // KeyInfo is what other services learn about a key.
 type KeyInfo struct {

@@ -52,7 +52,7 @@ type Options struct {
 // Service is the twin's RDS. Its methods are safe for concurrent use.
 type Service struct {
 	o    Options
-	path string
+	file statefile.File
 	now  func() time.Time
 
 	bg     context.Context
@@ -68,9 +68,9 @@ type Service struct {
 // Open loads the RDS state kept in o.Dir, starts the clusters of existing instances and resumes work
 // left in flight by a previous run.
 func Open(ctx context.Context, o Options) (*Service, error) {
-	s := &Service{o: o, path: filepath.Join(o.Dir, "rds.json"), now: time.Now, clusters: map[string]*pgcluster.Cluster{}}
-	if err := statefile.Load(s.path, &s.st); err != nil {
-		return nil, fmt.Errorf("load rds state: %w", err)
+	s := &Service{o: o, file: statefile.ForService(o.Dir, "rds"), now: time.Now, clusters: map[string]*pgcluster.Cluster{}}
+	if err := s.file.Load(&s.st); err != nil {
+		return nil, err
 	}
 	if s.st.Instances == nil {
 		s.st.Instances = map[string]*Instance{}
@@ -106,12 +106,7 @@ func (s *Service) Close(ctx context.Context) error {
 }
 
 // saveLocked writes the state; callers hold mu.
-func (s *Service) saveLocked() error {
-	if err := statefile.Save(s.path, &s.st); err != nil {
-		return awswire.Internal(fmt.Errorf("save rds state: %w", err))
-	}
-	return nil
-}
+func (s *Service) saveLocked() error { return s.file.Save(&s.st) }
 
 // update runs f under the lock and saves; for background jobs, which can only log a failed save.
 func (s *Service) update(f func()) {

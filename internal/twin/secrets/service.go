@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -56,7 +55,7 @@ type state struct {
 
 // Service is the twin's Secrets Manager. Its methods are safe for concurrent use.
 type Service struct {
-	path string
+	file statefile.File
 	now  func() time.Time
 
 	mu sync.Mutex
@@ -65,9 +64,9 @@ type Service struct {
 
 // Open loads the state kept in dir (secrets.json), or starts empty.
 func Open(dir string) (*Service, error) {
-	s := &Service{path: filepath.Join(dir, "secrets.json"), now: time.Now}
-	if err := statefile.Load(s.path, &s.st); err != nil {
-		return nil, fmt.Errorf("load secrets state: %w", err)
+	s := &Service{file: statefile.ForService(dir, "secrets"), now: time.Now}
+	if err := s.file.Load(&s.st); err != nil {
+		return nil, err
 	}
 	if s.st.Secrets == nil {
 		s.st.Secrets = map[string]*Secret{}
@@ -75,12 +74,7 @@ func Open(dir string) (*Service, error) {
 	return s, nil
 }
 
-func (s *Service) save() error {
-	if err := statefile.Save(s.path, &s.st); err != nil {
-		return awswire.Internal(fmt.Errorf("save secrets state: %w", err))
-	}
-	return nil
-}
+func (s *Service) save() error { return s.file.Save(&s.st) }
 
 // request holds the members of every operation the twin serves.
 type request struct {

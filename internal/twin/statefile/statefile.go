@@ -10,7 +10,36 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/cairn-runbooks/cairn/internal/twin/awswire"
 )
+
+// File is one twin service's state file, <dir>/<name>.json. Its errors name the service.
+type File struct {
+	path string
+	name string
+}
+
+// ForService is the state file of the service called name ("kms", "rds"…) kept in dir.
+func ForService(dir, name string) File {
+	return File{path: filepath.Join(dir, name+".json"), name: name}
+}
+
+// Load reads the state into v ("load kms state: …"); a missing file leaves v untouched.
+func (f File) Load(v any) error {
+	if err := Load(f.path, v); err != nil {
+		return fmt.Errorf("load %s state: %w", f.name, err)
+	}
+	return nil
+}
+
+// Save writes v ("save kms state: …"). Its error is an InternalFailure, ready to answer a client with.
+func (f File) Save(v any) error {
+	if err := Save(f.path, v); err != nil {
+		return awswire.Internal(fmt.Errorf("save %s state: %w", f.name, err))
+	}
+	return nil
+}
 
 // Save writes v as indented JSON to path atomically (mode 0600: the state holds key material).
 func Save(path string, v any) error {
