@@ -238,21 +238,3 @@ func only(env *steps.Env, t ref.Template, dbs []string) ([]string, error) {
 	}
 	return out, nil
 }
-
-// loading is the environment of a client tool that loads into a database cairn drops again if the
-// load fails (pg_restore of a fresh database): its sessions commit without waiting for the WAL
-// flush (synchronous_commit=off), which saves a flush per restored object. Nothing is lost that
-// matters: a server crash during the load fails the step and the half-loaded database is dropped,
-// and the rows are counted against the manifest afterwards.
-func loading(env []string) []string {
-	out := make([]string, 0, len(env)+1)
-	opts := "-c synchronous_commit=off"
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PGOPTIONS="); ok {
-			opts = strings.TrimSpace(v + " " + opts)
-			continue
-		}
-		out = append(out, kv)
-	}
-	return append(out, "PGOPTIONS="+opts)
-}

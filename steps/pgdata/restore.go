@@ -141,7 +141,7 @@ func (r *Restore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 		}
 		env.Info(fmt.Sprintf("restoring %s with %d jobs", db.Name, jobs))
 		argv := []string{"pg_restore", "--create", "--exit-on-error", "-j", strconv.Itoa(jobs), "-d", tgt.dbArg("postgres"), filepath.Join(dir, db.Dir)}
-		if _, err := proc.Run(ctx, env, proc.Cmd{Argv: argv, Env: loading(tgt.environ(env.Environ, ""))}); err != nil {
+		if _, err := proc.Run(ctx, env, proc.Cmd{Argv: argv, Env: tgt.environ(env.Environ, "")}); err != nil {
 			derr := dropDatabase(context.WithoutCancel(ctx), tgt, db.Name)
 			if derr != nil {
 				return nil, fmt.Errorf("restore of %s failed: %w; and dropping the half-restored database failed too: %v — drop it by hand: DROP DATABASE %s WITH (FORCE)", db.Name, err, derr, ident(db.Name))

@@ -175,7 +175,7 @@ func (s *Stream) copyOne(ctx context.Context, env *steps.Env, src, tgt dsn, dir,
 	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_dump", "-Fc", "--section=pre-data", "--section=post-data", "--snapshot=" + rec.Snapshot, "-f", schema, "-d", src.dbArg(db)}, Env: src.environ(env.Environ, "")}); err != nil {
 		return rec, fmt.Errorf("pg_dump (schema) %s: %w", db, err)
 	}
-	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "--create", "--exit-on-error", "--section=pre-data", "-d", tgt.dbArg("postgres"), schema}, Env: loading(tgt.environ(env.Environ, ""))}); err != nil {
+	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "--create", "--exit-on-error", "--section=pre-data", "-d", tgt.dbArg("postgres"), schema}, Env: tgt.environ(env.Environ, "")}); err != nil {
 		return rec, fmt.Errorf("pg_restore (pre-data) %s: %w", db, err)
 	}
 	tables, err := userTables(ctx, c)
@@ -221,7 +221,7 @@ func (s *Stream) copyOne(ctx context.Context, env *steps.Env, src, tgt dsn, dir,
 	if err := copySequences(ctx, c, tgt, db); err != nil {
 		return rec, err
 	}
-	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "--exit-on-error", "-j", strconv.Itoa(jobs), "--section=post-data", "-d", tgt.dbArg(db), schema}, Env: loading(tgt.environ(env.Environ, ""))}); err != nil {
+	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "--exit-on-error", "-j", strconv.Itoa(jobs), "--section=post-data", "-d", tgt.dbArg(db), schema}, Env: tgt.environ(env.Environ, "")}); err != nil {
 		return rec, fmt.Errorf("pg_restore (indexes, constraints) %s: %w", db, err)
 	}
 	env.Info(fmt.Sprintf("sequences, indexes and constraints of %s built in %s", db, since(t0)))
@@ -321,6 +321,18 @@ func copyChunk(ctx context.Context, sc, tc *pgx.Conn, c chunk) (int64, error) {
 		out = "COPY (SELECT " + cols + " FROM " + c.t.quoted() + " WHERE " + c.where + ") TO STDOUT (FORMAT binary)"
 	}
 	in := "COPY " + c.t.quoted() + " (" + cols + ") FROM STDIN (FORMAT binary)"
+	if c.where == "" {
+		// a whole table: emptied in the same transaction, so its rows can be loaded frozen — the
+		// index builds and the verification that read them next set no hint bits, dirty no page
+		if _, err := tc.Exec(ctx, "BEGIN"); err != nil {
+			return 0, err
+		}
+		defer tc.Exec(context.WithoutCancel(ctx), "ROLLBACK") // a no-op after the COMMIT
+		if _, err := tc.Exec(ctx, "TRUNCATE ONLY "+c.t.quoted()); err != nil {
+			return 0, err
+		}
+		in = "COPY " + c.t.quoted() + " (" + cols + ") FROM STDIN (FORMAT binary, FREEZE)"
+	}
 	pr, pw := io.Pipe()
 	errc := make(chan error, 1)
 	go func() {
@@ -340,6 +352,11 @@ func copyChunk(ctx context.Context, sc, tc *pgx.Conn, c chunk) (int64, error) {
 	}
 	if err != nil {
 		return 0, err
+	}
+	if c.where == "" {
+		if _, err := tc.Exec(ctx, "COMMIT"); err != nil {
+			return 0, err
+		}
 	}
 	return tag.RowsAffected(), nil
 }
