@@ -311,7 +311,16 @@ func (w *WALCheck) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 		sort.Strings(moved)
 		return nil, fmt.Errorf("the source was written to after the dump (WAL %s → %s): %s — those writes are not in the new instance; stop the writer, then redo the dump and restore (roll back to the quiesce)", st.WAL, wal, strings.Join(moved, "; "))
 	}
-	env.Info(fmt.Sprintf("WAL moved %s → %s, but no user table was written (server housekeeping)", st.WAL, wal))
+	// The counters are only trustworthy once every writer has gone: a backend that is still
+	// connected flushes its table statistics seconds after it writes, so a fresh write can hide.
+	others, err := otherSessions(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if len(others) > 0 {
+		return nil, fmt.Errorf("the WAL moved since the quiesce (%s → %s) and sessions are still connected to the source (%s): their writes may not be counted yet, so cairn cannot prove nothing was written — end them (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE …), then retry this step", st.WAL, wal, strings.Join(others, "; "))
+	}
+	env.Info(fmt.Sprintf("WAL moved %s → %s, but no user table was written and no other session is connected (server housekeeping)", st.WAL, wal))
 	return nil, nil
 }
 
@@ -323,3 +332,17 @@ func (w *WALCheck) Verify(ctx context.Context, env *steps.Env) error {
 
 // Rollback has nothing to undo.
 func (w *WALCheck) Rollback(ctx context.Context, env *steps.Env) error { return nil }
+
+// otherSessions lists client sessions on the server other than cairn's own and the provider's
+// (rdsadmin), as "role@database (n)".
+func otherSessions(ctx context.Context, c *pgx.Conn) ([]string, error) {
+	rows, err := c.Query(ctx, `SELECT coalesce(usename, '?') || '@' || coalesce(datname, '?') || ' (' || count(*) || ')'
+		FROM pg_stat_activity
+		WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+		  AND coalesce(application_name, '') <> 'cairn' AND coalesce(usename, '') <> 'rdsadmin'
+		GROUP BY usename, datname ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("list the sessions on the source: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
