@@ -161,8 +161,8 @@ kms-key: "${steps.preflight.key-arn}"
 			if verr == nil {
 				t.Fatal("verify passed an instance without the source's security groups")
 			}
-			if ch := st.Check(ctx, env); ch.State == "done" {
-				t.Skipf("known gap: rds-restore's Check looks only at existence, encryption and status, so an instance whose security groups were changed after the restore is still Done (%s); Verify does notice: %v", ch.Reason, verr)
+			if ch := st.Check(ctx, env); ch.State != "blocked" || ch.Fix == "" {
+				t.Fatalf("an instance whose security groups changed after the restore: check says %s (%s), want blocked with a fix; verify says: %v", ch.State, ch.Reason, verr)
 			}
 		})
 	})

@@ -140,7 +140,12 @@ func (r *Restore) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if st := aws.ToString(inst.DBInstanceStatus); st != "available" {
 		return steps.ReadyTo(steps.Create, "instance %s is %s → wait for it", v[0], st)
 	}
-	return steps.AlreadyDone("instance %s exists, %s, available", v[0], want)
+	if err := r.Verify(ctx, env); err != nil {
+		// restored, but not as this step restores it (settings changed since): do not call it done
+		return steps.BlockedBy(fmt.Sprintf("instance %s exists but differs from what this step restores: %v", v[0], err),
+			"put the settings back with `aws rds modify-db-instance --db-instance-identifier "+v[0]+" …` (or delete the instance and run this step again)")
+	}
+	return steps.AlreadyDone("instance %s exists, %s, available, settings as restored", v[0], want)
 }
 
 // Apply restores (unless being restored already) and waits.

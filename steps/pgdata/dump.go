@@ -75,6 +75,10 @@ func (d *Dump) Check(ctx context.Context, env *steps.Env) steps.Check {
 				return steps.ReadyTo(steps.Create, "the manifest names %s but its dump is missing → dump again", db.Name)
 			}
 		}
+		// every data file there, every table's rows as recorded: only then is the dump done
+		if err := d.Verify(ctx, env); err != nil {
+			return steps.ReadyTo(steps.Create, "the dump in %s is incomplete (%v) → dump again", dir, err)
+		}
 		return steps.AlreadyDone("a complete dump of %d databases is in %s", len(m.Databases), dir)
 	}
 	return steps.ReadyTo(steps.Create, "dump every database of %s into %s", d.Source.describe(env), dir)

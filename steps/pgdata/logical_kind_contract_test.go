@@ -201,7 +201,7 @@ checksums: "${params.checksums}"
 				t.Fatalf("verify passed a dump missing %s", filepath.Base(dats[0]))
 			}
 			if ch.State == steps.Done {
-				t.Skipf("known gap: pg-dump's Check looks only at the manifest and each toc.dat, so a dump missing data file %s is still Done (%s) — a resumed run skips the dump; Verify does notice: %v", filepath.Base(dats[0]), ch.Reason, verr)
+				t.Fatalf("a dump missing data file %s is still Done (%s) — a resumed run would skip the dump", filepath.Base(dats[0]), ch.Reason)
 			}
 		})
 	})
