@@ -11,23 +11,7 @@ import (
 
 // notYetUnderContract lists kinds whose contract test is still to be written. It may only shrink:
 // the test fails if a kind here has gained one (take it off) or a new kind has none (write it).
-var notYetUnderContract = []string{
-	"pg-dump",
-	"pg-globals-dump",
-	"pg-globals-restore",
-	"pg-preflight",
-	"pg-quiesce",
-	"pg-restore",
-	"pg-stream-copy",
-	"pg-verify-rows",
-	"pg-wal-check",
-	"rds-copy-snapshot",
-	"rds-create-instance",
-	"rds-delete",
-	"rds-delete-rebuild",
-	"rds-preflight",
-	"rds-restore",
-}
+var notYetUnderContract = []string{}
 
 // Every registered step kind has a contract test: a test file that decodes that kind and runs
 // steptest.Run or steptest.RunReadOnly on a real target.
