@@ -327,7 +327,7 @@ func copyChunk(ctx context.Context, sc, tc *pgx.Conn, c chunk) (int64, error) {
 		if _, err := tc.Exec(ctx, "BEGIN"); err != nil {
 			return 0, err
 		}
-		defer tc.Exec(context.WithoutCancel(ctx), "ROLLBACK") // a no-op after the COMMIT
+		// on an error the worker stops and closes tc, which ends the transaction
 		if _, err := tc.Exec(ctx, "TRUNCATE ONLY "+c.t.quoted()); err != nil {
 			return 0, err
 		}
