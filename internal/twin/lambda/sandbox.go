@@ -349,11 +349,13 @@ type logSink struct {
 	mu   sync.Mutex
 	file *os.File
 	cur  *bytes.Buffer
+	last time.Time // when the function last wrote
 }
 
 func (l *logSink) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.last = time.Now()
 	if l.cur != nil {
 		l.cur.Write(p)
 	}
@@ -370,6 +372,22 @@ func (l *logSink) begin(id string) {
 	l.cur = &bytes.Buffer{}
 	l.mu.Unlock()
 	l.line(fmt.Sprintf("START RequestId: %s Version: $LATEST", id))
+}
+
+// settle waits until the function's output has been quiet for a moment (at most max): its log lines
+// travel through a pipe and can arrive just after its response, as on AWS, where the tail still
+// holds them.
+func (l *logSink) settle(quiet, max time.Duration) {
+	deadline := time.Now().Add(max)
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		since := time.Since(l.last)
+		l.mu.Unlock()
+		if since >= quiet {
+			return
+		}
+		time.Sleep(quiet / 3)
+	}
 }
 
 func (l *logSink) end() []byte {
