@@ -45,7 +45,7 @@ func (q *Quiesce) Describe(env *steps.Env) []steps.Action {
 		{Kind: steps.ActSQL, Target: t, Text: "SELECT rolname, rolconnlimit FROM pg_roles WHERE rolcanlogin AND rolname <> current_user AND <not RDS-owned>"},
 		{Kind: steps.ActSQL, Target: t, Text: "ALTER ROLE <each application role> CONNECTION LIMIT 0"},
 		{Kind: steps.ActSQL, Target: t, Text: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN (<application roles>)"},
-		{Kind: steps.ActSQL, Target: t, Text: "SELECT pg_current_wal_lsn();  -- and per database: sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables"},
+		{Kind: steps.ActSQL, Target: t, Text: "SELECT pg_current_wal_insert_lsn();  -- where WAL is being inserted now (not just written); and per database: sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables"},
 	}
 }
 
@@ -159,7 +159,7 @@ func position(ctx context.Context, src dsn, c *pgx.Conn) (string, map[string]int
 	if _, err := c.Exec(ctx, "SELECT pg_stat_clear_snapshot()"); err != nil {
 		return "", nil, err
 	}
-	if err := c.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&wal); err != nil {
+	if err := c.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&wal); err != nil {
 		return "", nil, fmt.Errorf("read the WAL position: %w", err)
 	}
 	dbs, err := databases(ctx, c)
@@ -266,7 +266,7 @@ type WALCheck struct {
 
 // Describe lists the queries.
 func (w *WALCheck) Describe(env *steps.Env) []steps.Action {
-	return []steps.Action{{Kind: steps.ActSQL, Target: w.Source.describe(env), Text: "SELECT pg_current_wal_lsn();  -- must equal the quiesce's, else per database: sum(n_tup_ins + n_tup_upd + n_tup_del) unchanged"}}
+	return []steps.Action{{Kind: steps.ActSQL, Target: w.Source.describe(env), Text: "SELECT pg_current_wal_insert_lsn();  -- must equal the quiesce's, else per database: sum(n_tup_ins + n_tup_upd + n_tup_del) unchanged"}}
 }
 
 // Check is ready to read.
