@@ -23,11 +23,11 @@ var (
 // together as Problems; a runbook with any problem is never returned.
 func Load(file string, data []byte, reg *steps.Registry) (*Runbook, error) {
 	rb := &Runbook{Source: file, Text: data}
-	if err := yaml.UnmarshalWithOptions(data, rb, yaml.DisallowUnknownField()); err != nil {
+	if err := safely(func() error { return yaml.UnmarshalWithOptions(data, rb, yaml.DisallowUnknownField()) }); err != nil {
 		return nil, Problems{problemFromYAML(file, err, "see the runbook schema in README.md (section 'Runbook schema v1')")}
 	}
-	tree, err := parser.ParseBytes(data, 0)
-	if err != nil {
+	var tree *ast.File
+	if err := safely(func() (err error) { tree, err = parser.ParseBytes(data, 0); return err }); err != nil {
 		return nil, Problems{problemFromYAML(file, err, "")}
 	}
 	l := &loader{file: file, rb: rb, reg: reg, tree: tree}
@@ -83,6 +83,8 @@ func (l *loader) validate() {
 	params := l.validateParams()
 	seen := map[string]int{}
 	known := map[string]*StepSpec{}
+	rb.Steps = l.dropEmpty(rb.Steps, "steps")
+	rb.Cutback = l.dropEmpty(rb.Cutback, "cutback")
 	for i, s := range rb.Steps {
 		s.pos = l.posOf(fmt.Sprintf("$.steps[%d]", i))
 		l.validateStep(s, fmt.Sprintf("$.steps[%d]", i), params, known, seen)
@@ -95,10 +97,27 @@ func (l *loader) validate() {
 	}
 }
 
+// dropEmpty reports empty items in a step list (a bare "-") and leaves them out of the checks.
+func (l *loader) dropEmpty(specs []*StepSpec, list string) []*StepSpec {
+	out := specs[:0:0]
+	for i, s := range specs {
+		if s == nil {
+			l.add(l.posOf(fmt.Sprintf("$.%s[%d]", list, i)), "write the step as `- id: <id>` with kind and title, or remove the empty item", "%s item %d is empty", list, i+1)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 func (l *loader) validateParams() map[string]*Param {
 	params := map[string]*Param{}
 	for i, p := range l.rb.Parameters {
 		path := fmt.Sprintf("$.parameters[%d]", i)
+		if p == nil {
+			l.add(l.posOf(path), "write the parameter as `- name: <name>` with its fields, or remove the empty item", "parameter %d is empty", i+1)
+			continue
+		}
 		p.pos = l.posOf(path)
 		if !namePattern.MatchString(p.Name) {
 			l.add(p.pos, "use lowercase letters, digits and dashes", "parameter name %q is not valid", p.Name)
@@ -178,7 +197,7 @@ func (l *loader) validateStep(s *StepSpec, path string, params map[string]*Param
 	}
 	st := kind.New()
 	if s.With.node != nil {
-		if err := yaml.NodeToValue(s.With.node, st, yaml.DisallowUnknownField()); err != nil {
+		if err := safely(func() error { return yaml.NodeToValue(s.With.node, st, yaml.DisallowUnknownField()) }); err != nil {
 			p := problemFromYAML(l.file, err, "see `cairn show --kind "+s.Kind+"` for its parameters")
 			p.Msg = fmt.Sprintf("step %q (%s): %s", s.ID, s.Kind, p.Msg)
 			l.problems = append(l.problems, p)
@@ -286,4 +305,15 @@ func collectRefs(v reflect.Value, out *[]refAt) {
 			collectRefs(it.Value(), out)
 		}
 	}
+}
+
+// safely runs a YAML library call, turning a panic inside the library (seen on malformed input found
+// by fuzzing) into an error, so bad input is always a message and never a crash.
+func safely(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("this YAML cannot be read (the parser failed: %v): check its syntax — indentation, tags (!…) and list items", r)
+		}
+	}()
+	return f()
 }
