@@ -16,7 +16,10 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		Short: "Walk through database maintenance runbooks step by step, checked before and after, with rollback",
 		Long: `cairn walks an engineer through database maintenance runbooks: every step is checked before and
 verified after, destructive steps are confirmed, and a failed step offers retry, roll back, skip or
-abort. A run is journaled and outlives its terminal: attach, follow, resume and report at any time.`,
+abort. A run is journaled and outlives its terminal: attach, follow, resume and report at any time.
+
+Exit statuses: 0 done · 1 error, nothing run · 2 usage · 3 run stopped on a failed step ·
+4 aborted · 5 failed and rolled back · 6 view left, run goes on · 7 another runner drives the run.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
