@@ -82,16 +82,19 @@ func TestWizardInTmux(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	tm.send(".0", "Enter") // choose
 	tm.waitFor(".0", "Parameters · sample-role")
+	// each key goes in only once the form shows the field focused (┃), so a loaded machine cannot
+	// send a value into the previous field
+	tm.waitFor(".0", "┃ conn")
 	tm.send(".0", "Enter") // conn: libpq environment
-	time.Sleep(300 * time.Millisecond)
+	tm.waitFor(".0", "┃ role")
 	tm.typeText(".0", role)
 	tm.send(".0", "Enter")
-	time.Sleep(300 * time.Millisecond)
+	tm.waitFor(".0", "┃ schema")
 	tm.send(".0", "Enter") // schema: derived
-	time.Sleep(300 * time.Millisecond)
+	tm.waitFor(".0", "┃ role-password")
 	tm.typeText(".0", "tui-secret-pw")
 	tm.send(".0", "Enter")
-	time.Sleep(300 * time.Millisecond)
+	tm.waitFor(".0", "┃ hold-lock")
 	tm.send(".0", "Enter") // hold-lock: none
 	plan := tm.waitFor(".0", "CREATE ROLE")
 	if strings.Contains(plan, "tui-secret-pw") {
