@@ -137,7 +137,7 @@ func (s *Service) run(ctx context.Context, fn Function, payload []byte) (Result,
 	sb.logs.begin(inv.id)
 	res := sb.invoke(ctx, inv, timeout)
 	took := time.Since(start)
-	sb.logs.settle(25*time.Millisecond, 250*time.Millisecond)
+	sb.logs.settle(60*time.Millisecond, 500*time.Millisecond)
 	sb.logs.line(fmt.Sprintf("END RequestId: %s", inv.id))
 	sb.logs.line(fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB",
 		inv.id, float64(took.Microseconds())/1000, took.Milliseconds()+1, fn.MemorySize))

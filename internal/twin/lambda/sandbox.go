@@ -378,15 +378,17 @@ func (l *logSink) begin(id string) {
 // travel through a pipe and can arrive just after its response, as on AWS, where the tail still
 // holds them.
 func (l *logSink) settle(quiet, max time.Duration) {
-	deadline := time.Now().Add(max)
+	start := time.Now()
+	deadline := start.Add(max)
 	for time.Now().Before(deadline) {
 		l.mu.Lock()
 		since := time.Since(l.last)
 		l.mu.Unlock()
-		if since >= quiet {
+		// quiet since the last line, and long enough since the response for the pipe to drain
+		if since >= quiet && time.Since(start) >= quiet {
 			return
 		}
-		time.Sleep(quiet / 3)
+		time.Sleep(quiet / 5)
 	}
 }
 
