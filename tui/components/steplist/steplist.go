@@ -81,6 +81,11 @@ func View(c *common.Common, rs *events.RunState, width, height int) string {
 				right += " " + dur
 			}
 		}
+		mark := Mark(st.Status)
+		if st.Info.Cutback && st.Status == events.StatusPending {
+			// a cut-back step runs only if the engineer chooses cut back after a failure
+			mark, right = "↺", "if cut back"
+		}
 		title := st.Info.Title
 		if title == "" {
 			title = st.Info.ID
@@ -91,7 +96,7 @@ func View(c *common.Common, rs *events.RunState, width, height int) string {
 		room := width - 2 - lipgloss.Width(right) - 1
 		title = ansi.Truncate(title, max(room, 1), "…")
 		gap := max(1, width-2-lipgloss.Width(title)-lipgloss.Width(right))
-		line := Mark(st.Status) + " " + title + strings.Repeat(" ", gap) + right
+		line := mark + " " + title + strings.Repeat(" ", gap) + right
 		switch {
 		case st.Status == events.StatusFailed:
 			line = s.Failure.Render(line)

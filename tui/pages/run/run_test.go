@@ -191,3 +191,15 @@ func TestNextQuestionInTheSameBatchIsLive(t *testing.T) {
 		t.Fatalf("answers = %+v", s.answers)
 	}
 }
+
+// A cut-back step is listed as what it is — run only if the engineer chooses cut back — not as a
+// step still to come.
+func TestCutbackStepsAreMarked(t *testing.T) {
+	m, _ := page(false)
+	m.Apply(events.Event{Type: events.RunStarted, Time: t0, Run: &events.RunInfo{ID: "r-1", Runbook: "rb", Steps: []events.StepInfo{
+		{ID: "a", Title: "A"}, {ID: "restore-source", Title: "Restore the source", Cutback: true}}}})
+	v := m.View(100, 20)
+	if !strings.Contains(v, "↺ Restore the source") || !strings.Contains(v, "if cut back") {
+		t.Fatalf("cut-back step not marked:\n%s", v)
+	}
+}
