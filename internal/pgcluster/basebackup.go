@@ -37,29 +37,11 @@ func (c *Cluster) BaseBackup(ctx context.Context, w io.Writer) error {
 // pg_hba.conf, o.Settings) is written afresh. On first Start the server recovers from the
 // backup's WAL, as after a crash, and is then consistent.
 func InitFromBackup(ctx context.Context, o Options, r io.Reader) (*Cluster, error) {
-	if o.Dir == "" {
-		return nil, errors.New("init cluster from backup: Options.Dir is empty")
-	}
-	dir, err := filepath.Abs(o.Dir)
+	c, acct, err := newCluster(o, "init cluster from backup")
 	if err != nil {
-		return nil, fmt.Errorf("init cluster from backup in %s: %w", o.Dir, err)
+		return nil, err
 	}
-	bin, version, err := findBin(o.Version)
-	if err != nil {
-		return nil, fmt.Errorf("init cluster from backup in %s: %w", dir, err)
-	}
-	acct, err := currentAccount()
-	if err != nil {
-		return nil, fmt.Errorf("init cluster from backup in %s: %w", dir, err)
-	}
-	c := &Cluster{
-		Dir: dir, DataDir: filepath.Join(dir, "data"), SocketDir: filepath.Join(dir, "run"),
-		Port: o.Port, AutoPort: o.Port == 0, Version: version, Bin: bin,
-		Superuser: o.Superuser, OSUser: acct.name,
-	}
-	if c.Superuser == "" {
-		c.Superuser = "postgres"
-	}
+	dir := c.Dir
 	if _, err := os.Stat(c.DataDir); err == nil {
 		return nil, fmt.Errorf("init cluster from backup in %s: %s already exists (use Open)", dir, c.DataDir)
 	}

@@ -51,29 +51,11 @@ const (
 
 // Init creates a cluster in o.Dir (which must not hold one yet) without starting it.
 func Init(ctx context.Context, o Options) (*Cluster, error) {
-	if o.Dir == "" {
-		return nil, errors.New("init cluster: Options.Dir is empty")
-	}
-	dir, err := filepath.Abs(o.Dir)
+	c, acct, err := newCluster(o, "init cluster")
 	if err != nil {
-		return nil, fmt.Errorf("init cluster in %s: %w", o.Dir, err)
+		return nil, err
 	}
-	bin, version, err := findBin(o.Version)
-	if err != nil {
-		return nil, fmt.Errorf("init cluster in %s: %w", dir, err)
-	}
-	acct, err := currentAccount()
-	if err != nil {
-		return nil, fmt.Errorf("init cluster in %s: %w", dir, err)
-	}
-	c := &Cluster{
-		Dir: dir, DataDir: filepath.Join(dir, "data"), SocketDir: filepath.Join(dir, "run"),
-		Port: o.Port, AutoPort: o.Port == 0, Version: version, Bin: bin,
-		Superuser: o.Superuser, OSUser: acct.name,
-	}
-	if c.Superuser == "" {
-		c.Superuser = "postgres"
-	}
+	dir := c.Dir
 	if n := len(c.SocketDir) + len("/.s.PGSQL.65535"); n > maxSockPath {
 		return nil, fmt.Errorf("init cluster in %s: socket path would be %d bytes, over the %d the kernel allows; use a shorter directory", dir, n, maxSockPath)
 	}
@@ -99,10 +81,10 @@ func Init(ctx context.Context, o Options) (*Cluster, error) {
 	if err := acct.canWrite(ctx, dir); err != nil {
 		return nil, fmt.Errorf("init cluster: %w", err)
 	}
-	if usable(o.Template, version, c.Superuser) {
+	if usable(o.Template, c.Version, c.Superuser) {
 		err = copyTemplate(ctx, acct, o.Template, c.DataDir)
 	} else {
-		err = initdb(ctx, acct, bin, c.DataDir, c.Superuser)
+		err = initdb(ctx, acct, c.Bin, c.DataDir, c.Superuser)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("init cluster in %s: %w", dir, err)
@@ -246,4 +228,34 @@ func writeOwned(acct account, path, content string) error {
 
 func sortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// newCluster resolves what every new cluster needs — its absolute directory, the server binaries of
+// the asked version, the account it runs as — into a Cluster not yet on disk. what names the
+// operation in errors ("init cluster", "init cluster from backup").
+func newCluster(o Options, what string) (*Cluster, account, error) {
+	if o.Dir == "" {
+		return nil, account{}, errors.New(what + ": Options.Dir is empty")
+	}
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, account{}, fmt.Errorf("%s in %s: %w", what, o.Dir, err)
+	}
+	bin, version, err := findBin(o.Version)
+	if err != nil {
+		return nil, account{}, fmt.Errorf("%s in %s: %w", what, dir, err)
+	}
+	acct, err := currentAccount()
+	if err != nil {
+		return nil, account{}, fmt.Errorf("%s in %s: %w", what, dir, err)
+	}
+	c := &Cluster{
+		Dir: dir, DataDir: filepath.Join(dir, "data"), SocketDir: filepath.Join(dir, "run"),
+		Port: o.Port, AutoPort: o.Port == 0, Version: version, Bin: bin,
+		Superuser: o.Superuser, OSUser: acct.name,
+	}
+	if c.Superuser == "" {
+		c.Superuser = "postgres"
+	}
+	return c, acct, nil
 }
