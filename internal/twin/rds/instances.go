@@ -136,6 +136,7 @@ func (s *Service) createInstance(form awswire.Form) (any, error) {
 		DeletionProtection: dp, StorageEncrypted: encrypted, KmsKeyID: keyARN, CopyTagsToSnapshot: cts,
 		PubliclyAccessible: pub, BackupRetention: retention, Tags: readTags(form), Created: s.now().UTC(),
 	}
+	inst.Ops = defaultOps(inst.EngineVersion)
 	if len(inst.SecurityGroups) == 0 {
 		inst.SecurityGroups = []string{DefaultSecurityGroup}
 	}
@@ -143,6 +144,9 @@ func (s *Service) createInstance(form awswire.Form) (any, error) {
 	defer s.mu.Unlock()
 	if s.idTakenLocked(id) {
 		return nil, awswire.Errorf("DBInstanceAlreadyExists", "DB instance already exists")
+	}
+	if _, err := s.applyOpsLocked(inst, form, opsCreate); err != nil {
+		return nil, err
 	}
 	s.st.Instances[inst.ResourceID] = inst
 	if err := s.saveLocked(); err != nil {
@@ -263,6 +267,18 @@ func (s *Service) modifyInstance(form awswire.Form) (any, error) {
 	if newID != "" && newID != inst.ID && s.idTakenLocked(newID) {
 		return nil, awswire.Errorf("DBInstanceAlreadyExists", "DB instance already exists")
 	}
+	retention, hasRetention, err := form.Int("BackupRetentionPeriod")
+	if err != nil {
+		return nil, err
+	}
+	if hasRetention && (retention < 0 || retention > 35) {
+		return nil, awswire.Errorf("InvalidParameterValue", "Invalid backup retention period %d: must be from 0 to 35.", retention)
+	}
+	// The operational settings are checked before anything changes, so a refused call changes nothing.
+	modified, err := s.applyOpsLocked(inst, form, opsModify)
+	if err != nil {
+		return nil, err
+	}
 	if v, ok := form.Bool("DeletionProtection"); ok {
 		inst.DeletionProtection = v
 	}
@@ -277,6 +293,9 @@ func (s *Service) modifyInstance(form awswire.Form) (any, error) {
 	}
 	if c := form.String("DBInstanceClass"); c != "" && now {
 		inst.Class = c
+	}
+	if hasRetention {
+		inst.BackupRetention = retention
 	}
 	var x xmlInstance
 	if newID != "" && newID != inst.ID && now {
@@ -295,6 +314,13 @@ func (s *Service) modifyInstance(form awswire.Form) (any, error) {
 		}
 		s.goJob(func(ctx context.Context) { s.runRename(ctx, inst.ResourceID) })
 		return instanceResult{DBInstance: x}, nil
+	}
+	if modified {
+		// As on AWS, storage, monitoring, Performance Insights and the like put the instance in
+		// modifying for a while.
+		inst.Status, inst.Job = StatusModifying, jobModify
+		inst.ModifyDoneAt = s.now().Add(2 * s.o.Pace.Step)
+		s.goJob(func(ctx context.Context) { s.runModify(ctx, inst.ResourceID) })
 	}
 	if err := s.saveLocked(); err != nil {
 		return nil, err
@@ -387,6 +413,13 @@ func (s *Service) restoreInstance(form awswire.Form) (any, error) {
 	dp, _ := form.Bool("DeletionProtection")
 	cts, _ := form.Bool("CopyTagsToSnapshot")
 	pub, _ := form.Bool("PubliclyAccessible")
+	retention, hasRetention, err := form.Int("BackupRetentionPeriod")
+	if err != nil {
+		return nil, err
+	}
+	if !hasRetention {
+		retention = 1
+	}
 	inst := &Instance{
 		ID: id, ResourceID: newResourceID("db-"), Status: StatusCreating, Job: jobRestore, RestoreFrom: snap.ResourceID,
 		Class: orDefault(form.String("DBInstanceClass"), snap.InstanceClass), Engine: snap.Engine, EngineVersion: snap.EngineVersion,
@@ -400,11 +433,21 @@ func (s *Service) restoreInstance(form awswire.Form) (any, error) {
 		AvailabilityZone: orDefault(form.String("AvailabilityZone"), defaultAZ),
 		// Encryption follows the snapshot, and only the snapshot.
 		StorageEncrypted: snap.Encrypted, KmsKeyID: snap.KmsKeyID,
-		DeletionProtection: dp, CopyTagsToSnapshot: cts, PubliclyAccessible: pub, BackupRetention: 1,
+		DeletionProtection: dp, CopyTagsToSnapshot: cts, PubliclyAccessible: pub, BackupRetention: retention,
 		Tags: readTags(form), Created: s.now().UTC(),
 	}
 	if len(inst.SecurityGroups) == 0 {
 		inst.SecurityGroups = []string{DefaultSecurityGroup}
+	}
+	// As on AWS, the restored instance keeps the snapshot's option group and provisioned IOPS unless
+	// told otherwise; the other operational settings start from the defaults.
+	inst.Ops = defaultOps(inst.EngineVersion)
+	inst.Ops.OptionGroup = orDefault(snap.OptionGroup, inst.Ops.OptionGroup)
+	if snap.StorageType == inst.StorageType {
+		inst.Ops.Iops, inst.Ops.StorageThroughput = snap.Iops, snap.StorageThroughput
+	}
+	if _, err := s.applyOpsLocked(inst, form, opsRestore); err != nil {
+		return nil, err
 	}
 	s.st.Instances[inst.ResourceID] = inst
 	if err := s.saveLocked(); err != nil {

@@ -122,6 +122,19 @@ func (s *Service) runRename(ctx context.Context, res string) {
 	})
 }
 
+// runModify gives a modifying instance its available status back once the modification is done.
+func (s *Service) runModify(ctx context.Context, res string) {
+	inst, ok := s.instanceCopy(res)
+	if !ok || !s.sleepUntil(ctx, inst.ModifyDoneAt) {
+		return
+	}
+	s.update(func() {
+		if i, ok := s.st.Instances[res]; ok && i.Job == jobModify {
+			i.Status, i.Job = StatusAvailable, jobNone
+		}
+	})
+}
+
 func (s *Service) runDelete(ctx context.Context, res string) {
 	start := s.now()
 	inst, ok := s.instanceCopy(res)

@@ -14,6 +14,7 @@ const (
 	StatusAvailable  = "available"
 	StatusDeleting   = "deleting"
 	StatusRenaming   = "renaming"
+	StatusModifying  = "modifying"
 	StatusFailed     = "failed"
 	SnapshotManual   = "manual"
 	defaultEngineVer = "15.18"
@@ -49,6 +50,7 @@ const (
 	jobRename   job = "rename"
 	jobSnapshot job = "snapshot"
 	jobCopy     job = "copy"
+	jobModify   job = "modify"
 )
 
 // Instance is one DB instance as the twin keeps it.
@@ -82,6 +84,8 @@ type Instance struct {
 	Created            time.Time
 	// Roles are the IAM roles associated with the instance (AddRoleToDBInstance), see roles.go.
 	Roles []AssociatedRole `json:",omitempty"`
+	// Ops are the operational settings (windows, storage performance, monitoring…), see settings.go.
+	Ops Ops
 
 	// Provisioned is set once the cluster exists; from then on a restart only starts it.
 	Provisioned bool
@@ -91,6 +95,7 @@ type Instance struct {
 	RestoreFrom   string    `json:",omitempty"` // snapshot ResourceID a restore reads
 	HiddenUntil   time.Time `json:",omitzero"`  // a renamed instance answers to its new name only after this
 	RenameDoneAt  time.Time `json:",omitzero"`
+	ModifyDoneAt  time.Time `json:",omitzero"`  // a modifying instance is available again after this
 	FinalSnapshot string    `json:",omitempty"` // snapshot ResourceID a delete writes first
 }
 
@@ -120,6 +125,10 @@ type Snapshot struct {
 	AvailabilityZone   string
 	ParameterGroup     string
 	SubnetGroup        string
+	OptionGroup        string `json:",omitempty"`
+	Iops               int    `json:",omitempty"` // provisioned (0: the storage type's baseline)
+	StorageThroughput  int    `json:",omitempty"`
+	IAMAuth            bool   `json:",omitempty"`
 	Encrypted          bool
 	KmsKeyID           string `json:",omitempty"`
 	Type               string
@@ -138,6 +147,7 @@ func (s *Snapshot) ARN() string {
 }
 
 type state struct {
-	Instances map[string]*Instance // by ResourceID
-	Snapshots map[string]*Snapshot // by ResourceID
+	Instances    map[string]*Instance    // by ResourceID
+	Snapshots    map[string]*Snapshot    // by ResourceID
+	OptionGroups map[string]*OptionGroup `json:",omitempty"` // by name; the default groups are implied
 }

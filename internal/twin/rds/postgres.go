@@ -151,6 +151,8 @@ func (s *Service) resume(ctx context.Context) error {
 			s.goJob(func(ctx context.Context) { s.runDelete(ctx, res) })
 		case jobRename:
 			s.goJob(func(ctx context.Context) { s.runRename(ctx, res) })
+		case jobModify:
+			s.goJob(func(ctx context.Context) { s.runModify(ctx, res) })
 		}
 	}
 	for res, sn := range s.st.Snapshots {

@@ -78,6 +78,12 @@ func Open(ctx context.Context, o Options) (*Service, error) {
 	if s.st.Snapshots == nil {
 		s.st.Snapshots = map[string]*Snapshot{}
 	}
+	for _, i := range s.st.Instances {
+		if i.Ops.OptionGroup == "" {
+			// kept by a twin from before the operational settings: AWS's defaults
+			i.Ops = defaultOps(i.EngineVersion)
+		}
+	}
 	s.bg, s.stopBG = context.WithCancel(context.WithoutCancel(ctx))
 	if err := s.resume(ctx); err != nil {
 		s.stopBG()
@@ -143,6 +149,10 @@ func (s *Service) ServeQuery(w http.ResponseWriter, action string, form awswire.
 		out, err = s.addRole(form)
 	case "RemoveRoleFromDBInstance":
 		out, err = s.removeRole(form)
+	case "CreateOptionGroup":
+		out, err = s.createOptionGroup(form)
+	case "DescribeOptionGroups":
+		out, err = s.describeOptionGroups(form)
 	default:
 		err = awswire.Errorf("InvalidAction", "The twin's RDS does not implement %s", action)
 	}

@@ -18,6 +18,7 @@ func (s *Service) newSnapshotLocked(id string, inst *Instance, typ string) *Snap
 		Port: inst.RequestedPort, AllocatedStorage: inst.AllocatedStorage, StorageType: inst.StorageType,
 		AvailabilityZone: inst.AvailabilityZone, ParameterGroup: inst.ParameterGroup, SubnetGroup: inst.SubnetGroup,
 		Encrypted: inst.StorageEncrypted, KmsKeyID: inst.KmsKeyID, Type: typ,
+		OptionGroup: inst.Ops.OptionGroup, Iops: inst.Ops.Iops, StorageThroughput: inst.Ops.StorageThroughput, IAMAuth: inst.Ops.IAMAuth,
 		Created: now, InstanceCreated: inst.Created, OriginalCreateTime: now,
 	}
 	if inst.CopyTagsToSnapshot {

@@ -1,6 +1,8 @@
 package rds
 
 import (
+	"fmt"
+
 	"github.com/cairn-runbooks/cairn/internal/twin/awswire"
 )
 
@@ -31,6 +33,11 @@ type xmlSubnetGroup struct {
 
 type xmlPending struct {
 	DBInstanceIdentifier string `xml:",omitempty"`
+}
+
+type xmlOptionGroupMembership struct {
+	OptionGroupName string
+	Status          string
 }
 
 type xmlTag struct {
@@ -73,6 +80,19 @@ type xmlInstance struct {
 	TagList               []xmlTag `xml:"TagList>Tag"`
 	NetworkType           string
 	AssociatedRoles       []xmlRole `xml:"AssociatedRoles>DBInstanceRole"`
+
+	OptionGroupMemberships             []xmlOptionGroupMembership `xml:"OptionGroupMemberships>OptionGroupMembership"`
+	Iops                               int                        `xml:",omitempty"`
+	StorageThroughput                  int                        `xml:",omitempty"`
+	MaxAllocatedStorage                int                        `xml:",omitempty"`
+	IAMDatabaseAuthenticationEnabled   bool
+	EnabledCloudwatchLogsExports       []string `xml:"EnabledCloudwatchLogsExports>member"`
+	PerformanceInsightsEnabled         bool
+	PerformanceInsightsKMSKeyID        string `xml:"PerformanceInsightsKMSKeyId,omitempty"`
+	PerformanceInsightsRetentionPeriod int    `xml:",omitempty"`
+	MonitoringInterval                 int
+	MonitoringRoleArn                  string `xml:",omitempty"`
+	EnhancedMonitoringResourceArn      string `xml:",omitempty"`
 }
 
 func tagsXML(tags []Tag) []xmlTag {
@@ -88,13 +108,24 @@ func instanceXML(i *Instance) xmlInstance {
 	x := xmlInstance{
 		DBInstanceIdentifier: i.ID, DBInstanceClass: i.Class, Engine: i.Engine, DBInstanceStatus: i.Status,
 		MasterUsername: i.MasterUsername, DBName: i.DBName, AllocatedStorage: i.AllocatedStorage,
-		PreferredBackupWindow: "03:00-03:30", BackupRetentionPeriod: i.BackupRetention,
-		AvailabilityZone: i.AvailabilityZone, PreferredMaintenance: "sun:05:00-sun:05:30",
-		EngineVersion: i.EngineVersion, AutoMinorVersionUpg: true, LicenseModel: "postgresql-license",
+		PreferredBackupWindow: i.Ops.BackupWindow, BackupRetentionPeriod: i.BackupRetention,
+		AvailabilityZone: i.AvailabilityZone, PreferredMaintenance: i.Ops.MaintenanceWindow,
+		EngineVersion: i.EngineVersion, AutoMinorVersionUpg: i.Ops.AutoMinorVersionUpgrade, LicenseModel: i.Ops.LicenseModel,
 		PubliclyAccessible: i.PubliclyAccessible, StorageType: i.StorageType, StorageEncrypted: i.StorageEncrypted,
-		KmsKeyID: i.KmsKeyID, DbiResourceID: i.ResourceID, CACertificateID: "rds-ca-rsa2048-g1",
+		KmsKeyID: i.KmsKeyID, DbiResourceID: i.ResourceID, CACertificateID: i.Ops.CACertificate,
 		CopyTagsToSnapshot: i.CopyTagsToSnapshot, DBInstanceArn: i.ARN(), DeletionProtection: i.DeletionProtection,
 		TagList: tagsXML(i.Tags), NetworkType: "IPV4", AssociatedRoles: rolesXML(i.Roles),
+
+		OptionGroupMemberships:           []xmlOptionGroupMembership{{OptionGroupName: i.Ops.OptionGroup, Status: "in-sync"}},
+		MaxAllocatedStorage:              i.Ops.MaxAllocatedStorage,
+		IAMDatabaseAuthenticationEnabled: i.Ops.IAMAuth, EnabledCloudwatchLogsExports: i.Ops.LogExports,
+		PerformanceInsightsEnabled: i.Ops.PerformanceInsights, PerformanceInsightsKMSKeyID: i.Ops.PIKmsKeyID,
+		PerformanceInsightsRetentionPeriod: i.Ops.PIRetention,
+		MonitoringInterval:                 i.Ops.MonitoringInterval, MonitoringRoleArn: i.Ops.MonitoringRoleArn,
+	}
+	x.Iops, x.StorageThroughput = i.IO()
+	if i.Ops.MonitoringInterval > 0 {
+		x.EnhancedMonitoringResourceArn = fmt.Sprintf("arn:aws:logs:%s:%s:log-group:RDSOSMetrics:log-stream:%s", awswire.Region, awswire.Account, i.ResourceID)
 	}
 	if i.Status != StatusCreating && i.Port != 0 {
 		x.Endpoint = &xmlEndpoint{Address: "127.0.0.1", Port: i.Port, HostedZoneID: "Z2R2ITUGPM61AM"}
@@ -132,6 +163,9 @@ type xmlSnapshot struct {
 	KmsKeyID                   string `xml:"KmsKeyId,omitempty"`
 	DBSnapshotArn              string
 	IAMDatabaseAuthEnabled     bool     `xml:"IAMDatabaseAuthenticationEnabled"`
+	OptionGroupName            string   `xml:",omitempty"`
+	Iops                       int      `xml:",omitempty"`
+	StorageThroughput          int      `xml:",omitempty"`
 	DbiResourceID              string   `xml:"DbiResourceId"`
 	TagList                    []xmlTag `xml:"TagList>Tag"`
 	OriginalSnapshotCreateTime string   `xml:",omitempty"`
@@ -147,6 +181,14 @@ func snapshotXML(s *Snapshot) xmlSnapshot {
 		PercentProgress: s.Progress, StorageType: s.StorageType, Encrypted: s.Encrypted, KmsKeyID: s.KmsKeyID,
 		DBSnapshotArn: s.ARN(), DbiResourceID: s.DbiResourceID, TagList: tagsXML(s.Tags), SnapshotTarget: "region",
 		SourceDBSnapshotIdentifier: s.SourceSnapshotARN,
+		IAMDatabaseAuthEnabled:     s.IAMAuth, OptionGroupName: s.OptionGroup,
+	}
+	x.Iops, x.StorageThroughput = baselineIO(s.StorageType, s.AllocatedStorage)
+	if s.Iops != 0 {
+		x.Iops = s.Iops
+	}
+	if s.StorageThroughput != 0 {
+		x.StorageThroughput = s.StorageThroughput
 	}
 	if s.SourceSnapshotARN != "" {
 		x.SourceRegion = awswire.Region
