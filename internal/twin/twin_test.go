@@ -348,7 +348,9 @@ func TestOperationalSettings(t *testing.T) {
 				MajorEngineVersion: aws.String("15"), OptionGroupDescription: aws.String("again")})
 			return err
 		}, isA[*rdstypes.OptionGroupAlreadyExistsFault]},
-		{"monitoring role without an interval", modify(func(in *awsrds.ModifyDBInstanceInput) { in.MonitoringInterval, in.MonitoringRoleArn = aws.Int32(0), aws.String(roleARN) }), hasCode("InvalidParameterCombination")},
+		{"monitoring role without an interval", modify(func(in *awsrds.ModifyDBInstanceInput) {
+			in.MonitoringInterval, in.MonitoringRoleArn = aws.Int32(0), aws.String(roleARN)
+		}), hasCode("InvalidParameterCombination")},
 		{"create with monitoring but no role", func() error {
 			_, err := c.rds.CreateDBInstance(ctx, &awsrds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String("ops-bad"), Engine: aws.String("postgres"),
 				DBInstanceClass: aws.String("db.t3.micro"), MasterUsername: aws.String("master"), MasterUserPassword: aws.String(pw), MonitoringInterval: aws.Int32(60)})
