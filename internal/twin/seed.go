@@ -25,6 +25,7 @@ const (
 	DemoSecret      = "cairn/app-db/master"
 	DemoMaster      = "cairn_admin"
 	DemoDatabase    = "app"
+	DemoOptionGroup = "app-postgres15-options"
 	demoRowsDefault = 300000
 	// demoCreatePassword is what CreateDBInstance is called with (AWS refuses " @ / and space there);
 	// the seed then rotates to DemoPassword over SQL, as Secrets Manager rotation does.
@@ -65,14 +66,26 @@ func (s *Server) seedDemo(ctx context.Context) error {
 	if _, err := s.rds.Lookup(DemoInstance); err == nil {
 		return nil // seeded before
 	}
+	if _, err := rdsc.CreateOptionGroup(ctx, &awsrds.CreateOptionGroupInput{OptionGroupName: aws.String(DemoOptionGroup),
+		EngineName: aws.String("postgres"), MajorEngineVersion: aws.String("15"), OptionGroupDescription: aws.String("options of the demo application")}); err != nil {
+		var e *rdstypes.OptionGroupAlreadyExistsFault
+		if !errors.As(err, &e) {
+			return fmt.Errorf("create demo option group: %w", err)
+		}
+	}
+	// The demo instance's operational settings are not AWS's defaults, so a rehearsal shows them
+	// copied to the rebuilt instance.
 	_, err := rdsc.CreateDBInstance(ctx, &awsrds.CreateDBInstanceInput{
 		DBInstanceIdentifier: aws.String(DemoInstance), Engine: aws.String("postgres"), EngineVersion: aws.String("15.18"),
 		DBInstanceClass: aws.String("db.t3.medium"), AllocatedStorage: aws.Int32(20),
 		MasterUsername: aws.String(DemoMaster), MasterUserPassword: aws.String(demoCreatePassword),
 		DBName: aws.String(DemoDatabase), VpcSecurityGroupIds: []string{"sg-0cairn0app000000"},
 		DBSubnetGroupName: aws.String("app-private"), DBParameterGroupName: aws.String("app-postgres15"),
-		CopyTagsToSnapshot: aws.Bool(true),
-		Tags:               []rdstypes.Tag{{Key: aws.String("app"), Value: aws.String("shop")}, {Key: aws.String("env"), Value: aws.String("demo")}},
+		CopyTagsToSnapshot: aws.Bool(true), BackupRetentionPeriod: aws.Int32(7), OptionGroupName: aws.String(DemoOptionGroup),
+		PreferredBackupWindow: aws.String("01:30-02:00"), PreferredMaintenanceWindow: aws.String("sat:22:00-sat:22:30"),
+		EnableIAMDatabaseAuthentication: aws.Bool(true), EnablePerformanceInsights: aws.Bool(true), PerformanceInsightsRetentionPeriod: aws.Int32(7),
+		EnableCloudwatchLogsExports: []string{"postgresql"}, MaxAllocatedStorage: aws.Int32(100),
+		Tags: []rdstypes.Tag{{Key: aws.String("app"), Value: aws.String("shop")}, {Key: aws.String("env"), Value: aws.String("demo")}},
 	})
 	if err != nil {
 		return fmt.Errorf("create %s: %w", DemoInstance, err)
