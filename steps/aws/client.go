@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -215,6 +216,46 @@ func (c *Clients) WaitInstance(ctx context.Context, env *steps.Env, id string) (
 				}
 			} else {
 				streak = 0
+			}
+		}
+		if err := p.wait(ctx, status); err != nil {
+			return inst, err
+		}
+	}
+}
+
+// WaitSettings polls, after a ModifyDBInstance, until the instance is available with no pending
+// modifications and the settings named in names as in want, two answers in a row (AWS can still say
+// available for a moment after the call). An instance that stays available without the settings is
+// an error naming them.
+func (c *Clients) WaitSettings(ctx context.Context, env *steps.Env, id string, want Settings, names []string) (rdstypes.DBInstance, error) {
+	p := newPoller(env, "instance "+id+" to be available with its settings")
+	streak, settled := 0, 0
+	for {
+		inst, ok, err := c.Instance(ctx, id)
+		if err != nil {
+			return inst, err
+		}
+		status := "not answering"
+		if ok {
+			status = aws.ToString(inst.DBInstanceStatus)
+			pending := inst.PendingModifiedValues != nil && !reflect.ValueOf(*inst.PendingModifiedValues).IsZero()
+			ms := only(diffSettings(want, SettingsOf(inst)), true, names)
+			switch {
+			case status != "available" || pending:
+				streak, settled = 0, 0
+			case len(ms) == 0:
+				streak++
+				if streak >= 2 {
+					env.Info(fmt.Sprintf("instance %s is available with its settings (after %s)", id, p.elapsed()))
+					return inst, nil
+				}
+			default:
+				streak = 0
+				settled++
+				if settled >= 10 {
+					return inst, fmt.Errorf("instance %s is available but ModifyDBInstance did not take: %w", id, mismatchError(id, ms))
+				}
 			}
 		}
 		if err := p.wait(ctx, status); err != nil {

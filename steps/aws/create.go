@@ -17,7 +17,10 @@ import (
 )
 
 // Create is the `rds-create-instance` kind (the logical path): CreateDBInstance with the source's
-// settings from the preflight, StorageEncrypted and the KMS key, and the master user of the source.
+// settings from the preflight — the operational ones included (option group, windows, IAM
+// authentication, log exports, IOPS and throughput, storage autoscaling, CA certificate, Performance
+// Insights, Enhanced Monitoring, license model), which CreateDBInstance all takes —, StorageEncrypted
+// and the KMS key, and the master user of the source.
 // The master password comes from CredentialsSecret (Secrets Manager, JSON username/password) or
 // Password (a secret parameter, e.g. prompted); it is never journaled or written to disk.
 //
@@ -45,26 +48,54 @@ func (c *Create) Validate() error {
 	return nil
 }
 
-// Describe lists the calls.
+// createInput is the CreateDBInstance call for the source's settings s (password: the stand-in).
+func createInput(id, key, password string, s Settings) *rds.CreateDBInstanceInput {
+	in := &rds.CreateDBInstanceInput{
+		DBInstanceIdentifier: &id, Engine: aws.String("postgres"), EngineVersion: aws.String(s.EngineVersion),
+		DBInstanceClass: aws.String(s.Class), AllocatedStorage: aws.Int32(s.AllocatedStorage),
+		MasterUsername: aws.String(s.MasterUsername), MasterUserPassword: aws.String(password),
+		Port: aws.Int32(s.Port), StorageEncrypted: aws.Bool(true), KmsKeyId: aws.String(key),
+		MultiAZ: aws.Bool(s.MultiAZ), PubliclyAccessible: aws.Bool(s.PubliclyAccessible),
+		CopyTagsToSnapshot: aws.Bool(s.CopyTagsToSnapshot), DeletionProtection: aws.Bool(s.DeletionProtection),
+		BackupRetentionPeriod: aws.Int32(s.BackupRetention), Tags: s.Tags,
+	}
+	if s.StorageType != "" {
+		in.StorageType = aws.String(s.StorageType)
+	}
+	if s.ParameterGroup != "" {
+		in.DBParameterGroupName = aws.String(s.ParameterGroup)
+	}
+	if s.SubnetGroup != "" {
+		in.DBSubnetGroupName = aws.String(s.SubnetGroup)
+	}
+	if len(s.SecurityGroups) > 0 {
+		in.VpcSecurityGroupIds = s.SecurityGroups
+	}
+	if !s.MultiAZ && s.AvailabilityZone != "" {
+		in.AvailabilityZone = aws.String(s.AvailabilityZone)
+	}
+	s.toCreate(in)
+	return in
+}
+
+// Describe lists the calls, the create with every member it sends.
 func (c *Create) Describe(env *steps.Env) []steps.Action {
-	kv := []string{"DBInstanceIdentifier", env.Describe(c.Identifier), "Engine", "postgres", "StorageEncrypted", "true", "KmsKeyId", env.Describe(c.KMSKey),
-		"MasterUserPassword", "•••• (stand-in; the real one is set over SQL below)"}
-	if st, err := env.Text(c.Settings); err == nil {
-		if s, err := ParseSettings(st); err == nil {
-			kv = append(kv, "EngineVersion", s.EngineVersion, "DBInstanceClass", s.Class, "AllocatedStorage", fmt.Sprint(s.AllocatedStorage),
-				"MasterUsername", s.MasterUsername, "Port", fmt.Sprint(s.Port), "DBParameterGroupName", s.ParameterGroup,
-				"DBSubnetGroupName", s.SubnetGroup, "VpcSecurityGroupIds", strings.Join(s.SecurityGroups, ","),
-				"DeletionProtection", fmt.Sprint(s.DeletionProtection), "Tags", fmt.Sprint(s.TagMap))
-		}
+	const pw = "•••• (stand-in; the real one is set over SQL below)"
+	var create steps.Action
+	st, err := env.Text(c.Settings)
+	s, perr := ParseSettings(st)
+	if err == nil && perr == nil {
+		create = callOf("rds CreateDBInstance", createInput(env.Describe(c.Identifier), env.Describe(c.KMSKey), "", s), map[string]string{"MasterUserPassword": pw})
 	} else {
-		kv = append(kv, "settings", "copied from the source (known after apply)")
+		create = call("rds CreateDBInstance", "DBInstanceIdentifier", env.Describe(c.Identifier), "Engine", "postgres", "StorageEncrypted", "true", "KmsKeyId", env.Describe(c.KMSKey),
+			"MasterUserPassword", pw, "settings", "copied from the source (known after apply)")
 	}
 	src := "credentials secret " + env.Describe(c.CredentialsSecret)
 	if c.CredentialsSecret.IsZero() || env.Describe(c.CredentialsSecret) == "" {
 		src = "the password parameter"
 	}
 	return []steps.Action{
-		call("rds CreateDBInstance", kv...),
+		create,
 		{Kind: steps.ActWait, Target: "rds", Text: "poll DescribeDBInstances " + env.Describe(c.Identifier) + " until it answers and is available"},
 		{Kind: steps.ActSQL, Target: env.Describe(c.Identifier), Text: "ALTER ROLE <master> PASSWORD '<SCRAM verifier of the password from " + src + ">'"},
 	}
@@ -148,6 +179,11 @@ func (c *Create) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if st := aws.ToString(inst.DBInstanceStatus); st != "available" {
 		return steps.ReadyTo(steps.Create, "instance %s is %s → wait, then set the master password", id, st)
 	}
+	if err := verifyInstance(ctx, cl, id, key, &s.Class, optString(s.ParameterGroup), s.SecurityGroups, s, nil); err != nil {
+		// created, but its settings are not (or no longer) the source's: do not call it done
+		return steps.BlockedBy(fmt.Sprintf("instance %s exists but differs from what this step creates: %v", id, err),
+			"put the settings back with `aws rds modify-db-instance --db-instance-identifier "+id+" … --apply-immediately` (or delete the instance and run this step again)")
+	}
 	cr, err := c.credentials(ctx, env, cl, s)
 	if err != nil {
 		return steps.CannotTell("%v", err)
@@ -181,30 +217,7 @@ func (c *Create) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 	if _, ok, err := cl.Instance(ctx, id); err != nil {
 		return nil, err
 	} else if !ok {
-		in := &rds.CreateDBInstanceInput{
-			DBInstanceIdentifier: &id, Engine: aws.String("postgres"), EngineVersion: aws.String(s.EngineVersion),
-			DBInstanceClass: aws.String(s.Class), AllocatedStorage: aws.Int32(s.AllocatedStorage),
-			MasterUsername: aws.String(s.MasterUsername), MasterUserPassword: aws.String(tmp),
-			Port: aws.Int32(s.Port), StorageEncrypted: aws.Bool(true), KmsKeyId: aws.String(key),
-			MultiAZ: aws.Bool(s.MultiAZ), PubliclyAccessible: aws.Bool(s.PubliclyAccessible),
-			CopyTagsToSnapshot: aws.Bool(s.CopyTagsToSnapshot), DeletionProtection: aws.Bool(s.DeletionProtection),
-			BackupRetentionPeriod: aws.Int32(s.BackupRetention), Tags: s.Tags,
-		}
-		if s.StorageType != "" {
-			in.StorageType = aws.String(s.StorageType)
-		}
-		if s.ParameterGroup != "" {
-			in.DBParameterGroupName = aws.String(s.ParameterGroup)
-		}
-		if s.SubnetGroup != "" {
-			in.DBSubnetGroupName = aws.String(s.SubnetGroup)
-		}
-		if len(s.SecurityGroups) > 0 {
-			in.VpcSecurityGroupIds = s.SecurityGroups
-		}
-		if !s.MultiAZ && s.AvailabilityZone != "" {
-			in.AvailabilityZone = aws.String(s.AvailabilityZone)
-		}
+		in := createInput(id, key, tmp, s)
 		if _, err := cl.RDS.CreateDBInstance(ctx, in); err != nil {
 			return nil, fmt.Errorf("CreateDBInstance %s: %w", id, err)
 		}
@@ -245,18 +258,15 @@ func (c *Create) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, er
 	return observeInstance(ctx, env, c.Region, c.Identifier)
 }
 
-// Verify proves the instance is available, encrypted with the key, has the source's class and
-// parameter group, and the master logs in with the real password.
+// Verify proves the instance is available, encrypted with the key, has the source's class,
+// parameter group, security groups and operational settings, and the master logs in with the real
+// password.
 func (c *Create) Verify(ctx context.Context, env *steps.Env) error {
 	cl, s, id, key, err := c.state(ctx, env)
 	if err != nil {
 		return err
 	}
-	var pg *string
-	if s.ParameterGroup != "" {
-		pg = &s.ParameterGroup
-	}
-	if err := verifyInstance(ctx, cl, id, key, &s.Class, pg, s.SecurityGroups); err != nil {
+	if err := verifyInstance(ctx, cl, id, key, &s.Class, optString(s.ParameterGroup), s.SecurityGroups, s, nil); err != nil {
 		return err
 	}
 	inst, _, err := cl.Instance(ctx, id)

@@ -2,6 +2,7 @@ package awsstep_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,13 +10,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cairn-runbooks/cairn/internal/pgcluster"
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 	"github.com/cairn-runbooks/cairn/internal/twin"
+	"github.com/cairn-runbooks/cairn/steps"
 	"github.com/cairn-runbooks/cairn/steps/all"
 	"github.com/cairn-runbooks/cairn/steps/steptest"
 )
@@ -51,6 +55,37 @@ func TestRebuildKindsContractOnTheTwin(t *testing.T) {
 	keyARN := aws.ToString(key.KeyMetadata.Arn)
 	probe := rebuildProbe(ctx, rdsc, kmsc, keyARN)
 
+	// The source's operational settings are none of AWS's defaults: the demo seed's (option group,
+	// windows, IAM authentication, Performance Insights, log exports, storage autoscaling), and
+	// the rest set here (provisioned gp3 storage, no minor-version upgrades, another CA, Enhanced
+	// Monitoring with its role, a longer Performance Insights retention).
+	iamc := awsiam.NewFromConfig(twin.AWSConfig(), func(o *awsiam.Options) { o.BaseEndpoint = &ep })
+	role, err := iamc.CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("rds-monitoring-role"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"monitoring.rds.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roleARN := aws.ToString(role.Role.Arn)
+	if _, err := rdsc.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String(twin.DemoInstance), ApplyImmediately: aws.Bool(true),
+		StorageType: aws.String("gp3"), AllocatedStorage: aws.Int32(400), Iops: aws.Int32(15000), StorageThroughput: aws.Int32(750),
+		MaxAllocatedStorage: aws.Int32(1000), AutoMinorVersionUpgrade: aws.Bool(false), CACertificateIdentifier: aws.String("rds-ca-ecc384-g1"),
+		MonitoringInterval: aws.Int32(15), MonitoringRoleArn: aws.String(roleARN), PerformanceInsightsRetentionPeriod: aws.Int32(93),
+		CloudwatchLogsExportConfiguration: &rdstypes.CloudwatchLogsExportConfiguration{EnableLogTypes: []string{"upgrade"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitInstance(t, rdsc, twin.DemoInstance)
+	defaultPIKey, err := kmsc.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String("alias/aws/rds")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sourceOps := "option-group=" + twin.DemoOptionGroup + " backup=01:30-02:00/7d maintenance=sat:22:00-sat:22:30 minor-upgrades=false iam-auth=true" +
+		" logs=[postgresql upgrade] gp3 400GiB iops=15000 throughput=750 max-storage=1000 ca=rds-ca-ecc384-g1" +
+		" pi=true/" + aws.ToString(defaultPIKey.KeyMetadata.Arn) + "/93d monitoring=15s/" + roleARN + " license=postgresql-license"
+	if got := opsOf(ctx, t, rdsc, twin.DemoInstance); got != sourceOps {
+		t.Fatalf("the source's operational settings:\n got %s\nwant %s", got, sourceOps)
+	}
+
 	// The runbook's parameters, and the preflight's outputs once it has run.
 	vals := map[string]string{
 		"instance": twin.DemoInstance, "region": "", "kms-key": twin.DemoKeyAlias, "keep-identifier": "false",
@@ -73,7 +108,8 @@ free-snapshots: ["${params.instance}-pre-kms", "${params.instance}-pre-kms-enc",
 		if err != nil {
 			t.Fatalf("preflight of the demo instance: %v", err)
 		}
-		if out["key-arn"].Value != keyARN || out["build-id"].Value != "app-db-enc" || !strings.Contains(out["settings"].Value, `"class":"db.t3.medium"`) {
+		if out["key-arn"].Value != keyARN || out["build-id"].Value != "app-db-enc" || !strings.Contains(out["settings"].Value, `"class":"db.t3.medium"`) ||
+			!strings.Contains(out["settings"].Value, `"monitoring_role_arn":"`+roleARN+`"`) {
 			t.Fatalf("preflight outputs: %+v", out)
 		}
 		vals["steps.preflight.settings"] = out["settings"].Value
@@ -137,6 +173,11 @@ kms-key: "${steps.preflight.key-arn}"
 			// What apply left: encrypted with the key, with the source's class, parameter group and
 			// security groups (a restore without them would get the VPC's default group).
 			wantLine(t, probe(t), "instance app-db-enc available encrypted=true key="+keyARN+" class=db.t3.medium pg=app-postgres15 sgs=[sg-0cairn0app000000] protected=false")
+			// … and every operational setting of the source, those the restore takes and those the
+			// ModifyDBInstance after it sets.
+			if got := opsOf(ctx, t, rdsc, "app-db-enc"); got != sourceOps {
+				t.Fatalf("the restored instance's operational settings:\n got %s\nwant %s (the source's)", got, sourceOps)
+			}
 			// The restored instance is deleted behind cairn's back.
 			if _, err := rdsc.DeleteDBInstance(ctx, &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("app-db-enc"), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
 				t.Fatal(err)
@@ -165,6 +206,73 @@ kms-key: "${steps.preflight.key-arn}"
 				t.Fatalf("an instance whose security groups changed after the restore: check says %s (%s), want blocked with a fix; verify says: %v", ch.State, ch.Reason, verr)
 			}
 		})
+
+		// A drifted operational setting is named by Verify. One the restore itself sets blocks the
+		// step; one its ModifyDBInstance sets is that call still to make, which Apply makes again.
+		t.Run("drifted operational settings are noticed", func(t *testing.T) {
+			env := steptest.Env(t, vals)
+			if _, err := rdsc.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("app-db-enc"),
+				VpcSecurityGroupIds: []string{"sg-0cairn0app000000"}, ApplyImmediately: aws.Bool(true)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Verify(ctx, env); err != nil {
+				t.Fatalf("with its security groups back, verify: %v", err)
+			}
+			cases := []struct {
+				name    string
+				modify  awsrds.ModifyDBInstanceInput
+				field   string
+				want    string
+				found   string
+				state   steps.State
+				reapply bool
+			}{
+				{"backup window (restore sets it)", awsrds.ModifyDBInstanceInput{PreferredBackupWindow: aws.String("03:00-03:30")},
+					"PreferredBackupWindow of app-db-enc", "01:30-02:00", "03:00-03:30", steps.Blocked, false},
+				{"IOPS (restore sets it)", awsrds.ModifyDBInstanceInput{Iops: aws.Int32(12000)},
+					"Iops of app-db-enc", "15000", "12000", steps.Blocked, false},
+				{"monitoring (the modify after the restore sets it)", awsrds.ModifyDBInstanceInput{MonitoringInterval: aws.Int32(0)},
+					"settings of app-db-enc (MonitoringInterval, MonitoringRoleArn)", "MonitoringInterval=15; MonitoringRoleArn=" + roleARN,
+					"MonitoringInterval=0; MonitoringRoleArn=(none)", steps.Ready, true},
+				{"maintenance window (the modify after the restore sets it)", awsrds.ModifyDBInstanceInput{PreferredMaintenanceWindow: aws.String("sun:05:00-sun:05:30")},
+					"PreferredMaintenanceWindow of app-db-enc", "sat:22:00-sat:22:30", "sun:05:00-sun:05:30", steps.Ready, true},
+			}
+			for _, c := range cases {
+				before := opsOf(ctx, t, rdsc, "app-db-enc")
+				in := c.modify
+				in.DBInstanceIdentifier, in.ApplyImmediately = aws.String("app-db-enc"), aws.Bool(true)
+				if _, err := rdsc.ModifyDBInstance(ctx, &in); err != nil {
+					t.Fatalf("%s: %v", c.name, err)
+				}
+				waitInstance(t, rdsc, "app-db-enc")
+				var verr *steps.VerifyError
+				if err := st.Verify(ctx, env); !errors.As(err, &verr) || verr.What != c.field || verr.Expected != c.want || verr.Found != c.found {
+					t.Fatalf("%s: verify says %v, want a VerifyError: %s, expected %s, found %s", c.name, err, c.field, c.want, c.found)
+				}
+				if ch := st.Check(ctx, env); ch.State != c.state || c.state == steps.Blocked && ch.Fix == "" {
+					t.Fatalf("%s: check says %s (%s), want %s", c.name, ch.State, ch.Reason, c.state)
+				}
+				if c.reapply {
+					if _, err := st.Apply(ctx, env); err != nil {
+						t.Fatalf("%s: apply again: %v", c.name, err)
+					}
+				} else {
+					// put back by hand, as the fix says
+					back := awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("app-db-enc"), ApplyImmediately: aws.Bool(true),
+						PreferredBackupWindow: aws.String("01:30-02:00"), Iops: aws.Int32(15000)}
+					if _, err := rdsc.ModifyDBInstance(ctx, &back); err != nil {
+						t.Fatal(err)
+					}
+					waitInstance(t, rdsc, "app-db-enc")
+				}
+				if got := opsOf(ctx, t, rdsc, "app-db-enc"); got != before {
+					t.Fatalf("%s: after putting it back:\n got %s\nwant %s", c.name, got, before)
+				}
+				if ch := st.Check(ctx, env); ch.State != steps.Done {
+					t.Fatalf("%s: after putting it back, check says %s (%s)", c.name, ch.State, ch.Reason)
+				}
+			}
+		})
 	})
 
 	t.Run("rds-create-instance", func(t *testing.T) {
@@ -184,6 +292,9 @@ password: "${params.master-password}"
 		}
 		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: loginProbe, Tamper: func(t testing.TB) {
 			wantLine(t, probe(t), "instance app-db-new available encrypted=true key="+keyARN+" class=db.t3.medium pg=app-postgres15 sgs=[sg-0cairn0app000000] protected=false")
+			if got := opsOf(ctx, t, rdsc, "app-db-new"); got != sourceOps {
+				t.Fatalf("the created instance's operational settings:\n got %s\nwant %s (the source's)", got, sourceOps)
+			}
 			wantLine(t, loginProbe(t), "master of app-db-new logs in with the real password: true")
 			// The master's password is changed behind cairn's back.
 			conn := masterConn(ctx, t, rdsc, "app-db-new", twin.DemoPassword)
@@ -192,6 +303,22 @@ password: "${params.master-password}"
 				t.Fatal(err)
 			}
 		}})
+
+		// A created instance whose operational settings drifted is not the one this step creates.
+		t.Run("drifted operational settings are noticed", func(t *testing.T) {
+			if _, err := rdsc.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("app-db-new"), ApplyImmediately: aws.Bool(true),
+				EnableIAMDatabaseAuthentication: aws.Bool(false)}); err != nil {
+				t.Fatal(err)
+			}
+			waitInstance(t, rdsc, "app-db-new")
+			var verr *steps.VerifyError
+			if err := st.Verify(ctx, env); !errors.As(err, &verr) || verr.What != "EnableIAMDatabaseAuthentication of app-db-new" || verr.Expected != "true" || verr.Found != "false" {
+				t.Fatalf("verify says %v, want a VerifyError naming EnableIAMDatabaseAuthentication, expected true, found false", err)
+			}
+			if ch := st.Check(ctx, env); ch.State != steps.Blocked || ch.Fix == "" {
+				t.Fatalf("check says %s (%s), want blocked with a fix", ch.State, ch.Reason)
+			}
+		})
 	})
 
 	t.Run("rds-delete-rebuild", func(t *testing.T) {
@@ -255,6 +382,34 @@ encrypted: "false"
 			waitInstance(t, rdsc, twin.DemoInstance)
 		}})
 	})
+}
+
+// opsOf describes an instance's operational settings as the twin's API reports them (no identifier,
+// so a rebuilt instance's line equals its source's).
+func opsOf(ctx context.Context, t testing.TB, c *awsrds.Client, id string) string {
+	t.Helper()
+	out, err := c.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: &id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := out.DBInstances[0]
+	og := ""
+	for _, m := range i.OptionGroupMemberships {
+		og += aws.ToString(m.OptionGroupName)
+	}
+	pi := fmt.Sprint(aws.ToBool(i.PerformanceInsightsEnabled))
+	if aws.ToBool(i.PerformanceInsightsEnabled) {
+		pi += fmt.Sprintf("/%s/%dd", aws.ToString(i.PerformanceInsightsKMSKeyId), aws.ToInt32(i.PerformanceInsightsRetentionPeriod))
+	}
+	mon := fmt.Sprintf("%ds", aws.ToInt32(i.MonitoringInterval))
+	if aws.ToInt32(i.MonitoringInterval) > 0 {
+		mon += "/" + aws.ToString(i.MonitoringRoleArn)
+	}
+	return fmt.Sprintf("option-group=%s backup=%s/%dd maintenance=%s minor-upgrades=%v iam-auth=%v logs=%v %s %dGiB iops=%d throughput=%d max-storage=%d ca=%s pi=%s monitoring=%s license=%s",
+		og, aws.ToString(i.PreferredBackupWindow), aws.ToInt32(i.BackupRetentionPeriod), aws.ToString(i.PreferredMaintenanceWindow),
+		aws.ToBool(i.AutoMinorVersionUpgrade), aws.ToBool(i.IAMDatabaseAuthenticationEnabled), i.EnabledCloudwatchLogsExports,
+		aws.ToString(i.StorageType), aws.ToInt32(i.AllocatedStorage), aws.ToInt32(i.Iops), aws.ToInt32(i.StorageThroughput),
+		aws.ToInt32(i.MaxAllocatedStorage), aws.ToString(i.CACertificateIdentifier), pi, mon, aws.ToString(i.LicenseModel))
 }
 
 // wantLine fails unless the probe's description has the line.

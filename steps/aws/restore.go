@@ -16,9 +16,14 @@ import (
 // Restore is the `rds-restore` kind: RestoreDBInstanceFromDBSnapshot under Identifier, copying the
 // source's settings recorded by the preflight (class, parameter group, subnet group, security
 // groups — which a restore does not copy by itself —, port, tags, storage type, multi-AZ, public
-// access, deletion protection), then wait until it answers and is available. Encryption follows the
-// snapshot: with KMSKey set the instance must come out encrypted with that key, without it
-// unencrypted (the cut-back restoring the original). Rollback deletes the restored instance.
+// access, deletion protection, backup retention and the operational settings a restore takes: option
+// group, backup window, minor-version upgrades, IAM authentication, log exports, provisioned IOPS and
+// throughput, CA certificate, license model), then wait until it answers and is available. What a
+// restore cannot take (maintenance window, storage autoscaling, Performance Insights, Enhanced
+// Monitoring) is set right after by one ModifyDBInstance (ApplyImmediately), waited for until the
+// instance is available with those settings. Encryption follows the snapshot: with KMSKey set the
+// instance must come out encrypted with that key, without it unencrypted (the cut-back restoring the
+// original). Rollback deletes the restored instance.
 type Restore struct {
 	Region     `yaml:",inline"`
 	Snapshot   ref.Template `yaml:"snapshot"`
@@ -40,14 +45,15 @@ func (r *Restore) Validate() error {
 	return nil
 }
 
-func (r *Restore) input(env *steps.Env) (*rds.RestoreDBInstanceFromDBSnapshotInput, error) {
+// input is the restore call and the settings it copies.
+func (r *Restore) input(env *steps.Env) (*rds.RestoreDBInstanceFromDBSnapshotInput, Settings, error) {
 	v, err := texts(env, r.Snapshot, r.Identifier, r.Settings)
 	if err != nil {
-		return nil, err
+		return nil, Settings{}, err
 	}
 	s, err := ParseSettings(v[2])
 	if err != nil {
-		return nil, err
+		return nil, s, err
 	}
 	in := &rds.RestoreDBInstanceFromDBSnapshotInput{
 		DBSnapshotIdentifier: aws.String(v[0]), DBInstanceIdentifier: aws.String(v[1]),
@@ -70,28 +76,29 @@ func (r *Restore) input(env *steps.Env) (*rds.RestoreDBInstanceFromDBSnapshotInp
 	if !s.MultiAZ && s.AvailabilityZone != "" {
 		in.AvailabilityZone = aws.String(s.AvailabilityZone)
 	}
-	return in, nil
+	s.toRestore(in)
+	return in, s, nil
 }
 
-// Describe lists the call with every input.
+// Describe lists the calls with every input.
 func (r *Restore) Describe(env *steps.Env) []steps.Action {
-	in, err := r.input(env)
+	in, s, err := r.input(env)
 	if err != nil {
 		return []steps.Action{call("rds RestoreDBInstanceFromDBSnapshot", "DBSnapshotIdentifier", env.Describe(r.Snapshot),
-			"DBInstanceIdentifier", env.Describe(r.Identifier), "settings", "copied from the source (known after apply)")}
+			"DBInstanceIdentifier", env.Describe(r.Identifier), "settings", "copied from the source (known after apply)"),
+			call("rds ModifyDBInstance", "DBInstanceIdentifier", env.Describe(r.Identifier), "ApplyImmediately", "true",
+				"settings", "what the restore cannot take (maintenance window, storage autoscaling, Performance Insights, Enhanced Monitoring), copied from the source (known after apply)")}
 	}
-	var tags []string
-	for _, t := range in.Tags {
-		tags = append(tags, aws.ToString(t.Key)+"="+aws.ToString(t.Value))
+	id := *in.DBInstanceIdentifier
+	acts := []steps.Action{
+		callOf("rds RestoreDBInstanceFromDBSnapshot", in, nil),
+		{Kind: steps.ActWait, Target: "rds", Text: "poll DescribeDBInstances " + id + " until it answers and is available"},
 	}
-	return []steps.Action{
-		call("rds RestoreDBInstanceFromDBSnapshot", "DBSnapshotIdentifier", *in.DBSnapshotIdentifier, "DBInstanceIdentifier", *in.DBInstanceIdentifier,
-			"DBInstanceClass", aws.ToString(in.DBInstanceClass), "Port", fmt.Sprint(aws.ToInt32(in.Port)),
-			"DBParameterGroupName", aws.ToString(in.DBParameterGroupName), "DBSubnetGroupName", aws.ToString(in.DBSubnetGroupName),
-			"VpcSecurityGroupIds", strings.Join(in.VpcSecurityGroupIds, ","), "Tags", strings.Join(tags, ","),
-			"DeletionProtection", fmt.Sprint(aws.ToBool(in.DeletionProtection))),
-		{Kind: steps.ActWait, Target: "rds", Text: "poll DescribeDBInstances " + *in.DBInstanceIdentifier + " until it answers and is available"},
+	if mod := s.afterRestore(id); mod != nil {
+		acts = append(acts, callOf("rds ModifyDBInstance", mod, nil),
+			steps.Action{Kind: steps.ActWait, Target: "rds", Text: "poll DescribeDBInstances " + id + " until it is available with these settings"})
 	}
+	return acts
 }
 
 // judgeEncryption says whether inst is encrypted as wanted ("" key: unencrypted).
@@ -140,17 +147,27 @@ func (r *Restore) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if st := aws.ToString(inst.DBInstanceStatus); st != "available" {
 		return steps.ReadyTo(steps.Create, "instance %s is %s → wait for it", v[0], st)
 	}
-	if err := r.Verify(ctx, env); err != nil {
+	in, s, err := r.input(env)
+	if err != nil {
+		return unknownOr(err, "")
+	}
+	if err := verifyInstance(ctx, c, v[0], v[1], in.DBInstanceClass, in.DBParameterGroupName, in.VpcSecurityGroupIds, s, afterRestoreFields); err != nil {
 		// restored, but not as this step restores it (settings changed since): do not call it done
 		return steps.BlockedBy(fmt.Sprintf("instance %s exists but differs from what this step restores: %v", v[0], err),
 			"put the settings back with `aws rds modify-db-instance --db-instance-identifier "+v[0]+" …` (or delete the instance and run this step again)")
 	}
+	if ms := only(diffSettings(s, SettingsOf(inst)), true, afterRestoreFields); len(ms) > 0 {
+		// the settings the restore cannot take are this step's second call: not made yet (or
+		// changed since), so it is made again
+		return steps.ReadyTo(steps.Update, "instance %s is restored; %v → ModifyDBInstance", v[0], mismatchError(v[0], ms))
+	}
 	return steps.AlreadyDone("instance %s exists, %s, available, settings as restored", v[0], want)
 }
 
-// Apply restores (unless being restored already) and waits.
+// Apply restores (unless being restored already), waits, then sets what the restore cannot take
+// (unless the instance has it already) and waits for that.
 func (r *Restore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
-	in, err := r.input(env)
+	in, s, err := r.input(env)
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +189,15 @@ func (r *Restore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 	inst, err := c.WaitInstance(ctx, env, id)
 	if err != nil {
 		return nil, err
+	}
+	if mod := s.afterRestore(id); mod != nil && len(only(diffSettings(s, SettingsOf(inst)), true, afterRestoreFields)) > 0 {
+		if _, err := c.RDS.ModifyDBInstance(ctx, mod); err != nil {
+			return nil, fmt.Errorf("ModifyDBInstance %s (the settings a restore cannot take): %w (instance %s is restored; fix the cause and run this step again, which only makes this call)", id, err, id)
+		}
+		env.Info("setting what a restore cannot take on " + id + ": " + s.Ops.Summary())
+		if inst, err = c.WaitSettings(ctx, env, id, s, afterRestoreFields); err != nil {
+			return nil, err
+		}
 	}
 	return instanceOutputs(inst), nil
 }
@@ -208,9 +234,10 @@ func observeInstance(ctx context.Context, env *steps.Env, region Region, ident r
 	return instanceOutputs(inst), nil
 }
 
-// Verify proves the instance is available with the wanted encryption and the source's settings.
+// Verify proves the instance is available with the wanted encryption and the source's settings,
+// the operational ones included; a difference names the setting, what was wanted and what is there.
 func (r *Restore) Verify(ctx context.Context, env *steps.Env) error {
-	in, err := r.input(env)
+	in, s, err := r.input(env)
 	if err != nil {
 		return err
 	}
@@ -222,10 +249,12 @@ func (r *Restore) Verify(ctx context.Context, env *steps.Env) error {
 	if err != nil {
 		return err
 	}
-	return verifyInstance(ctx, c, *in.DBInstanceIdentifier, key, in.DBInstanceClass, in.DBParameterGroupName, in.VpcSecurityGroupIds)
+	return verifyInstance(ctx, c, *in.DBInstanceIdentifier, key, in.DBInstanceClass, in.DBParameterGroupName, in.VpcSecurityGroupIds, s, nil)
 }
 
-func verifyInstance(ctx context.Context, c *Clients, id, key string, class, pgroup *string, sgs []string) error {
+// verifyInstance proves the instance id is available, encrypted as wanted, with the class, parameter
+// group, security groups and the operational settings of want (except those named in skip).
+func verifyInstance(ctx context.Context, c *Clients, id, key string, class, pgroup *string, sgs []string, want Settings, skip []string) error {
 	inst, ok, err := c.Instance(ctx, id)
 	if err != nil {
 		return err
@@ -233,12 +262,12 @@ func verifyInstance(ctx context.Context, c *Clients, id, key string, class, pgro
 	if !ok || aws.ToString(inst.DBInstanceStatus) != "available" {
 		return &steps.VerifyError{What: "instance " + id, Expected: "available", Found: statusOr(aws.ToString(inst.DBInstanceStatus), ok)}
 	}
-	good, want, err := judgeEncryption(ctx, c, inst, key)
+	good, wantKey, err := judgeEncryption(ctx, c, inst, key)
 	if err != nil {
 		return err
 	}
 	if !good {
-		return &steps.VerifyError{What: "encryption of " + id, Expected: want, Found: fmt.Sprintf("encrypted=%v key=%s", aws.ToBool(inst.StorageEncrypted), aws.ToString(inst.KmsKeyId))}
+		return &steps.VerifyError{What: "encryption of " + id, Expected: wantKey, Found: fmt.Sprintf("encrypted=%v key=%s", aws.ToBool(inst.StorageEncrypted), aws.ToString(inst.KmsKeyId))}
 	}
 	s := SettingsOf(inst)
 	if class != nil && s.Class != *class {
@@ -250,7 +279,7 @@ func verifyInstance(ctx context.Context, c *Clients, id, key string, class, pgro
 	if len(sgs) > 0 && strings.Join(s.SecurityGroups, ",") != strings.Join(sgs, ",") {
 		return &steps.VerifyError{What: "security groups of " + id, Expected: strings.Join(sgs, ","), Found: strings.Join(s.SecurityGroups, ",")}
 	}
-	return nil
+	return mismatchError(id, only(diffSettings(want, s), false, skip))
 }
 
 // Rollback deletes the restored instance (turning its deletion protection off first).

@@ -32,7 +32,17 @@ type Settings struct {
 	BackupRetention    int32             `json:"backup_retention"`
 	Tags               []rdstypes.Tag    `json:"-"`
 	TagMap             map[string]string `json:"tags,omitempty"`
+
+	// Ops are the operational settings (option group, windows, monitoring…), see opsettings.go.
+	// Settings recorded by an older cairn have none (Version 0): they are then neither applied nor
+	// verified, so a run started before keeps its meaning when resumed.
+	Ops
+	Version int `json:"version,omitempty"`
 }
+
+// SettingsVersion is the version of the settings a preflight records now: 2 has the operational
+// settings.
+const SettingsVersion = 2
 
 // SettingsOf reads the settings of an instance.
 func SettingsOf(i rdstypes.DBInstance) Settings {
@@ -62,6 +72,7 @@ func SettingsOf(i rdstypes.DBInstance) Settings {
 	for _, t := range i.TagList {
 		s.TagMap[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
+	s.Ops, s.Version = OpsOf(i), SettingsVersion
 	return s
 }
 
@@ -85,6 +96,10 @@ func ParseSettings(text string) (Settings, error) {
 
 // Summary is one line for plans and logs.
 func (s Settings) Summary() string {
-	return fmt.Sprintf("class %s, %d GiB %s, port %d, parameter group %s, subnet group %s, security groups %v, %d tags",
+	line := fmt.Sprintf("class %s, %d GiB %s, port %d, parameter group %s, subnet group %s, security groups %v, %d tags",
 		s.Class, s.AllocatedStorage, s.StorageType, s.Port, s.ParameterGroup, s.SubnetGroup, s.SecurityGroups, len(s.TagMap))
+	if s.Version >= 2 {
+		line += "; " + s.Ops.Summary()
+	}
+	return line
 }
