@@ -58,6 +58,7 @@ func (d *Dump) Describe(env *steps.Env) []steps.Action {
 	return []steps.Action{
 		{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: "-- per database, held open for the dump:\nBEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot();"},
 		{Kind: steps.ActExec, Target: "local", Text: fmt.Sprintf("pg_dump -Fd -j %s -Z %s --snapshot=<exported> -f %s/<db>.dir <db>   (PGPASSWORD in the environment)", orDefault(env.Describe(d.Jobs), "2"), z, dir)},
+		{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: "-- under the same snapshot: each plain table's indexes and keys, for the restore to build as the table lands\nSELECT pg_get_indexdef(…), pg_get_constraintdef(…) FROM pg_index …"},
 		{Kind: steps.ActExec, Target: "local", Text: "pg_restore --list " + dir + "/<db>.dir   (validates the dump; row counts from its data files)"},
 		{Kind: steps.ActFile, Target: "local", Text: dir + "/" + manifestName + "   (written last: rows per table" + map[bool]string{true: " and checksums", false: ""}[env.Describe(d.Checksums) == "true"] + ")"},
 	}
@@ -164,13 +165,22 @@ func (d *Dump) dumpOne(ctx context.Context, env *steps.Env, src dsn, dir, db str
 	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: argv, Env: src.environ(env.Environ, "")}); err != nil {
 		return rec, fmt.Errorf("pg_dump %s: %w", db, err)
 	}
+	// the indexes and keys the restore builds as each table lands, read under the same snapshot
+	if rec.Indexes, err = earlyIndexes(ctx, c); err != nil {
+		return rec, err
+	}
 	if checksums {
 		env.Info("checksums of " + db + " under the same snapshot")
 		if _, rec.Checksums, err = countTables(ctx, c, true); err != nil {
 			return rec, err
 		}
 	}
-	if rec.Rows, err = countDumpRows(ctx, env, out); err != nil {
+	tables, err := userTables(ctx, c)
+	if err != nil {
+		return rec, err
+	}
+	rec.Tables = tableNames(tables)
+	if rec.Rows, err = countDumpRows(ctx, env, out, rec.Tables); err != nil {
 		return rec, err
 	}
 	var total int64
@@ -209,7 +219,7 @@ func (d *Dump) Verify(ctx context.Context, env *steps.Env) error {
 		return &steps.VerifyError{What: "dump manifest in " + dir, Expected: "present", Found: err.Error()}
 	}
 	for _, db := range m.Databases {
-		rows, err := countDumpRows(ctx, env, filepath.Join(dir, db.Dir))
+		rows, err := countDumpRows(ctx, env, filepath.Join(dir, db.Dir), db.Tables)
 		if err != nil {
 			return err
 		}

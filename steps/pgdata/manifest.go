@@ -10,8 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -35,6 +35,21 @@ type Database struct {
 	Snapshot  string            `json:"snapshot"`
 	Rows      map[string]int64  `json:"rows"`                // "schema.table" → rows
 	Checksums map[string]string `json:"checksums,omitempty"` // "schema.table" → md5
+	// Indexes are the indexes and key constraints the restore builds as soon as each table's rows
+	// are in (read from the source under the same snapshot); the rest is left to pg_restore.
+	Indexes []Index `json:"indexes,omitempty"`
+	// Tables names the source's tables by OID (the dump's list names a table's data by its OID;
+	// its printed names are ambiguous when a name has a space).
+	Tables map[string]string `json:"tables,omitempty"`
+}
+
+// tableNames maps each table's OID to its "schema.table".
+func tableNames(ts []tableRef) map[string]string {
+	m := map[string]string{}
+	for _, t := range ts {
+		m[strconv.FormatUint(uint64(t.OID), 10)] = t.key()
+	}
+	return m
 }
 
 const manifestName = "cairn-manifest.json"
@@ -63,33 +78,28 @@ func writeManifest(dir string, m *Manifest) error {
 	return os.Rename(tmp, filepath.Join(dir, manifestName))
 }
 
-// tocDataRE matches a TABLE DATA line of `pg_restore --list`: "123; 0 16390 TABLE DATA public t owner".
-var tocDataRE = regexp.MustCompile(`^(\d+); \d+ \d+ TABLE DATA (\S+) (\S+) `)
-
 // countDumpRows validates a directory-format dump with `pg_restore --list` and counts each table's
 // rows from its data file: COPY text has one line per row (newlines inside values are escaped), so
-// the counts are exactly the rows pg_dump read under its snapshot.
-func countDumpRows(ctx context.Context, env *steps.Env, dir string) (map[string]int64, error) {
-	res, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "--list", dir}, Quiet: true})
+// the counts are exactly the rows pg_dump read under its snapshot. tables names the tables by OID.
+func countDumpRows(ctx context.Context, env *steps.Env, dir string, tables map[string]string) (map[string]int64, error) {
+	res, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "--list", "--section=data", dir}, Quiet: true})
 	if err != nil {
 		return nil, fmt.Errorf("the dump in %s does not read back (pg_restore --list): %w", dir, err)
 	}
 	rows := map[string]int64{}
 	for _, line := range strings.Split(res.Stdout, "\n") {
-		m := tocDataRE.FindStringSubmatch(line)
-		if m == nil {
+		e, ok := parseTOCLine(line)
+		if !ok || e.kind != "TABLE DATA" || tables[e.oid] == "" {
 			continue
 		}
-		n, err := countFile(dir, m[1])
+		n, err := countFile(dir, e.id)
 		if err != nil {
 			return nil, err
 		}
-		rows[unquote(m[2])+"."+unquote(m[3])] = n
+		rows[tables[e.oid]] = n
 	}
 	return rows, nil
 }
-
-func unquote(s string) string { return strings.Trim(s, `"`) }
 
 func countFile(dir, id string) (int64, error) {
 	var r io.Reader
@@ -143,6 +153,7 @@ func countFile(dir, id string) (int64, error) {
 // tableRef is one user table.
 type tableRef struct {
 	Schema, Name string
+	OID          uint32
 	Pages        int64
 	Cols         []string // non-generated columns, quoted
 }
@@ -152,15 +163,14 @@ func (t tableRef) quoted() string { return ident(t.Schema) + "." + ident(t.Name)
 
 // userTables lists the ordinary tables of a database (no catalogs, no extension members).
 func userTables(ctx context.Context, c *pgx.Conn) ([]tableRef, error) {
-	rows, err := c.Query(ctx, `SELECT n.nspname, c.relname, c.relpages::bigint,
+	rows, err := c.Query(ctx, `SELECT n.nspname, c.relname, c.oid, (pg_relation_size(c.oid) / current_setting('block_size')::int)::bigint,
 			array(SELECT quote_ident(a.attname) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
 				AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum)
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition IS TRUE AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+		WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 		  AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
 		  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-		  AND c.relkind = 'r'
-		ORDER BY c.relpages DESC, 1, 2`)
+		ORDER BY 4 DESC, 1, 2`)
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
@@ -168,7 +178,7 @@ func userTables(ctx context.Context, c *pgx.Conn) ([]tableRef, error) {
 	var out []tableRef
 	for rows.Next() {
 		var t tableRef
-		if err := rows.Scan(&t.Schema, &t.Name, &t.Pages, &t.Cols); err != nil {
+		if err := rows.Scan(&t.Schema, &t.Name, &t.OID, &t.Pages, &t.Cols); err != nil {
 			return nil, err
 		}
 		out = append(out, t)
@@ -190,13 +200,13 @@ func countTables(ctx context.Context, c *pgx.Conn, checksums bool) (map[string]i
 	}
 	for _, t := range ts {
 		var n int64
-		if err := c.QueryRow(ctx, "SELECT count(*) FROM "+t.quoted()).Scan(&n); err != nil {
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM ONLY "+t.quoted()).Scan(&n); err != nil {
 			return nil, nil, fmt.Errorf("count %s: %w", t.key(), err)
 		}
 		rows[t.key()] = n
 		if checksums {
 			var s string
-			q := "SELECT coalesce(md5(string_agg(x.t, E'\\n' ORDER BY x.t)), '') FROM (SELECT ROW(" + strings.Join(t.Cols, ", ") + ")::text AS t FROM " + t.quoted() + ") x"
+			q := "SELECT coalesce(md5(string_agg(x.t, E'\\n' ORDER BY x.t)), '') FROM (SELECT ROW(" + strings.Join(t.Cols, ", ") + ")::text AS t FROM ONLY " + t.quoted() + ") x"
 			if err := c.QueryRow(ctx, q).Scan(&s); err != nil {
 				return nil, nil, fmt.Errorf("checksum %s: %w", t.key(), err)
 			}

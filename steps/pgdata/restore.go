@@ -3,20 +3,19 @@ package pgdata
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/cairn-runbooks/cairn/internal/proc"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
 )
 
-// Restore is the `pg-restore` kind: each database of the dump's manifest is restored with
-// `pg_restore --create --exit-on-error -j N` (a fresh database, with its owner, encoding, locale,
-// database-level grants and settings), then its rows are counted against the manifest. On any error
+// Restore is the `pg-restore` kind: each database of the dump's manifest is restored into a fresh
+// database (with its owner, encoding, locale, database-level grants and settings) — schema by
+// `pg_restore --create --section=pre-data`, rows by cairn's parallel COPY FREEZE from the dump's
+// files with each table's indexes built as it lands, the rest by `pg_restore -j N` (see
+// restoreOne) — then its rows are counted against the manifest. On any error
 // the half-restored database is dropped before the step fails: none is ever left behind. A database
 // found on the target whose rows do not match (an interrupted restore) is dropped and restored again.
 type Restore struct {
@@ -39,8 +38,11 @@ func (r *Restore) Validate() error {
 // Describe lists the commands.
 func (r *Restore) Describe(env *steps.Env) []steps.Action {
 	dir := env.Describe(r.Dir)
+	j := orDefault(env.Describe(r.Jobs), "2")
 	return []steps.Action{
-		{Kind: steps.ActExec, Target: r.Target.describe(env), Text: fmt.Sprintf("for each database in %s/%s:\npg_restore --create --exit-on-error -j %s -d postgres %s/<db>.dir", dir, manifestName, orDefault(env.Describe(r.Jobs), "2"), dir)},
+		{Kind: steps.ActExec, Target: r.Target.describe(env), Text: fmt.Sprintf("for each database in %s/%s:\npg_restore --create --exit-on-error --section=pre-data -d postgres %s/<db>.dir", dir, manifestName, dir)},
+		{Kind: steps.ActSQL, Target: r.Target.describe(env), Text: fmt.Sprintf("%s workers, each table in one transaction:\nBEGIN; TRUNCATE ONLY <table>; COPY <table> (<cols>) FROM STDIN (FORMAT text, FREEZE) ← %s/<db>.dir/<id>.dat; COMMIT;\nthen the table's indexes and keys as recorded in the manifest (CREATE INDEX …; ALTER TABLE ONLY … ADD CONSTRAINT …)", j, dir)},
+		{Kind: steps.ActExec, Target: r.Target.describe(env), Text: fmt.Sprintf("pg_restore --exit-on-error -j %s --section=data --section=post-data -L <the list without what cairn loaded and built> -d <db> %s/<db>.dir", j, dir)},
 		{Kind: steps.ActSQL, Target: r.Target.describe(env), Text: "-- only if pg_restore failed:\nDROP DATABASE IF EXISTS <db> WITH (FORCE)"},
 		{Kind: steps.ActSQL, Target: r.Target.describe(env), Text: "SELECT count(*) FROM <each table>   -- must equal the manifest's rows"},
 	}
@@ -140,8 +142,7 @@ func (r *Restore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 			}
 		}
 		env.Info(fmt.Sprintf("restoring %s with %d jobs", db.Name, jobs))
-		argv := []string{"pg_restore", "--create", "--exit-on-error", "-j", strconv.Itoa(jobs), "-d", tgt.dbArg("postgres"), filepath.Join(dir, db.Dir)}
-		if _, err := proc.Run(ctx, env, proc.Cmd{Argv: argv, Env: tgt.environ(env.Environ, "")}); err != nil {
+		if err := r.restoreOne(ctx, env, tgt, dir, db, jobs); err != nil {
 			derr := dropDatabase(context.WithoutCancel(ctx), tgt, db.Name)
 			if derr != nil {
 				return nil, fmt.Errorf("restore of %s failed: %w; and dropping the half-restored database failed too: %v — drop it by hand: DROP DATABASE %s WITH (FORCE)", db.Name, err, derr, ident(db.Name))

@@ -1,16 +1,13 @@
 package pgdata
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -145,12 +142,6 @@ func (s *Stream) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }
 
-type chunk struct {
-	t     tableRef
-	where string
-	pages int64
-}
-
 func (s *Stream) copyOne(ctx context.Context, env *steps.Env, src, tgt dsn, dir, db string, jobs int) (Database, error) {
 	rec := Database{Name: db, Rows: map[string]int64{}}
 	c, err := src.connect(ctx, db)
@@ -182,6 +173,11 @@ func (s *Stream) copyOne(ctx context.Context, env *steps.Env, src, tgt dsn, dir,
 	if err != nil {
 		return rec, err
 	}
+	ixs, err := earlyIndexes(ctx, c)
+	if err != nil {
+		return rec, err
+	}
+	rec.Indexes = ixs
 	var total int64
 	for _, t := range tables {
 		total += t.Pages
@@ -196,10 +192,10 @@ func (s *Stream) copyOne(ctx context.Context, env *steps.Env, src, tgt dsn, dir,
 		return rec, err
 	}
 	share := max(total/int64(jobs*4), 1024)
-	var work []chunk
+	var work []piece
 	for _, t := range tables {
 		if split < 160000 || t.Pages <= share {
-			work = append(work, chunk{t: t, pages: t.Pages})
+			work = append(work, piece{t: t, pages: t.Pages, format: "binary"})
 			continue
 		}
 		for lo := int64(0); lo < t.Pages; lo += share {
@@ -207,158 +203,28 @@ func (s *Stream) copyOne(ctx context.Context, env *steps.Env, src, tgt dsn, dir,
 			if lo+share < t.Pages {
 				w += fmt.Sprintf(" AND ctid < '(%d,0)'::tid", lo+share)
 			}
-			work = append(work, chunk{t: t, where: w, pages: share})
+			work = append(work, piece{t: t, where: w, pages: share, format: "binary"})
 		}
 	}
-	sort.SliceStable(work, func(i, j int) bool { return work[i].pages > work[j].pages })
-	env.Info(fmt.Sprintf("schema of %s created in %s; copying %d tables in %d pieces with %d workers under snapshot %s", db, since(t0), len(tables), len(work), jobs, rec.Snapshot))
+	env.Info(fmt.Sprintf("schema of %s created in %s; copying %d tables in %d pieces with %d workers under snapshot %s, building %d indexes and keys as each table lands", db, since(t0), len(tables), len(work), jobs, rec.Snapshot, len(ixs)))
 	t0 = time.Now()
-	if err := s.copyRows(ctx, env, src, tgt, db, rec.Snapshot, work, jobs, rec.Rows); err != nil {
+	l := &loader{env: env, tgt: tgt, db: db, jobs: jobs, indexes: byTable(ixs),
+		feeder: func(ctx context.Context) (feeder, error) { return openSource(ctx, src, db, rec.Snapshot) }}
+	rows, built, err := l.run(ctx, work)
+	if err != nil {
 		return rec, err
 	}
-	env.Info(fmt.Sprintf("rows of %s copied in %s; building indexes and constraints", db, since(t0)))
+	maps.Copy(rec.Rows, rows)
+	env.Info(fmt.Sprintf("rows and %d indexes of %s in %s; sequences, the other indexes and constraints next", len(built), db, since(t0)))
 	t0 = time.Now()
 	if err := copySequences(ctx, c, tgt, db); err != nil {
 		return rec, err
 	}
-	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "--exit-on-error", "-j", strconv.Itoa(jobs), "--section=post-data", "-d", tgt.dbArg(db), schema}, Env: tgt.environ(env.Environ, "")}); err != nil {
-		return rec, fmt.Errorf("pg_restore (indexes, constraints) %s: %w", db, err)
+	if err := restoreRest(ctx, env, tgt, db, schema, schema+".list", jobs, []string{"post-data"}, built); err != nil {
+		return rec, err
 	}
-	env.Info(fmt.Sprintf("sequences, indexes and constraints of %s built in %s", db, since(t0)))
+	env.Info(fmt.Sprintf("sequences, indexes and constraints of %s finished in %s", db, since(t0)))
 	return rec, nil
-}
-
-func (s *Stream) copyRows(ctx context.Context, env *steps.Env, src, tgt dsn, db, snap string, work []chunk, jobs int, rows map[string]int64) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ch := make(chan chunk)
-	var mu sync.Mutex
-	var firstErr error
-	fail := func(err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr = err
-			cancel()
-		}
-		mu.Unlock()
-	}
-	done := 0
-	var wg sync.WaitGroup
-	for w := 0; w < min(jobs, len(work)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sc, err := src.connect(ctx, db)
-			if err != nil {
-				fail(err)
-				return
-			}
-			defer sc.Close(context.WithoutCancel(ctx))
-			tc, err := tgt.connect(ctx, db)
-			if err != nil {
-				fail(err)
-				return
-			}
-			defer tc.Close(context.WithoutCancel(ctx))
-			for _, q := range []string{"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", "SET TRANSACTION SNAPSHOT " + literal(snap)} {
-				if _, err := sc.Exec(ctx, q); err != nil {
-					fail(fmt.Errorf("join snapshot %s: %w", snap, err))
-					return
-				}
-			}
-			if _, err := tc.Exec(ctx, "SET synchronous_commit = off"); err != nil {
-				fail(err)
-				return
-			}
-			for c := range ch {
-				n, err := copyChunk(ctx, sc, tc, c)
-				if err != nil {
-					fail(fmt.Errorf("copy %s: %w", c.t.key(), err))
-					return
-				}
-				mu.Lock()
-				rows[c.t.key()] += n
-				done++
-				env.Out.Progress(float64(done), float64(len(work)), "pieces")
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, c := range work {
-		select {
-		case ch <- c:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	close(ch)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
-}
-
-func targetVersion(ctx context.Context, tgt dsn) (int, error) {
-	c, err := tgt.connect(ctx, "")
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close(context.WithoutCancel(ctx))
-	var v string
-	if err := c.QueryRow(ctx, "SHOW server_version_num").Scan(&v); err != nil {
-		return 0, fmt.Errorf("version of %s: %w", tgt.Label, err)
-	}
-	return strconv.Atoi(v)
-}
-
-func copyChunk(ctx context.Context, sc, tc *pgx.Conn, c chunk) (int64, error) {
-	cols := strings.Join(c.t.Cols, ", ")
-	out := "COPY " + c.t.quoted() + " (" + cols + ") TO STDOUT (FORMAT binary)"
-	if c.where != "" {
-		out = "COPY (SELECT " + cols + " FROM " + c.t.quoted() + " WHERE " + c.where + ") TO STDOUT (FORMAT binary)"
-	}
-	in := "COPY " + c.t.quoted() + " (" + cols + ") FROM STDIN (FORMAT binary)"
-	if c.where == "" {
-		// a whole table: emptied in the same transaction, so its rows can be loaded frozen — the
-		// index builds and the verification that read them next set no hint bits, dirty no page
-		if _, err := tc.Exec(ctx, "BEGIN"); err != nil {
-			return 0, err
-		}
-		// on an error the worker stops and closes tc, which ends the transaction
-		if _, err := tc.Exec(ctx, "TRUNCATE ONLY "+c.t.quoted()); err != nil {
-			return 0, err
-		}
-		in = "COPY " + c.t.quoted() + " (" + cols + ") FROM STDIN (FORMAT binary, FREEZE)"
-	}
-	pr, pw := io.Pipe()
-	errc := make(chan error, 1)
-	go func() {
-		// the server sends one CopyData message per row: buffer, so the pipe hands over large blocks
-		bw := bufio.NewWriterSize(pw, 1<<20)
-		_, err := sc.PgConn().CopyTo(ctx, bw, out)
-		if err == nil {
-			err = bw.Flush()
-		}
-		pw.CloseWithError(err)
-		errc <- err
-	}()
-	tag, err := tc.PgConn().CopyFrom(ctx, pr, in)
-	pr.CloseWithError(err)
-	if serr := <-errc; serr != nil && err == nil {
-		err = serr
-	}
-	if err != nil {
-		return 0, err
-	}
-	if c.where == "" {
-		if _, err := tc.Exec(ctx, "COMMIT"); err != nil {
-			return 0, err
-		}
-	}
-	return tag.RowsAffected(), nil
 }
 
 // copySequences sets every sequence on the target to its value in the snapshot c reads under.
@@ -410,4 +276,17 @@ func (s *Stream) Rollback(ctx context.Context, env *steps.Env) error {
 
 func registerStream(r *steps.Registry) {
 	r.Register("pg-stream-copy", "copy every database source → target with parallel binary COPY under one snapshot, indexes in parallel after", func() steps.Step { return &Stream{} })
+}
+
+func targetVersion(ctx context.Context, tgt dsn) (int, error) {
+	c, err := tgt.connect(ctx, "")
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	var v string
+	if err := c.QueryRow(ctx, "SHOW server_version_num").Scan(&v); err != nil {
+		return 0, fmt.Errorf("version of %s: %w", tgt.Label, err)
+	}
+	return strconv.Atoi(v)
 }
