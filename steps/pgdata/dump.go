@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/proc"
 	"github.com/cairn-runbooks/cairn/internal/ref"
@@ -57,7 +58,8 @@ func (d *Dump) Describe(env *steps.Env) []steps.Action {
 	z := orDefault(env.Describe(d.Compress), "0")
 	return []steps.Action{
 		{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: "-- per database, held open for the dump:\nBEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot();"},
-		{Kind: steps.ActExec, Target: "local", Text: fmt.Sprintf("pg_dump -Fd -j %s -Z %s --snapshot=<exported> -f %s/<db>.dir <db>   (PGPASSWORD in the environment)", orDefault(env.Describe(d.Jobs), "2"), z, dir)},
+		{Kind: steps.ActExec, Target: "local", Text: fmt.Sprintf("pg_dump -Fd -j %s -Z %s --no-sync --snapshot=<exported> -f %s/<db>.dir <db>   (PGPASSWORD in the environment; -j lowered to the number of tables at least a tenth the size of the largest)", orDefault(env.Describe(d.Jobs), "2"), z, dir)},
+		{Kind: steps.ActFile, Target: "local", Text: "fsync every file and directory of " + dir + "/<db>.dir   (while the rows are counted; the dump is on disk before the step is done)"},
 		{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: "-- under the same snapshot: each plain table's indexes and keys, for the restore to build as the table lands\nSELECT pg_get_indexdef(…), pg_get_constraintdef(…) FROM pg_index …"},
 		{Kind: steps.ActExec, Target: "local", Text: "pg_restore --list " + dir + "/<db>.dir   (validates the dump; row counts from its data files)"},
 		{Kind: steps.ActFile, Target: "local", Text: dir + "/" + manifestName + "   (written last: rows per table" + map[bool]string{true: " and checksums", false: ""}[env.Describe(d.Checksums) == "true"] + ")"},
@@ -160,11 +162,28 @@ func (d *Dump) dumpOne(ctx context.Context, env *steps.Env, src dsn, dir, db str
 	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&rec.Snapshot); err != nil {
 		return rec, fmt.Errorf("export a snapshot of %s: %w", db, err)
 	}
+	tables, err := userTables(ctx, c)
+	if err != nil {
+		return rec, err
+	}
+	rec.Tables = tableNames(tables)
+	// a pg_dump worker per table big enough to matter: a worker for a table a tenth the size of
+	// the largest only costs a connection while the largest is still being read
+	if n := bigTables(tables); n < jobs {
+		jobs = n
+	}
 	env.Info(fmt.Sprintf("dumping %s under snapshot %s with %d jobs", db, rec.Snapshot, jobs))
-	argv := []string{"pg_dump", "-Fd", "-j", strconv.Itoa(jobs), "-Z", z, "--snapshot=" + rec.Snapshot, "-f", out, "-d", src.dbArg(db)}
+	// pg_dump's own sync (it fsyncs every file at the end) is replaced by cairn's, done while the
+	// rows are counted from the same files: the dump is durable before the step reports it done
+	t0 := time.Now()
+	argv := []string{"pg_dump", "-Fd", "-j", strconv.Itoa(jobs), "-Z", z, "--no-sync", "--snapshot=" + rec.Snapshot, "-f", out, "-d", src.dbArg(db)}
 	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: argv, Env: src.environ(env.Environ, "")}); err != nil {
 		return rec, fmt.Errorf("pg_dump %s: %w", db, err)
 	}
+	env.Info(fmt.Sprintf("pg_dump of %s finished in %s; counting its rows and syncing it to disk", db, since(t0)))
+	t0 = time.Now()
+	synced := make(chan error, 1)
+	go func() { synced <- syncTree(out) }()
 	// the indexes and keys the restore builds as each table lands, read under the same snapshot
 	if rec.Indexes, err = earlyIndexes(ctx, c); err != nil {
 		return rec, err
@@ -175,20 +194,33 @@ func (d *Dump) dumpOne(ctx context.Context, env *steps.Env, src dsn, dir, db str
 			return rec, err
 		}
 	}
-	tables, err := userTables(ctx, c)
-	if err != nil {
-		return rec, err
-	}
-	rec.Tables = tableNames(tables)
 	if rec.Rows, err = countDumpRows(ctx, env, out, rec.Tables); err != nil {
 		return rec, err
+	}
+	if err := <-synced; err != nil {
+		return rec, fmt.Errorf("sync the dump of %s to disk: %w", db, err)
 	}
 	var total int64
 	for _, n := range rec.Rows {
 		total += n
 	}
-	env.Info(fmt.Sprintf("%s: %d tables, %d rows dumped", db, len(rec.Rows), total))
+	env.Info(fmt.Sprintf("%s: %d tables, %d rows dumped; counted and synced in %s", db, len(rec.Rows), total, since(t0)))
 	return rec, nil
+}
+
+// bigTables counts the tables at least a tenth the size of the largest (at least 1).
+func bigTables(ts []tableRef) int {
+	var largest int64
+	for _, t := range ts {
+		largest = max(largest, t.Pages)
+	}
+	n := 0
+	for _, t := range ts {
+		if t.Pages*10 >= largest {
+			n++
+		}
+	}
+	return max(n, 1)
 }
 
 // Observe reads the outputs of a complete dump.

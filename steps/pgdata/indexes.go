@@ -108,21 +108,53 @@ func parseTOCLine(line string) (tocEntry, bool) {
 // key names the entry as Index.key does: "INDEX 16400", "TABLE DATA 16391".
 func (e tocEntry) key() string { return e.kind + " " + e.oid }
 
-// restoreRest runs `pg_restore -j N` for the given sections of archive into db, with every entry
-// in done (tables loaded, indexes built by cairn) commented out of the list; when nothing is left
-// it runs nothing.
-func restoreRest(ctx context.Context, env *steps.Env, tgt dsn, db, archive, listFile string, jobs int, sections []string, done map[string]bool) error {
-	var secs []string
+// archiveList is an archive's list of entries for some sections, read with `pg_restore --list`
+// (which honours --section), so the rest of a restore can run from it.
+type archiveList struct {
+	archive  string
+	sections []string
+	lines    []string
+}
+
+func sectionArgs(sections []string) []string {
+	var out []string
 	for _, s := range sections {
-		secs = append(secs, "--section="+s)
+		out = append(out, "--section="+s)
 	}
-	res, err := proc.Run(ctx, env, proc.Cmd{Argv: append(append([]string{"pg_restore", "--list"}, secs...), archive), Quiet: true})
+	return out
+}
+
+// listArchive reads the list of archive's entries in sections.
+func listArchive(ctx context.Context, env *steps.Env, archive string, sections ...string) (*archiveList, error) {
+	res, err := proc.Run(ctx, env, proc.Cmd{Argv: append(append([]string{"pg_restore", "--list"}, sectionArgs(sections)...), archive), Quiet: true})
 	if err != nil {
-		return fmt.Errorf("pg_restore --list %s: %w", archive, err)
+		return nil, fmt.Errorf("the archive %s does not read back (pg_restore --list): %w", archive, err)
 	}
+	return &archiveList{archive: archive, sections: sections, lines: strings.Split(res.Stdout, "\n")}, nil
+}
+
+// goList reads the list in the background, while other work goes on; wait for it with the
+// returned function.
+func goList(ctx context.Context, env *steps.Env, archive string, sections ...string) func() (*archiveList, error) {
+	type result struct {
+		l   *archiveList
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		l, err := listArchive(ctx, env, archive, sections...)
+		ch <- result{l, err}
+	}()
+	return func() (*archiveList, error) { r := <-ch; return r.l, r.err }
+}
+
+// restoreRest runs `pg_restore -j N` for the list's sections into db, with every entry in done
+// (tables loaded, indexes built by cairn) commented out of the list; when nothing is left it runs
+// nothing.
+func (a *archiveList) restoreRest(ctx context.Context, env *steps.Env, tgt dsn, db, listFile string, jobs int, done map[string]bool) error {
 	var b strings.Builder
 	left := 0
-	for _, line := range strings.Split(res.Stdout, "\n") {
+	for _, line := range a.lines {
 		if e, ok := parseTOCLine(line); ok {
 			if e.kind != "" && done[e.key()] {
 				b.WriteString(";")
@@ -140,9 +172,9 @@ func restoreRest(ctx context.Context, env *steps.Env, tgt dsn, db, archive, list
 		return err
 	}
 	defer os.Remove(listFile)
-	argv := append(append([]string{"pg_restore", "--exit-on-error", "-j", strconv.Itoa(jobs)}, secs...), "-L", listFile, "-d", tgt.dbArg(db), archive)
+	argv := append(append([]string{"pg_restore", "--exit-on-error", "-j", strconv.Itoa(jobs)}, sectionArgs(a.sections)...), "-L", listFile, "-d", tgt.dbArg(db), a.archive)
 	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: argv, Env: tgt.environ(env.Environ, "")}); err != nil {
-		return fmt.Errorf("pg_restore (%s) %s: %w", strings.Join(sections, ", "), db, err)
+		return fmt.Errorf("pg_restore (%s) %s: %w", strings.Join(a.sections, ", "), db, err)
 	}
 	return nil
 }

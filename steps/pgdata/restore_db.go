@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/proc"
@@ -22,6 +21,7 @@ import (
 func (r *Restore) restoreOne(ctx context.Context, env *steps.Env, tgt dsn, dir string, db Database, jobs int) error {
 	t0 := time.Now()
 	archive := filepath.Join(dir, db.Dir)
+	list := goList(ctx, env, archive, "data", "post-data") // read while the schema is created
 	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "--create", "--exit-on-error", "--section=pre-data", "-d", tgt.dbArg("postgres"), archive}, Env: tgt.environ(env.Environ, "")}); err != nil {
 		return fmt.Errorf("pg_restore (pre-data) %s: %w", db.Name, err)
 	}
@@ -38,13 +38,13 @@ func (r *Restore) restoreOne(ctx context.Context, env *steps.Env, tgt dsn, dir s
 	for _, t := range tables {
 		byKey[t.key()] = t
 	}
-	res, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "--list", "--section=data", archive}, Quiet: true})
+	rest, err := list()
 	if err != nil {
-		return fmt.Errorf("pg_restore --list %s: %w", archive, err)
+		return err
 	}
 	done := map[string]bool{}
 	var pieces []piece
-	for _, line := range strings.Split(res.Stdout, "\n") {
+	for _, line := range rest.lines {
 		e, ok := parseTOCLine(line)
 		if !ok || e.kind != "TABLE DATA" {
 			continue // other data (sequences, large objects): pg_restore's
@@ -81,7 +81,7 @@ func (r *Restore) restoreOne(ctx context.Context, env *steps.Env, tgt dsn, dir s
 	}
 	env.Info(fmt.Sprintf("rows and %d indexes of %s in %s; the rest of the data and post-data next", len(built), db.Name, since(t0)))
 	t0 = time.Now()
-	if err := restoreRest(ctx, env, tgt, db.Name, archive, filepath.Join(dir, db.Name+".restore.list"), jobs, []string{"data", "post-data"}, done); err != nil {
+	if err := rest.restoreRest(ctx, env, tgt, db.Name, filepath.Join(dir, db.Name+".restore.list"), jobs, done); err != nil {
 		return err
 	}
 	env.Info(fmt.Sprintf("the rest of %s finished in %s", db.Name, since(t0)))

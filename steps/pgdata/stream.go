@@ -210,6 +210,7 @@ func (s *Stream) copyOne(ctx context.Context, env *steps.Env, src, tgt dsn, dir,
 	t0 = time.Now()
 	l := &loader{env: env, tgt: tgt, db: db, jobs: jobs, indexes: byTable(ixs),
 		feeder: func(ctx context.Context) (feeder, error) { return openSource(ctx, src, db, rec.Snapshot) }}
+	list := goList(ctx, env, schema, "post-data") // read while the rows move
 	rows, built, err := l.run(ctx, work)
 	if err != nil {
 		return rec, err
@@ -220,7 +221,11 @@ func (s *Stream) copyOne(ctx context.Context, env *steps.Env, src, tgt dsn, dir,
 	if err := copySequences(ctx, c, tgt, db); err != nil {
 		return rec, err
 	}
-	if err := restoreRest(ctx, env, tgt, db, schema, schema+".list", jobs, []string{"post-data"}, built); err != nil {
+	rest, err := list()
+	if err != nil {
+		return rec, err
+	}
+	if err := rest.restoreRest(ctx, env, tgt, db, schema+".list", jobs, built); err != nil {
 		return rec, err
 	}
 	env.Info(fmt.Sprintf("sequences, indexes and constraints of %s finished in %s", db, since(t0)))
