@@ -6,17 +6,19 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/cairn-runbooks/cairn/internal/proc"
 	"github.com/cairn-runbooks/cairn/steps"
 )
 
@@ -81,20 +83,54 @@ func writeManifest(dir string, m *Manifest) error {
 // countDumpRows validates a directory-format dump with `pg_restore --list` and counts each table's
 // rows from its data file: COPY text has one line per row (newlines inside values are escaped), so
 // the counts are exactly the rows pg_dump read under its snapshot. tables names the tables by OID.
+// The files are counted in parallel while the list is read.
 func countDumpRows(ctx context.Context, env *steps.Env, dir string, tables map[string]string) (map[string]int64, error) {
-	res, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "--list", "--section=data", dir}, Quiet: true})
+	list := goList(ctx, env, dir, "data")
+	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("the dump in %s does not read back (pg_restore --list): %w", dir, err)
+		return nil, fmt.Errorf("the dump in %s: %w", dir, err)
+	}
+	var (
+		mu     sync.Mutex
+		counts = map[string]int64{}
+		errs   []error
+		wg     sync.WaitGroup
+		sem    = make(chan struct{}, runtime.NumCPU())
+	)
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(strings.TrimSuffix(e.Name(), ".gz"), ".dat")
+		if !ok || e.IsDir() {
+			continue
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			n, err := countFile(dir, id)
+			mu.Lock()
+			defer mu.Unlock()
+			counts[id] = n
+			if err != nil {
+				errs = append(errs, err)
+			}
+		})
+	}
+	wg.Wait()
+	l, err := list()
+	if err != nil {
+		return nil, err
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	rows := map[string]int64{}
-	for _, line := range strings.Split(res.Stdout, "\n") {
+	for _, line := range l.lines {
 		e, ok := parseTOCLine(line)
 		if !ok || e.kind != "TABLE DATA" || tables[e.oid] == "" {
 			continue
 		}
-		n, err := countFile(dir, e.id)
-		if err != nil {
-			return nil, err
+		n, ok := counts[e.id]
+		if !ok {
+			return nil, fmt.Errorf("data file %s of the dump (table %s) is missing from %s", e.id, tables[e.oid], dir)
 		}
 		rows[tables[e.oid]] = n
 	}
