@@ -10,9 +10,10 @@
 #           dz0    pg_dump -Fc -Z0 | pg_restore                           (stream, one job)
 #           pgcopydb  pgcopydb clone --table-jobs 2 --index-jobs 2        (0.10, Debian)
 #   cairn:  cdisk  the runbook's pg-dump + pg-restore steps (-Fd -j2 -Z0 under an exported snapshot,
-#                  row counts, pg_restore --create --exit-on-error -j2, row verification)
-#           cstream  the pg-stream-copy step (parallel binary COPY under one snapshot, ctid ranges,
-#                  indexes in parallel afterwards, row verification)
+#                  row counts; schema by pg_restore, rows by cairn's parallel COPY FREEZE from the dump's
+#                  files with each table's indexes built as it lands, the rest by pg_restore -j2)
+#           cstream  the pg-stream-copy step (parallel binary COPY FREEZE under one snapshot, each
+#                  table's indexes built as it lands, the rest by pg_restore -j2)
 # Data sets: pgb (pgbench -i -s $SCALE: one dominant table) and many (16 tables × $ROWS rows: bigint
 # key, text, two secondary indexes). Ratio = peer time ÷ cairn time (above 1: cairn is faster), on the
 # minimum over REPS repetitions; the spread (max-min)/min is printed too, and the CPU floor (the
