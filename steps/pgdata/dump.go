@@ -197,6 +197,12 @@ func (d *Dump) dumpOne(ctx context.Context, env *steps.Env, src dsn, dir, db str
 	if rec.Rows, err = countDumpRows(ctx, env, out, rec.Tables); err != nil {
 		return rec, err
 	}
+	// every large object of the snapshot must be in the dump
+	if n, _, err := countLargeObjects(ctx, c, false); err != nil {
+		return rec, err
+	} else if rec.Rows[largeObjects] != n {
+		return rec, fmt.Errorf("the dump of %s holds %d large objects, the source has %d", db, rec.Rows[largeObjects], n)
+	}
 	if err := <-synced; err != nil {
 		return rec, fmt.Errorf("sync the dump of %s to disk: %w", db, err)
 	}

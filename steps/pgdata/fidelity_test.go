@@ -63,6 +63,7 @@ INSERT INTO deferred SELECT g FROM generate_series(1, 50) g;
 CREATE MATERIALIZED VIEW order_totals AS SELECT customer_id, sum(total) AS s FROM orders GROUP BY 1;
 CREATE UNIQUE INDEX order_totals_customer ON order_totals (customer_id);
 SELECT nextval('orders_id_seq');
+SELECT lo_from_bytea(0, convert_to('large object ' || g || repeat(' and more', g * 1000), 'UTF8')) FROM generate_series(1, 3) g;
 `
 
 func TestDumpRestoreAndStreamKeepEveryObjectAndRow(t *testing.T) {
@@ -180,6 +181,11 @@ func fingerprint(ctx context.Context, t *testing.T, conn string) dbPrint {
 		}
 		data = append(data, r.Name+" "+s)
 	}
+	var los string
+	if err := c.QueryRow(ctx, "SELECT count(*)::text || ' ' || coalesce(string_agg(oid::text || ':' || md5(lo_get(oid)), ',' ORDER BY oid), '') FROM pg_largeobject_metadata").Scan(&los); err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, "large objects "+los)
 	return dbPrint{schema: strings.Join(schema, "\n"), data: strings.Join(data, "\n")}
 }
 

@@ -99,8 +99,8 @@ func countDumpRows(ctx context.Context, env *steps.Env, dir string, tables map[s
 	)
 	for _, e := range entries {
 		id, ok := strings.CutSuffix(strings.TrimSuffix(e.Name(), ".gz"), ".dat")
-		if !ok || e.IsDir() {
-			continue
+		if !ok || e.IsDir() || strings.HasPrefix(id, "blob_") {
+			continue // a large object's content is counted from the blobs list below
 		}
 		wg.Go(func() {
 			sem <- struct{}{}
@@ -133,6 +133,17 @@ func countDumpRows(ctx context.Context, env *steps.Env, dir string, tables map[s
 			return nil, fmt.Errorf("data file %s of the dump (table %s) is missing from %s", e.id, tables[e.oid], dir)
 		}
 		rows[tables[e.oid]] = n
+	}
+	// large objects: one line per object in the blobs list ("blobs.toc", "blobs_<id>.toc" from 17)
+	tocs, _ := filepath.Glob(filepath.Join(dir, "blobs*.toc"))
+	for _, toc := range tocs {
+		b, err := os.ReadFile(toc)
+		if err != nil {
+			return nil, fmt.Errorf("large objects of the dump: %w", err)
+		}
+		if n := int64(bytes.Count(b, []byte{'\n'})); n > 0 {
+			rows[largeObjects] += n
+		}
 	}
 	return rows, nil
 }
@@ -222,6 +233,24 @@ func userTables(ctx context.Context, c *pgx.Conn) ([]tableRef, error) {
 	return out, rows.Err()
 }
 
+// largeObjects is the manifest's entry for a database's large objects: how many there are (and
+// with checksums an md5 over each one's OID and content).
+const largeObjects = "(large objects)"
+
+// countLargeObjects counts the large objects c sees (in its snapshot when it has one).
+func countLargeObjects(ctx context.Context, c *pgx.Conn, checksums bool) (int64, string, error) {
+	q := "SELECT count(*), '' FROM pg_largeobject_metadata"
+	if checksums {
+		q = "SELECT count(*), coalesce(md5(string_agg(oid::text || ':' || md5(lo_get(oid)), ',' ORDER BY oid)), '') FROM pg_largeobject_metadata"
+	}
+	var n int64
+	var sum string
+	if err := c.QueryRow(ctx, q).Scan(&n, &sum); err != nil {
+		return 0, "", fmt.Errorf("count large objects: %w", err)
+	}
+	return n, sum, nil
+}
+
 // countTables counts rows (and checksums when asked) of every user table, on c as it stands (in
 // its transaction's snapshot when it has one).
 func countTables(ctx context.Context, c *pgx.Conn, checksums bool) (map[string]int64, map[string]string, error) {
@@ -247,6 +276,16 @@ func countTables(ctx context.Context, c *pgx.Conn, checksums bool) (map[string]i
 				return nil, nil, fmt.Errorf("checksum %s: %w", t.key(), err)
 			}
 			sums[t.key()] = s
+		}
+	}
+	n, sum, err := countLargeObjects(ctx, c, checksums)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n > 0 {
+		rows[largeObjects] = n
+		if checksums {
+			sums[largeObjects] = sum
 		}
 	}
 	return rows, sums, nil

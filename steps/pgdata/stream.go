@@ -54,6 +54,7 @@ func (s *Stream) Describe(env *steps.Env) []steps.Action {
 		{Kind: steps.ActExec, Target: tgt, Text: "pg_restore --create --exit-on-error --section=pre-data -d postgres <work>/<db>.schema"},
 		{Kind: steps.ActSQL, Target: src + " → " + tgt, Text: fmt.Sprintf("%s workers: COPY (SELECT <cols> FROM <table> [WHERE ctid range]) TO STDOUT (FORMAT binary) → COPY <table> (<cols>) FROM STDIN (FORMAT binary), under the exported snapshot", j)},
 		{Kind: steps.ActSQL, Target: tgt, Text: "SELECT setval(<each sequence>, <its value in the snapshot>)"},
+		{Kind: steps.ActExec, Target: src + " → " + tgt, Text: "-- only when the database has large objects:\npg_dump -Fc --section=data --exclude-table='*.*' --snapshot=<exported> <db> → pg_restore --exit-on-error --section=data -d <db>"},
 		{Kind: steps.ActExec, Target: tgt, Text: "pg_restore --exit-on-error -j " + j + " --section=post-data -d <db> <work>/<db>.schema"},
 	}
 }
@@ -221,6 +222,9 @@ func (s *Stream) copyOne(ctx context.Context, env *steps.Env, src, tgt dsn, dir,
 	if err := copySequences(ctx, c, tgt, db); err != nil {
 		return rec, err
 	}
+	if err := copyLargeObjects(ctx, env, c, src, tgt, dir, db, rec); err != nil {
+		return rec, err
+	}
 	rest, err := list()
 	if err != nil {
 		return rec, err
@@ -230,6 +234,27 @@ func (s *Stream) copyOne(ctx context.Context, env *steps.Env, src, tgt dsn, dir,
 	}
 	env.Info(fmt.Sprintf("sequences, indexes and constraints of %s finished in %s", db, since(t0)))
 	return rec, nil
+}
+
+// copyLargeObjects copies the contents of the database's large objects (the schema's pre-data
+// created them, empty, with their owners and grants) with pg_dump's data section for large objects
+// alone, under the snapshot, and records how many there are.
+func copyLargeObjects(ctx context.Context, env *steps.Env, c *pgx.Conn, src, tgt dsn, dir, db string, rec Database) error {
+	n, _, err := countLargeObjects(ctx, c, false)
+	if err != nil || n == 0 {
+		return err
+	}
+	env.Info(fmt.Sprintf("copying the %d large objects of %s", n, db))
+	blobs := filepath.Join(dir, db+".blobs")
+	defer os.Remove(blobs)
+	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_dump", "-Fc", "--section=data", "--exclude-table=*.*", "--snapshot=" + rec.Snapshot, "-f", blobs, "-d", src.dbArg(db)}, Env: src.environ(env.Environ, "")}); err != nil {
+		return fmt.Errorf("pg_dump (large objects) %s: %w", db, err)
+	}
+	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "--exit-on-error", "--section=data", "-d", tgt.dbArg(db), blobs}, Env: tgt.environ(env.Environ, "")}); err != nil {
+		return fmt.Errorf("pg_restore (large objects) %s: %w", db, err)
+	}
+	rec.Rows[largeObjects] = n
+	return nil
 }
 
 // copySequences sets every sequence on the target to its value in the snapshot c reads under.
