@@ -10,12 +10,14 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func joinCols(cols []string) string { return strings.Join(cols, ", ") }
 
 // sourceFeeder reads each piece from the source with COPY … TO STDOUT (FORMAT binary) on its own
-// connection, joined to the exported snapshot, so every worker sees the same data.
+// connection, joined to the exported snapshot, so every worker sees the same data, and relays it to
+// the target as it comes (relayCopy).
 type sourceFeeder struct{ c *pgx.Conn }
 
 func openSource(ctx context.Context, src dsn, db, snap string) (feeder, error) {
@@ -32,51 +34,41 @@ func openSource(ctx context.Context, src dsn, db, snap string) (feeder, error) {
 	return &sourceFeeder{c: c}, nil
 }
 
-// copy blocks of 256 KiB, up to 8 of them in flight: enough slack that neither backend waits
-const pipeBlock, pipeDepth = 256 << 10, 8
-
-func (s *sourceFeeder) open(ctx context.Context, p piece) (io.Reader, func() error, error) {
+func (s *sourceFeeder) load(ctx context.Context, tc *pgconn.PgConn, p piece, in string) (int64, error) {
 	cols := joinCols(p.t.Cols)
 	out := "COPY " + p.t.quoted() + " (" + cols + ") TO STDOUT (FORMAT binary)"
 	if p.where != "" {
 		out = "COPY (SELECT " + cols + " FROM ONLY " + p.t.quoted() + " WHERE " + p.where + ") TO STDOUT (FORMAT binary)"
 	}
-	pipe := newBlockPipe(pipeBlock, pipeDepth)
-	errc := make(chan error, 1)
-	go func() {
-		_, err := s.c.PgConn().CopyTo(ctx, pipe, out)
-		pipe.CloseWrite(err)
-		errc <- err
-	}()
-	return pipe, func() error {
-		pipe.CloseRead()
-		if err := <-errc; err != nil {
-			return fmt.Errorf("read from the source: %w", err)
-		}
-		return nil
-	}, nil
+	return relayCopy(ctx, s.c.PgConn(), tc, out, in)
 }
 
 func (s *sourceFeeder) close() { s.c.Close(context.Background()) }
 
-// fileFeeder reads each piece from its data file in a directory-format dump (COPY text, gzip'd
+// fileFeeder loads each piece from its data file in a directory-format dump (COPY text, gzip'd
 // when the dump was compressed).
 type fileFeeder struct{}
 
-func (fileFeeder) open(_ context.Context, p piece) (io.Reader, func() error, error) {
+func (fileFeeder) load(ctx context.Context, tc *pgconn.PgConn, p piece, in string) (int64, error) {
 	f, err := os.Open(p.file)
 	if err != nil {
-		return nil, nil, fmt.Errorf("data file of %s: %w", p.t.key(), err)
+		return 0, fmt.Errorf("data file of %s: %w", p.t.key(), err)
 	}
-	if !strings.HasSuffix(p.file, ".gz") {
-		return f, f.Close, nil
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(p.file, ".gz") {
+		gz, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+		if err != nil {
+			return 0, fmt.Errorf("data file %s: %w", p.file, err)
+		}
+		defer gz.Close()
+		r = gz
 	}
-	gz, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+	tag, err := tc.CopyFrom(ctx, r, in)
 	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("data file %s: %w", p.file, err)
+		return 0, err
 	}
-	return gz, func() error { gz.Close(); return f.Close() }, nil
+	return tag.RowsAffected(), nil
 }
 
 func (fileFeeder) close() {}

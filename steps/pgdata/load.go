@@ -3,11 +3,11 @@ package pgdata
 import (
 	"context"
 	"fmt"
-	"io"
 	"sort"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cairn-runbooks/cairn/steps"
 )
@@ -22,12 +22,12 @@ type piece struct {
 	format string // COPY format of the data: "binary" or "text"
 }
 
-// feeder gives a worker the COPY data of each piece it loads: from the source under the exported
+// feeder loads each piece a worker takes into the target: from the source under the exported
 // snapshot (a stream), or from the dump's data files.
 type feeder interface {
-	// open returns the piece's data and a function that ends the reading and says whether the
-	// data was complete.
-	open(ctx context.Context, p piece) (io.Reader, func() error, error)
+	// load copies piece p into the target with the COPY … FROM STDIN statement in, and says how
+	// many rows the target took.
+	load(ctx context.Context, tc *pgconn.PgConn, p piece, in string) (int64, error)
 	close()
 }
 
@@ -147,14 +147,7 @@ func loadPiece(ctx context.Context, tc *pgx.Conn, f feeder, p piece) (int64, err
 		}
 		in += ", FREEZE"
 	}
-	r, finish, err := f.open(ctx, p)
-	if err != nil {
-		return 0, err
-	}
-	tag, err := tc.PgConn().CopyFrom(ctx, r, in+")")
-	if ferr := finish(); ferr != nil && err == nil {
-		err = ferr
-	}
+	n, err := f.load(ctx, tc.PgConn(), p, in+")")
 	if err != nil {
 		return 0, err
 	}
@@ -163,5 +156,5 @@ func loadPiece(ctx context.Context, tc *pgx.Conn, f feeder, p piece) (int64, err
 			return 0, err
 		}
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }
