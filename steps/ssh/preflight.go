@@ -17,6 +17,11 @@ import (
 // paths, dest inside the allowed root, a known and matching host key), rsync on both hosts, the
 // engineer's access and sudo on the backup host, the backup login, the destination directory
 // (which must exist, owned by that login), and crontab here. Every problem is reported together.
+//
+// It refuses a backup login that is the engineer's own admin login (by name, and by uid once both
+// are looked up): the key's restriction — and, for root, PermitRootLogin forced-commands-only after
+// the sshd reload — would then fall on the login used to install and to repair, which the
+// fresh-login check after the reload would only notice once the engineer is locked out.
 type Preflight struct {
 	Push          ForcedCommand `yaml:",inline"`
 	AdminUser     ref.Template  `yaml:"admin_user"`
@@ -36,7 +41,8 @@ func (p *Preflight) target() *Target {
 func (p *Preflight) Describe(env *steps.Env) []steps.Action {
 	return []steps.Action{{Kind: steps.ActExec, Target: "local + " + p.target().describe(env), Text: "read only: rsync --version here and there; log in with your own access (host key checked against " +
 		orDefault(env.Describe(p.Push.KnownHosts), "~/.ssh/known_hosts") + "); sudo -n true; getent passwd " + env.Describe(p.Push.User) +
-		"; stat " + env.Describe(p.Push.Dest) + "; crontab present; paths absolute; dest inside " + orDefault(env.Describe(p.Push.AllowedRoot), "/")}}
+		"; stat " + env.Describe(p.Push.Dest) + "; crontab present; paths absolute; dest inside " + orDefault(env.Describe(p.Push.AllowedRoot), "/") +
+		"; the backup login " + env.Describe(p.Push.User) + " is not your admin login " + orDefault(env.Describe(p.AdminUser), "(you)") + " (by name and uid)"}}
 }
 
 func (p *Preflight) problems(ctx context.Context, env *steps.Env) (facts []string, probs []error, unknown error) {
@@ -76,6 +82,19 @@ func (p *Preflight) problems(ctx context.Context, env *steps.Env) (facts []strin
 			probs = append(probs, fmt.Errorf("cron user %q does not exist here", cu))
 		}
 	}
+	// Your own login must not be the one the key restricts: by name now, by uid once logged in.
+	adminGiven, err := env.Text(p.AdminUser)
+	if err != nil {
+		return nil, nil, err
+	}
+	var admin string
+	if rt, err := p.target().resolve(env); err == nil && pu.user != "" {
+		admin = rt.adminUser
+		if err := selfLockout(login{admin, -1}, login{pu.user, -1}, adminGiven == ""); err != nil {
+			probs = append(probs, err)
+			admin = "" // said once
+		}
+	}
 	if len(probs) > 0 && pu.host == "" {
 		return facts, probs, nil
 	}
@@ -97,6 +116,13 @@ func (p *Preflight) problems(ctx context.Context, env *steps.Env) (facts []strin
 		probs = append(probs, err)
 		return facts, probs, nil
 	}
+	if admin != "" {
+		if auid, _, _, err := lookupUser(ctx, sh, admin); err != nil {
+			probs = append(probs, err)
+		} else if err := selfLockout(login{admin, auid}, login{pu.user, uid}, adminGiven == ""); err != nil {
+			probs = append(probs, err)
+		}
+	}
 	di, err := stat(ctx, sh, pu.dest)
 	switch {
 	case err != nil:
@@ -112,6 +138,44 @@ func (p *Preflight) problems(ctx context.Context, env *steps.Env) (facts []strin
 		}
 	}
 	return facts, probs, nil
+}
+
+// login is an account on the backup host: its name and, once looked up, its uid (-1 before).
+type login struct {
+	name string
+	uid  int
+}
+
+// selfLockout refuses a backup login that is the engineer's own admin login: the same name, or —
+// once both are looked up — the same uid (sshd applies PermitRootLogin to every uid-0 name). The
+// error says why and names the fix; adminDefaulted says admin-user was empty (your local name).
+func selfLockout(admin, backup login, adminDefaulted bool) error {
+	same := admin.name == backup.name
+	if !same && (admin.uid < 0 || admin.uid != backup.uid) {
+		return nil
+	}
+	who := "admin-user " + admin.name
+	if adminDefaulted {
+		who = "admin-user (empty, so your local user name " + admin.name + ")"
+	}
+	how := "is also the backup login (user=" + backup.name + ")"
+	if !same {
+		how = fmt.Sprintf("has uid %d, the same account as the backup login (user=%s)", admin.uid, backup.name)
+	}
+	var why string
+	if backup.name == "root" || backup.uid == 0 {
+		why = "after the sshd reload, PermitRootLogin forced-commands-only refuses every root key without command= — your own included — so you would be locked out of the host you are changing, with no way in to roll it back"
+	} else {
+		why = "the login you administer the host with (and its sudo rights) would be the account the backup key is forced into, and a repair of one would touch the other"
+	}
+	fix := "use a dedicated backup user: create it there (useradd -m backup; dest owned by it) and run with -p user=backup"
+	if backup.name == "backup" {
+		fix = "use a dedicated backup user that is not your login (-p user=<another name>)"
+	}
+	if backup.name == "root" || backup.uid == 0 {
+		fix += ", or keep user=root and install with your own sudo login (-p admin-user=<you>)"
+	}
+	return fmt.Errorf("%s %s: %s; %s", who, how, why, fix)
 }
 
 // Check runs every check.

@@ -230,12 +230,13 @@ func TestRunbookRefusesBadInputBeforeAnyChange(t *testing.T) {
 		over map[string]string
 		want string
 	}{
-		"unknown host":     {map[string]string{"known-hosts": empty}, "is not in " + empty},
-		"wrong host key":   {map[string]string{"known-hosts": wrong}, "WRONG host key"},
-		"relative source":  {map[string]string{"source": "data"}, "does not match the pattern"},
-		"relative key":     {map[string]string{"key": "backup_ed25519"}, "does not match the pattern"},
-		"outside root":     {map[string]string{"dest": "/etc/ssh"}, "outside the allowed root"},
-		"invalid schedule": {map[string]string{"schedule": "0 25 * * *"}, "hour \"25\" is not in 0-23"},
+		"unknown host":              {map[string]string{"known-hosts": empty}, "is not in " + empty},
+		"wrong host key":            {map[string]string{"known-hosts": wrong}, "WRONG host key"},
+		"relative source":           {map[string]string{"source": "data"}, "does not match the pattern"},
+		"relative key":              {map[string]string{"key": "backup_ed25519"}, "does not match the pattern"},
+		"outside root":              {map[string]string{"dest": "/etc/ssh"}, "outside the allowed root"},
+		"invalid schedule":          {map[string]string{"schedule": "0 25 * * *"}, "hour \"25\" is not in 0-23"},
+		"admin is the backup login": {map[string]string{"admin-user": "root"}, "admin-user root is also the backup login (user=root)"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, errOut, code := w.cairn(t, append([]string{"run", "ssh-backup-key", "--yes", "--no-tui", "--on-failure", "abort"}, w.with(c.over)...)...)
