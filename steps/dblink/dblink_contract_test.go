@@ -123,17 +123,30 @@ grant-to: "${params.grant-to}"
 			"schema": "dblink_secret", "secret": "cairn/remote-db", "ssl-root-cert": ca, "grant-to": "app_rw, reporting",
 			"steps.preflight.function-arn": "arn:aws:lambda:us-east-1:000000000000:function:cairn-dblink-secret",
 			"steps.preflight.region":       "us-east-1"})
+		// probe adds to the schema the owner role (its attributes, marker, memberships) and the ACLs of
+		// aws_lambda and aws_commons, where the role's grants live.
 		probe := func(t testing.TB) string {
+			role := query(t, c, `SELECT concat_ws(E'\n',
+				'owner role ' || coalesce((SELECT rolname || ' login=' || rolcanlogin || ' super=' || rolsuper || ' createrole=' || rolcreaterole
+					|| ' comment ' || coalesce(shobj_description(oid, 'pg_authid'), '-')
+					|| ' in ' || coalesce((SELECT string_agg(pg_get_userbyid(m.roleid), ',') FROM pg_auth_members m WHERE m.member = r.oid), '-')
+					|| ' members ' || coalesce((SELECT string_agg(pg_get_userbyid(m.member), ',') FROM pg_auth_members m WHERE m.roleid = r.oid), '-')
+					FROM pg_roles r WHERE rolname = 'dblink_secret_owner'), '-'),
+				'aws ' || (SELECT string_agg(n.nspname || ' ' || coalesce(n.nspacl::text, '-') || ' ' ||
+					coalesce((SELECT string_agg(p.oid::regprocedure::text || ' ' || coalesce(p.proacl::text, '-'), ', ' ORDER BY p.oid::regprocedure::text)
+					          FROM pg_proc p WHERE p.pronamespace = n.oid), '-'), '; ' ORDER BY n.nspname)
+					FROM pg_namespace n WHERE n.nspname IN ('aws_lambda', 'aws_commons')))`)
 			if query(t, c, `SELECT coalesce(to_regnamespace('dblink_secret')::text, '-')`) == "-" {
-				return "schema dblink_secret exists: false"
+				return role + "\nschema dblink_secret exists: false"
 			}
-			return query(t, c, `SELECT concat_ws(E'\n',
+			return role + "\n" + query(t, c, `SELECT concat_ws(E'\n',
 				'schema dblink_secret exists: true, comment ' || coalesce(obj_description('dblink_secret'::regnamespace, 'pg_namespace'), '-'),
 				'schema acl ' || (SELECT coalesce(nspacl::text, '-') FROM pg_namespace WHERE nspname = 'dblink_secret'),
 				'tables ' || (SELECT coalesce(string_agg(relname || ' ' || coalesce(relacl::text, '-'), ', ' ORDER BY relname), '-')
 				              FROM pg_class WHERE relnamespace = 'dblink_secret'::regnamespace),
 				'allow-list ' || coalesce((SELECT string_agg(secret_id, ', ' ORDER BY secret_id) FROM dblink_secret.allowed_secrets), '-'),
-				'functions ' || (SELECT coalesce(string_agg(p.oid::regprocedure::text || ' secdef ' || p.prosecdef || ' config ' || coalesce(p.proconfig::text, '-')
+				'functions ' || (SELECT coalesce(string_agg(p.oid::regprocedure::text || ' owner ' || pg_get_userbyid(p.proowner) || ' secdef ' || p.prosecdef
+				                 || ' config ' || coalesce(p.proconfig::text, '-')
 				                 || ' acl ' || coalesce(p.proacl::text, '-') || ' body md5 ' || md5(p.prosrc), ', '), '-')
 				                 FROM pg_proc p WHERE p.pronamespace = 'dblink_secret'::regnamespace))`)
 		}
@@ -141,6 +154,81 @@ grant-to: "${params.grant-to}"
 			// Someone lets every role connect through connect_remote.
 			exec(t, c, "GRANT EXECUTE ON FUNCTION dblink_secret.connect_remote(text, text) TO PUBLIC")
 		}})
+
+		// connect_remote runs as a NOLOGIN role made for it, which holds what the function calls and
+		// nothing of the admin's; anything it gains behind cairn's back is noticed and taken away.
+		t.Run("the owner is a NOLOGIN role holding only what connect_remote needs", func(t *testing.T) {
+			if _, err := st.Apply(ctx, env); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := st.Rollback(context.Background(), env); err != nil {
+					t.Errorf("rollback: %v", err)
+				}
+			})
+			if got := query(t, c, `SELECT r.rolname || ' login=' || r.rolcanlogin || ' super=' || r.rolsuper FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
+				WHERE p.oid = 'dblink_secret.connect_remote(text,text)'::regprocedure`); got != "dblink_secret_owner login=false super=false" {
+				t.Fatalf("connect_remote's owner: %s", got)
+			}
+			for _, q := range []struct{ sql, want string }{
+				{`SELECT has_function_privilege('dblink_secret_owner', 'aws_lambda.invoke(aws_commons._lambda_function_arn_1, json, text, text, json, varchar)', 'EXECUTE')`, "true"},
+				{`SELECT has_function_privilege('dblink_secret_owner', 'aws_commons.create_lambda_function_arn(text, text)', 'EXECUTE')`, "true"},
+				{`SELECT has_function_privilege('dblink_secret_owner', 'dblink_connect(text, text)', 'EXECUTE')`, "true"},
+				{`SELECT has_table_privilege('dblink_secret_owner', 'dblink_secret.allowed_secrets', 'SELECT')`, "true"},
+				{`SELECT has_table_privilege('dblink_secret_owner', 'dblink_secret.allowed_secrets', 'INSERT, UPDATE, DELETE, TRUNCATE')`, "false"},
+				{`SELECT has_schema_privilege('dblink_secret_owner', 'dblink_secret', 'CREATE')`, "false"},
+				{`SELECT pg_has_role('dblink_secret_owner', current_user, 'MEMBER')`, "false"},
+				{`SELECT pg_has_role('dblink_secret_owner', 'rds_superuser', 'MEMBER')`, "false"},
+			} {
+				if got := query(t, c, "SELECT ("+strings.TrimPrefix(q.sql, "SELECT ")+")::text"); got != q.want {
+					t.Errorf("%s: %s, want %s", q.sql, got, q.want)
+				}
+			}
+			clean := probe(t)
+			for _, g := range []struct{ change, want string }{
+				{"ALTER ROLE dblink_secret_owner LOGIN", "owner role dblink_secret_owner may log in"},
+				{"ALTER FUNCTION dblink_secret.connect_remote(text, text) OWNER TO " + twin.DemoMaster, "connect_remote is owned by " + twin.DemoMaster + ", to be the NOLOGIN role dblink_secret_owner"},
+				{"GRANT INSERT ON dblink_secret.allowed_secrets TO dblink_secret_owner", "dblink_secret_owner holds INSERT on table dblink_secret.allowed_secrets"},
+				{"GRANT dblink_secret_owner TO reporting", "reporting is a member of owner role dblink_secret_owner"},
+				{"REVOKE USAGE ON SCHEMA aws_lambda FROM dblink_secret_owner", "owner role dblink_secret_owner lacks USAGE on schema aws_lambda"},
+			} {
+				exec(t, c, g.change)
+				if ch := st.Check(ctx, env); ch.State != steps.Ready || !strings.Contains(ch.Reason, g.want) {
+					t.Fatalf("after %s: want ready naming %q, got %+v", g.change, g.want, ch)
+				}
+				if err := st.Verify(ctx, env); err == nil || !strings.Contains(err.Error(), g.want) {
+					t.Fatalf("after %s: verify: want a failure naming %q, got %v", g.change, g.want, err)
+				}
+				if _, err := st.Apply(ctx, env); err != nil {
+					t.Fatalf("after %s: apply: %v", g.change, err)
+				}
+				if ch := st.Check(ctx, env); ch.State != steps.Done {
+					t.Fatalf("after %s and apply: want done, got %s (%s)", g.change, ch.State, ch.Reason)
+				}
+				if got := probe(t); got != clean {
+					t.Fatalf("after %s: apply did not restore the applied state:\nwant: %s\ngot:  %s", g.change, clean, got)
+				}
+			}
+		})
+
+		// A role of the owner's name that cairn did not make is never taken over, nor dropped.
+		t.Run("a foreign role of the owner's name", func(t *testing.T) {
+			exec(t, c, "CREATE ROLE dblink_secret_owner LOGIN")
+			t.Cleanup(func() { _, _ = c.Exec(context.Background(), "DROP ROLE dblink_secret_owner") })
+			before := probe(t)
+			if ch := st.Check(ctx, env); ch.State != steps.Blocked || !strings.Contains(ch.Reason, "role dblink_secret_owner exists and was not made by cairn") || !strings.Contains(ch.Fix, "-p owner-role=") {
+				t.Fatalf("want blocked naming the foreign role, with the fix, got %+v", ch)
+			}
+			if _, err := st.Apply(ctx, env); err == nil {
+				t.Fatal("apply went ahead with a foreign role of the owner's name")
+			}
+			if err := st.Rollback(ctx, env); err != nil {
+				t.Fatalf("rollback: %v", err)
+			}
+			if got := probe(t); got != before {
+				t.Fatalf("a refused apply or its rollback changed something:\nbefore: %s\nafter:  %s", before, got)
+			}
+		})
 
 		// A grant-to role that may write the allow-list may connect with any secret id: Check must see it.
 		t.Run("a grant on the allow-list is noticed", func(t *testing.T) {

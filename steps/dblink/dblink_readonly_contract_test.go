@@ -118,7 +118,7 @@ func TestReadOnlyKindsOnTheTwin(t *testing.T) {
 	secret(t, "cairn/remote-db/spare", remote)
 
 	params := map[string]string{"instance": twin.DemoInstance, "region": "", "secret": "cairn/remote-db/app", "function-name": "cairn-dblink-secret",
-		"role-name": "cairn-dblink-" + twin.DemoInstance, "schema": "dblink_secret", "grant-to": "reporting", "ssl-root-cert": ca,
+		"role-name": "cairn-dblink-" + twin.DemoInstance, "schema": "dblink_secret", "owner-role": "dblink_secret_owner", "grant-to": "reporting", "ssl-root-cert": ca,
 		"credentials-secret": twin.DemoSecret, "architecture": arch, "database": "postgres"}
 	reg := all.Registry()
 	cat, err := runbooks.LoadCatalog(reg)
@@ -245,6 +245,17 @@ func TestReadOnlyKindsOnTheTwin(t *testing.T) {
 			})
 			if ch := st.Check(ctx, env); ch.State != steps.Blocked || !strings.Contains(ch.Reason, "schema dblink_secret exists and was not made by cairn") {
 				t.Fatalf("want blocked naming the foreign schema, got %+v", ch)
+			}
+		})
+		t.Run("a foreign role of the owner's name", func(t *testing.T) {
+			st := spec["preflight"].Step
+			env := envWith(t, nil)
+			steptest.RunReadOnly(t, steptest.Case{Step: st, Env: env, Probe: probe}, func(t testing.TB) {
+				exec(t, c, "CREATE ROLE dblink_secret_owner")
+				t.Cleanup(func() { _, _ = c.Exec(context.Background(), "DROP ROLE dblink_secret_owner") })
+			})
+			if ch := st.Check(ctx, env); ch.State != steps.Blocked || !strings.Contains(ch.Reason, "role dblink_secret_owner exists and was not made by cairn") {
+				t.Fatalf("want blocked naming the foreign role, got %+v", ch)
 			}
 		})
 		t.Run("the secret deleted", func(t *testing.T) {

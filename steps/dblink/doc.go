@@ -9,8 +9,10 @@
 // connect_remote(conn_name, secret_id)) and `dblink-secret-verify` (proves the grants and a real
 // connection through the whole chain).
 //
-// What they change: only the named schema (created, owned by the admin user, marked by its comment)
-// and the extensions they created. What they never touch: other schemas, roles (grant-to roles are
-// only granted EXECUTE on connect_remote and USAGE on its schema), extensions someone else created.
-// What rollback undoes: drops the schema (with its table and function) and the extensions cairn made.
+// What they change: only the named schema (created, owned by the admin user, marked by its comment),
+// the NOLOGIN role made to own connect_remote (marked by its comment; it holds only what the function
+// needs) and the extensions they created. What they never touch: other schemas, other roles (grant-to
+// roles are only granted EXECUTE on connect_remote and USAGE on its schema), extensions someone else
+// created. What rollback undoes: drops the schema (with its table and function), then the owner role,
+// and the extensions cairn made.
 package dblink

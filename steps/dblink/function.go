@@ -25,13 +25,27 @@ const SchemaMarker = "cairn dblink-secret: connect_remote and its allow-list (ma
 // value quoted as libpq requires (single quotes; ' and \ escaped with \), connects with
 // sslmode=verify-full against ssl-root-cert, and returns only a status.
 //
-// Nobody but the owner (the admin user that made the schema) holds any privilege on allowed_secrets,
-// and nobody but the owner holds anything on the schema beyond USAGE for the grant-to roles: a role
-// that could write the allow-list could make connect_remote fetch any secret the Lambda function may
-// read. A privilege found beyond that makes Check say Ready (naming the role and the privilege) and
-// Verify fail; Apply revokes every such privilege — these are cairn's own objects, whose whole ACL
-// this step defines, so re-running the runbook repairs them. A table or function owned by another role
-// than the schema's is Blocked: cairn does not take objects back from a role.
+// connect_remote is owned by a role of its own (`owner`, default <schema>_owner), made NOLOGIN and
+// marked by its comment, never by the admin: a bug in the function acts with that role's rights only.
+// The role holds exactly what the function needs — USAGE on the schema and SELECT on the allow-list,
+// USAGE on aws_lambda and aws_commons, EXECUTE on aws_commons.create_lambda_function_arn and on the
+// aws_lambda functions (those the admin may grant: on RDS, the invoke functions), dblink's connect,
+// disconnect and list (through PUBLIC, or granted when PUBLIC lacks them) — is a member of no role,
+// and only the admin that runs cairn is a member of it (so it may replace and drop the function).
+// Anything else it holds or may do makes Check say Ready and Verify fail, and Apply strips it and
+// grants back exactly the above; a role of that name that cairn did not make, or one with attributes
+// only a superuser can take away, is Blocked.
+//
+// Nobody but the schema's owner (the admin user that made it) and the owner role's SELECT holds any
+// privilege on allowed_secrets, and nobody else holds anything on the schema beyond USAGE for the
+// grant-to roles and the owner role: a role that could write the allow-list could make connect_remote
+// fetch any secret the Lambda function may read. A privilege found beyond that makes Check say Ready
+// (naming the role and the privilege) and Verify fail; Apply revokes every such privilege — these are
+// cairn's own objects, whose whole ACL this step defines, so re-running the runbook repairs them. A
+// table owned by another role than the schema's, or a function owned by another role than the
+// schema's or the owner role, is Blocked: cairn does not take objects back from a role.
+//
+// Rollback drops the function, the table and the schema, then the owner role it made.
 type Function struct {
 	Target       `yaml:",inline"`
 	Schema       ref.Template   `yaml:"schema"`
@@ -40,6 +54,8 @@ type Function struct {
 	LambdaRegion ref.Template   `yaml:"lambda-region"`
 	SSLRootCert  ref.Template   `yaml:"ssl-root-cert"`
 	GrantTo      ref.Template   `yaml:"grant-to"`
+	// Owner is the NOLOGIN role made to own connect_remote (default <schema>_owner).
+	Owner ref.Template `yaml:"owner"`
 }
 
 // Validate checks the parameters.
@@ -52,6 +68,7 @@ func (f *Function) Validate() error {
 
 type wantFunction struct {
 	schema, arn, region, rootCert string
+	owner                         string // the NOLOGIN role that owns connect_remote
 	secrets, grantTo              []string
 	dblinkSchema                  string // where the dblink extension lives (read from the database)
 }
@@ -76,7 +93,7 @@ func (f *Function) resolve(env *steps.Env, describe bool) (wantFunction, error) 
 	for _, p := range []struct {
 		t   ref.Template
 		dst *string
-	}{{f.Schema, &w.schema}, {f.FunctionArn, &w.arn}, {f.LambdaRegion, &w.region}, {f.SSLRootCert, &w.rootCert}, {f.GrantTo, &grant}} {
+	}{{f.Schema, &w.schema}, {f.FunctionArn, &w.arn}, {f.LambdaRegion, &w.region}, {f.SSLRootCert, &w.rootCert}, {f.GrantTo, &grant}, {f.Owner, &w.owner}} {
 		v, err := text(p.t)
 		if err != nil {
 			return w, err
@@ -91,6 +108,9 @@ func (f *Function) resolve(env *steps.Env, describe bool) (wantFunction, error) 
 		if v != "" && !slices.Contains(w.secrets, v) {
 			w.secrets = append(w.secrets, v)
 		}
+	}
+	if w.owner == "" {
+		w.owner = defaultOwner(w.schema)
 	}
 	if describe {
 		w.grantTo = strings.Split(grant, ",")
@@ -109,8 +129,10 @@ func (f *Function) resolve(env *steps.Env, describe bool) (wantFunction, error) 
 		return w, fmt.Errorf("function-arn %q is not an ARN", w.arn)
 	}
 	var err error
-	w.grantTo, err = roleList(grant)
-	return w, err
+	if w.grantTo, err = roleList(grant); err != nil {
+		return w, err
+	}
+	return w, checkOwner(w.owner, w.grantTo)
 }
 
 // Body is connect_remote's PL/pgSQL body for a function ARN, region and CA bundle path. Every value
@@ -199,13 +221,14 @@ func (w wantFunction) statements() []string {
 	for i, r := range w.grantTo {
 		grantees[i] = ident(r)
 	}
-	out := []string{
-		"CREATE SCHEMA IF NOT EXISTS " + s,
-		"COMMENT ON SCHEMA " + s + " IS " + literal(SchemaMarker),
-		"REVOKE ALL ON SCHEMA " + s + " FROM PUBLIC",
-		"CREATE TABLE IF NOT EXISTS " + s + ".allowed_secrets (secret_id text PRIMARY KEY, added_at timestamptz NOT NULL DEFAULT now())",
-		"REVOKE ALL ON " + s + ".allowed_secrets FROM PUBLIC",
-	}
+	o := ident(w.owner)
+	out := append(w.ownerSetup(),
+		"CREATE SCHEMA IF NOT EXISTS "+s,
+		"COMMENT ON SCHEMA "+s+" IS "+literal(SchemaMarker),
+		"REVOKE ALL ON SCHEMA "+s+" FROM PUBLIC",
+		"CREATE TABLE IF NOT EXISTS "+s+".allowed_secrets (secret_id text PRIMARY KEY, added_at timestamptz NOT NULL DEFAULT now())",
+		"REVOKE ALL ON "+s+".allowed_secrets FROM PUBLIC",
+	)
 	var ids []string
 	for _, id := range w.secrets {
 		ids = append(ids, literal(id))
@@ -215,6 +238,10 @@ func (w wantFunction) statements() []string {
 		"INSERT INTO "+s+".allowed_secrets (secret_id) VALUES ("+strings.Join(ids, "), (")+") ON CONFLICT DO NOTHING",
 		"CREATE OR REPLACE FUNCTION "+s+".connect_remote(conn_name text, secret_id text) RETURNS text\n"+
 			"LANGUAGE plpgsql SECURITY DEFINER\nSET search_path = pg_catalog, pg_temp\nAS $cairn_fn$"+Body(w.schema, w.arn, w.region, w.rootCert, w.dblinkSchema)+"$cairn_fn$",
+		// The function runs as its owner: the NOLOGIN role, never the admin. ALTER … OWNER TO needs the
+		// new owner to hold CREATE on the schema; the revocation below takes it back.
+		"GRANT CREATE ON SCHEMA "+s+" TO "+o,
+		"ALTER FUNCTION "+fn+" OWNER TO "+o,
 		"REVOKE ALL ON FUNCTION "+fn+" FROM PUBLIC",
 	)
 	// Every privilege a role other than the owner holds on the table (or a column of it), the function
@@ -232,10 +259,10 @@ func (w wantFunction) statements() []string {
 		"FOR r IN SELECT DISTINCT pg_get_userbyid(a.grantee) FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.oid = "+literal(s)+"::regnamespace AND a.grantee NOT IN (0, n.nspowner) LOOP\n"+
 		"  EXECUTE format('REVOKE ALL ON SCHEMA "+esc(s)+" FROM %I CASCADE', r);\nEND LOOP;\nEND $cairn$")
 	out = append(out,
-		"GRANT USAGE ON SCHEMA "+s+" TO "+strings.Join(grantees, ", "),
+		"GRANT USAGE ON SCHEMA "+s+" TO "+o+", "+strings.Join(grantees, ", "),
 		"GRANT EXECUTE ON FUNCTION "+fn+" TO "+strings.Join(grantees, ", "),
 	)
-	return out
+	return append(out, w.ownerGrants()...)
 }
 
 // Describe lists the statements exactly.
@@ -257,6 +284,8 @@ func (f *Function) Describe(env *steps.Env) []steps.Action {
 type fnState struct {
 	schema, marked, fn, bodyOK, secdef, pathOK, allowOK, aclOK, extraObjects bool
 	owner                                                                    string // the schema's
+	fnOwner, wantOwner                                                       string // connect_remote's, and the role that should own it
+	own                                                                      ownerState
 	// privileges on the schema, allowed_secrets or its columns held by a role other than the owner
 	// and not among those this step grants ("app_rw holds INSERT on table dblink_secret.allowed_secrets"),
 	// and grant options on connect_remote (who holds EXECUTE at all is aclOK's).
@@ -268,9 +297,13 @@ type fnState struct {
 }
 
 func (w wantFunction) look(ctx context.Context, c *pgx.Conn) (fnState, error) {
-	var st fnState
+	st := fnState{wantOwner: w.owner}
+	var err error
+	if st.own, err = w.lookOwner(ctx, c); err != nil {
+		return st, err
+	}
 	var comment *string
-	err := c.QueryRow(ctx, `SELECT true, obj_description(n.oid, 'pg_namespace'), pg_get_userbyid(n.nspowner) FROM pg_namespace n WHERE n.nspname = $1`, w.schema).Scan(&st.schema, &comment, &st.owner)
+	err = c.QueryRow(ctx, `SELECT true, obj_description(n.oid, 'pg_namespace'), pg_get_userbyid(n.nspowner) FROM pg_namespace n WHERE n.nspname = $1`, w.schema).Scan(&st.schema, &comment, &st.owner)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, nil
 	}
@@ -293,10 +326,10 @@ func (w wantFunction) look(ctx context.Context, c *pgx.Conn) (fnState, error) {
 	var src string
 	var config []string
 	var acl []string
-	err = c.QueryRow(ctx, `SELECT p.prosrc, p.prosecdef, coalesce(p.proconfig, '{}'),
+	err = c.QueryRow(ctx, `SELECT p.prosrc, p.prosecdef, coalesce(p.proconfig, '{}'), pg_get_userbyid(p.proowner),
 			coalesce((SELECT array_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END)
 			          FROM aclexplode(p.proacl) a WHERE a.grantee <> p.proowner AND a.privilege_type = 'EXECUTE'), '{}')
-		FROM pg_proc p WHERE p.oid = to_regprocedure($1)`, w.schema+".connect_remote(text,text)").Scan(&src, &st.secdef, &config, &acl)
+		FROM pg_proc p WHERE p.oid = to_regprocedure($1)`, w.schema+".connect_remote(text,text)").Scan(&src, &st.secdef, &config, &st.fnOwner, &acl)
 	if err == nil {
 		st.fn = true
 		st.bodyOK = src == Body(w.schema, w.arn, w.region, w.rootCert, w.dblinkSchema)
@@ -352,6 +385,10 @@ func (w wantFunction) lookPrivileges(ctx context.Context, c *pgx.Conn, st *fnSta
 			usage[who] = true
 			continue
 		}
+		// The owner role's USAGE on the schema and SELECT on the allow-list are judged by lookOwner.
+		if who == w.owner && !grantable && (strings.HasPrefix(obj, "schema ") && priv == "USAGE" || strings.HasPrefix(obj, "table ") && priv == "SELECT") {
+			continue
+		}
 		if strings.HasPrefix(obj, "function ") && !grantable {
 			continue // EXECUTE, judged with the grant-to roles by aclOK
 		}
@@ -375,8 +412,9 @@ func (w wantFunction) lookPrivileges(ctx context.Context, c *pgx.Conn, st *fnSta
 		WHERE c.oid = to_regclass($1::text) AND n.oid = c.relnamespace AND c.relowner <> n.nspowner
 		UNION ALL
 		SELECT 'function', pg_get_userbyid(p.proowner), pg_get_userbyid(n.nspowner) FROM pg_proc p, pg_namespace n
-		WHERE p.oid = to_regprocedure($2::text) AND n.oid = p.pronamespace AND p.proowner <> n.nspowner`,
-		tbl, w.schema+".connect_remote(text,text)")
+		WHERE p.oid = to_regprocedure($2::text) AND n.oid = p.pronamespace AND p.proowner <> n.nspowner
+		  AND p.proowner IS DISTINCT FROM (SELECT oid FROM pg_roles WHERE rolname = $3::text)`,
+		tbl, w.schema+".connect_remote(text,text)", w.owner)
 	if err != nil {
 		return fmt.Errorf("read the owners in schema %s: %w", w.schema, err)
 	}
@@ -386,12 +424,12 @@ func (w wantFunction) lookPrivileges(ctx context.Context, c *pgx.Conn, st *fnSta
 		if err := owners.Scan(&kind, &owner, &schemaOwner); err != nil {
 			return fmt.Errorf("read the owners in schema %s: %w", w.schema, err)
 		}
-		obj := tbl
+		obj, to := tbl, schemaOwner
 		if kind == "function" {
-			obj = ident(w.schema) + ".connect_remote(text, text)"
+			obj, to = ident(w.schema)+".connect_remote(text, text)", w.owner
 		}
 		st.foreignOwners = append(st.foreignOwners, fmt.Sprintf("%s %s is owned by %s", kind, obj, owner))
-		st.ownerFixes = append(st.ownerFixes, fmt.Sprintf("ALTER %s %s OWNER TO %s", strings.ToUpper(kind), obj, ident(schemaOwner)))
+		st.ownerFixes = append(st.ownerFixes, fmt.Sprintf("ALTER %s %s OWNER TO %s", strings.ToUpper(kind), obj, ident(to)))
 	}
 	if err := owners.Err(); err != nil {
 		return fmt.Errorf("read the owners in schema %s: %w", w.schema, err)
@@ -401,6 +439,7 @@ func (w wantFunction) lookPrivileges(ctx context.Context, c *pgx.Conn, st *fnSta
 
 func (st fnState) done() bool {
 	return st.schema && st.marked && st.fn && st.bodyOK && st.secdef && st.pathOK && st.aclOK && st.allowOK &&
+		st.fnOwner == st.wantOwner && st.own.ok() &&
 		len(st.strayPrivileges) == 0 && len(st.foreignOwners) == 0 && len(st.detail) == 0
 }
 
@@ -412,11 +451,13 @@ func (st fnState) differences() []string {
 		what string
 	}{{st.schema, "no schema"}, {st.marked, "schema not marked as cairn's"}, {st.fn, "no connect_remote"},
 		{!st.fn || st.bodyOK, "connect_remote's body differs"}, {!st.fn || st.secdef, "connect_remote is not SECURITY DEFINER"},
-		{!st.fn || st.pathOK, "connect_remote's search_path is not pinned"}, {st.allowOK, "the allow-list differs"}} {
+		{!st.fn || st.pathOK, "connect_remote's search_path is not pinned"}, {st.allowOK, "the allow-list differs"},
+		{!st.fn || st.fnOwner == st.wantOwner, "connect_remote is owned by " + st.fnOwner + ", to be the NOLOGIN role " + st.wantOwner}} {
 		if !d.ok {
 			out = append(out, d.what)
 		}
 	}
+	out = append(out, st.own.differences(st.wantOwner)...)
 	out = append(out, st.detail...)
 	out = append(out, st.strayPrivileges...)
 	return append(out, st.foreignOwners...)
@@ -443,9 +484,12 @@ func (f *Function) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if err != nil {
 		return steps.CannotTell("%v", err)
 	}
+	if what, fix := st.own.blocker(w.owner); what != "" {
+		return steps.BlockedBy(what, fix)
+	}
 	switch {
 	case !st.schema:
-		return steps.ReadyTo(steps.Create, "schema %s does not exist → create it with allowed_secrets and connect_remote", w.schema)
+		return steps.ReadyTo(steps.Create, "schema %s does not exist → create it with allowed_secrets and connect_remote, owned by the NOLOGIN role %s", w.schema, w.owner)
 	case !st.marked:
 		return steps.BlockedBy(fmt.Sprintf("schema %s exists and was not made by cairn (owner %s)", w.schema, st.owner),
 			"choose another schema (-p schema=…): cairn does not put a SECURITY DEFINER function into a schema others use")
@@ -461,7 +505,7 @@ func (f *Function) Check(ctx context.Context, env *steps.Env) steps.Check {
 		return steps.ReadyTo(steps.Update, "schema %s: %s, but only its owner %s may hold privileges there (the grant-to roles: USAGE on the schema) → revoke them%s",
 			w.schema, strings.Join(st.strayPrivileges, "; "), st.owner, alsoDiffers(st))
 	case st.done():
-		return steps.AlreadyDone("schema %s holds connect_remote as described, EXECUTE only for %s, allow-list %v", w.schema, strings.Join(w.grantTo, ", "), w.secrets)
+		return steps.AlreadyDone("schema %s holds connect_remote as described, owned by the NOLOGIN role %s, EXECUTE only for %s, allow-list %v", w.schema, w.owner, strings.Join(w.grantTo, ", "), w.secrets)
 	}
 	return steps.ReadyTo(steps.Update, "schema %s: %s → replace connect_remote, its grants and the allow-list", w.schema, strings.Join(st.differences(), "; "))
 }
@@ -498,6 +542,9 @@ func (f *Function) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 	}
 	if len(st.foreignOwners) > 0 {
 		return nil, fmt.Errorf("schema %s: %s, not by %s: nothing changed", w.schema, strings.Join(st.foreignOwners, "; "), st.owner)
+	}
+	if what, fix := st.own.blocker(w.owner); what != "" {
+		return nil, fmt.Errorf("%s: nothing changed; %s", what, fix)
 	}
 	return steps.Outputs{}, inTx(ctx, c, env, w.statements())
 }
@@ -552,14 +599,16 @@ func (f *Function) Verify(ctx context.Context, env *steps.Env) error {
 	}
 	if !st.done() {
 		return &steps.VerifyError{What: "schema " + w.schema,
-			Expected: "connect_remote SECURITY DEFINER, search_path pinned, EXECUTE only for " + strings.Join(w.grantTo, ", ") +
-				", allow-list as given, no privilege on it for any role but its owner, schema USAGE only for " + strings.Join(w.grantTo, ", "),
+			Expected: "connect_remote SECURITY DEFINER owned by the NOLOGIN role " + w.owner + " (holding only what it needs), search_path pinned, EXECUTE only for " + strings.Join(w.grantTo, ", ") +
+				", allow-list as given, no privilege on it for any role but its owner (and SELECT for " + w.owner + "), schema USAGE only for " + w.owner + ", " + strings.Join(w.grantTo, ", "),
 			Found: strings.Join(st.differences(), "; ")}
 	}
 	return nil
 }
 
-// Rollback drops the schema cairn made, with its table and function.
+// Rollback drops what the step made, newest first: the function, the allow-list and the schema (one
+// transaction), then the owner role cairn made, once it owns nothing here (a second one). A schema or
+// role cairn did not make is left alone.
 func (f *Function) Rollback(ctx context.Context, env *steps.Env) error {
 	w, err := f.resolve(env, false)
 	if err != nil {
@@ -574,16 +623,33 @@ func (f *Function) Rollback(ctx context.Context, env *steps.Env) error {
 	if err != nil {
 		return err
 	}
-	if !st.schema {
-		return nil
-	}
-	if !st.marked || st.extraObjects {
+	switch {
+	case !st.schema:
+	case !st.marked || st.extraObjects:
 		env.Info("schema " + w.schema + " is not only cairn's: left alone")
+	default:
+		var stmts []string
+		if st.own.exists && st.own.marked {
+			stmts = w.ownerDrop()[:1] // the admin a member of the role again, to drop the function it owns
+		}
+		if err := inTx(ctx, c, env, append(stmts,
+			"DROP FUNCTION IF EXISTS "+ident(w.schema)+".connect_remote(text, text)",
+			"DROP TABLE IF EXISTS "+ident(w.schema)+".allowed_secrets",
+			"DROP SCHEMA "+ident(w.schema),
+		)); err != nil {
+			return err
+		}
+	}
+	switch {
+	case !st.own.exists:
+		return nil
+	case !st.own.marked:
+		env.Info("role " + w.owner + " was not made by cairn: left alone")
 		return nil
 	}
-	return inTx(ctx, c, env, []string{
-		"DROP FUNCTION IF EXISTS " + ident(w.schema) + ".connect_remote(text, text)",
-		"DROP TABLE IF EXISTS " + ident(w.schema) + ".allowed_secrets",
-		"DROP SCHEMA " + ident(w.schema),
-	})
+	if err := inTx(ctx, c, env, w.ownerDrop()); err != nil {
+		return fmt.Errorf("%w (role %s still owns or holds something: REASSIGN OWNED BY %s TO …; DROP OWNED BY %s in each database, then DROP ROLE %s)",
+			err, w.owner, ident(w.owner), ident(w.owner), ident(w.owner))
+	}
+	return nil
 }

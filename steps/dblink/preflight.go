@@ -27,7 +27,8 @@ import (
 // Preflight is the `dblink-secret-preflight` kind. It only reads, and collects every problem with its
 // fix before anything is made: the instance (exists, available, PostgreSQL) and the admin connection;
 // the extensions available; the grant-to roles (exist, not superuser, not rds_superuser members, no
-// use of aws_lambda); the schema (absent or cairn's); the secret (exists, a JSON object with the keys,
+// use of aws_lambda); the schema (absent or cairn's); the owner role connect_remote will run as
+// (absent or cairn's, and the admin may create roles); the secret (exists, a JSON object with the keys,
 // a valid port, no NUL) and the remote it names (a TLS login with those values); the function and role
 // names (free, or cairn's). The secret's password is registered for redaction and never output.
 // Outputs: account, region, secret-arn, secret-kms-key (a customer key's ARN, or empty), function-arn.
@@ -40,6 +41,7 @@ type Preflight struct {
 	Roles        []ref.Template `yaml:"roles"`
 	Schema       ref.Template   `yaml:"schema"`
 	GrantTo      ref.Template   `yaml:"grant-to"`
+	Owner        ref.Template   `yaml:"owner"` // the NOLOGIN role that will own connect_remote (default <schema>_owner)
 	SSLRootCert  ref.Template   `yaml:"ssl-root-cert"`
 	Extensions   []string       `yaml:"extensions"`
 }
@@ -65,7 +67,7 @@ func (p *Preflight) Describe(env *steps.Env) []steps.Action {
 		{Kind: steps.ActAWS, Target: "secretsmanager", Text: "secretsmanager DescribeSecret + GetSecretValue\n  SecretId: " + env.Describe(p.Secret) + "\n  (the value is checked, never shown)"},
 		{Kind: steps.ActAWS, Target: "lambda", Text: "lambda GetFunction\n  FunctionName: " + env.Describe(p.FunctionName)},
 		{Kind: steps.ActAWS, Target: "iam", Text: "iam GetRole for each role name"},
-		{Kind: steps.ActSQL, Target: p.Target.describe(env), Text: "-- read: pg_available_extensions, pg_roles (grant-to), pg_namespace (schema), privileges on aws_lambda"},
+		{Kind: steps.ActSQL, Target: p.Target.describe(env), Text: "-- read: pg_available_extensions, pg_roles (grant-to; owner " + orDefault(env.Describe(p.Owner), defaultOwner(env.Describe(p.Schema))) + " absent or cairn's; the admin may create roles), pg_namespace (schema), privileges on aws_lambda"},
 		{Kind: steps.ActSQL, Target: "the remote named by the secret", Text: "-- a TLS login (sslmode=verify-full with ssl-root-cert when that file is here) with the secret's values, then SELECT 1"},
 	}
 }
@@ -84,7 +86,7 @@ func (p *Preflight) run(ctx context.Context, env *steps.Env) (preflightResult, e
 	res := preflightResult{outs: steps.Outputs{}}
 	v := map[string]string{}
 	for k, t := range map[string]ref.Template{"region": p.Region, "instance": p.Instance, "secret": p.Secret, "function": p.FunctionName,
-		"bundle": p.Bundle, "schema": p.Schema, "grant": p.GrantTo, "rootcert": p.SSLRootCert} {
+		"bundle": p.Bundle, "schema": p.Schema, "grant": p.GrantTo, "rootcert": p.SSLRootCert, "owner": p.Owner} {
 		s, err := env.Text(t)
 		if err != nil {
 			return res, err
@@ -105,6 +107,12 @@ func (p *Preflight) run(ctx context.Context, env *steps.Env) (preflightResult, e
 	}
 	if err := checkSchema(v["schema"]); err != nil {
 		res.problem(err.Error(), "give -p schema=<new schema name>")
+	}
+	if v["owner"] == "" {
+		v["owner"] = defaultOwner(v["schema"])
+	}
+	if err := checkOwner(v["owner"], grantTo); err != nil {
+		res.problem(err.Error(), "give -p owner-role=<new role name>")
 	}
 	if !strings.HasPrefix(v["rootcert"], "/") {
 		res.problem(fmt.Sprintf("ssl-root-cert %q is not an absolute path", v["rootcert"]), "give the path of the CA bundle on the database server")
@@ -132,6 +140,7 @@ func (p *Preflight) run(ctx context.Context, env *steps.Env) (preflightResult, e
 	} else {
 		defer conn.Close(context.WithoutCancel(ctx))
 		p.checkDatabase(ctx, conn, grantTo, v["schema"], &res)
+		checkOwnerRole(ctx, conn, v["owner"], &res)
 	}
 	if remote != nil {
 		p.checkRemote(ctx, remote, v["rootcert"], &res)
@@ -313,6 +322,24 @@ func (p *Preflight) checkDatabase(ctx context.Context, c *pgx.Conn, grantTo []st
 	err := c.QueryRow(ctx, `SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = $1`, schema).Scan(&comment)
 	if err == nil && (comment == nil || *comment != SchemaMarker) {
 		res.problem(fmt.Sprintf("schema %s exists and was not made by cairn", schema), "choose another -p schema=…")
+	}
+}
+
+// checkOwnerRole: the role connect_remote will be owned by is absent (the admin must then be allowed
+// to create it) or one cairn made.
+func checkOwnerRole(ctx context.Context, c *pgx.Conn, owner string, res *preflightResult) {
+	var comment *string
+	err := c.QueryRow(ctx, `SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1`, owner).Scan(&comment)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		var may bool
+		if err := c.QueryRow(ctx, `SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&may); err == nil && !may {
+			res.problem(fmt.Sprintf("the admin user may not create the owner role %s (no CREATEROLE)", owner), "connect as the master user (credentials-secret), which has CREATEROLE on RDS")
+		}
+	case err != nil:
+		res.problem(fmt.Sprintf("read role %s: %v", owner, err), "check the admin connection")
+	case comment == nil || *comment != OwnerMarker:
+		res.problem(fmt.Sprintf("role %s exists and was not made by cairn", owner), "choose another -p owner-role=… : cairn makes its own NOLOGIN role to own connect_remote")
 	}
 }
 

@@ -14,14 +14,17 @@ import (
 
 // Verify is the `dblink-secret-verify` kind, a read-only proof: PUBLIC cannot execute connect_remote;
 // each grant-to role can, and can neither use schema aws_lambda or aws_commons nor execute any of their
-// functions, nor is a superuser or rds_superuser member; and the whole chain works — connect_remote
-// (invoked by the admin, its owner) gets the values from the Lambda function, connects over
-// verify-full TLS and the remote answers through dblink. The connection it opens is closed again.
+// functions, nor is a superuser or rds_superuser member; connect_remote's owner is the `owner` role
+// (when given), which cannot log in and is no superuser; and the whole chain works — connect_remote
+// (invoked by the admin, a member of its owner role) gets the values from the Lambda function,
+// connects over verify-full TLS and the remote answers through dblink. The connection it opens is
+// closed again.
 type Verify struct {
 	Target  `yaml:",inline"`
 	Schema  ref.Template `yaml:"schema"`
 	Secret  ref.Template `yaml:"secret"`
 	GrantTo ref.Template `yaml:"grant-to"`
+	Owner   ref.Template `yaml:"owner"` // the NOLOGIN role that must own connect_remote (optional)
 }
 
 // Validate checks the parameters.
@@ -38,6 +41,7 @@ func (v *Verify) Describe(env *steps.Env) []steps.Action {
 	s := env.Describe(v.Schema)
 	return []steps.Action{
 		{Kind: steps.ActSQL, Target: t, Text: "-- for each grant-to role: has_function_privilege on " + s + ".connect_remote = true; on every function of aws_lambda, aws_commons = false; has_schema_privilege(aws_lambda|aws_commons, USAGE) = false; not superuser, not in rds_superuser; PUBLIC has no EXECUTE"},
+		{Kind: steps.ActSQL, Target: t, Text: "-- " + s + ".connect_remote's owner is " + orDefault(env.Describe(v.Owner), "(any)") + ": rolcanlogin = false, rolsuper = false"},
 		{Kind: steps.ActSQL, Target: t, Text: "SELECT " + s + ".connect_remote('cairn_verify', " + env.Describe(v.Secret) + ")"},
 		{Kind: steps.ActSQL, Target: t, Text: "SELECT x FROM dblink('cairn_verify', 'SELECT 1') AS t(x int)"},
 		{Kind: steps.ActSQL, Target: t, Text: "SELECT dblink_disconnect('cairn_verify')"},
@@ -90,6 +94,21 @@ func (v *Verify) prove(ctx context.Context, env *steps.Env) error {
 		return &steps.VerifyError{What: "privileges", Expected: "connect_remote for the grant-to roles only; aws_lambda and aws_commons for none of them", Found: strings.Join(problems, "; ")}
 	}
 	env.Info(fmt.Sprintf("privileges: only %s may execute %s.connect_remote; none of them may use aws_lambda or aws_commons", strings.Join(roles, ", "), schema))
+	owner, err := env.Text(v.Owner)
+	if err != nil {
+		return err
+	}
+	var fnOwner string
+	var login, super bool
+	if err := c.QueryRow(ctx, `SELECT r.rolname, r.rolcanlogin, r.rolsuper FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner WHERE p.oid = to_regprocedure($1)`,
+		schema+".connect_remote(text,text)").Scan(&fnOwner, &login, &super); err != nil {
+		return fmt.Errorf("read the owner of %s.connect_remote: %w", schema, err)
+	}
+	if owner != "" && fnOwner != owner || login || super {
+		return &steps.VerifyError{What: schema + ".connect_remote's owner", Expected: "the NOLOGIN role " + orDefault(owner, "made for it") + ", no superuser",
+			Found: fmt.Sprintf("%s (may log in: %t, superuser: %t)", fnOwner, login, super)}
+	}
+	env.Info(fmt.Sprintf("%s.connect_remote runs as its owner %s, which cannot log in and is no superuser", schema, fnOwner))
 	var status string
 	if err := c.QueryRow(ctx, "SELECT "+ident(schema)+".connect_remote('cairn_verify', $1)", secret).Scan(&status); err != nil {
 		return fmt.Errorf("connect_remote('cairn_verify', %s): %w", secret, err)
@@ -149,6 +168,13 @@ func Privileges(ctx context.Context, c *pgx.Conn, schema string, roles []string)
 		}
 	}
 	return problems, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
 }
 
 // Register adds the kinds.
