@@ -280,6 +280,7 @@ func TestDblinkSecretOnTheTwin(t *testing.T) {
 			{[]string{"secret=cairn/bad/no-port"}, "lacks usable keys: port"},
 			{[]string{"function-name=cairn-dblink-foreign"}, "already exists with other code"},
 			{[]string{"grant-to=nobody_here"}, "grant-to role nobody_here does not exist"},
+			{[]string{"owner-role=intruder"}, "role intruder exists and was not made by cairn"},
 		}
 		for _, c := range cases {
 			a := withParams(args, c.params...)
@@ -291,7 +292,7 @@ func TestDblinkSecretOnTheTwin(t *testing.T) {
 				t.Errorf("%v: the bad secret's password is in the output", c.params)
 			}
 		}
-		// Nothing half-made: no IAM role, no function, no schema.
+		// Nothing half-made: no IAM role, no function, no schema, no owner role.
 		ic := iam.NewFromConfig(b.aws)
 		for _, r := range []string{"cairn-dblink-app-db", "cairn-dblink-app-db-fn"} {
 			if _, err := ic.GetRole(b.ctx(), &iam.GetRoleInput{RoleName: aws.String(r)}); err == nil {
@@ -305,6 +306,10 @@ func TestDblinkSecretOnTheTwin(t *testing.T) {
 		_ = app.QueryRow(b.ctx(), "SELECT count(*) FROM pg_namespace WHERE nspname = 'dblink_secret'").Scan(&n)
 		if n != 0 {
 			t.Error("the schema was created by a refused run")
+		}
+		_ = app.QueryRow(b.ctx(), "SELECT count(*) FROM pg_roles WHERE rolname = 'dblink_secret_owner'").Scan(&n)
+		if n != 0 {
+			t.Error("the owner role was created by a refused run")
 		}
 		// Clean the state dir so the real run below is the only one.
 		os.RemoveAll(b.state)
@@ -338,6 +343,53 @@ func TestDblinkSecretOnTheTwin(t *testing.T) {
 		_, err := rep.Exec(b.ctx(), "SELECT dblink_secret.connect_remote('other', 'cairn/app-db/master')")
 		if err == nil || !strings.Contains(err.Error(), "not in the allow-list") {
 			t.Errorf("a secret id outside the allow-list: %v", err)
+		}
+	})
+
+	t.Run("connect_remote runs as a NOLOGIN owner role, never the admin", func(t *testing.T) {
+		var owner string
+		var login, super, adminsRole bool
+		if err := app.QueryRow(b.ctx(), `SELECT r.rolname, r.rolcanlogin, r.rolsuper, pg_has_role(r.oid, $1, 'MEMBER')
+			FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner WHERE p.oid = 'dblink_secret.connect_remote(text,text)'::regprocedure`, masterUser).Scan(&owner, &login, &super, &adminsRole); err != nil {
+			t.Fatal(err)
+		}
+		if owner != "dblink_secret_owner" || login || super || adminsRole {
+			t.Fatalf("connect_remote's owner %s (may log in: %t, superuser: %t, has the admin's rights: %t), want the NOLOGIN role dblink_secret_owner", owner, login, super, adminsRole)
+		}
+		// The role cannot log in even with the right password (given to it here for the try only).
+		su := b.superuser("app-db")
+		exec1(t, su, "ALTER ROLE dblink_secret_owner PASSWORD "+quoteLit(verifier(t, "Owner-pw-1")))
+		c, err := b.tryConn("app-db", "dblink_secret_owner", "Owner-pw-1")
+		exec1(t, su, "ALTER ROLE dblink_secret_owner PASSWORD NULL")
+		if err == nil {
+			c.Close(b.ctx())
+			t.Fatal("dblink_secret_owner logged in")
+		}
+		if !strings.Contains(err.Error(), "not permitted to log in") {
+			t.Fatalf("the owner's login failed for another reason than NOLOGIN: %v", err)
+		}
+		// The app role still connects through it, and the owner holds nothing of the admin's.
+		rep := b.conn("app-db", "reporter", "Reporter-pw-1")
+		var who string
+		if err := rep.QueryRow(b.ctx(), "SELECT dblink_secret.connect_remote('whoami', $1)", b.remote).Scan(&who); err != nil || who != "connected whoami" {
+			t.Fatalf("reporter through connect_remote: %q, %v\n%s", who, err, b.lambdaLog())
+		}
+		defer rep.Exec(b.ctx(), "SELECT dblink_disconnect('whoami')")
+		var n int
+		if err := rep.QueryRow(b.ctx(), "SELECT count(*) FROM dblink('whoami', 'SELECT id FROM app.items') AS t(id int)").Scan(&n); err != nil || n != 42 {
+			t.Fatalf("rows through the owner's connection: %d, %v", n, err)
+		}
+		for _, q := range []string{
+			"SELECT has_table_privilege('dblink_secret_owner', 'dblink_secret.allowed_secrets', 'INSERT, UPDATE, DELETE, TRUNCATE')",
+			"SELECT has_database_privilege('dblink_secret_owner', current_database(), 'CREATE')",
+			"SELECT pg_has_role('dblink_secret_owner', 'rds_superuser', 'MEMBER')",
+			"SELECT pg_has_role('dblink_secret_owner', '" + masterUser + "', 'MEMBER')",
+			"SELECT rolcreaterole OR rolcreatedb OR rolbypassrls OR rolreplication FROM pg_roles WHERE rolname = 'dblink_secret_owner'",
+		} {
+			var got bool
+			if err := app.QueryRow(b.ctx(), q).Scan(&got); err != nil || got {
+				t.Errorf("%s: %t, %v; want false", q, got, err)
+			}
 		}
 	})
 
@@ -505,6 +557,10 @@ func TestDblinkSecretOnTheTwin(t *testing.T) {
 		_ = app.QueryRow(b.ctx(), "SELECT count(*) FROM pg_namespace WHERE nspname IN ('dblink_secret', 'aws_lambda', 'aws_commons')").Scan(&n)
 		if n != 0 {
 			t.Errorf("%d schemas left", n)
+		}
+		_ = app.QueryRow(b.ctx(), "SELECT count(*) FROM pg_roles WHERE rolname = 'dblink_secret_owner'").Scan(&n)
+		if n != 0 {
+			t.Error("the owner role dblink_secret_owner is still there")
 		}
 		if _, err := lambda.NewFromConfig(b.aws).GetFunction(b.ctx(), &lambda.GetFunctionInput{FunctionName: aws.String("cairn-dblink-secret")}); err == nil {
 			t.Error("the function is still there")
