@@ -21,10 +21,13 @@ import (
 // intermediate data file (the source and the insurance snapshot are the safety net). Per database:
 // a snapshot is exported and held; the schema's pre-data is restored with `pg_restore --create`
 // (the database, owner, grants, types, tables without indexes); the rows move with binary COPY by
-// Jobs workers in parallel, all under the exported snapshot, large tables split into ctid ranges so
-// one dominant table does not serialize the copy; sequences are set from the snapshot; then indexes
-// and constraints are built in parallel by `pg_restore -j N --section=post-data`. Rows copied per
-// table are recorded in Dir's manifest. On any error the half-copied database is dropped.
+// Jobs workers in parallel, all under the exported snapshot, relayed at the wire level (relayCopy),
+// each whole table emptied and loaded frozen in one transaction, and each table's indexes and key
+// constraints built by its worker as soon as its rows are in (the loader); tables are split into
+// ctid ranges only for a PostgreSQL 16+ target. Then sequences are set from the snapshot, large
+// objects copied, and the rest of post-data (foreign keys, triggers, what pg_dump adds statements
+// to) restored by `pg_restore -j N`. Rows copied per table are recorded in Dir's manifest. On any
+// error the half-copied database is dropped.
 type Stream struct {
 	Source Server       `yaml:"source"`
 	Target Server       `yaml:"target"`
@@ -52,10 +55,11 @@ func (s *Stream) Describe(env *steps.Env) []steps.Action {
 		{Kind: steps.ActSQL, Target: src, Text: "-- per database, held open for the copy:\nBEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot();"},
 		{Kind: steps.ActExec, Target: src, Text: "pg_dump -Fc --section=pre-data --section=post-data --snapshot=<exported> -f <work>/<db>.schema <db>"},
 		{Kind: steps.ActExec, Target: tgt, Text: "pg_restore --create --exit-on-error --section=pre-data -d postgres <work>/<db>.schema"},
-		{Kind: steps.ActSQL, Target: src + " → " + tgt, Text: fmt.Sprintf("%s workers: COPY (SELECT <cols> FROM <table> [WHERE ctid range]) TO STDOUT (FORMAT binary) → COPY <table> (<cols>) FROM STDIN (FORMAT binary), under the exported snapshot", j)},
+		{Kind: steps.ActSQL, Target: src, Text: "-- under the exported snapshot: the tables, and each plain table's indexes and keys\nSELECT … FROM pg_class …; SELECT pg_get_indexdef(…), pg_get_constraintdef(…) FROM pg_index …"},
+		{Kind: steps.ActSQL, Target: src + " → " + tgt, Text: fmt.Sprintf("%s workers, largest table first, each under the exported snapshot:\nCOPY <table> (<cols>) TO STDOUT (FORMAT binary) → BEGIN; TRUNCATE ONLY <table>; COPY <table> (<cols>) FROM STDIN (FORMAT binary, FREEZE); COMMIT;\nthen that table's indexes and keys: CREATE INDEX …; ALTER TABLE ONLY … ADD CONSTRAINT …", j)},
 		{Kind: steps.ActSQL, Target: tgt, Text: "SELECT setval(<each sequence>, <its value in the snapshot>)"},
 		{Kind: steps.ActExec, Target: src + " → " + tgt, Text: "-- only when the database has large objects:\npg_dump -Fc --section=data --exclude-table='*.*' --snapshot=<exported> <db> → pg_restore --exit-on-error --section=data -d <db>"},
-		{Kind: steps.ActExec, Target: tgt, Text: "pg_restore --exit-on-error -j " + j + " --section=post-data -d <db> <work>/<db>.schema"},
+		{Kind: steps.ActExec, Target: tgt, Text: "pg_restore --exit-on-error -j " + j + " --section=post-data -L <the list without what cairn built> -d <db> <work>/<db>.schema   (only if anything is left)"},
 	}
 }
 
