@@ -238,3 +238,22 @@ func only(env *steps.Env, t ref.Template, dbs []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// exportSnapshot opens a connection to db in a REPEATABLE READ, READ ONLY transaction and exports
+// its snapshot, for pg_dump and the copy workers to share; the snapshot lives as long as the
+// connection (closing it ends the transaction).
+func exportSnapshot(ctx context.Context, src dsn, db string) (*pgx.Conn, string, error) {
+	c, err := src.connect(ctx, db)
+	if err != nil {
+		return nil, "", err
+	}
+	var snap string
+	if _, err = c.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err == nil {
+		err = c.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snap)
+	}
+	if err != nil {
+		c.Close(context.WithoutCancel(ctx))
+		return nil, "", fmt.Errorf("export a snapshot of %s: %w", db, err)
+	}
+	return c, snap, nil
+}

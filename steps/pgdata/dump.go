@@ -146,22 +146,12 @@ func (d *Dump) dumpOne(ctx context.Context, env *steps.Env, src dsn, dir, db str
 	if err := os.RemoveAll(out); err != nil { // a half-written dump of an interrupted run
 		return rec, err
 	}
-	c, err := src.connect(ctx, db)
+	c, snap, err := exportSnapshot(ctx, src, db)
 	if err != nil {
 		return rec, err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	tx, err := c.Begin(ctx)
-	if err != nil {
-		return rec, err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
-		return rec, err
-	}
-	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&rec.Snapshot); err != nil {
-		return rec, fmt.Errorf("export a snapshot of %s: %w", db, err)
-	}
+	rec.Snapshot = snap
 	tables, err := userTables(ctx, c)
 	if err != nil {
 		return rec, err

@@ -149,22 +149,12 @@ func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisec
 
 func (s *Stream) copyOne(ctx context.Context, env *steps.Env, src, tgt dsn, dir, db string, jobs int) (Database, error) {
 	rec := Database{Name: db, Rows: map[string]int64{}}
-	c, err := src.connect(ctx, db)
+	c, snap, err := exportSnapshot(ctx, src, db)
 	if err != nil {
 		return rec, err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	tx, err := c.Begin(ctx)
-	if err != nil {
-		return rec, err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
-		return rec, err
-	}
-	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&rec.Snapshot); err != nil {
-		return rec, fmt.Errorf("export a snapshot of %s: %w", db, err)
-	}
+	rec.Snapshot = snap
 	t0 := time.Now()
 	schema := filepath.Join(dir, db+".schema")
 	defer os.Remove(schema)
