@@ -59,21 +59,9 @@ func createInput(id, key, password string, s Settings) *rds.CreateDBInstanceInpu
 		CopyTagsToSnapshot: aws.Bool(s.CopyTagsToSnapshot), DeletionProtection: aws.Bool(s.DeletionProtection),
 		BackupRetentionPeriod: aws.Int32(s.BackupRetention), Tags: s.Tags,
 	}
-	if s.StorageType != "" {
-		in.StorageType = aws.String(s.StorageType)
-	}
-	if s.ParameterGroup != "" {
-		in.DBParameterGroupName = aws.String(s.ParameterGroup)
-	}
-	if s.SubnetGroup != "" {
-		in.DBSubnetGroupName = aws.String(s.SubnetGroup)
-	}
-	if len(s.SecurityGroups) > 0 {
-		in.VpcSecurityGroupIds = s.SecurityGroups
-	}
-	if !s.MultiAZ && s.AvailabilityZone != "" {
-		in.AvailabilityZone = aws.String(s.AvailabilityZone)
-	}
+	p := s.placement()
+	in.StorageType, in.DBParameterGroupName, in.DBSubnetGroupName = p.storageType, p.parameterGroup, p.subnetGroup
+	in.VpcSecurityGroupIds, in.AvailabilityZone = p.securityGroups, p.availabilityZone
 	s.toCreate(in)
 	return in
 }

@@ -61,21 +61,9 @@ func (r *Restore) input(env *steps.Env) (*rds.RestoreDBInstanceFromDBSnapshotInp
 		PubliclyAccessible: aws.Bool(s.PubliclyAccessible), CopyTagsToSnapshot: aws.Bool(s.CopyTagsToSnapshot),
 		DeletionProtection: aws.Bool(s.DeletionProtection), Tags: s.Tags,
 	}
-	if s.StorageType != "" {
-		in.StorageType = aws.String(s.StorageType)
-	}
-	if s.ParameterGroup != "" {
-		in.DBParameterGroupName = aws.String(s.ParameterGroup)
-	}
-	if s.SubnetGroup != "" {
-		in.DBSubnetGroupName = aws.String(s.SubnetGroup)
-	}
-	if len(s.SecurityGroups) > 0 {
-		in.VpcSecurityGroupIds = s.SecurityGroups
-	}
-	if !s.MultiAZ && s.AvailabilityZone != "" {
-		in.AvailabilityZone = aws.String(s.AvailabilityZone)
-	}
+	p := s.placement()
+	in.StorageType, in.DBParameterGroupName, in.DBSubnetGroupName = p.storageType, p.parameterGroup, p.subnetGroup
+	in.VpcSecurityGroupIds, in.AvailabilityZone = p.securityGroups, p.availabilityZone
 	s.toRestore(in)
 	return in, s, nil
 }

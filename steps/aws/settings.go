@@ -76,6 +76,32 @@ func SettingsOf(i rdstypes.DBInstance) Settings {
 	return s
 }
 
+// placement holds the optional members CreateDBInstance and RestoreDBInstanceFromDBSnapshot both
+// take, nil where the source had none (AWS then picks its default).
+type placement struct {
+	storageType, parameterGroup, subnetGroup, availabilityZone *string
+	securityGroups                                             []string
+}
+
+func optional(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return aws.String(v)
+}
+
+func (s Settings) placement() placement {
+	p := placement{storageType: optional(s.StorageType), parameterGroup: optional(s.ParameterGroup),
+		subnetGroup: optional(s.SubnetGroup)}
+	if len(s.SecurityGroups) > 0 {
+		p.securityGroups = s.SecurityGroups
+	}
+	if !s.MultiAZ { // a Multi-AZ instance may not name its zone
+		p.availabilityZone = optional(s.AvailabilityZone)
+	}
+	return p
+}
+
 // JSON encodes the settings for an output.
 func (s Settings) JSON() string {
 	b, _ := json.Marshal(s)
