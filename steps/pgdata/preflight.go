@@ -146,7 +146,7 @@ func Register(r *steps.Registry) {
 	r.Register("pg-quiesce", "block application roles, end their sessions, record the WAL position (or lift)", func() steps.Step { return &Quiesce{} })
 	r.Register("pg-wal-check", "prove nothing was written to the source since the quiesce", func() steps.Step { return &WALCheck{} })
 	r.Register("pg-dump", "pg_dump -Fd -j N of every database under one exported snapshot, with row counts", func() steps.Step { return &Dump{} })
-	r.Register("pg-restore", "pg_restore --create --exit-on-error -j N; a failed database is dropped", func() steps.Step { return &Restore{} })
+	r.Register("pg-restore", "schema by pg_restore --create, rows by parallel COPY FREEZE from the dump, indexes as each table lands, the rest by pg_restore -j N; a failed database is dropped", func() steps.Step { return &Restore{} })
 	r.Register("pg-verify-rows", "compare the target's rows (and checksums) with the dump's record", func() steps.Step { return &VerifyRows{} })
 	registerStream(r)
 }
