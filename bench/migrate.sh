@@ -9,7 +9,8 @@
 #           b2     pg_dump -Fd -j2 ; pg_restore -j2                       (default gzip)
 #           dz0    pg_dump -Fc -Z0 | pg_restore                           (stream, one job)
 #           pgcopydb  pgcopydb clone --table-jobs 2 --index-jobs 2        (0.10, Debian)
-#   cairn:  cdisk  the runbook's pg-dump + pg-restore steps (-Fd -j2 -Z0 under an exported snapshot,
+#   cairn:  cdisk  the runbook's pg-dump + pg-restore steps (-Fd -j2 under an exported snapshot, gzip'd
+#                  only when a sample compresses 8:1 or better (pgb yes, many no),
 #                  row counts; schema by pg_restore, rows by cairn's parallel COPY FREEZE from the dump's
 #                  files with each table's indexes built as it lands, the rest by pg_restore -j2)
 #           cstream  the pg-stream-copy step (parallel binary COPY FREEZE under one snapshot, each

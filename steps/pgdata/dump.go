@@ -19,6 +19,8 @@ import (
 // open for the dump's whole length; the per-table row counts come from the dump's own data files
 // (pg_dump read them under S) and, with Checksums, content checksums are computed under S too. The
 // dump is validated with `pg_restore --list`. The manifest, written last, marks it complete.
+// Compress is a gzip level 0–9, or "auto" (the default): gzip only when a sample of the largest
+// tables compresses well enough to pay for the CPU (dumpCompression).
 type Dump struct {
 	Source    Server       `yaml:"source"`
 	Dir       ref.Template `yaml:"dir"`
@@ -55,15 +57,19 @@ func jobsOf(env *steps.Env, t ref.Template) (int, error) {
 // Describe lists the commands.
 func (d *Dump) Describe(env *steps.Env) []steps.Action {
 	dir := env.Describe(d.Dir)
-	z := orDefault(env.Describe(d.Compress), "0")
-	return []steps.Action{
-		{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: "-- per database, held open for the dump:\nBEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot();"},
+	acts := []steps.Action{{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: "-- per database, held open for the dump:\nBEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot();"}}
+	z := orDefault(env.Describe(d.Compress), compressAuto)
+	if z == compressAuto {
+		z = "<0 or " + autoCompressLevel + ">"
+		acts = append(acts, steps.Action{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: fmt.Sprintf("-- compress: auto — under the same snapshot, a %d-page sample of each of the largest tables (up to 8, nine tenths of the data), gzip'd in memory: -Z %s when it shrinks at least %g:1, else -Z 0\nCOPY (SELECT … FROM ONLY <table> TABLESAMPLE SYSTEM (…) REPEATABLE (0)) TO STDOUT", samplePages, autoCompressLevel, autoCompressRatio)})
+	}
+	return append(acts, []steps.Action{
 		{Kind: steps.ActExec, Target: "local", Text: fmt.Sprintf("pg_dump -Fd -j %s -Z %s --no-sync --snapshot=<exported> -f %s/<db>.dir <db>   (PGPASSWORD in the environment; -j lowered to the number of tables at least a tenth the size of the largest)", orDefault(env.Describe(d.Jobs), "2"), z, dir)},
 		{Kind: steps.ActFile, Target: "local", Text: "fsync every file and directory of " + dir + "/<db>.dir   (while the rows are counted; the dump is on disk before the step is done)"},
 		{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: "-- under the same snapshot: each plain table's indexes and keys, for the restore to build as the table lands\nSELECT pg_get_indexdef(…), pg_get_constraintdef(…) FROM pg_index …"},
 		{Kind: steps.ActExec, Target: "local", Text: "pg_restore --list " + dir + "/<db>.dir   (validates the dump; row counts from its data files)"},
 		{Kind: steps.ActFile, Target: "local", Text: dir + "/" + manifestName + "   (written last: rows per table" + map[bool]string{true: " and checksums", false: ""}[env.Describe(d.Checksums) == "true"] + ")"},
-	}
+	}...)
 }
 
 // Check says whether a complete dump is in Dir.
@@ -101,6 +107,9 @@ func (d *Dump) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkCompress(z); err != nil {
+		return nil, err
+	}
 	cs, err := env.Text(d.Checksums)
 	if err != nil {
 		return nil, err
@@ -127,7 +136,7 @@ func (d *Dump) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error)
 	m := &Manifest{Method: "dump"}
 	for i, db := range dbs {
 		env.Out.Progress(float64(i), float64(len(dbs)), "databases")
-		rec, err := d.dumpOne(ctx, env, src, dir, db, jobs, orDefault(z, "0"), cs == "true")
+		rec, err := d.dumpOne(ctx, env, src, dir, db, jobs, z, cs == "true")
 		if err != nil {
 			return nil, err
 		}
@@ -157,6 +166,18 @@ func (d *Dump) dumpOne(ctx context.Context, env *steps.Env, src dsn, dir, db str
 		return rec, err
 	}
 	rec.Tables = tableNames(tables)
+	level, ratio, err := dumpCompression(ctx, c, z, tables)
+	if err != nil {
+		return rec, err
+	}
+	if z == "" || z == compressAuto {
+		how := "raw (-Z 0): gzip would cost more CPU than it saves in writing"
+		if level != "0" {
+			how = "gzip'd (-Z " + level + "): a fraction of the bytes to write and sync"
+		}
+		env.Info(fmt.Sprintf("a sample of %s's largest tables compresses %.1f:1, so the dump is %s", db, ratio, how))
+	}
+	rec.Compress, _ = strconv.Atoi(level)
 	// a pg_dump worker per table big enough to matter: a worker for a table a tenth the size of
 	// the largest only costs a connection while the largest is still being read
 	if n := bigTables(tables); n < jobs {
@@ -166,7 +187,7 @@ func (d *Dump) dumpOne(ctx context.Context, env *steps.Env, src dsn, dir, db str
 	// pg_dump's own sync (it fsyncs every file at the end) is replaced by cairn's, done while the
 	// rows are counted from the same files: the dump is durable before the step reports it done
 	t0 := time.Now()
-	argv := []string{"pg_dump", "-Fd", "-j", strconv.Itoa(jobs), "-Z", z, "--no-sync", "--snapshot=" + rec.Snapshot, "-f", out, "-d", src.dbArg(db)}
+	argv := []string{"pg_dump", "-Fd", "-j", strconv.Itoa(jobs), "-Z", level, "--no-sync", "--snapshot=" + rec.Snapshot, "-f", out, "-d", src.dbArg(db)}
 	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: argv, Env: src.environ(env.Environ, "")}); err != nil {
 		return rec, fmt.Errorf("pg_dump %s: %w", db, err)
 	}

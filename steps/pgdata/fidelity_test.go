@@ -76,20 +76,21 @@ func TestDumpRestoreAndStreamKeepEveryObjectAndRow(t *testing.T) {
 	reg := all.Registry()
 	want := fingerprint(ctx, t, src.ConnString("shop", "postgres"))
 
-	for _, mode := range []string{"dump", "stream"} {
+	// the dump both raw and gzip'd: compress: auto picks either, by the data
+	for _, mode := range []string{"dump", "dump-gzip", "stream"} {
 		t.Run(mode, func(t *testing.T) {
 			tgt.Exec(t, "postgres", "DROP DATABASE IF EXISTS shop WITH (FORCE)")
 			dir := filepath.Join(t.TempDir(), "work")
 			env := steptest.Env(t, map[string]string{})
 			var kinds []string
-			if mode == "dump" {
+			if mode != "stream" {
 				kinds = []string{"pg-dump", "pg-restore"}
 			} else {
 				kinds = []string{"pg-stream-copy"}
 			}
 			for _, kind := range kinds {
 				with := map[string]string{
-					"pg-dump":        fmt.Sprintf("source: { conn: %q }\ndatabases: shop\n", srcConn),
+					"pg-dump":        fmt.Sprintf("source: { conn: %q }\ndatabases: shop\ncompress: %q\n", srcConn, map[bool]string{true: "6", false: "0"}[mode == "dump-gzip"]),
 					"pg-restore":     fmt.Sprintf("target: { conn: %q }\n", tgtConn),
 					"pg-stream-copy": fmt.Sprintf("source: { conn: %q }\ntarget: { conn: %q }\ndatabases: shop\n", srcConn, tgtConn),
 				}[kind]

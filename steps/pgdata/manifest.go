@@ -35,6 +35,7 @@ type Database struct {
 	Name      string            `json:"name"`
 	Dir       string            `json:"dir,omitempty"`
 	Snapshot  string            `json:"snapshot"`
+	Compress  int               `json:"compress,omitempty"`  // the dump's gzip level (0: raw)
 	Rows      map[string]int64  `json:"rows"`                // "schema.table" → rows
 	Checksums map[string]string `json:"checksums,omitempty"` // "schema.table" → md5
 	// Indexes are the indexes and key constraints the restore builds as soon as each table's rows
