@@ -188,10 +188,16 @@ func (d *Dump) dumpOne(ctx context.Context, env *steps.Env, src dsn, dir, db str
 	// rows are counted from the same files: the dump is durable before the step reports it done
 	t0 := time.Now()
 	argv := []string{"pg_dump", "-Fd", "-j", strconv.Itoa(jobs), "-Z", level, "--no-sync", "--snapshot=" + rec.Snapshot, "-f", out, "-d", src.dbArg(db)}
+	follow := followDump(ctx, out) // each file's rows counted as pg_dump writes it
 	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: argv, Env: src.environ(env.Environ, "")}); err != nil {
+		follow.abandon()
 		return rec, fmt.Errorf("pg_dump %s: %w", db, err)
 	}
-	env.Info(fmt.Sprintf("pg_dump of %s finished in %s; counting its rows and syncing it to disk", db, since(t0)))
+	counted, err := follow.finish()
+	if err != nil {
+		return rec, err
+	}
+	env.Info(fmt.Sprintf("pg_dump of %s finished in %s, its rows counted as it wrote them; checking the counts and syncing it to disk", db, since(t0)))
 	t0 = time.Now()
 	synced := make(chan error, 1)
 	go func() { synced <- syncTree(out) }()
@@ -205,7 +211,7 @@ func (d *Dump) dumpOne(ctx context.Context, env *steps.Env, src dsn, dir, db str
 			return rec, err
 		}
 	}
-	if rec.Rows, err = countDumpRows(ctx, env, out, rec.Tables); err != nil {
+	if rec.Rows, err = countDumpRows(ctx, env, out, rec.Tables, counted); err != nil {
 		return rec, err
 	}
 	// every large object of the snapshot must be in the dump
@@ -268,7 +274,7 @@ func (d *Dump) Verify(ctx context.Context, env *steps.Env) error {
 		return &steps.VerifyError{What: "dump manifest in " + dir, Expected: "present", Found: err.Error()}
 	}
 	for _, db := range m.Databases {
-		rows, err := countDumpRows(ctx, env, filepath.Join(dir, db.Dir), db.Tables)
+		rows, err := countDumpRows(ctx, env, filepath.Join(dir, db.Dir), db.Tables, nil)
 		if err != nil {
 			return err
 		}

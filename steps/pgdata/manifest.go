@@ -84,8 +84,9 @@ func writeManifest(dir string, m *Manifest) error {
 // countDumpRows validates a directory-format dump with `pg_restore --list` and counts each table's
 // rows from its data file: COPY text has one line per row (newlines inside values are escaped), so
 // the counts are exactly the rows pg_dump read under its snapshot. tables names the tables by OID.
-// The files are counted in parallel while the list is read.
-func countDumpRows(ctx context.Context, env *steps.Env, dir string, tables map[string]string) (map[string]int64, error) {
+// The files are counted in parallel while the list is read, unless counted (data file id → rows)
+// already holds their counts (made while pg_dump wrote them: followDump).
+func countDumpRows(ctx context.Context, env *steps.Env, dir string, tables map[string]string, counted map[string]int64) (map[string]int64, error) {
 	list := goList(ctx, env, dir, "data")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -99,9 +100,13 @@ func countDumpRows(ctx context.Context, env *steps.Env, dir string, tables map[s
 		sem    = make(chan struct{}, runtime.NumCPU())
 	)
 	for _, e := range entries {
-		id, ok := strings.CutSuffix(strings.TrimSuffix(e.Name(), ".gz"), ".dat")
-		if !ok || e.IsDir() || strings.HasPrefix(id, "blob_") {
+		id, ok := dataFileID(e)
+		if !ok {
 			continue // a large object's content is counted from the blobs list below
+		}
+		if n, ok := counted[id]; ok {
+			counts[id] = n
+			continue
 		}
 		wg.Go(func() {
 			sem <- struct{}{}
@@ -150,7 +155,6 @@ func countDumpRows(ctx context.Context, env *steps.Env, dir string, tables map[s
 }
 
 func countFile(dir, id string) (int64, error) {
-	var r io.Reader
 	f, err := os.Open(filepath.Join(dir, id+".dat"))
 	if os.IsNotExist(err) {
 		f, err = os.Open(filepath.Join(dir, id+".dat.gz"))
@@ -158,23 +162,26 @@ func countFile(dir, id string) (int64, error) {
 			return 0, fmt.Errorf("data file %s of the dump: %w", id, err)
 		}
 		defer f.Close()
-		gz, err := gzip.NewReader(f)
+		gz, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("data file %s of the dump: %w", id, err)
 		}
-		r = gz
+		return countRows(gz)
 	} else if err != nil {
 		return 0, fmt.Errorf("data file %s of the dump: %w", id, err)
-	} else {
-		defer f.Close()
-		r = f
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
+	defer f.Close()
+	return countRows(f)
+}
+
+// countRows counts the rows of one table's COPY text data: its lines, less pg_dump's end-of-data
+// marker and blank lines after it.
+func countRows(r io.Reader) (int64, error) {
 	var n int64
 	buf := make([]byte, 1<<20)
 	var last []byte
 	for {
-		k, err := br.Read(buf)
+		k, err := r.Read(buf)
 		if k > 0 {
 			n += int64(bytes.Count(buf[:k], []byte{'\n'}))
 			last = append(last, buf[:k]...)
@@ -190,7 +197,7 @@ func countFile(dir, id string) (int64, error) {
 		}
 	}
 	switch {
-	case bytes.HasSuffix(last, []byte("\\.\n\n\n")): // pg_dump's end-of-data marker and two blank lines
+	case bytes.HasSuffix(last, []byte(endOfData)): // pg_dump's end-of-data marker and two blank lines
 		n -= 3
 	case bytes.HasSuffix(last, []byte("\\.\n")):
 		n--
