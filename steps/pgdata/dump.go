@@ -166,6 +166,7 @@ func (d *Dump) dumpOne(ctx context.Context, env *steps.Env, src dsn, dir, db str
 		return rec, err
 	}
 	rec.Tables = tableNames(tables)
+	rec.Pages = tablePages(tables)
 	level, ratio, err := dumpCompression(ctx, c, z, tables)
 	if err != nil {
 		return rec, err

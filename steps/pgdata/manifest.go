@@ -44,6 +44,9 @@ type Database struct {
 	// Tables names the source's tables by OID (the dump's list names a table's data by its OID;
 	// its printed names are ambiguous when a name has a space).
 	Tables map[string]string `json:"tables,omitempty"`
+	// Pages is each table's size on the source in pages, so the restore loads the largest first
+	// (a gzip'd data file's size says little about its table's).
+	Pages map[string]int64 `json:"pages,omitempty"`
 }
 
 // tableNames maps each table's OID to its "schema.table".
@@ -51,6 +54,15 @@ func tableNames(ts []tableRef) map[string]string {
 	m := map[string]string{}
 	for _, t := range ts {
 		m[strconv.FormatUint(uint64(t.OID), 10)] = t.key()
+	}
+	return m
+}
+
+// tablePages maps each table's "schema.table" to its size in pages.
+func tablePages(ts []tableRef) map[string]int64 {
+	m := map[string]int64{}
+	for _, t := range ts {
+		m[t.key()] = t.Pages
 	}
 	return m
 }

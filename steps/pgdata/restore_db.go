@@ -62,7 +62,11 @@ func (r *Restore) restoreOne(ctx context.Context, env *steps.Env, tgt dsn, dir s
 		if err != nil {
 			return fmt.Errorf("data file of %s in %s: %w", t.key(), archive, err)
 		}
-		pieces = append(pieces, piece{t: t, file: file, pages: st.Size() / 8192, format: "text"})
+		pages, ok := db.Pages[t.key()]
+		if !ok { // a dump from before the manifest recorded sizes
+			pages = st.Size() / 8192
+		}
+		pieces = append(pieces, piece{t: t, file: file, pages: pages, format: "text"})
 		done[e.key()] = true
 	}
 	env.Info(fmt.Sprintf("schema of %s created in %s; loading %d tables with %d workers, building %d indexes and keys as each table lands", db.Name, since(t0), len(pieces), jobs, len(db.Indexes)))
