@@ -65,7 +65,7 @@ func (d *Dump) Describe(env *steps.Env) []steps.Action {
 	}
 	return append(acts, []steps.Action{
 		{Kind: steps.ActExec, Target: "local", Text: fmt.Sprintf("pg_dump -Fd -j %s -Z %s --no-sync --snapshot=<exported> -f %s/<db>.dir <db>   (PGPASSWORD in the environment; -j lowered to the number of tables at least a tenth the size of the largest)", orDefault(env.Describe(d.Jobs), "2"), z, dir)},
-		{Kind: steps.ActFile, Target: "local", Text: "fsync every file and directory of " + dir + "/<db>.dir   (while the rows are counted; the dump is on disk before the step is done)"},
+		{Kind: steps.ActFile, Target: "local", Text: "fsync every file and directory of " + dir + "/<db>.dir   (each file's rows counted while pg_dump wrote it; the dump is on disk before the step is done)"},
 		{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: "-- under the same snapshot: each plain table's indexes and keys, for the restore to build as the table lands\nSELECT pg_get_indexdef(…), pg_get_constraintdef(…) FROM pg_index …"},
 		{Kind: steps.ActExec, Target: "local", Text: "pg_restore --list " + dir + "/<db>.dir   (validates the dump; row counts from its data files)"},
 		{Kind: steps.ActFile, Target: "local", Text: dir + "/" + manifestName + "   (written last: rows per table" + map[bool]string{true: " and checksums", false: ""}[env.Describe(d.Checksums) == "true"] + ")"},
@@ -185,8 +185,9 @@ func (d *Dump) dumpOne(ctx context.Context, env *steps.Env, src dsn, dir, db str
 		jobs = n
 	}
 	env.Info(fmt.Sprintf("dumping %s under snapshot %s with %d jobs", db, rec.Snapshot, jobs))
-	// pg_dump's own sync (it fsyncs every file at the end) is replaced by cairn's, done while the
-	// rows are counted from the same files: the dump is durable before the step reports it done
+	// each file's rows are counted while pg_dump writes it; pg_dump's own sync (every file at the
+	// end) is replaced by cairn's, run while the counts are checked against the dump's list: the
+	// dump is durable before the step reports it done
 	t0 := time.Now()
 	argv := []string{"pg_dump", "-Fd", "-j", strconv.Itoa(jobs), "-Z", level, "--no-sync", "--snapshot=" + rec.Snapshot, "-f", out, "-d", src.dbArg(db)}
 	follow := followDump(ctx, out) // each file's rows counted as pg_dump writes it
