@@ -41,7 +41,7 @@ func (r *Restore) Describe(env *steps.Env) []steps.Action {
 	j := orDefault(env.Describe(r.Jobs), "2")
 	return []steps.Action{
 		{Kind: steps.ActExec, Target: r.Target.describe(env), Text: fmt.Sprintf("for each database in %s/%s:\npg_restore --create --exit-on-error --section=pre-data -d postgres %s/<db>.dir", dir, manifestName, dir)},
-		{Kind: steps.ActSQL, Target: r.Target.describe(env), Text: fmt.Sprintf("%s workers, each table in one transaction:\nBEGIN; TRUNCATE ONLY <table>; COPY <table> (<cols>) FROM STDIN (FORMAT text, FREEZE) ← %s/<db>.dir/<id>.dat; COMMIT;\nthen the table's indexes and keys as recorded in the manifest (CREATE INDEX …; ALTER TABLE ONLY … ADD CONSTRAINT …)", j, dir)},
+		{Kind: steps.ActSQL, Target: r.Target.describe(env), Text: fmt.Sprintf("%s workers, each table in one transaction:\nBEGIN; TRUNCATE ONLY <table>; COPY <table> (<cols>) FROM STDIN (FORMAT text, FREEZE) ← %s/<db>.dir/<id>.dat[.gz]; COMMIT;\nthen the table's indexes and keys as recorded in the manifest (CREATE INDEX …; ALTER TABLE ONLY … ADD CONSTRAINT …),\nafter SET max_parallel_maintenance_workers = 0 while another worker is busy (RESET for the last table standing)", j, dir)},
 		{Kind: steps.ActExec, Target: r.Target.describe(env), Text: fmt.Sprintf("pg_restore --exit-on-error -j %s --section=data --section=post-data -L <the list without what cairn loaded and built> -d <db> %s/<db>.dir", j, dir)},
 		{Kind: steps.ActSQL, Target: r.Target.describe(env), Text: "-- only if pg_restore failed:\nDROP DATABASE IF EXISTS <db> WITH (FORCE)"},
 		{Kind: steps.ActSQL, Target: r.Target.describe(env), Text: "SELECT count(*) FROM <each table>   -- must equal the manifest's rows"},
