@@ -89,7 +89,7 @@ func (l *loader) run(ctx context.Context, pieces []piece) (map[string]int64, map
 				fail(err)
 				return
 			}
-			serial := false // this session's index builds run without parallel workers
+			serial := false // whether this session is set to build indexes without parallel workers
 			for p := range ch {
 				mu.Lock()
 				queued--
