@@ -12,6 +12,7 @@ import (
 
 	"github.com/aymanbagabas/go-udiff"
 
+	"github.com/cairn-runbooks/cairn/internal/fsutil"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
 )
@@ -314,7 +315,7 @@ func (f *ConfigFile) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, 
 				return nil, fmt.Errorf("back up %s: %w", t.path, err)
 			}
 			_ = os.Chown(rec.Backup, rec.Before.UID, rec.Before.GID)
-			_ = os.Chmod(rec.Backup, fileMode(rec.Before.Mode&0o777))
+			_ = os.Chmod(rec.Backup, fsutil.FileMode(rec.Before.Mode&0o777))
 			env.Info("original kept in " + rec.Backup)
 		}
 	}
@@ -330,7 +331,7 @@ func (f *ConfigFile) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, 
 	if gid < 0 {
 		gid = 0
 	}
-	if err := writeAtomic(t.path, []byte(t.new), uid, gid, t.mode); err != nil {
+	if err := fsutil.WriteAtomicAs(t.path, []byte(t.new), fsutil.FileMode(t.mode), uid, gid); err != nil {
 		return nil, err
 	}
 	if t.exists {
@@ -343,33 +344,6 @@ func (f *ConfigFile) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, 
 		env.Info("wrote " + t.path)
 	}
 	return nil, nil
-}
-
-// writeAtomic writes a file next to its target and renames it into place.
-func writeAtomic(path string, data []byte, uid, gid int, mode uint32) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".cairn-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chown(tmp.Name(), uid, gid); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), fileMode(mode)); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // Verify re-reads the file.
@@ -400,7 +374,7 @@ func (f *ConfigFile) Rollback(ctx context.Context, env *steps.Env) error {
 		if !bytes.Equal(cur, rec.Original) {
 			env.Info("restoring the original " + rec.Path)
 		}
-		if err := writeAtomic(rec.Path, rec.Original, rec.Before.UID, rec.Before.GID, rec.Before.Mode); err != nil {
+		if err := fsutil.WriteAtomicAs(rec.Path, rec.Original, fsutil.FileMode(rec.Before.Mode), rec.Before.UID, rec.Before.GID); err != nil {
 			return err
 		}
 		if rec.Backup != "" {

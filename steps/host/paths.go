@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cairn-runbooks/cairn/internal/fsutil"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
 )
@@ -472,27 +473,13 @@ func applyChange(c change) error {
 		return err
 	}
 	// chmod after chown: chown clears setgid on some systems.
-	if err := os.Chmod(p, fileMode(c.Mode)); err != nil {
+	if err := os.Chmod(p, fsutil.FileMode(c.Mode)); err != nil {
 		if errors.Is(err, os.ErrNotExist) && c.Tree != "" {
 			return nil
 		}
 		return err
 	}
 	return nil
-}
-
-func fileMode(m uint32) os.FileMode {
-	fm := os.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		fm |= os.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		fm |= os.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		fm |= os.ModeSticky
-	}
-	return fm
 }
 
 // Verify re-reads every path.
@@ -546,7 +533,7 @@ func (p *PathMode) Rollback(ctx context.Context, env *steps.Env) error {
 				return nil
 			}
 			if st.Mode&bits != 0 {
-				if err := os.Chmod(path, fileMode(st.Mode&^bits)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				if err := os.Chmod(path, fsutil.FileMode(st.Mode&^bits)); err != nil && !errors.Is(err, os.ErrNotExist) {
 					errs = append(errs, err)
 				}
 			}
@@ -569,7 +556,7 @@ func (p *PathMode) Rollback(ctx context.Context, env *steps.Env) error {
 			errs = append(errs, err)
 			continue
 		}
-		if err := os.Chmod(b.Path, fileMode(b.Mode)); err != nil && !(errors.Is(err, os.ErrNotExist) && c.Tree != "") {
+		if err := os.Chmod(b.Path, fsutil.FileMode(b.Mode)); err != nil && !(errors.Is(err, os.ErrNotExist) && c.Tree != "") {
 			errs = append(errs, err)
 		}
 	}
