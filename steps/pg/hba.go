@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/cairn-runbooks/cairn/internal/fsutil"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
 	"github.com/jackc/pgx/v5"
@@ -237,7 +237,7 @@ func (h *HBA) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) 
 		if err := writeRecord(env, "hba.json", b); err != nil {
 			return nil, err
 		}
-		if err := writeLike(st.file, []byte(st.new), rec.Mode, rec.UID, rec.GID); err != nil {
+		if err := fsutil.WriteAtomicAs(st.file, []byte(st.new), fsutil.FileMode(rec.Mode), rec.UID, rec.GID); err != nil {
 			return nil, err
 		}
 		bad, err := hbaErrors(ctx, conn)
@@ -245,7 +245,7 @@ func (h *HBA) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) 
 			err = fmt.Errorf("the new %s is invalid (pg_hba_file_rules: %s)", st.file, strings.Join(bad, "; "))
 		}
 		if err != nil {
-			if rerr := writeLike(st.file, []byte(st.old), rec.Mode, rec.UID, rec.GID); rerr != nil {
+			if rerr := fsutil.WriteAtomicAs(st.file, []byte(st.old), fsutil.FileMode(rec.Mode), rec.UID, rec.GID); rerr != nil {
 				return nil, fmt.Errorf("%w; and restoring the original failed: %v — restore it from %s", err, rerr, "the run directory")
 			}
 			return nil, fmt.Errorf("%w; the original file was restored and the server was not reloaded", err)
@@ -286,33 +286,6 @@ func reload(ctx context.Context, conn *pgx.Conn, file string) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// writeLike writes a file atomically with the given mode and owner.
-func writeLike(path string, data []byte, mode uint32, uid, gid int) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".cairn-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chown(tmp.Name(), uid, gid); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), os.FileMode(mode)); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // Verify re-reads the file, checks pg_hba_file_rules and that the server loaded it.
@@ -382,11 +355,11 @@ func (h *HBA) Rollback(ctx context.Context, env *steps.Env) error {
 		restore = []byte(strings.Join(keep, "\n"))
 		env.Info(rec.File + " was changed by someone else since apply: removing only the lines this step added")
 	}
-	if err := writeLike(rec.File, restore, rec.Mode, rec.UID, rec.GID); err != nil {
+	if err := fsutil.WriteAtomicAs(rec.File, restore, fsutil.FileMode(rec.Mode), rec.UID, rec.GID); err != nil {
 		return err
 	}
 	if bad, err := hbaErrors(ctx, conn); err != nil || len(bad) > 0 {
-		_ = writeLike(rec.File, cur, rec.Mode, rec.UID, rec.GID)
+		_ = fsutil.WriteAtomicAs(rec.File, cur, fsutil.FileMode(rec.Mode), rec.UID, rec.GID)
 		return fmt.Errorf("the restored %s would be invalid (%v %s): left as it was", rec.File, err, strings.Join(bad, "; "))
 	}
 	if err := reload(ctx, conn, rec.File); err != nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cairn-runbooks/cairn/internal/fsutil"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
 )
@@ -204,7 +205,7 @@ func (p *PGPass) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 		content += s.key + pw + "\n"
 		env.Info("added " + s.key + "•••• to " + s.file)
 	}
-	if err := writeLike(s.file, []byte(content), 0o600, s.uid, s.gid); err != nil {
+	if err := fsutil.WriteAtomicAs(s.file, []byte(content), 0o600, s.uid, s.gid); err != nil {
 		return nil, err
 	}
 	return nil, nil
@@ -242,7 +243,7 @@ func (p *PGPass) Rollback(ctx context.Context, env *steps.Env) error {
 		return err
 	}
 	if rec.Existed {
-		err = writeLike(rec.File, rec.Original, rec.Mode, rec.UID, rec.GID)
+		err = fsutil.WriteAtomicAs(rec.File, rec.Original, fsutil.FileMode(rec.Mode), rec.UID, rec.GID)
 	} else {
 		err = os.Remove(rec.File)
 		if errors.Is(err, os.ErrNotExist) {
