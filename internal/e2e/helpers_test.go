@@ -102,7 +102,7 @@ func has(recs []events.Event, typ events.Type, step string) bool {
 	return false
 }
 
-func finished(recs []events.Event) string {
+func finished(recs []events.Event) events.RunStatus {
 	for i := len(recs) - 1; i >= 0; i-- {
 		if recs[i].Type == events.RunFinished {
 			return recs[i].Status

@@ -17,7 +17,7 @@ const (
 	RunStarted   Type = "run.started" // Run set
 	RunResumed   Type = "run.resumed" // a runner took the run up again (Actor, Note: why)
 	RunTakenOver Type = "run.taken-over"
-	RunFinished  Type = "run.finished" // Status: succeeded | failed | aborted | rolled-back
+	RunFinished  Type = "run.finished" // Status (a RunStatus), Note: what qualifies it
 	RunPaused    Type = "run.paused"
 
 	StepChecking       Type = "step.checking"
@@ -63,7 +63,7 @@ type Event struct {
 	Line     *Line             `json:"line,omitempty"`
 	Child    *Child            `json:"child,omitempty"`
 	Note     string            `json:"note,omitempty"`
-	Status   string            `json:"status,omitempty"`
+	Status   RunStatus         `json:"status,omitempty"`
 	Elapsed  Duration          `json:"elapsed,omitempty"` // how long the phase that just ended took
 }
 

@@ -41,7 +41,7 @@ type RunState struct {
 	Info   RunInfo
 	Steps  []*StepState
 	Open   *Question // the question waiting for an answer, if any
-	Status string    // "" while running; then succeeded | failed | aborted | rolled-back
+	Status RunStatus // "" while running (or its runner died without a word); then how it ended
 	// FinishNote qualifies the final status (e.g. steps left undone by the engineer's choice).
 	FinishNote string
 	Started    time.Time

@@ -1,6 +1,8 @@
 // Package exitcode holds every exit status cairn uses, in one place; only main exits.
 package exitcode
 
+import "github.com/cairn-runbooks/cairn/internal/events"
+
 // Exit statuses, documented in README.md.
 const (
 	OK         = 0 // the command did what was asked; a run succeeded
@@ -29,15 +31,15 @@ func (e *Err) Error() string {
 func (e *Err) Unwrap() error { return e.Err }
 
 // ForStatus maps a run's final status to an exit status.
-func ForStatus(status string) int {
+func ForStatus(status events.RunStatus) int {
 	switch status {
-	case "succeeded":
+	case events.Succeeded:
 		return OK
-	case "aborted":
+	case events.Aborted:
 		return Aborted
-	case "rolled-back":
+	case events.RolledBack:
 		return RolledBack
-	case "paused", "":
+	case "":
 		return Detached
 	}
 	return RunFailed

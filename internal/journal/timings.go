@@ -27,7 +27,7 @@ func RehearsalTimings(stateDir, runbook string) map[string]time.Duration {
 		for _, e := range recs {
 			st.Apply(e)
 		}
-		if st.Status != "succeeded" {
+		if st.Status != events.Succeeded {
 			continue
 		}
 		n++

@@ -39,7 +39,7 @@ func (v *View) flushHint() {
 
 // Render consumes events until the channel closes; it returns the run's final status ("" if the
 // stream ended before the run did).
-func (v *View) Render(ctx context.Context, ch <-chan events.Event) string {
+func (v *View) Render(ctx context.Context, ch <-chan events.Event) events.RunStatus {
 	v.state = events.NewRunState()
 	asked := map[string]bool{}
 	for {
@@ -97,11 +97,11 @@ func (v *View) line(e events.Event) {
 		v.printf(e.Time, "run resumed by %s", e.Actor.String())
 	case events.RunFinished:
 		if e.Note != "" {
-			v.printf(e.Time, "run %s — %s", strings.ToUpper(e.Status), e.Note)
+			v.printf(e.Time, "run %s — %s", strings.ToUpper(string(e.Status)), e.Note)
 		} else {
-			v.printf(e.Time, "run %s", strings.ToUpper(e.Status))
+			v.printf(e.Time, "run %s", strings.ToUpper(string(e.Status)))
 		}
-		if e.Status != "succeeded" && v.RunID != "" {
+		if e.Status != events.Succeeded && v.RunID != "" {
 			v.printf(e.Time, "  next: `cairn report %s` for the record; `cairn resume %s` or `cairn rollback %s`", v.RunID, v.RunID, v.RunID)
 		}
 	case events.RunPaused:

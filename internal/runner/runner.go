@@ -42,15 +42,6 @@ type Config struct {
 	Mode    Mode
 }
 
-// Final run statuses.
-const (
-	Succeeded  = "succeeded"
-	Failed     = "failed"
-	Aborted    = "aborted"
-	RolledBack = "rolled-back"
-	Paused     = "paused"
-)
-
 // Runner drives one run.
 type Runner struct {
 	cfg     Config
@@ -72,7 +63,7 @@ type Runner struct {
 }
 
 // Run drives the run to its end (or until ctx ends) and returns its final status.
-func Run(ctx context.Context, cfg Config) (string, error) {
+func Run(ctx context.Context, cfg Config) (events.RunStatus, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -103,18 +94,18 @@ func Run(ctx context.Context, cfg Config) (string, error) {
 		r.emit(events.Event{Type: events.RunResumed, Actor: &cfg.Actor, Note: string(cfg.Mode)})
 		r.killLeftovers(prior)
 	}
-	var status string
+	var status events.RunStatus
 	if cfg.Mode == ModeRollback {
 		status = r.rollbackAll(ctx, "requested with cairn rollback")
 	} else {
 		status = r.runSteps(ctx)
 	}
 	if r.journalErr != nil {
-		return Failed, fmt.Errorf("cannot write the journal of run %s, so the run stopped (state as the journal last recorded it): %w", cfg.Run.ID, r.journalErr)
+		return events.Failed, fmt.Errorf("cannot write the journal of run %s, so the run stopped (state as the journal last recorded it): %w", cfg.Run.ID, r.journalErr)
 	}
 	if ctx.Err() != nil && status == "" {
 		// the runner was stopped: the journal says where; resume continues.
-		return Paused, ctx.Err()
+		return "", ctx.Err()
 	}
 	note := ""
 	if len(r.skipped) > 0 {

@@ -120,12 +120,12 @@ func TestSecretOutputsSurviveResumeWithoutBeingStored(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "fail"), nil, 0o600)
 	run, _, cfg := start(t, state, dir, journal.Policy{OnFailure: "abort"})
 	status, err := runner.Run(context.Background(), cfg)
-	if err != nil || status != runner.Aborted {
+	if err != nil || status != events.Aborted {
 		t.Fatalf("first run: %s %v", status, err)
 	}
 	os.Remove(filepath.Join(dir, "fail"))
 	status, err = runner.Run(context.Background(), cfg) // resume
-	if err != nil || status != runner.Succeeded {
+	if err != nil || status != events.Succeeded {
 		t.Fatalf("resume: %s %v", status, err)
 	}
 	got, _ := os.ReadFile(filepath.Join(dir, "used"))
@@ -148,12 +148,12 @@ func TestSecretOutputsSurviveResumeWithoutBeingStored(t *testing.T) {
 func TestDecisionPolicies(t *testing.T) {
 	tests := []struct {
 		policy journal.Policy
-		want   string
+		want   events.RunStatus
 		minted bool
 	}{
-		{journal.Policy{OnFailure: "abort"}, runner.Aborted, true},
-		{journal.Policy{OnFailure: "rollback", Yes: true}, runner.RolledBack, false},
-		{journal.Policy{}, runner.Aborted, true},
+		{journal.Policy{OnFailure: "abort"}, events.Aborted, true},
+		{journal.Policy{OnFailure: "rollback", Yes: true}, events.RolledBack, false},
+		{journal.Policy{}, events.Aborted, true},
 	}
 	for _, tt := range tests {
 		state, dir := t.TempDir(), t.TempDir()
@@ -187,7 +187,7 @@ func TestAnswersFromAView(t *testing.T) {
 	state, dir := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(dir, "fail"), nil, 0o600)
 	run, _, cfg := start(t, state, dir, journal.Policy{Interactive: true})
-	done := make(chan string, 1)
+	done := make(chan events.RunStatus, 1)
 	go func() {
 		s, _ := runner.Run(context.Background(), cfg)
 		done <- s
@@ -216,7 +216,7 @@ func TestAnswersFromAView(t *testing.T) {
 	answer(events.AskDecision, events.Answer{Choice: events.Retry}, func() { os.Remove(filepath.Join(dir, "fail")) })
 	select {
 	case s := <-done:
-		if s != runner.Succeeded {
+		if s != events.Succeeded {
 			t.Fatalf("status %s", s)
 		}
 	case <-time.After(20 * time.Second):

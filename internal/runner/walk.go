@@ -15,14 +15,14 @@ import (
 )
 
 // runSteps walks the runbook's steps and returns the final status ("" if ctx ended first).
-func (r *Runner) runSteps(ctx context.Context) string {
+func (r *Runner) runSteps(ctx context.Context) events.RunStatus {
 	for _, spec := range r.cfg.Runbook.Steps {
 		if st := r.status[spec.ID]; st == "verified" || st == "skipped" {
 			if r.lostSecrets[spec.ID] {
 				// a resumed run: this step's secret outputs were never journaled; read them again
 				if err := r.observe(ctx, spec, spec.ID, r.baseEnv(ctx, spec.ID)); err != nil {
 					r.emit(events.Event{Type: events.StepFailed, Step: spec.ID, Phase: "apply", Error: r.diag("cannot recover the secret outputs of "+spec.ID+" for the steps after it", err, "")})
-					return Failed
+					return events.Failed
 				}
 			}
 			continue
@@ -34,7 +34,7 @@ func (r *Runner) runSteps(ctx context.Context) string {
 		ok, err := spec.When.Eval(env.Lookup)
 		if err != nil {
 			r.emit(events.Event{Type: events.StepFailed, Step: spec.ID, Phase: "check", Error: r.diag("condition "+spec.When.Raw+" cannot be evaluated", err, "fix the runbook, then `cairn resume "+r.cfg.Run.ID+"`")})
-			return Failed
+			return events.Failed
 		}
 		if !ok {
 			r.emit(events.Event{Type: events.StepSkipped, Step: spec.ID, Note: "condition " + spec.When.Raw + " is false"})
@@ -45,7 +45,7 @@ func (r *Runner) runSteps(ctx context.Context) string {
 			v, ok := env.Lookup(spec.Foreach.Refs()[0])
 			if !ok || v.Unknown {
 				r.emit(events.Event{Type: events.StepFailed, Step: spec.ID, Phase: "check", Error: r.diag("foreach "+spec.Foreach.Raw+" has no value", nil, "the step that produces it must run first")})
-				return Failed
+				return events.Failed
 			}
 			keys = nil
 			for _, it := range v.List {
@@ -65,11 +65,11 @@ func (r *Runner) runSteps(ctx context.Context) string {
 			r.status[spec.ID] = "verified"
 		}
 	}
-	return Succeeded
+	return events.Succeeded
 }
 
 // between handles the inbox (notes, pause requests) before a step.
-func (r *Runner) between(ctx context.Context) (string, bool) {
+func (r *Runner) between(ctx context.Context) (events.RunStatus, bool) {
 	if ctx.Err() != nil {
 		return "", true
 	}
@@ -81,7 +81,7 @@ func (r *Runner) between(ctx context.Context) (string, bool) {
 				return "", true
 			}
 			if !a.Yes {
-				return Aborted, true
+				return events.Aborted, true
 			}
 		}
 	}
@@ -90,7 +90,7 @@ func (r *Runner) between(ctx context.Context) (string, bool) {
 
 // runOne takes one step (or one foreach item) through check → confirm → apply → verify, asking for
 // a decision on failure. It returns "" to go on, or a final status.
-func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string) string {
+func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string) events.RunStatus {
 	interrupted := r.status[key] == "applying" || r.status[key] == "applied"
 	confirmed := false
 	for {
@@ -175,7 +175,7 @@ func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string
 		case "":
 			return ""
 		default:
-			return Aborted
+			return events.Aborted
 		}
 	}
 }
@@ -259,7 +259,7 @@ func (r *Runner) verify(ctx context.Context, spec *runbooks.StepSpec, key string
 
 // confirm asks what the step's confirmation and approvals require. ok false means do not apply;
 // status is then the run's final status.
-func (r *Runner) confirm(ctx context.Context, spec *runbooks.StepSpec, key string) (bool, string) {
+func (r *Runner) confirm(ctx context.Context, spec *runbooks.StepSpec, key string) (bool, events.RunStatus) {
 	if spec.Destructive && !r.goAsked {
 		r.goAsked = true
 		if ok, status := r.goNoGo(ctx, spec, key); !ok {
@@ -276,30 +276,30 @@ func (r *Runner) confirm(ctx context.Context, spec *runbooks.StepSpec, key strin
 			Detail:    "another engineer runs `cairn approve " + r.cfg.Run.ID + "` in their own terminal",
 			Approvals: approvals - 1, Starter: r.cfg.Meta.StartedBy})
 		if err != nil || a.Choice != "approve" {
-			return false, r.stopStatus(ctx, Aborted)
+			return false, r.stopStatus(ctx, events.Aborted)
 		}
 	}
 	switch spec.Confirm {
 	case runbooks.ConfirmYes:
 		a, err := r.ask(ctx, events.Question{Kind: events.AskConfirm, Step: key, Prompt: "Apply " + spec.Title + "?", Detail: destructiveNote(spec)})
 		if err != nil || !a.Yes {
-			return false, r.stopStatus(ctx, Aborted)
+			return false, r.stopStatus(ctx, events.Aborted)
 		}
 	case runbooks.ConfirmTyped:
 		want, err := r.baseEnv(ctx, key).Text(spec.ConfirmWith)
 		if err != nil {
 			r.emit(events.Event{Type: events.StepFailed, Step: key, Phase: "check", Error: r.diag("cannot work out the confirmation value", err, "")})
-			return false, Failed
+			return false, events.Failed
 		}
 		a, err := r.ask(ctx, events.Question{Kind: events.AskTyped, Step: key, Prompt: "Type " + want + " to " + spec.Title, Detail: destructiveNote(spec), Expect: want})
 		if err != nil || a.Value != want {
-			return false, r.stopStatus(ctx, Aborted)
+			return false, r.stopStatus(ctx, events.Aborted)
 		}
 	}
 	return true, ""
 }
 
-func (r *Runner) stopStatus(ctx context.Context, s string) string {
+func (r *Runner) stopStatus(ctx context.Context, s events.RunStatus) events.RunStatus {
 	if ctx.Err() != nil {
 		return ""
 	}
@@ -369,7 +369,7 @@ func joinList(xs []string) string {
 }
 
 // rollbackAll walks back the steps this run applied, newest first, each confirmed.
-func (r *Runner) rollbackAll(ctx context.Context, why string) string {
+func (r *Runner) rollbackAll(ctx context.Context, why string) events.RunStatus {
 	if len(r.cfg.Runbook.Cutback) > 0 && r.cfg.Mode == ModeRollback {
 		return r.cutback(ctx, why)
 	}
@@ -382,11 +382,11 @@ func (r *Runner) rollbackAll(ctx context.Context, why string) string {
 		}
 		a, err := r.ask(ctx, events.Question{Kind: events.AskConfirm, Step: key, Prompt: "Roll back " + key + " (" + spec.Title + ")?"})
 		if err != nil {
-			return r.stopStatus(ctx, Failed)
+			return r.stopStatus(ctx, events.Failed)
 		}
 		if !a.Yes {
 			r.emit(events.Event{Type: events.Note, Step: key, Note: "rollback of " + key + " declined: stopping the rollback here"})
-			return Failed
+			return events.Failed
 		}
 		env := r.baseEnv(ctx, key)
 		r.emit(events.Event{Type: events.StepRollingBack, Step: key})
@@ -397,17 +397,17 @@ func (r *Runner) rollbackAll(ctx context.Context, why string) string {
 			r.emit(events.Event{Type: events.StepRolledBack, Step: key, Note: "not reversible: left in place"})
 		case err != nil:
 			r.emit(events.Event{Type: events.StepRollbackFailed, Step: key, Phase: "rollback", Error: r.diag("rollback of "+key+" failed", err, "fix the cause, then `cairn rollback "+r.cfg.Run.ID+"` to continue walking back")})
-			return Failed
+			return events.Failed
 		default:
 			r.emit(events.Event{Type: events.StepRolledBack, Step: key})
 		}
 		r.done = r.done[:i]
 	}
-	return RolledBack
+	return events.RolledBack
 }
 
 // cutback runs the runbook's own cut-back steps (e.g. restore the source from its snapshot).
-func (r *Runner) cutback(ctx context.Context, why string) string {
+func (r *Runner) cutback(ctx context.Context, why string) events.RunStatus {
 	r.emit(events.Event{Type: events.Note, Note: "cutting back " + why})
 	for _, spec := range r.cfg.Runbook.Cutback {
 		env := r.baseEnv(ctx, spec.ID)
@@ -422,7 +422,7 @@ func (r *Runner) cutback(ctx context.Context, why string) string {
 			return status
 		}
 	}
-	return RolledBack
+	return events.RolledBack
 }
 
 func (r *Runner) specOf(key string) *runbooks.StepSpec {
@@ -442,7 +442,7 @@ func (r *Runner) specOf(key string) *runbooks.StepSpec {
 
 // goNoGo asks, once, before the first destructive step, whether to go on when the ETA from earlier
 // rehearsals passes the maintenance window's end.
-func (r *Runner) goNoGo(ctx context.Context, spec *runbooks.StepSpec, key string) (bool, string) {
+func (r *Runner) goNoGo(ctx context.Context, spec *runbooks.StepSpec, key string) (bool, events.RunStatus) {
 	end := r.cfg.Meta.WindowEnd
 	if end.IsZero() {
 		return true, ""
@@ -471,7 +471,7 @@ func (r *Runner) goNoGo(ctx context.Context, spec *runbooks.StepSpec, key string
 		Detail:  "ETA from earlier rehearsals of " + r.cfg.Runbook.Name + "; nothing destructive has run yet",
 		Options: []events.Option{{Key: "go", Label: "Go", Effect: "start " + key + " and go on"}, {Key: "no-go", Label: "No-go", Effect: "stop before anything destructive; `cairn resume " + r.cfg.Run.ID + "` in the next window"}}})
 	if err != nil || !(a.Yes || a.Choice == "go") {
-		return false, r.stopStatus(ctx, Aborted)
+		return false, r.stopStatus(ctx, events.Aborted)
 	}
 	return true, ""
 }

@@ -55,7 +55,7 @@ func sources(f *cmdutil.Factory, secretFiles []string, planOnly bool) (runbooks.
 func stdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
 
 // follow renders a run in plain lines until it ends; interactive answers from stdin when it is a terminal.
-func follow(ctx context.Context, f *cmdutil.Factory, run *journal.Run, readOnly bool, after int64) string {
+func follow(ctx context.Context, f *cmdutil.Factory, run *journal.Run, readOnly bool, after int64) events.RunStatus {
 	v := &plainview.View{Out: f.IO.Out, Who: launch.Who(f.Getenv), RunID: run.ID, ReadOnly: readOnly,
 		Answer: func(ctx context.Context, a events.Answer) error { return journal.WriteAnswer(run, a) }}
 	if !readOnly && stdinIsTerminal() {

@@ -54,8 +54,8 @@ func writeReport(w io.Writer, run *journal.Run, recs []events.Event) {
 		st.Apply(e)
 	}
 	meta, _ := run.Meta()
-	status := st.Status
-	if status == "" {
+	status := string(st.Status)
+	if !st.Status.Ended() {
 		status = "unfinished"
 	}
 	fmt.Fprintf(w, "# cairn run %s — %s\n\n", run.ID, st.Info.Runbook)

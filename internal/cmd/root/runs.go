@@ -12,9 +12,14 @@ import (
 
 // RunSummary is one run as `cairn runs` and Home list it.
 type RunSummary struct {
-	ID, Runbook, Status, Current string
-	Started                      time.Time
-	Live                         bool
+	ID, Runbook, Current string
+	// Final is how the run ended ("" while it has not).
+	Final events.RunStatus
+	// Status is what `cairn runs` shows: Final, or for a run that has not ended, whether it is
+	// running, waiting for an answer, or unfinished (its runner died without a word).
+	Status  string
+	Started time.Time
+	Live    bool
 }
 
 // listRuns folds every run's journal into a summary.
@@ -30,14 +35,14 @@ func listRuns(stateDir string) ([]RunSummary, error) {
 		if err != nil {
 			continue
 		}
-		s := RunSummary{ID: id, Runbook: st.Info.Runbook, Status: st.Status, Started: st.Started}
+		s := RunSummary{ID: id, Runbook: st.Info.Runbook, Final: st.Status, Status: string(st.Status), Started: st.Started}
 		if c := st.Current(); c != nil {
 			s.Current = c.Info.ID + " (" + string(c.Status) + ")"
 		}
 		if _, alive := journal.Holder(run); alive {
 			s.Live = true
 		}
-		if s.Status == "" {
+		if !s.Final.Ended() {
 			s.Status = "unfinished"
 			if s.Live {
 				s.Status = "running"

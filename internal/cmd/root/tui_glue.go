@@ -64,7 +64,7 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 		runs, err := listRuns(state)
 		var out []tui.RunSummary
 		for _, r := range runs {
-			if r.Status == runner.Succeeded || r.Status == runner.RolledBack || r.Status == runner.Aborted {
+			if r.Final == events.Succeeded || r.Final == events.RolledBack || r.Final == events.Aborted {
 				continue
 			}
 			out = append(out, tui.RunSummary{ID: r.ID, Runbook: r.Runbook, Status: r.Status, Started: r.Started, Current: r.Current})

@@ -542,15 +542,15 @@ func (m *Model) banner(w int) string {
 			return s.Warning.Render(wrapText("The run's record stream ended before the run did; the run may still be going: cairn attach "+id, w))
 		}
 		return ""
-	case "succeeded":
+	case events.Succeeded:
 		if m.rs.FinishNote != "" {
 			return s.Warning.Render(wrapText("✓ run succeeded — "+m.rs.FinishNote, w)) + s.Subtle.Render(" · "+id+" · q to leave")
 		}
 		return s.Success.Render("✓ run succeeded") + s.Subtle.Render(" · "+id+" · q to leave")
-	case "rolled-back":
+	case events.RolledBack:
 		return s.Bold.Render("↩ run rolled back") + s.Subtle.Render(" · "+id+" · q to leave")
 	default:
-		return s.Failure.Render("✗ run "+m.rs.Status) + s.Subtle.Render(" · cairn resume "+id+" to continue · q to leave")
+		return s.Failure.Render("✗ run "+string(m.rs.Status)) + s.Subtle.Render(" · cairn resume "+id+" to continue · q to leave")
 	}
 }
 
