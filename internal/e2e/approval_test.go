@@ -1,20 +1,21 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/journal"
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 )
 
-// A step that needs two approvals waits; the starter's own approval is refused; a second OS user,
-// in another process, through the shared state directory, lets it go on; the report names both.
+// A step that needs two approvals waits; the starter's own approval is refused, an answer file
+// dropped in the run directory counts for nothing; a second OS user, in another process, through
+// the run's socket, lets it go on; the report names both.
 func TestTwoPersonApproval(t *testing.T) {
 	testbed.Require(t, "root (to make a second OS user)", func() error {
 		if os.Getuid() != 0 {
@@ -67,24 +68,25 @@ steps:
 	if code == 0 || !strings.Contains(errOut, "cannot approve it") {
 		t.Fatalf("self-approval accepted: %d %s", code, errOut)
 	}
-	// nor by writing an answer behind the CLI's back: the runner refuses it too
+	// nor by dropping an answer in the run directory: no file there is read as an answer
 	recs, _ := journal.ReadAll(run)
 	q := openQuestion(recs)
-	me := &events.Actor{User: "root", UID: 0, Host: "x", Via: "forged"}
-	if err := journal.WriteAnswer(run, events.Answer{QuestionID: q.ID, Choice: "approve", By: me}); err != nil {
+	os.MkdirAll(run.Path("answers"), 0o770)
+	forged, _ := json.Marshal(events.Answer{QuestionID: q.ID, Choice: "approve", By: &events.Actor{User: approver.Name, UID: approver.UID}})
+	if err := os.WriteFile(run.Path("answers", q.ID+"--"+approver.Name+".json"), forged, 0o660); err != nil {
 		t.Fatal(err)
-	}
-	w.waitFor(run, "the runner's refusal", func(r []events.Event) bool { return hasNote(r, "the engineer who started the run cannot approve it") })
-	time.Sleep(300 * time.Millisecond)
-	if n := w.pg.QueryInt(t, "postgres", "SELECT count(*) FROM pg_class WHERE relname = 'guarded'"); n != 0 {
-		t.Fatal("the step ran on the starter's own approval")
 	}
 
 	// a second engineer approves from their own account and process
 	cmd := exec.Command("runuser", "-u", approver.Name, "--", w.bin, "approve", run.ID)
 	cmd.Env = []string{"CAIRN_STATE_DIR=" + shared, "HOME=" + approver.Home, "PATH=/usr/bin:/bin"}
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
 		t.Fatalf("approve as %s: %v\n%s", approver.Name, err, out)
+	}
+	// the runner counted this approval as the first: the dropped file counted for nothing
+	if !strings.Contains(string(out), "approved by "+approver.Name+"@") || !strings.Contains(string(out), "(1 of 1)") {
+		t.Fatalf("approve said: %s", out)
 	}
 	recs = w.waitFor(run, "run finished", func(r []events.Event) bool { return finished(r) != "" })
 	if s := finished(recs); s != "succeeded" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,23 +118,42 @@ func TestFollowReplaysThenFollowsAndStopsAtTheFinish(t *testing.T) {
 	}
 }
 
-func TestApprovalsFromSeveralPeopleDoNotOverwrite(t *testing.T) {
+// A request reaches the runner over its socket with the kernel's word on who sent it; the socket
+// is private to the run's owner outside a shared state directory; with no runner, the caller is
+// told how to start one.
+func TestSocketCarriesThePeersUID(t *testing.T) {
 	r := newRun(t)
-	for _, u := range []string{"ann", "bob"} {
-		if err := WriteAnswer(r, events.Answer{QuestionID: "q3", Choice: "approve", By: &events.Actor{User: u}}); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := Send(context.Background(), r, Request{Kind: AskPing}); !errors.Is(err, ErrNoRunner) || !strings.Contains(err.Error(), "cairn resume "+r.ID) {
+		t.Fatalf("no runner: %v", err)
 	}
-	WriteAnswer(r, events.Answer{QuestionID: "q30", Yes: true})
-	got := TakeAnswers(r, "q3")
-	if len(got) != 2 {
-		t.Fatalf("answers %+v", got)
+	in, err := Listen(r)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if again := TakeAnswers(r, "q3"); len(again) != 0 {
-		t.Fatal("answers not consumed")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan Peer, 1)
+	go in.Serve(ctx, func(p Peer, req Request) Reply {
+		got <- p
+		return Reply{Status: ReplyDone, Message: "ok " + req.Text}
+	})
+	st, err := os.Lstat(r.Path(SocketFile))
+	if err != nil || st.Mode().Type() != os.ModeSocket || st.Mode().Perm() != 0o600 {
+		t.Fatalf("socket %v %v", st, err)
 	}
-	if other := TakeAnswers(r, "q30"); len(other) != 1 {
-		t.Fatal("an answer to another question was taken")
+	rep, err := Send(ctx, r, Request{Kind: AskNote, Text: "hi"})
+	if err != nil || rep.Message != "ok hi" {
+		t.Fatalf("reply %+v %v", rep, err)
+	}
+	if p := <-got; p.UID != os.Getuid() || p.PID != os.Getpid() {
+		t.Fatalf("peer %+v", p)
+	}
+	in.Close()
+	if _, err := os.Lstat(r.Path(SocketFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("socket left behind: %v", err)
+	}
+	if _, err := Send(ctx, r, Request{Kind: AskPing}); !errors.Is(err, ErrNoRunner) {
+		t.Fatalf("closed runner: %v", err)
 	}
 }
 

@@ -1,7 +1,7 @@
 // Package journal keeps a run on disk so it outlives its terminal and its process: one directory per
 // run holding the runbook text as run, its parameters (never secret values), an append-only JSON Lines
 // journal of events and decisions (each record fsync'd), a separate output log (not fsync'd per line),
-// the answers views and other engineers write, and a lock so only one runner drives a run.
+// a lock so only one runner drives a run, and the live runner's socket through which people answer it.
 package journal
 
 import (
@@ -24,8 +24,6 @@ const (
 	RunbookFile = "runbook.yaml"
 	MetaFile    = "meta.json"
 	LockFile    = "lock"
-	AnswersDir  = "answers"
-	InboxDir    = "inbox"
 	WorkDir     = "work"
 	RunnerLog   = "runner.log"
 )
@@ -88,12 +86,6 @@ func Create(stateDir string, meta Meta, runbookText []byte) (*Run, error) {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
 	_ = os.Chmod(r.Dir, dirMode)
-	for _, d := range []string{AnswersDir, InboxDir} {
-		if err := os.Mkdir(filepath.Join(r.Dir, d), dirMode); err != nil {
-			return nil, err
-		}
-		_ = os.Chmod(filepath.Join(r.Dir, d), dirMode)
-	}
 	if err := os.Mkdir(filepath.Join(r.Dir, WorkDir), 0o700); err != nil {
 		return nil, err
 	}

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,23 +16,6 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/journal"
 	"github.com/cairn-runbooks/cairn/runbooks"
 )
-
-// Who is the person at the keyboard: SUDO_USER when cairn runs under sudo, else the login name.
-func Who(getenv func(string) string) events.Actor {
-	a := events.Actor{UID: os.Getuid()}
-	if u := getenv("SUDO_USER"); u != "" {
-		a.User = u
-		if id, err := strconv.Atoi(getenv("SUDO_UID")); err == nil {
-			a.UID = id
-		}
-	} else if u, err := user.Current(); err == nil {
-		a.User = u.Username
-	} else {
-		a.User = "uid" + strconv.Itoa(a.UID)
-	}
-	a.Host, _ = os.Hostname()
-	return a
-}
 
 func firstNonEmpty(xs ...string) string {
 	for _, x := range xs {

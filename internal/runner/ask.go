@@ -4,20 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/events"
-	"github.com/cairn-runbooks/cairn/internal/journal"
 )
 
 // ErrNoOneToAsk is returned when a question needs a person and the run is not interactive.
 var ErrNoOneToAsk = errors.New("no one to answer")
 
 // ask records a question, answers it from the policy when the policy can, and otherwise waits for
-// an answer dropped in the run directory (by a view, `cairn approve`, or another engineer).
+// a person's answer over the run's socket (from a view, `cairn approve`, or another engineer).
 func (r *Runner) ask(ctx context.Context, q events.Question) (events.Answer, error) {
 	r.qcount++
 	q.ID = fmt.Sprintf("q%d", r.qcount)
+	w, stop := r.waitFor(q.ID) // before the question is journaled: a view may answer at once
+	defer stop()
 	r.emit(events.Event{Type: events.QuestionAsked, Step: q.Step, Question: &q})
 	if a, ok := r.policyAnswer(q); ok {
 		r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &a, Actor: a.By})
@@ -29,71 +29,7 @@ func (r *Runner) ask(ctx context.Context, q events.Question) (events.Answer, err
 		r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &a, Note: err.Error()})
 		return a, err
 	}
-	approvers := map[string]*events.Actor{}
-	for {
-		for _, a := range journal.TakeAnswers(r.cfg.Run, q.ID) {
-			if a.By == nil {
-				a.By = &events.Actor{User: "unknown"}
-			}
-			switch q.Kind {
-			case events.AskApproval:
-				if a.Choice != "approve" {
-					r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &a, Actor: a.By, Note: "approval refused by " + a.By.String()})
-					return a, nil
-				}
-				if a.By.User == q.Starter || a.By.UID == r.cfg.Meta.StarterUID && a.By.User == r.cfg.Meta.StartedBy {
-					r.emit(events.Event{Type: events.Note, Step: q.Step, Actor: a.By, Note: "approval by " + a.By.User + " refused: the engineer who started the run cannot approve it"})
-					continue
-				}
-				if _, dup := approvers[a.By.User]; dup {
-					continue
-				}
-				approvers[a.By.User] = a.By
-				r.emit(events.Event{Type: events.Note, Step: q.Step, Actor: a.By, Note: fmt.Sprintf("approved by %s (%d of %d)", a.By.String(), len(approvers), q.Approvals)})
-				if len(approvers) >= q.Approvals {
-					r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &a, Actor: a.By})
-					return a, nil
-				}
-			case events.AskTyped:
-				if a.Value != q.Expect && a.Choice != events.Abort {
-					r.emit(events.Event{Type: events.Note, Step: q.Step, Actor: a.By, Note: "typed confirmation did not match: asked again"})
-					continue
-				}
-				r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &a, Actor: a.By})
-				return a, nil
-			default:
-				shown := a
-				if q.Secret {
-					shown.Value = ""
-				}
-				r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &shown, Actor: a.By})
-				return a, nil
-			}
-		}
-		for _, it := range r.takeInbox() {
-			r.pending = append(r.pending, it) // a pause asked while waiting applies at the next step
-		}
-		select {
-		case <-ctx.Done():
-			return events.Answer{}, ctx.Err()
-		case <-time.After(r.cfg.Poll):
-		}
-	}
-}
-
-// takeInbox journals notes at once and returns the rest (pause requests).
-func (r *Runner) takeInbox() []journal.InboxItem {
-	items := append(r.pending, journal.TakeInbox(r.cfg.Run)...)
-	r.pending = nil
-	var rest []journal.InboxItem
-	for _, it := range items {
-		if it.Kind == "note" {
-			r.emit(events.Event{Type: events.Note, Actor: it.By, Note: it.Text})
-			continue
-		}
-		rest = append(rest, it)
-	}
-	return rest
+	return r.awaitPerson(ctx, q, w)
 }
 
 // policyAnswer answers from the flags the run was started with.

@@ -59,7 +59,9 @@ type Runner struct {
 	// journalErr is the first failure to write the journal; the run stops on it.
 	journalErr error
 	cancel     context.CancelFunc
-	pending    []journal.InboxItem
+	pending    []journal.InboxItem // pause requests until the next step (under mu)
+	waiting    *waiter             // the question waiting on a person (under mu)
+	pid        int
 }
 
 // Run drives the run to its end (or until ctx ends) and returns its final status.
@@ -77,7 +79,13 @@ func Run(ctx context.Context, cfg Config) (events.RunStatus, error) {
 	defer w.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]string{}, lostSecrets: map[string]bool{}, cancel: cancel}
+	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]string{}, lostSecrets: map[string]bool{}, cancel: cancel, pid: os.Getpid()}
+	intake, err := journal.Listen(cfg.Run)
+	if err != nil {
+		return "", err
+	}
+	defer intake.Close()
+	go intake.Serve(ctx, r.handle)
 	for _, v := range cfg.Values {
 		if v.Secret {
 			r.red.Add(v.S)

@@ -182,7 +182,7 @@ func TestDecisionPolicies(t *testing.T) {
 	}
 }
 
-// An answer dropped in the run directory by a view drives the decision.
+// An answer sent by a view over the run's socket drives the decision.
 func TestAnswersFromAView(t *testing.T) {
 	state, dir := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(dir, "fail"), nil, 0o600)
@@ -203,9 +203,9 @@ func TestAnswersFromAView(t *testing.T) {
 			if st.Open != nil && st.Open.Kind == kind {
 				before()
 				a.QuestionID = st.Open.ID
-				a.By = &events.Actor{User: "viewer"}
-				if err := journal.WriteAnswer(run, a); err != nil {
-					t.Fatal(err)
+				rep, err := journal.Send(context.Background(), run, journal.Request{Kind: journal.AskAnswer, Answer: &a})
+				if err != nil || rep.Status != journal.ReplyDone {
+					t.Fatalf("answer: %+v %v", rep, err)
 				}
 				return
 			}

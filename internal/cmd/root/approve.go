@@ -1,6 +1,7 @@
 package root
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,9 +9,23 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
 	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/journal"
-	"github.com/cairn-runbooks/cairn/internal/launch"
 	"github.com/spf13/cobra"
 )
+
+// tell sends a request to a run's live runner. Who sends it is for the runner to find out from the
+// kernel; SUDO_UID goes along and counts only if the kernel says this process is root.
+func tell(ctx context.Context, f *cmdutil.Factory, run *journal.Run, req journal.Request) (journal.Reply, error) {
+	req.SudoUID = f.Getenv("SUDO_UID")
+	return journal.Send(ctx, run, req)
+}
+
+// replyErr turns a reply the runner did not act on into an error.
+func replyErr(rep journal.Reply) error {
+	if rep.Status == journal.ReplyDone {
+		return nil
+	}
+	return errors.New(rep.Message)
+}
 
 func newCmdApprove(f *cmdutil.Factory) *cobra.Command {
 	var refuse bool
@@ -31,20 +46,19 @@ func newCmdApprove(f *cmdutil.Factory) *cobra.Command {
 			if q == nil || q.Kind != events.AskApproval {
 				return fmt.Errorf("run %s is not waiting for an approval", run.ID)
 			}
-			who := launch.Who(f.Getenv)
-			who.Via = "cairn approve"
-			meta, _ := run.Meta()
-			if who.User == meta.StartedBy {
-				return fmt.Errorf("approval refused: %s started run %s and cannot approve it; another engineer runs `cairn approve %s`", who.User, run.ID, run.ID)
-			}
 			choice := "approve"
 			if refuse {
 				choice = "refuse"
 			}
-			if err := journal.WriteAnswer(run, events.Answer{QuestionID: q.ID, Choice: choice, By: &who}); err != nil {
+			rep, err := tell(cmd.Context(), f, run, journal.Request{Kind: journal.AskAnswer, Via: "cairn approve",
+				Answer: &events.Answer{QuestionID: q.ID, Choice: choice}})
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(f.IO.Out, "%s: step %s %sd by %s\n", run.ID, q.Step, choice, who.User)
+			if err := replyErr(rep); err != nil {
+				return err
+			}
+			fmt.Fprintf(f.IO.Out, "%s: %s\n", run.ID, rep.Message)
 			return nil
 		},
 	}
@@ -55,15 +69,18 @@ func newCmdApprove(f *cmdutil.Factory) *cobra.Command {
 func newCmdNote(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "note <run-id> <text…>",
-		Short: "Add a note to a run's record",
+		Short: "Add a note to a run's record (its runner must be live)",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, err := journal.Open(f.StateDir(), args[0])
 			if err != nil {
 				return err
 			}
-			who := launch.Who(f.Getenv)
-			return journal.PostInbox(run, journal.InboxItem{Kind: "note", Text: strings.Join(args[1:], " "), By: &who})
+			rep, err := tell(cmd.Context(), f, run, journal.Request{Kind: journal.AskNote, Via: "cairn note", Text: strings.Join(args[1:], " ")})
+			if err != nil {
+				return err
+			}
+			return replyErr(rep)
 		},
 	}
 }
@@ -78,11 +95,18 @@ func newCmdPause(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, alive := journal.Holder(run); !alive {
-				return errors.New("run " + run.ID + " has no live runner: nothing to pause")
+			rep, err := tell(cmd.Context(), f, run, journal.Request{Kind: journal.AskPause, Via: "cairn pause"})
+			if errors.Is(err, journal.ErrNoRunner) {
+				return fmt.Errorf("run %s has no live runner: nothing to pause", run.ID)
 			}
-			who := launch.Who(f.Getenv)
-			return journal.PostInbox(run, journal.InboxItem{Kind: "pause", By: &who})
+			if err != nil {
+				return err
+			}
+			if err := replyErr(rep); err != nil {
+				return err
+			}
+			fmt.Fprintf(f.IO.ErrOut, "%s: %s\n", run.ID, rep.Message)
+			return nil
 		},
 	}
 }

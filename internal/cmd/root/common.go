@@ -57,7 +57,13 @@ func stdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
 // follow renders a run in plain lines until it ends; interactive answers from stdin when it is a terminal.
 func follow(ctx context.Context, f *cmdutil.Factory, run *journal.Run, readOnly bool, after int64) events.RunStatus {
 	v := &plainview.View{Out: f.IO.Out, Who: launch.Who(f.Getenv), RunID: run.ID, ReadOnly: readOnly,
-		Answer: func(ctx context.Context, a events.Answer) error { return journal.WriteAnswer(run, a) }}
+		Answer: func(ctx context.Context, a events.Answer) error {
+			rep, err := tell(ctx, f, run, journal.Request{Kind: journal.AskAnswer, Via: "plain", Answer: &a})
+			if err != nil {
+				return err
+			}
+			return replyErr(rep)
+		}}
 	if !readOnly && stdinIsTerminal() {
 		v.In = bufio.NewReader(os.Stdin)
 	}

@@ -1,6 +1,7 @@
 package root
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -87,10 +88,10 @@ func takeOver(run *journal.Run, holder journal.LockInfo, who events.Actor) error
 	if holder.Host != host {
 		return fmt.Errorf("run %s is driven by %s on another host: take it over there", run.ID, holder)
 	}
-	if err := journal.PostInbox(run, journal.InboxItem{Kind: "note", Text: fmt.Sprintf("taken over by %s from %s", who.String(), holder), By: &who}); err != nil {
+	// the runner journals the note (with the kernel's word on who sent it) before it replies
+	if _, err := journal.Send(context.Background(), run, journal.Request{Kind: journal.AskNote, Via: "cairn resume --take-over", Text: fmt.Sprintf("taken over by %s from %s", who.String(), holder)}); err != nil {
 		return err
 	}
-	time.Sleep(400 * time.Millisecond) // the runner journals the note at its next poll
 	if err := syscall.Kill(holder.PID, syscall.SIGTERM); err != nil {
 		return fmt.Errorf("stop runner %s: %w", holder, err)
 	}

@@ -18,31 +18,37 @@ import (
 	"github.com/cairn-runbooks/cairn/tui"
 )
 
-// runSource is a run seen through its directory: the journal followed, answers and notes dropped
-// in for the runner.
+// runSource is a run seen through its directory: the journal followed; answers and notes go to
+// its live runner over the run's socket.
 type runSource struct {
+	f   *cmdutil.Factory
 	run *journal.Run
 	ch  <-chan events.Event
 	who events.Actor
 }
 
-func newRunSource(ctx context.Context, run *journal.Run, who events.Actor, after int64) *runSource {
+func newRunSource(ctx context.Context, f *cmdutil.Factory, run *journal.Run, who events.Actor, after int64) *runSource {
 	who.Via = "tui"
-	return &runSource{run: run, ch: journal.FollowAfter(ctx, run, pollEvery, after), who: who}
+	return &runSource{f: f, run: run, ch: journal.FollowAfter(ctx, run, pollEvery, after), who: who}
 }
 
 func (s *runSource) Events() <-chan events.Event { return s.ch }
 func (s *runSource) RunID() string               { return s.run.ID }
 
 func (s *runSource) Answer(ctx context.Context, a events.Answer) error {
-	who := s.who
-	a.By = &who
-	return journal.WriteAnswer(s.run, a)
+	rep, err := tell(ctx, s.f, s.run, journal.Request{Kind: journal.AskAnswer, Via: "tui", Answer: &a})
+	if err != nil {
+		return err
+	}
+	return replyErr(rep)
 }
 
 func (s *runSource) Note(ctx context.Context, text string) error {
-	who := s.who
-	return journal.PostInbox(s.run, journal.InboxItem{Kind: "note", Text: text, By: &who})
+	rep, err := tell(ctx, s.f, s.run, journal.Request{Kind: journal.AskNote, Via: "tui", Text: text})
+	if err != nil {
+		return err
+	}
+	return replyErr(rep)
 }
 
 // tuiDeps builds what the TUI is given: everything domain-side stays here.
@@ -120,7 +126,7 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 		if _, err := launch.Start(f.Executable, run, "run", launch.Secrets(vals), launch.Environ(rb, os.Environ())); err != nil {
 			return nil, err
 		}
-		return newRunSource(ctx, run, who, 0), nil
+		return newRunSource(ctx, f, run, who, 0), nil
 	}
 	d.Attach = func(ctx context.Context, id string) (tui.RunSource, error) {
 		run, err := journal.Open(state, id)
@@ -128,13 +134,13 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 			return nil, err
 		}
 		after := int64(0)
-		if _, alive := journal.Holder(run); !alive && !readOnly {
+		if !readOnly && !journal.Live(ctx, run) {
 			after = journal.LastSeq(run)
 			if err := resumeQuietly(f, run); err != nil {
 				return nil, err
 			}
 		}
-		return newRunSource(ctx, run, who, after), nil
+		return newRunSource(ctx, f, run, who, after), nil
 	}
 	d.Timings = func(name string) map[string]time.Duration { return journal.RehearsalTimings(state, name) }
 	return d, nil
@@ -213,5 +219,5 @@ func attachTUI(ctx context.Context, f *cmdutil.Factory, run *journal.Run, readOn
 	if meta, err := run.Meta(); err == nil {
 		d.WindowEnd = meta.WindowEnd
 	}
-	return runProgram(ctx, f, tui.NewRunView(d, newRunSource(ctx, run, launch.Who(f.Getenv), after), tui.WithContext(ctx)))
+	return runProgram(ctx, f, tui.NewRunView(d, newRunSource(ctx, f, run, launch.Who(f.Getenv), after), tui.WithContext(ctx)))
 }
