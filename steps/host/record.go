@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cairn-runbooks/cairn/internal/fsutil"
 	"github.com/cairn-runbooks/cairn/steps"
 )
 
@@ -57,11 +58,10 @@ func saveRecord(env *steps.Env, name string, v any) error {
 	if err != nil {
 		return err
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	if err := fsutil.WriteAtomic(p, b, 0o600); err != nil {
 		return fmt.Errorf("record original state: %w", err)
 	}
-	return os.Rename(tmp, p)
+	return nil
 }
 
 func removeRecord(env *steps.Env, name string) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/cairn-runbooks/cairn/internal/fsutil"
 	"github.com/cairn-runbooks/cairn/steps"
 	"github.com/jackc/pgx/v5"
 )
@@ -66,10 +67,7 @@ func writeRecord(env *steps.Env, name string, b []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(p+".tmp", b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(p+".tmp", p)
+	return fsutil.WriteAtomic(p, b, 0o600)
 }
 
 func dropRecord(env *steps.Env, name string) {
