@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cairn-runbooks/cairn/internal/fsutil"
 	"github.com/cairn-runbooks/cairn/steps"
 )
 
@@ -86,11 +87,7 @@ func writeManifest(dir string, m *Manifest) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, manifestName+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, manifestName))
+	return fsutil.WriteAtomic(filepath.Join(dir, manifestName), b, 0o600)
 }
 
 // countDumpRows validates a directory-format dump with `pg_restore --list` and counts each table's
