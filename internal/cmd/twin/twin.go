@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
+	"github.com/cairn-runbooks/cairn/internal/fsutil"
 	"github.com/cairn-runbooks/cairn/internal/pgcluster"
 	twinsrv "github.com/cairn-runbooks/cairn/internal/twin"
 )
@@ -180,7 +181,7 @@ func runUp(ctx context.Context, o *UpOptions) error {
 	}
 	exports := exportLines(s.Env())
 	// The env file appears only once the twin is ready: --detach waits for it.
-	if err := writeAtomic(filepath.Join(o.Dir, envFile), exports); err != nil {
+	if err := fsutil.WriteAtomic(filepath.Join(o.Dir, envFile), []byte(exports), 0o644); err != nil {
 		_ = s.Close(context.WithoutCancel(ctx))
 		return fmt.Errorf("twin up: %w", err)
 	}
@@ -193,17 +194,6 @@ func runUp(ctx context.Context, o *UpOptions) error {
 	defer cancel()
 	if err := s.Close(closeCtx); err != nil {
 		return fmt.Errorf("twin up: %w", err)
-	}
-	return nil
-}
-
-func writeAtomic(path, content string) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/cairn-runbooks/cairn/internal/fsutil"
 	"github.com/cairn-runbooks/cairn/internal/twin/awswire"
 	"github.com/cairn-runbooks/cairn/internal/twin/lambda"
 )
@@ -87,13 +88,8 @@ func installInto(dir string) error {
 		if have, err := os.ReadFile(dst); err == nil && bytes.Equal(have, want) {
 			continue
 		}
-		tmp := dst + ".cairn-twin.tmp"
-		if err := os.WriteFile(tmp, want, 0o644); err != nil {
+		if err := fsutil.WriteAtomic(dst, want, 0o644); err != nil {
 			return fmt.Errorf("install the aws_lambda stand-in into %s (needs root): %w", dir, err)
-		}
-		if err := os.Rename(tmp, dst); err != nil {
-			_ = os.Remove(tmp)
-			return fmt.Errorf("install the aws_lambda stand-in into %s: %w", dir, err)
 		}
 	}
 	return nil

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/fsutil"
 )
 
 // TLS holds the twin's certificate authority and the server certificate every instance presents.
@@ -84,22 +86,16 @@ func EnsureTLS(dir string) (TLS, error) {
 	if err := os.WriteFile(t.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}), 0o644); err != nil {
 		return t, fmt.Errorf("tls: %w", err)
 	}
-	tmp := t.KeyFile + ".tmp"
-	if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return t, fmt.Errorf("tls: %w", err)
-	}
+	uid, gid := -1, -1
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
 			return t, fmt.Errorf("tls: the postgres OS user: %w", err)
 		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(tmp, uid, gid); err != nil {
-			return t, fmt.Errorf("tls: %w", err)
-		}
+		uid, _ = strconv.Atoi(u.Uid)
+		gid, _ = strconv.Atoi(u.Gid)
 	}
-	if err := os.Rename(tmp, t.KeyFile); err != nil {
+	if err := fsutil.WriteAtomicAs(t.KeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600, uid, gid); err != nil {
 		return t, fmt.Errorf("tls: %w", err)
 	}
 	return t, nil
