@@ -4,6 +4,11 @@
 //	Check changes nothing; Apply then Verify passes; a second Check says Done; Rollback then Check
 //	gives the original plan (or the step says, with a reason, that it cannot be rolled back); and when
 //	the target is changed behind cairn's back, Check notices.
+//
+// Before all that, every case plants a look-alike at the step's own address (see LookAlike): the
+// proof Check accepts as "done" must be specific to this target, not merely a thing of the same
+// name. A kind that cannot have a look-alike says why in Case.NoLookAlike; steps/LOOKALIKES.md is
+// the table of what each kind accepts as done and what binds it to the target.
 package steptest
 
 import (
@@ -28,11 +33,18 @@ type Case struct {
 	// Tamper changes the target behind cairn's back after an apply (e.g. drops the role), so that
 	// Check must no longer say Done. Nil skips that part.
 	Tamper func(t testing.TB)
+	// LookAlike is planted at the step's own address before the contract runs (see LookAlike).
+	LookAlike *LookAlike
+	// NoLookAlike is the written reason this kind cannot have a look-alike (its Check accepts no
+	// artifact as done: it reads afresh every time, or the runbook's own query is the proof). A
+	// case gives a LookAlike or this reason, never neither.
+	NoLookAlike string
 }
 
 // Run runs the contract.
 func Run(t *testing.T, c Case) {
 	t.Helper()
+	lookAlikeProbe(t, c, false)
 	ctx := context.Background()
 	before := c.Probe(t)
 	ch := c.Step.Check(ctx, c.Env)
@@ -172,6 +184,7 @@ func Env(t testing.TB, values map[string]string) *steps.Env {
 // when Break spoils the target (a missing prerequisite), Check says Blocked with a fix, or Apply fails.
 func RunReadOnly(t *testing.T, c Case, breakTarget func(t testing.TB)) {
 	t.Helper()
+	lookAlikeProbe(t, c, true)
 	ctx := context.Background()
 	before := c.Probe(t)
 	if ch := c.Step.Check(ctx, c.Env); ch.State == steps.Blocked {
