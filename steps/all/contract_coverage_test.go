@@ -43,3 +43,33 @@ func TestEveryKindHasAContractTest(t *testing.T) {
 		}
 	}
 }
+
+// Every registered kind has a row in steps/LOOKALIKES.md: what its Check accepts as done, what binds
+// that proof to the target, and its look-alike case (or why it has none); and the table names no
+// kind that is not registered.
+func TestEveryKindHasALookAlikeRow(t *testing.T) {
+	b, err := os.ReadFile("../LOOKALIKES.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]int{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if m := regexp.MustCompile("^\\| `([a-z0-9-]+)` \\|(.*)\\|$").FindStringSubmatch(line); m != nil {
+			rows[m[1]] = strings.Count(m[2], "|") + 1
+		}
+	}
+	reg := Registry()
+	for _, kind := range reg.Names() {
+		switch n, ok := rows[kind]; {
+		case !ok:
+			t.Errorf("kind %s has no row in steps/LOOKALIKES.md", kind)
+		case n != 3:
+			t.Errorf("kind %s: its row has %d cells after the name, want 3 (done when, bound by, look-alike)", kind, n)
+		}
+	}
+	for kind := range rows {
+		if _, ok := reg.Lookup(kind); !ok {
+			t.Errorf("steps/LOOKALIKES.md has a row for %s, which is not a registered kind", kind)
+		}
+	}
+}
