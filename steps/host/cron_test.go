@@ -43,7 +43,15 @@ argv: [rsync, -a, -e, "ssh -i /root/.ssh/k", /home/backup/, "root@backup:/srv/ba
 label: cron-test
 `)
 	env := steptest.Env(t, map[string]string{"user": u.Name})
+	otherKey := existing + "# cairn:cron-test (added by cairn; remove this line and the next to undo)\n" +
+		"0 6 * * wed rsync -a -e 'ssh -i /root/.ssh/other' /home/backup/ root@backup:/srv/backup/x/\n"
 	steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: func(t testing.TB) string { return crontabOf(t, u.Name) },
+		LookAlike: &steptest.LookAlike{
+			What:   "cairn's marker cron-test over a push with another key",
+			Plant:  func(t testing.TB) { setCrontab(t, u.Name, otherKey) },
+			There:  func(t testing.TB) bool { return crontabOf(t, u.Name) == otherKey },
+			Remove: func(t testing.TB) { setCrontab(t, u.Name, existing) },
+		},
 		Tamper: func(t testing.TB) {
 			got := crontabOf(t, u.Name)
 			want := existing + "# cairn:cron-test (added by cairn; remove this line and the next to undo)\n" +
@@ -67,9 +75,16 @@ func TestCronNoCrontabAndPercent(t *testing.T) {
 	u := testbed.OSUser(t, "cron")
 	st := steptest.Decode(t, cronRegistry(), "crontab-entry", "user: ${params.user}\nschedule: \"@daily\"\nline: ${params.line}\n")
 	env := steptest.Env(t, map[string]string{"user": u.Name, "line": "date +%Y-%m-%d >> /tmp/x"})
-	steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: func(t testing.TB) string {
+	// the default label is the step's id ("test" in steptest.Env)
+	unescaped := "# cairn:test (added by cairn; remove this line and the next to undo)\n@daily date +%Y-%m-%d >> /tmp/x\n"
+	steptest.Run(t, steptest.Case{Step: st, Env: env, LookAlike: &steptest.LookAlike{
+		What:   "cairn's marker over the same line with % unescaped (cron would cut it at the %)",
+		Plant:  func(t testing.TB) { setCrontab(t, u.Name, unescaped) },
+		There:  func(t testing.TB) bool { return crontabOf(t, u.Name) == unescaped },
+		Remove: func(t testing.TB) { removeCrontab(t, u.Name) },
+	}, Probe: func(t testing.TB) string {
 		got := crontabOf(t, u.Name)
-		if strings.Contains(got, "+%Y") {
+		if strings.Contains(got, "+%Y") && got != unescaped {
 			t.Fatalf("%% not escaped: %s", got)
 		}
 		return got
@@ -99,5 +114,21 @@ func TestCronScheduleValidation(t *testing.T) {
 	}
 	if got := crontabOf(t, u.Name); !strings.HasPrefix(got, "no crontab") {
 		t.Fatalf("crontab changed: %q", got)
+	}
+}
+
+func setCrontab(t testing.TB, user, text string) {
+	t.Helper()
+	cmd := exec.Command("crontab", "-u", user, "-")
+	cmd.Stdin = strings.NewReader(text)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+}
+
+func removeCrontab(t testing.TB, user string) {
+	t.Helper()
+	if out, err := exec.Command("crontab", "-u", user, "-r").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
 	}
 }

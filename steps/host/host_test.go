@@ -7,9 +7,11 @@ import (
 	"os/user"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 	"github.com/cairn-runbooks/cairn/steps"
@@ -58,6 +60,18 @@ func TestOSUserContract(t *testing.T) {
 	s := steptest.Decode(t, registry(), "os-user", fmt.Sprintf("name: %s\ngroup: postgres\nhome: %s\n", name, home))
 	steptest.Run(t, steptest.Case{
 		Step: s, Env: steptest.Env(t, nil),
+		LookAlike: &steptest.LookAlike{
+			What: "an account of the same name in group nogroup with home /nonexistent",
+			Plant: func(t testing.TB) {
+				shadow(t, "useradd", "-M", "-g", "nogroup", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name)
+			},
+			There: func(t testing.TB) bool {
+				u, err := user.Lookup(name)
+				g, gerr := user.LookupGroup("nogroup")
+				return err == nil && gerr == nil && u.Gid == g.Gid && u.HomeDir == "/nonexistent"
+			},
+			Remove: func(t testing.TB) { shadow(t, "userdel", name) },
+		},
 		Probe: func(t testing.TB) string {
 			u, err := user.Lookup(name)
 			if err != nil {
@@ -116,9 +130,29 @@ func TestPathModeContract(t *testing.T) {
     group: postgres
     mode: "2770"
 `, data, repo))
+	elsewhere := filepath.Join(testbed.TempDir(t), "elsewhere")
 	steptest.Run(t, steptest.Case{
 		Step: s, Env: steptest.Env(t, nil),
 		Probe: func(t testing.TB) string { return probeTree(t, dir) },
+		LookAlike: &steptest.LookAlike{
+			What: "a symlink at the repo path to another directory owned postgres:postgres 2770",
+			Plant: func(t testing.TB) {
+				must(t, os.MkdirAll(elsewhere, 0o700))
+				must(t, os.Chown(elsewhere, pgUID(t), pgGID(t)))
+				must(t, syscall.Chmod(elsewhere, 0o2770))
+				must(t, os.MkdirAll(filepath.Dir(repo), 0o755))
+				must(t, os.Symlink(elsewhere, repo))
+			},
+			There: func(t testing.TB) bool {
+				target, err := os.Readlink(repo)
+				return err == nil && target == elsewhere && probeTree(t, elsewhere) == fmt.Sprintf("%s %d:%d 2770", elsewhere, pgUID(t), pgGID(t))
+			},
+			Remove: func(t testing.TB) {
+				must(t, os.Remove(repo))
+				must(t, os.Remove(filepath.Dir(repo)))
+				must(t, os.RemoveAll(elsewhere))
+			},
+		},
 		Tamper: func(t testing.TB) {
 			must(t, os.WriteFile(filepath.Join(data, "base", "1", "new"), []byte("x"), 0o600))
 		},
@@ -146,8 +180,33 @@ sections:
     set: {pg1-path: "${params.data}"}
 `, path))
 			env := steptest.Env(t, map[string]string{"data": "/var/lib/pg/data"})
+			other := "[global]\nrepo1-path=/repo-of-another-cluster\nstart-fast=y\n\n[main]\npg1-path=/var/lib/other/data\n"
+			var kept []byte
 			steptest.Run(t, steptest.Case{
 				Step: s, Env: env,
+				LookAlike: &steptest.LookAlike{
+					What: "a file at the same path, mode and owner with the same sections but another cluster's values",
+					Plant: func(t testing.TB) {
+						kept, _ = os.ReadFile(path)
+						must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+						must(t, os.WriteFile(path, []byte(other), 0o640))
+						must(t, os.Chown(path, 0, pgGID(t)))
+						must(t, os.Chmod(path, 0o640))
+					},
+					There: func(t testing.TB) bool {
+						b, err := os.ReadFile(path)
+						return err == nil && string(b) == other
+					},
+					Remove: func(t testing.TB) {
+						if kept == nil {
+							must(t, os.RemoveAll(filepath.Dir(filepath.Dir(path))))
+							return
+						}
+						must(t, os.WriteFile(path, kept, 0o600))
+						must(t, os.Chown(path, 0, 0))
+						must(t, os.Chmod(path, 0o600))
+					},
+				},
 				Probe: func(t testing.TB) string {
 					b, _ := os.ReadFile(path)
 					return probeTree(t, filepath.Dir(filepath.Dir(path))) + "\n" + string(b)
@@ -187,8 +246,9 @@ rollback: {argv: [rm, -f, %s]}
 `, u.Name, f, u.Name, f, f))
 	steptest.Run(t, steptest.Case{
 		Step: s, Env: steptest.Env(t, nil),
-		Probe:  func(t testing.TB) string { return probeTree(t, f) },
-		Tamper: func(t testing.TB) { _ = os.Remove(f) },
+		Probe:       func(t testing.TB) string { return probeTree(t, f) },
+		Tamper:      func(t testing.TB) { _ = os.Remove(f) },
+		NoLookAlike: "done is whatever the runbook's own check command says; the kind has no address of its own to plant at",
 	})
 }
 
@@ -197,4 +257,35 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// shadow runs useradd/userdel, retrying while another process holds /etc/passwd's lock.
+func shadow(t testing.TB, tool string, args ...string) {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		out, err := exec.Command(tool, args...).CombinedOutput()
+		if err == nil {
+			return
+		}
+		if attempt >= 20 || !strings.Contains(string(out), "lock") {
+			t.Fatalf("%s %v: %v %s", tool, args, err, out)
+		}
+		time.Sleep(time.Duration(50*(attempt+1)) * time.Millisecond)
+	}
+}
+
+func pgUID(t testing.TB) int {
+	u, err := user.Lookup("postgres")
+	must(t, err)
+	id, err := strconv.Atoi(u.Uid)
+	must(t, err)
+	return id
+}
+
+func pgGID(t testing.TB) int {
+	g, err := user.LookupGroup("postgres")
+	must(t, err)
+	id, err := strconv.Atoi(g.Gid)
+	must(t, err)
+	return id
 }

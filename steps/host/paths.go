@@ -82,6 +82,7 @@ type pathState struct {
 	UID    int    `json:"uid"`
 	GID    int    `json:"gid"`
 	Dir    bool   `json:"dir"`
+	Link   bool   `json:"link,omitempty"` // the path itself is a symbolic link (Lstat)
 }
 
 func (s pathState) String() string {
@@ -104,7 +105,7 @@ func statPath(p string) (pathState, error) {
 
 func stateOf(p string, fi fs.FileInfo) pathState {
 	st := fi.Sys().(*syscall.Stat_t)
-	return pathState{Path: p, Exists: true, Mode: st.Mode & 0o7777, UID: int(st.Uid), GID: int(st.Gid), Dir: fi.IsDir()}
+	return pathState{Path: p, Exists: true, Mode: st.Mode & 0o7777, UID: int(st.Uid), GID: int(st.Gid), Dir: fi.IsDir(), Link: fi.Mode()&fs.ModeSymlink != 0}
 }
 
 // change is one thing apply will do to one path.
@@ -168,6 +169,12 @@ func (p *PathMode) plan(env *steps.Env) ([]change, error) {
 		cur, err := statPath(path)
 		if err != nil {
 			return nil, err
+		}
+		if cur.Link {
+			// a link is another path's owner and mode: chown/chmod would change what it points to
+			// while Lstat here kept seeing the link, so the step would never be done
+			to, _ := os.Readlink(path)
+			return nil, fmt.Errorf("%s is a symbolic link to %s: path-mode sets owners and modes on the path itself; name the path the link points to in the runbook, or remove the link if it is not yours", path, to)
 		}
 		if !cur.Exists {
 			if !s.Create {
