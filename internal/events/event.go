@@ -31,6 +31,9 @@ const (
 	StepRollingBack    Type = "step.rolling-back"
 	StepRolledBack     Type = "step.rolled-back"
 	StepRollbackFailed Type = "step.rollback-failed"
+	// StepInterrupted: the runner was stopped while this step was in flight (Phase: where; Note:
+	// what stopped it). A resume checks the step first: done work is not repeated.
+	StepInterrupted Type = "step.interrupted"
 
 	QuestionAsked    Type = "question.asked"    // Question set
 	QuestionAnswered Type = "question.answered" // Answer set

@@ -20,6 +20,7 @@ const (
 	StatusFailed      StepStatus = "failed"
 	StatusRollingBack StepStatus = "rolling back"
 	StatusRolledBack  StepStatus = "rolled back"
+	StatusInterrupted StepStatus = "interrupted" // the runner stopped while it was in flight
 )
 
 // StepState is one step folded from the records.
@@ -182,6 +183,10 @@ func (s *RunState) Apply(e Event) {
 	case StepRollbackFailed:
 		st.Status = StatusFailed
 		st.Error = e.Error
+	case StepInterrupted:
+		st.Status = StatusInterrupted
+		st.Note = e.Note
+		st.Progress = nil
 	case Progressed:
 		st.Progress = e.Progress
 	}

@@ -101,7 +101,9 @@ func (v *View) line(e events.Event) {
 		} else {
 			v.printf(e.Time, "run %s", strings.ToUpper(string(e.Status)))
 		}
-		if e.Status != events.Succeeded && v.RunID != "" {
+		if e.Status == events.Interrupted && v.RunID != "" {
+			v.printf(e.Time, "  next: `cairn resume %s` continues (the step in flight is checked first); `cairn report %s` for the record", v.RunID, v.RunID)
+		} else if e.Status != events.Succeeded && v.RunID != "" {
 			v.printf(e.Time, "  next: `cairn report %s` for the record; `cairn resume %s` or `cairn rollback %s`", v.RunID, v.RunID, v.RunID)
 		}
 	case events.RunPaused:
@@ -159,6 +161,8 @@ func (v *View) line(e events.Event) {
 		if d.Next != "" {
 			v.printf(e.Time, "  next: %s", d.Next)
 		}
+	case events.StepInterrupted:
+		v.printf(e.Time, "%sINTERRUPTED (%s): %s", tag, e.Phase, e.Note)
 	case events.StepRollingBack:
 		v.printf(e.Time, "%srolling back", tag)
 	case events.StepRolledBack:

@@ -62,9 +62,11 @@ type Runner struct {
 	pending    []journal.InboxItem // pause requests until the next step (under mu)
 	waiting    *waiter             // the question waiting on a person (under mu)
 	pid        int
+	where      inflight // the step and phase in flight, named if the runner is stopped
 }
 
-// Run drives the run to its end (or until ctx ends) and returns its final status.
+// Run drives the run to its end and returns its final status. When ctx ends first (a signal, a
+// take-over) the run ends Interrupted — never Succeeded — with the step in flight journaled as such.
 func Run(ctx context.Context, cfg Config) (events.RunStatus, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -111,16 +113,26 @@ func Run(ctx context.Context, cfg Config) (events.RunStatus, error) {
 	if r.journalErr != nil {
 		return events.Failed, fmt.Errorf("cannot write the journal of run %s, so the run stopped (state as the journal last recorded it): %w", cfg.Run.ID, r.journalErr)
 	}
-	if ctx.Err() != nil && status == "" {
-		// the runner was stopped: the journal says where; resume continues.
-		return "", ctx.Err()
+	if ctx.Err() != nil && status != events.Succeeded && status != events.RolledBack {
+		// a question cut short or a step stopped mid-way reads as a failure or an abort to the code
+		// that saw it; the truth is that the runner was stopped
+		status = events.Interrupted
 	}
+	r.finish(context.WithoutCancel(ctx), status, context.Cause(ctx))
+	return status, nil
+}
+
+// finish journals the run's end. ctx has no cancellation: the record is written whatever stopped
+// the runner; cause is why the runner's context ended, if it did.
+func (r *Runner) finish(ctx context.Context, status events.RunStatus, cause error) {
 	note := ""
 	if len(r.skipped) > 0 {
 		note = "left undone by the engineer's choice: " + joinList(r.skipped)
 	}
-	r.emit(events.Event{Type: events.RunFinished, Status: status, Actor: &cfg.Actor, Note: note})
-	return status, nil
+	if status == events.Interrupted {
+		note = r.interrupted(cause)
+	}
+	r.emit(events.Event{Type: events.RunFinished, Status: status, Actor: &r.cfg.Actor, Note: note})
 }
 
 func (r *Runner) runInfo(ctx context.Context) *events.RunInfo {

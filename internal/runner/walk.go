@@ -20,13 +20,18 @@ func (r *Runner) runSteps(ctx context.Context) events.RunStatus {
 		if st := r.status[spec.ID]; st == "verified" || st == "skipped" {
 			if r.lostSecrets[spec.ID] {
 				// a resumed run: this step's secret outputs were never journaled; read them again
+				r.at(spec.ID, phaseObserve)
 				if err := r.observe(ctx, spec, spec.ID, r.baseEnv(ctx, spec.ID)); err != nil {
+					if ctx.Err() != nil {
+						return events.Interrupted
+					}
 					r.emit(events.Event{Type: events.StepFailed, Step: spec.ID, Phase: "apply", Error: r.diag("cannot recover the secret outputs of "+spec.ID+" for the steps after it", err, "")})
 					return events.Failed
 				}
 			}
 			continue
 		}
+		r.at("", "")
 		if status, stop := r.between(ctx); stop {
 			return status
 		}
@@ -71,17 +76,14 @@ func (r *Runner) runSteps(ctx context.Context) events.RunStatus {
 // between handles the inbox (notes, pause requests) before a step.
 func (r *Runner) between(ctx context.Context) (events.RunStatus, bool) {
 	if ctx.Err() != nil {
-		return "", true
+		return events.Interrupted, true
 	}
 	for _, it := range r.takeInbox() {
 		if it.Kind == "pause" {
 			r.emit(events.Event{Type: events.RunPaused, Actor: it.By, Note: "paused before the next step"})
 			a, err := r.ask(ctx, events.Question{Kind: events.AskConfirm, Prompt: "Paused by " + it.By.String() + ". Continue with the next step?"})
-			if err != nil {
-				return "", true
-			}
-			if !a.Yes {
-				return events.Aborted, true
+			if err != nil || !a.Yes {
+				return r.stopStatus(ctx, events.Aborted), true
 			}
 		}
 	}
@@ -89,20 +91,24 @@ func (r *Runner) between(ctx context.Context) (events.RunStatus, bool) {
 }
 
 // runOne takes one step (or one foreach item) through check → confirm → apply → verify, asking for
-// a decision on failure. It returns "" to go on, or a final status.
+// a decision on failure. It returns "" to go on, or a final status — Interrupted as soon as it sees
+// ctx end, whatever phase it is in (r.inflight says which).
 func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string) events.RunStatus {
+	// an earlier runner stopped while applying or verifying this step: its check decides whether the
+	// apply finished; it is applied at most once more
 	interrupted := r.status[key] == "applying" || r.status[key] == "applied"
 	confirmed := false
 	for {
 		env := r.baseEnv(ctx, key)
 		if ctx.Err() != nil {
-			return ""
+			return events.Interrupted
 		}
+		r.at(key, phaseCheck)
 		r.emit(events.Event{Type: events.StepChecking, Step: key})
 		ch := spec.Step.Check(ctx, env)
 		r.emit(events.Event{Type: events.StepChecked, Step: key, Check: &events.CheckInfo{State: string(ch.State), Change: string(ch.Change), Reason: ch.Reason, Fix: ch.Fix}})
 		if ctx.Err() != nil {
-			return ""
+			return events.Interrupted
 		}
 		var failErr error
 		phase := "check"
@@ -125,12 +131,14 @@ func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string
 		default:
 			if interrupted && ch.State == steps.Unknown {
 				r.emit(events.Event{Type: events.Note, Step: key, Note: "interrupted while applying and its check cannot tell: rolling the step back to a clean state before applying again"})
+				r.at(key, phaseRollback)
 				if err := spec.Step.Rollback(ctx, env); err != nil && !steps.IsNotReversible(err) {
 					failErr, phase = err, "rollback"
 					break
 				}
 			}
 			if !confirmed {
+				r.at(key, phaseConfirm)
 				ok, status := r.confirm(ctx, spec, key)
 				if !ok {
 					return status
@@ -148,7 +156,7 @@ func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string
 			}
 		}
 		if ctx.Err() != nil {
-			return ""
+			return events.Interrupted
 		}
 		summary := fmt.Sprintf("step %s failed in %s", key, phase)
 		if ch.State == steps.Blocked {
@@ -159,6 +167,7 @@ func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string
 			d.Next = ch.Fix
 		}
 		r.emit(events.Event{Type: events.StepFailed, Step: key, Phase: phase, Error: d})
+		r.at(key, phaseDecide)
 		switch choice := r.decide(ctx, spec, key, d); choice {
 		case events.Retry:
 			interrupted = false
@@ -173,7 +182,7 @@ func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string
 		case "cutback":
 			return r.cutback(ctx, "after "+key+" failed")
 		case "":
-			return ""
+			return events.Interrupted
 		default:
 			return events.Aborted
 		}
@@ -181,6 +190,7 @@ func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string
 }
 
 func (r *Runner) apply(ctx context.Context, spec *runbooks.StepSpec, key string, env *steps.Env) (error, string) {
+	r.at(key, phaseApply)
 	r.emit(events.Event{Type: events.StepApplying, Step: key})
 	r.status[key] = "applying"
 	actx := ctx
@@ -241,6 +251,7 @@ func (r *Runner) observe(ctx context.Context, spec *runbooks.StepSpec, key strin
 }
 
 func (r *Runner) verify(ctx context.Context, spec *runbooks.StepSpec, key string, env *steps.Env, ours bool) error {
+	r.at(key, phaseVerify)
 	r.emit(events.Event{Type: events.StepVerifying, Step: key})
 	start := time.Now()
 	if err := spec.Step.Verify(ctx, env); err != nil {
@@ -299,9 +310,10 @@ func (r *Runner) confirm(ctx context.Context, spec *runbooks.StepSpec, key strin
 	return true, ""
 }
 
+// stopStatus is s, or Interrupted when the stop came from ctx ending (a question cut short).
 func (r *Runner) stopStatus(ctx context.Context, s events.RunStatus) events.RunStatus {
 	if ctx.Err() != nil {
-		return ""
+		return events.Interrupted
 	}
 	return s
 }
@@ -380,6 +392,7 @@ func (r *Runner) rollbackAll(ctx context.Context, why string) events.RunStatus {
 		if spec == nil {
 			continue
 		}
+		r.at(key, phaseConfirm)
 		a, err := r.ask(ctx, events.Question{Kind: events.AskConfirm, Step: key, Prompt: "Roll back " + key + " (" + spec.Title + ")?"})
 		if err != nil {
 			return r.stopStatus(ctx, events.Failed)
@@ -389,8 +402,12 @@ func (r *Runner) rollbackAll(ctx context.Context, why string) events.RunStatus {
 			return events.Failed
 		}
 		env := r.baseEnv(ctx, key)
+		r.at(key, phaseRollback)
 		r.emit(events.Event{Type: events.StepRollingBack, Step: key})
 		err = spec.Step.Rollback(ctx, env)
+		if err != nil && ctx.Err() != nil {
+			return events.Interrupted
+		}
 		switch {
 		case steps.IsNotReversible(err):
 			r.emit(events.Event{Type: events.Note, Step: key, Note: r.red.String(err.Error()) + "; left as it is"})

@@ -101,6 +101,10 @@ func writeReport(w io.Writer, run *journal.Run, recs []events.Event) {
 			fmt.Fprintf(w, "- %s %s: %s by %s\n", e.Time.UTC().Format(time.RFC3339), stepOr(e.Step), ans, a.By.String())
 		case events.Note, events.RunResumed, events.RunPaused, events.RunTakenOver:
 			fmt.Fprintf(w, "- %s %s: %s %s (%s)\n", e.Time.UTC().Format(time.RFC3339), stepOr(e.Step), e.Type, e.Note, e.Actor.String())
+		case events.StepInterrupted:
+			fmt.Fprintf(w, "- %s %s: INTERRUPTED in %s: %s\n", e.Time.UTC().Format(time.RFC3339), e.Step, e.Phase, e.Note)
+		case events.RunFinished:
+			fmt.Fprintf(w, "- %s run: finished %s %s\n", e.Time.UTC().Format(time.RFC3339), e.Status, e.Note)
 		case events.StepFailed, events.StepRollbackFailed:
 			fmt.Fprintf(w, "- %s %s: FAILED in %s: %s — %s\n", e.Time.UTC().Format(time.RFC3339), e.Step, e.Phase, e.Error.Summary, e.Error.Detail)
 		}

@@ -32,6 +32,8 @@ func Mark(s events.StepStatus) string {
 		return "↺"
 	case events.StatusRolledBack:
 		return "↩"
+	case events.StatusInterrupted:
+		return "!"
 	default:
 		return "○"
 	}

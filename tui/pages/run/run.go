@@ -549,6 +549,8 @@ func (m *Model) banner(w int) string {
 		return s.Success.Render("✓ run succeeded") + s.Subtle.Render(" · "+id+" · q to leave")
 	case events.RolledBack:
 		return s.Bold.Render("↩ run rolled back") + s.Subtle.Render(" · "+id+" · q to leave")
+	case events.Interrupted:
+		return s.Warning.Render(wrapText("! run interrupted — "+m.rs.FinishNote, w)) + s.Subtle.Render(" · cairn resume "+id+" to continue · q to leave")
 	default:
 		return s.Failure.Render("✗ run "+string(m.rs.Status)) + s.Subtle.Render(" · cairn resume "+id+" to continue · q to leave")
 	}
