@@ -55,8 +55,28 @@ func TestHBAContract(t *testing.T) {
   - local all %[1]s reject
   - host all %[1]s 0.0.0.0/0 reject
 `, role))
+	orig, err := os.ReadFile(hba)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := string(orig) + fmt.Sprintf("local postgres %[1]s scram-sha-256\nlocal all %[1]s reject\nhost all %[1]s 0.0.0.0/0 reject\n", role)
 	steptest.Run(t, steptest.Case{
 		Step: s, Env: steptest.Env(t, nil),
+		LookAlike: &steptest.LookAlike{
+			What: "the same lines at the end of pg_hba.conf, after the lines of their type that win",
+			Plant: func(t testing.TB) {
+				must(t, os.WriteFile(hba, []byte(late), 0o600))
+				c.Exec(t, "postgres", "SELECT pg_reload_conf()")
+			},
+			There: func(t testing.TB) bool {
+				b, _ := os.ReadFile(hba)
+				return strings.HasSuffix(string(b), late[len(orig):]) && strings.Count(string(b), "local all "+role+" reject") == 1
+			},
+			Remove: func(t testing.TB) {
+				must(t, os.WriteFile(hba, orig, 0o600))
+				c.Exec(t, "postgres", "SELECT pg_reload_conf()")
+			},
+		},
 		Probe: func(t testing.TB) string {
 			b, _ := os.ReadFile(hba)
 			fi, _ := os.Stat(hba)
@@ -157,6 +177,22 @@ func TestRoleContract(t *testing.T) {
 	s := steptest.Decode(t, reg(), "pg-role", connYAML(c)+fmt.Sprintf(grantsYAML, role, pgpass))
 	steptest.Run(t, steptest.Case{
 		Step: s, Env: steptest.Env(t, nil), Probe: roleProbe(c, role),
+		LookAlike: &steptest.LookAlike{
+			What: "a role of the same name with the same grants and the .pgpass password, that may also CREATEDB",
+			Plant: func(t testing.TB) {
+				pw, _ := os.ReadFile(pgpass)
+				c.Exec(t, "postgres", fmt.Sprintf(`CREATE ROLE %[1]s LOGIN CREATEDB PASSWORD '%[2]s'; GRANT pg_read_all_settings TO %[1]s;
+					GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean), pg_backup_stop(boolean), pg_create_restore_point(text), pg_switch_wal() TO %[1]s`,
+					role, strings.TrimSpace(strings.SplitN(string(pw), ":", 5)[4])))
+			},
+			There: func(t testing.TB) bool {
+				return c.QueryInt(t, "postgres", "SELECT count(*) FROM pg_roles WHERE rolname = $1 AND rolcreatedb AND rolcanlogin", role) == 1
+			},
+			Remove: func(t testing.TB) {
+				c.Exec(t, "postgres", fmt.Sprintf(`REVOKE EXECUTE ON FUNCTION pg_backup_start(text, boolean), pg_backup_stop(boolean), pg_create_restore_point(text), pg_switch_wal() FROM %[1]s;
+					DROP ROLE %[1]s`, role))
+			},
+		},
 		Tamper: func(t testing.TB) { c.Exec(t, "postgres", "REVOKE pg_read_all_settings FROM "+role) },
 	})
 	// The password set is the one in the .pgpass (a real login over TCP with scram).
@@ -195,8 +231,21 @@ func TestPgpassContract(t *testing.T) {
 	u := testbed.OSUser(t, "pgpass")
 	file := filepath.Join(u.Home, ".pgpass")
 	s := steptest.Decode(t, reg(), "pgpass", fmt.Sprintf("user: %s\nport: \"5432\"\ndatabase: postgres\nrole: backrest\n", u.Name))
+	wildcard := "*:*:*:backrest:an-older-password\n"
 	steptest.Run(t, steptest.Case{
 		Step: s, Env: steptest.Env(t, nil),
+		LookAlike: &steptest.LookAlike{
+			What: "a line for role backrest on any host, port and database, with another password (libpq reads the first match)",
+			Plant: func(t testing.TB) {
+				must(t, os.WriteFile(file, []byte(wildcard), 0o600))
+				must(t, os.Chown(file, u.UID, u.GID))
+			},
+			There: func(t testing.TB) bool {
+				b, err := os.ReadFile(file)
+				return err == nil && string(b) == wildcard
+			},
+			Remove: func(t testing.TB) { must(t, os.Remove(file)) },
+		},
 		Probe: func(t testing.TB) string {
 			b, err := os.ReadFile(file)
 			if err != nil {
@@ -222,8 +271,29 @@ func TestSettingsContract(t *testing.T) {
 	auto := filepath.Join(c.DataDir, "postgresql.auto.conf")
 	c.Exec(t, "postgres", "ALTER SYSTEM SET log_min_duration_statement = '1000'")
 	s := steptest.Decode(t, reg(), "pg-settings", connYAML(c)+"set:\n  log_min_duration_statement: \"250\"\n  archive_command: \"/bin/true %p\"\n")
+	conf := filepath.Join(c.DataDir, "postgresql.conf")
+	origConf, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inConf := string(origConf) + "\nlog_min_duration_statement = '250'\narchive_command = '/bin/true %p'\n"
 	steptest.Run(t, steptest.Case{
 		Step: s, Env: steptest.Env(t, nil),
+		LookAlike: &steptest.LookAlike{
+			What: "the same values in postgresql.conf, overridden by postgresql.auto.conf's",
+			Plant: func(t testing.TB) {
+				must(t, os.WriteFile(conf, []byte(inConf), 0o600))
+				c.Exec(t, "postgres", "ALTER SYSTEM SET archive_command = '/bin/false'")
+			},
+			There: func(t testing.TB) bool {
+				b, _ := os.ReadFile(conf)
+				return string(b) == inConf
+			},
+			Remove: func(t testing.TB) {
+				must(t, os.WriteFile(conf, origConf, 0o600))
+				c.Exec(t, "postgres", "ALTER SYSTEM RESET archive_command")
+			},
+		},
 		Probe: func(t testing.TB) string {
 			b, _ := os.ReadFile(auto)
 			return string(b)
@@ -240,6 +310,7 @@ func TestRestartContract(t *testing.T) {
 	s := steptest.Decode(t, reg(), "pg-restart", connYAML(c)+"allowed: \"true\"\n")
 	steptest.Run(t, steptest.Case{
 		Step: s, Env: steptest.Env(t, nil),
+		NoLookAlike: "done is the running server's own pending_restart, read live: there is no artifact to plant",
 		Probe: func(t testing.TB) string {
 			conn := c.Conn(t, "postgres", c.Superuser)
 			var s string
@@ -254,4 +325,11 @@ func runPsql(connStr, pgpass string) (string, error) {
 	cmd.Env = append(os.Environ(), "PGPASSFILE="+pgpass)
 	b, err := cmd.CombinedOutput()
 	return string(b), err
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }

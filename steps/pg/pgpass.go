@@ -96,6 +96,58 @@ func (p *PGPass) spec(env *steps.Env) (pgpassSpec, error) {
 	return s, nil
 }
 
+// shadow finds the first line, before the step's own entry, that libpq would use instead of it:
+// libpq reads .pgpass top down and takes the first line whose host, port, database and role each
+// equal the connection's or are *. A line overlapping the step's key (same role, a wildcard where
+// the step names a value, or the reverse) with another password would be read first, so the
+// step's entry would never be used. It returns the line number and the line with its password
+// masked, or 0.
+func (s pgpassSpec) shadow(content string) (int, string) {
+	want := pgpassFields(strings.TrimSuffix(s.key, ":"))
+	for i, l := range strings.Split(content, "\n") {
+		if strings.HasPrefix(l, s.key) && len(l) > len(s.key) {
+			return 0, "" // the step's own entry comes first
+		}
+		if strings.HasPrefix(strings.TrimSpace(l), "#") {
+			continue
+		}
+		f := pgpassFields(l)
+		if len(f) < 5 || len(want) != 4 {
+			continue
+		}
+		overlap := true
+		for j := 0; j < 4; j++ {
+			if f[j] != "*" && want[j] != "*" && f[j] != want[j] {
+				overlap = false
+			}
+		}
+		if overlap {
+			return i + 1, strings.Join(f[:4], ":") + ":••••"
+		}
+	}
+	return 0, ""
+}
+
+// pgpassFields splits a .pgpass line at its unescaped colons (the fields keep their escapes).
+func pgpassFields(l string) []string {
+	var out []string
+	var cur strings.Builder
+	for i := 0; i < len(l); i++ {
+		switch {
+		case l[i] == '\\' && i+1 < len(l):
+			cur.WriteByte(l[i])
+			cur.WriteByte(l[i+1])
+			i++
+		case l[i] == ':' && len(out) < 4:
+			out = append(out, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(l[i])
+		}
+	}
+	return append(out, cur.String())
+}
+
 // state says whether the entry is there, and whether the file's owner and mode are right.
 func (s pgpassSpec) state() (content string, exists, hasEntry, modeOK bool, fi os.FileInfo, err error) {
 	b, err := os.ReadFile(s.file)
@@ -109,6 +161,7 @@ func (s pgpassSpec) state() (content string, exists, hasEntry, modeOK bool, fi o
 	for _, l := range strings.Split(content, "\n") {
 		if strings.HasPrefix(l, s.key) && len(l) > len(s.key) {
 			hasEntry = true
+			break
 		}
 	}
 	fi, err = os.Stat(s.file)
@@ -148,10 +201,14 @@ func (p *PGPass) Check(ctx context.Context, env *steps.Env) steps.Check {
 		}
 		return steps.CannotTell("%v", err)
 	}
-	_, exists, has, modeOK, _, err := s.state()
+	content, exists, has, modeOK, _, err := s.state()
+	line, shadow := s.shadow(content)
 	switch {
 	case err != nil:
 		return steps.CannotTell("read %s: %v", s.file, err)
+	case line > 0:
+		return steps.BlockedBy(fmt.Sprintf("%s line %d (%s) matches the same connections as %s… and comes first: libpq uses the first matching line, so cairn's entry would never be read", s.file, line, shadow, s.key),
+			fmt.Sprintf("remove or narrow line %d of %s by hand (after a backup), or give the step a host/port/database that line does not match", line, s.file))
 	case !exists:
 		return steps.ReadyTo(steps.Create, "%s does not exist: create it with a generated password", s.file)
 	case !has:
@@ -180,6 +237,9 @@ func (p *PGPass) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 	content, exists, has, _, fi, err := s.state()
 	if err != nil {
 		return nil, err
+	}
+	if line, shadow := s.shadow(content); line > 0 {
+		return nil, fmt.Errorf("%s line %d (%s) comes before cairn's entry and libpq would use it instead: nothing changed; remove or narrow that line by hand", s.file, line, shadow)
 	}
 	if _, ok, err := readRecord(env, "pgpass.json"); err != nil {
 		return nil, err
