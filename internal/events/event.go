@@ -152,6 +152,8 @@ type Child struct {
 	PID       int    `json:"pid"`
 	StartTick uint64 `json:"start_tick,omitempty"` // /proc/<pid>/stat field 22, to recognise it later
 	Argv0     string `json:"argv0"`
+	UID       int    `json:"uid"`           // its real uid when it started
+	Sig       string `json:"sig,omitempty"` // the runner's HMAC over the fields above (see runner/leftovers.go)
 }
 
 // Duration marshals as nanoseconds and reads back the same.

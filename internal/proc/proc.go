@@ -10,9 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -140,37 +138,6 @@ func Run(ctx context.Context, env *steps.Env, c Cmd) (Result, error) {
 func Output(ctx context.Context, env *steps.Env, argv ...string) (string, error) {
 	r, err := Run(ctx, env, Cmd{Argv: argv, Quiet: true})
 	return r.Stdout, err
-}
-
-// StartTick reads a process's start time in clock ticks (/proc/<pid>/stat field 22), so a pid
-// recorded in the journal can be told apart from a later process that reused it.
-func StartTick(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, errors.New("bad stat")
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0, errors.New("bad stat")
-	}
-	return strconv.ParseUint(f[19], 10, 64)
-}
-
-// KillLeftover kills the process group of pid if that process is still the one started at tick.
-// It reports whether anything was killed.
-func KillLeftover(pid int, tick uint64) bool {
-	now, err := StartTick(pid)
-	if err != nil || now != tick {
-		return false
-	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	return true
 }
 
 func lastLines(s string, n int) string {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/journal"
-	"github.com/cairn-runbooks/cairn/internal/proc"
 	"github.com/cairn-runbooks/cairn/internal/redact"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/runbooks"
@@ -63,6 +62,7 @@ type Runner struct {
 	waiting    *waiter             // the question waiting on a person (under mu)
 	pid        int
 	where      inflight // the step and phase in flight, named if the runner is stopped
+	key        []byte   // signs child records (leftovers.go); nil: none is trusted
 }
 
 // Run drives the run to its end and returns its final status. When ctx ends first (a signal, a
@@ -82,12 +82,12 @@ func Run(ctx context.Context, cfg Config) (events.RunStatus, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]string{}, lostSecrets: map[string]bool{}, cancel: cancel, pid: os.Getpid()}
+	keyErr := r.loadKey()
 	intake, err := journal.Listen(cfg.Run)
 	if err != nil {
 		return "", err
 	}
 	defer intake.Close()
-	go intake.Serve(ctx, r.handle)
 	for _, v := range cfg.Values {
 		if v.Secret {
 			r.red.Add(v.S)
@@ -102,8 +102,14 @@ func Run(ctx context.Context, cfg Config) (events.RunStatus, error) {
 		r.emit(events.Event{Type: events.RunStarted, Actor: &cfg.Actor, Run: r.runInfo(ctx)})
 	} else {
 		r.emit(events.Event{Type: events.RunResumed, Actor: &cfg.Actor, Note: string(cfg.Mode)})
+	}
+	if keyErr != nil {
+		r.emit(events.Event{Type: events.Note, Note: "child processes cannot be recorded with the runner's signature, so none will be stopped as a leftover: " + keyErr.Error()})
+	}
+	if len(prior) > 0 {
 		r.killLeftovers(prior)
 	}
+	go intake.Serve(ctx, r.handle) // requests wait in the socket's backlog until the run is recorded
 	var status events.RunStatus
 	if cfg.Mode == ModeRollback {
 		status = r.rollbackAll(ctx, "requested with cairn rollback")
@@ -209,28 +215,6 @@ func remove(xs []string, x string) []string {
 	return out
 }
 
-// killLeftovers stops children an earlier runner started and that are still running.
-func (r *Runner) killLeftovers(prior []events.Event) {
-	live := map[int]*events.Child{}
-	for _, e := range prior {
-		switch e.Type {
-		case events.ChildStarted:
-			if e.Child != nil {
-				live[e.Child.PID] = e.Child
-			}
-		case events.ChildExited:
-			if e.Child != nil {
-				delete(live, e.Child.PID)
-			}
-		}
-	}
-	for _, c := range live {
-		if proc.KillLeftover(c.PID, c.StartTick) {
-			r.emit(events.Event{Type: events.Note, Note: fmt.Sprintf("stopped leftover %s (pid %d) from the interrupted runner", c.Argv0, c.PID)})
-		}
-	}
-}
-
 // emit writes a record, redacting every text field first.
 func (r *Runner) emit(e events.Event) events.Event {
 	if e.Error != nil {
@@ -323,8 +307,7 @@ type children struct {
 }
 
 func (c children) Started(pid int, argv0 string) {
-	tick, _ := proc.StartTick(pid)
-	c.r.emit(events.Event{Type: events.ChildStarted, Step: c.key, Child: &events.Child{PID: pid, StartTick: tick, Argv0: argv0}})
+	c.r.emit(events.Event{Type: events.ChildStarted, Step: c.key, Child: c.r.childRecord(pid, argv0)})
 }
 
 func (c children) Exited(pid int) {
