@@ -160,7 +160,7 @@ func runningPID(dir string) (int, bool) {
 
 func runUp(ctx context.Context, o *UpOptions) error {
 	if pid, ok := runningPID(o.Dir); ok {
-		return fmt.Errorf("a twin is already running in %s (pid %d); `cairn twin down --dir %s` stops it", o.Dir, pid, shellQuote(o.Dir))
+		return printRunning(ctx, o, pid)
 	}
 	if o.Detach {
 		return runDetached(ctx, o)
@@ -196,6 +196,35 @@ func runUp(ctx context.Context, o *UpOptions) error {
 		return fmt.Errorf("twin up: %w", err)
 	}
 	return nil
+}
+
+// printRunning prints the environment of the twin already running in o.Dir (waiting until it is ready,
+// if it is still starting), so `eval "$(cairn twin up …)"` works in a second shell too. The flags that
+// shape a twin (--port, --speed, --seed, --rows) are the running twin's, not these.
+func printRunning(ctx context.Context, o *UpOptions, pid int) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		b, err := os.ReadFile(filepath.Join(o.Dir, envFile))
+		if err == nil {
+			fmt.Fprint(o.IO.Out, string(b))
+			fmt.Fprintf(o.IO.ErrOut, "# cairn twin already running in %s (pid %d); its --port, --speed and --seed stand. Stop it with: cairn twin down --dir %s\n",
+				o.Dir, pid, shellQuote(o.Dir))
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("twin up: a twin is running in %s (pid %d) but its environment cannot be read: %w", o.Dir, pid, err)
+		}
+		if _, alive := runningPID(o.Dir); !alive {
+			return fmt.Errorf("twin up: the twin in %s (pid %d) exited while starting; see %s, then run cairn twin up again",
+				o.Dir, pid, filepath.Join(o.Dir, logFile))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("twin up: the twin in %s (pid %d) is still starting: %w", o.Dir, pid, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // runDetached starts `cairn twin up` again in a new session, its output going to twin.log, and

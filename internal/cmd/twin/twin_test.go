@@ -142,6 +142,19 @@ func TestTwinProcess(t *testing.T) {
 		}
 	}
 	checkDemo()
+	// `cairn twin up` on the running twin prints its environment again (a second shell's eval).
+	var upOut, upErr bytes.Buffer
+	up := newCmdUp(testFactory(&upOut, &upErr, nil), nil)
+	up.SetArgs([]string{"--dir", p.Dir, "--seed", "demo"})
+	if err := up.ExecuteContext(ctx); err != nil {
+		t.Fatalf("twin up on a running twin: %v (stderr %q)", err, upErr.String())
+	}
+	if want := "export AWS_ENDPOINT_URL=" + shellQuote(p.Endpoint) + "\n"; !strings.Contains(upOut.String(), want) {
+		t.Fatalf("twin up on a running twin printed %q, want a line %q", upOut.String(), want)
+	}
+	if !strings.Contains(upErr.String(), "already running") {
+		t.Fatalf("twin up on a running twin said %q on stderr", upErr.String())
+	}
 	p.Restart(t)
 	checkDemo()
 

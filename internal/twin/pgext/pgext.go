@@ -6,9 +6,10 @@
 // What it touches outside the twin's state directory: the extension files (aws_commons.control,
 // aws_commons--1.2.sql, aws_lambda.control, aws_lambda--1.0.sql) in the share/extension directory of
 // every installed PostgreSQL (/usr/share/postgresql/<v>/extension), because PostgreSQL 15 looks for
-// extensions only there, and the line `trusted = true` in dblink.control there, because RDS lets the
-// master user create dblink; that needs root, as the test bed runs. Without it the twin still runs, and
-// `CREATE EXTENSION aws_lambda` fails as on a server that lacks it.
+// extensions only there, and the line `trusted = true` in the control files of the contrib extensions
+// RDS lets the master user create (dblink, pg_stat_statements, postgres_fdw, …); that needs root, as
+// the test bed runs. Without it the twin still runs, and `CREATE EXTENSION aws_lambda` fails as on a
+// server that lacks it.
 package pgext
 
 import (
@@ -63,7 +64,7 @@ func Install(ctx context.Context) ([]string, error) {
 		}
 		dir := filepath.Join(strings.TrimSpace(string(out)), "extension")
 		if err := installInto(dir); err == nil {
-			err = trustDblink(dir)
+			err = trustExtensions(dir)
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -95,10 +96,22 @@ func installInto(dir string) error {
 	return nil
 }
 
-// trustDblink marks dblink trusted: RDS lets the master user (rds_superuser) create it, and PostgreSQL
-// lets a non-superuser create only a trusted extension.
-func trustDblink(dir string) error {
-	p := filepath.Join(dir, "dblink.control")
+// rdsTrusted are the contrib extensions RDS lets the master user (a member of rds_superuser) create
+// that stock PostgreSQL lets only a superuser create.
+var rdsTrusted = []string{"dblink", "pg_stat_statements", "postgres_fdw", "pgstattuple", "pg_buffercache", "pg_prewarm"}
+
+// trustExtensions marks rdsTrusted extensions trusted in dir: PostgreSQL lets a non-superuser create
+// only a trusted extension (and then runs its script as the bootstrap superuser), which is what RDS
+// gives rds_superuser for these.
+func trustExtensions(dir string) error {
+	var errs []error
+	for _, name := range rdsTrusted {
+		errs = append(errs, trustExtension(filepath.Join(dir, name+".control")))
+	}
+	return errors.Join(errs...)
+}
+
+func trustExtension(p string) error {
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -111,7 +124,7 @@ func trustDblink(dir string) error {
 	}
 	b = append(bytes.TrimRight(b, "\n"), []byte("\n# cairn twin: creatable by rds_superuser members, as on RDS\ntrusted = true\n")...)
 	if err := os.WriteFile(p, b, 0o644); err != nil {
-		return fmt.Errorf("mark dblink trusted in %s (needs root): %w", p, err)
+		return fmt.Errorf("mark %s trusted (needs root): %w", p, err)
 	}
 	return nil
 }

@@ -24,6 +24,23 @@ func checkIdentifier(kind, id string) error {
 	return nil
 }
 
+// checkMasterPassword refuses what RDS for PostgreSQL refuses, with its messages: 8 to 128
+// printable ASCII characters besides '/', '@', '"' and space.
+func checkMasterPassword(pw string) error {
+	switch {
+	case len(pw) < 8:
+		return awswire.Errorf("InvalidParameterValue", "The parameter MasterUserPassword is not a valid password because it is shorter than 8 characters.")
+	case len(pw) > 128:
+		return awswire.Errorf("InvalidParameterValue", "The parameter MasterUserPassword is not a valid password because it is longer than 128 characters.")
+	}
+	for _, r := range pw {
+		if r < 0x21 || r > 0x7e || strings.ContainsRune(`/"@`, r) {
+			return awswire.Errorf("InvalidParameterValue", "The parameter MasterUserPassword is not a valid password. Only printable ASCII characters besides '/', '@', '\"', ' ' may be used.")
+		}
+	}
+	return nil
+}
+
 func newResourceID(prefix string) string {
 	var b [13]byte
 	_, _ = rand.Read(b[:])
@@ -80,8 +97,8 @@ func (s *Service) createInstance(form awswire.Form) (any, error) {
 	if user == "rdsadmin" || strings.HasPrefix(user, "pg_") || user == "rds_superuser" {
 		return nil, awswire.Errorf("InvalidParameterValue", "MasterUsername %s cannot be used as it is a reserved word used by the engine", user)
 	}
-	if len(pw) < 8 || strings.ContainsAny(pw, `/"@ `) {
-		return nil, awswire.Errorf("InvalidParameterValue", "The parameter MasterUserPassword is not a valid password. Only printable ASCII characters besides '/', '@', '\"', ' ' may be used.")
+	if err := checkMasterPassword(pw); err != nil {
+		return nil, err
 	}
 	storage, _, err := form.Int("AllocatedStorage")
 	if err != nil {

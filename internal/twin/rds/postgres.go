@@ -24,7 +24,10 @@ func (s *Service) clusterDir(resourceID string) string {
 }
 
 func (s *Service) settings() map[string]string {
-	out := map[string]string{"wal_keep_size": "256MB", "max_connections": "50", "shared_buffers": "32MB"}
+	// As RDS's default parameter group: pg_stat_statements preloaded, and rds.force_ssl known (0: the
+	// twin accepts plain connections; see the README).
+	out := map[string]string{"wal_keep_size": "256MB", "max_connections": "50", "shared_buffers": "32MB",
+		"shared_preload_libraries": "pg_stat_statements", "rds.force_ssl": "0"}
 	maps.Copy(out, s.o.Settings)
 	return out
 }
@@ -77,10 +80,18 @@ func (s *Service) provision(ctx context.Context, inst Instance) (*pgcluster.Clus
 	master := pgx.Identifier{inst.MasterUsername}.Sanitize()
 	stmts := []string{
 		"CREATE ROLE rds_superuser NOLOGIN",
+		"CREATE ROLE rds_replication NOLOGIN",
+		"CREATE ROLE rds_password NOLOGIN",
 		"GRANT pg_monitor, pg_signal_backend, pg_read_all_settings, pg_read_all_stats, pg_stat_scan_tables, pg_checkpoint TO rds_superuser WITH ADMIN OPTION",
-		"GRANT CREATE ON DATABASE postgres TO rds_superuser",
+		"GRANT rds_replication, rds_password TO rds_superuser WITH ADMIN OPTION",
 		fmt.Sprintf("CREATE ROLE %s LOGIN CREATEROLE CREATEDB PASSWORD %s IN ROLE rds_superuser", master, quoteLiteral(inst.MasterPassword)),
 		fmt.Sprintf("GRANT rds_superuser TO %s WITH ADMIN OPTION", master),
+		// As on RDS: postgres and template1 belong to the master user, template0 and the rdsadmin
+		// database to rdsadmin, and the master cannot connect to rdsadmin (ACL rdsadmin=CTc/rdsadmin).
+		"ALTER DATABASE postgres OWNER TO " + master,
+		"ALTER DATABASE template1 OWNER TO " + master,
+		"CREATE DATABASE rdsadmin OWNER " + AdminUser,
+		"REVOKE ALL ON DATABASE rdsadmin FROM PUBLIC",
 	}
 	if inst.DBName != "" {
 		stmts = append(stmts, fmt.Sprintf("CREATE DATABASE %s OWNER %s", pgx.Identifier{inst.DBName}.Sanitize(), master))

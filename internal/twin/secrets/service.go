@@ -1,6 +1,7 @@
 // Package secrets is the twin's AWS Secrets Manager on the JSON 1.1 protocol (X-Amz-Target
-// secretsmanager.*): CreateSecret, GetSecretValue, PutSecretValue, DescribeSecret and DeleteSecret, with
-// versions and the AWSCURRENT/AWSPREVIOUS stages, and ARNs ending in AWS's random six-character suffix.
+// secretsmanager.*): CreateSecret, GetSecretValue, PutSecretValue, DescribeSecret, DeleteSecret,
+// ListSecrets and ListSecretVersionIds, with versions and the AWSCURRENT/AWSPREVIOUS stages, and ARNs
+// ending in AWS's random six-character suffix.
 //
 // Secret values are kept in the twin's state file as they are (mode 0600), not sealed with KMS; there
 // are no resource policies, rotation or replication.
@@ -91,6 +92,13 @@ type request struct {
 	VersionStages              []string
 	RecoveryWindowInDays       int
 	ForceDeleteWithoutRecovery bool
+	// ListSecrets and ListSecretVersionIds
+	MaxResults             int
+	NextToken              string
+	Filters                []filter
+	IncludePlannedDeletion bool
+	SortOrder              string
+	IncludeDeprecated      bool
 }
 
 // ServeJSON answers one request; op is the part of X-Amz-Target after "secretsmanager.".
@@ -113,6 +121,10 @@ func (s *Service) ServeJSON(w http.ResponseWriter, r *http.Request, op string) {
 		out, err = s.describe(in)
 	case "DeleteSecret":
 		out, err = s.delete(in)
+	case "ListSecrets":
+		out, err = s.list(in)
+	case "ListSecretVersionIds":
+		out, err = s.listVersions(in)
 	default:
 		err = awswire.Errorf("UnknownOperationException", "The twin's Secrets Manager does not implement %s", op)
 	}
