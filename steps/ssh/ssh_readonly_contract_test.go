@@ -131,7 +131,9 @@ func TestBackupPreflightReadOnlyContract(t *testing.T) {
 			s := newROScene(t)
 			st := steptest.Decode(t, registry(), "ssh-backup-preflight", preflightYAML)
 			env := steptest.Env(t, s.params())
-			steptest.RunReadOnly(t, steptest.Case{Step: st, Env: env, Probe: s.probe(nil)}, func(t testing.TB) { c.spoil(t, s) })
+			steptest.RunReadOnly(t, steptest.Case{Step: st, Env: env, Probe: s.probe(nil),
+				NoLookAlike: "it reads the host, the paths, rsync, sudo and cron afresh every run and accepts nothing as done: Check never says done"},
+				func(t testing.TB) { c.spoil(t, s) })
 			ch := st.Check(context.Background(), env)
 			if ch.State != steps.Blocked || !strings.Contains(ch.Reason, c.want) || ch.Fix == "" {
 				t.Fatalf("want blocked with %q and a fix, got %+v", c.want, ch)
@@ -230,7 +232,9 @@ func TestKeyProofReadOnlyContract(t *testing.T) {
 			newBackup := func(top string) bool { return dated.MatchString(top) && !start[top] }
 			st := steptest.Decode(t, registry(), "ssh-key-proof", proofYAML)
 			env := steptest.Env(t, s.params())
-			steptest.RunReadOnly(t, steptest.Case{Step: st, Env: env, Probe: s.probe(newBackup)}, func(t testing.TB) { c.spoil(t, s) })
+			steptest.RunReadOnly(t, steptest.Case{Step: st, Env: env, Probe: s.probe(newBackup),
+				NoLookAlike: "it proves by doing: one real backup through the forced command and the refusal probes, every run; Check never says done"},
+				func(t testing.TB) { c.spoil(t, s) })
 
 			// The refusal is the proof failing for the spoiled prerequisite, not for something else.
 			if _, err := st.Apply(context.Background(), env); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -114,10 +114,33 @@ func TestKeypairContract(t *testing.T) {
 	key := filepath.Join(dir, "backup_ed25519")
 	env := steptest.Env(t, map[string]string{"key": key})
 	st := steptest.Decode(t, registry(), "ssh-keypair", "path: ${params.key}\nlabel: kp-test\n")
+	other := filepath.Join(testbed.TempDir(t), "other")
+	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other+"-a")
+	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other+"-b")
+	otherPub, err := os.ReadFile(other + "-b.pub")
+	must(t, err)
 	steptest.Run(t, steptest.Case{
 		Step:  st,
 		Env:   env,
 		Probe: func(t testing.TB) string { return fileState(t, key) + "\n" + fileState(t, key+".pub") },
+		LookAlike: &steptest.LookAlike{
+			What: "an unencrypted ed25519 key at the path, 0600, whose .pub is another key's",
+			Plant: func(t testing.TB) {
+				priv, err := os.ReadFile(other + "-a")
+				must(t, err)
+				must(t, os.WriteFile(key, priv, 0o600))
+				must(t, os.WriteFile(key+".pub", otherPub, 0o644))
+			},
+			There: func(t testing.TB) bool {
+				pub, err := os.ReadFile(key + ".pub")
+				_, perr := os.Stat(key)
+				return err == nil && perr == nil && string(pub) == string(otherPub)
+			},
+			Remove: func(t testing.TB) {
+				must(t, os.Remove(key))
+				must(t, os.Remove(key+".pub"))
+			},
+		},
 		Tamper: func(t testing.TB) {
 			must(t, os.Chmod(key, 0o644)) // a key others can read is not reused
 		},
@@ -190,8 +213,17 @@ label: ak-test
 	probe := func(t testing.TB) string { return fileState(t, dir) + "\n" + fileState(t, file) }
 	original := probe(t)
 	var installed []byte
+	pub, err := os.ReadFile(key + ".pub")
+	must(t, err)
+	otherOptions := existingKeys + "\n" + `no-pty,command="/bin/sh" ` + strings.TrimSpace(string(pub)) + " someone-else\n"
 	steptest.Run(t, steptest.Case{
 		Step: st, Env: env, Probe: probe,
+		LookAlike: &steptest.LookAlike{
+			What:   "the same key with other options (command=/bin/sh) in authorized_keys",
+			Plant:  func(t testing.TB) { must(t, os.WriteFile(file, []byte(otherOptions), 0o644)) },
+			There:  func(t testing.TB) bool { b, _ := os.ReadFile(file); return string(b) == otherOptions },
+			Remove: func(t testing.TB) { must(t, os.WriteFile(file, []byte(existingKeys), 0o644)) },
+		},
 		Tamper: func(t testing.TB) {
 			data, _ := os.ReadFile(file)
 			installed = data
@@ -244,8 +276,24 @@ func TestAuthorizedKeyNewFileAndRefusals(t *testing.T) {
 	with := targetYAML + "user: ${params.user}\nkey: ${params.key}\ncommand: /bin/true\nfrom: 127.0.0.1\n"
 	st := steptest.Decode(t, registry(), "ssh-authorized-key", with)
 	env := steptest.Env(t, merge(b.params(), map[string]string{"user": b.backup.Name, "key": key}))
+	pub, err := os.ReadFile(key + ".pub")
+	must(t, err)
+	ours := `command="/bin/true",from="127.0.0.1",restrict ` + strings.TrimSpace(string(pub)) + "\n"
 	steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: func(t testing.TB) string {
 		return fileState(t, dir) + "\n" + fileState(t, filepath.Join(dir, "authorized_keys"))
+	}, LookAlike: &steptest.LookAlike{
+		What: "a new authorized_keys holding the key with cairn's options but without cairn's label",
+		Plant: func(t testing.TB) {
+			must(t, os.MkdirAll(dir, 0o700))
+			must(t, os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(ours), 0o600))
+			must(t, os.Chown(dir, b.backup.UID, b.backup.GID))
+			must(t, os.Chown(filepath.Join(dir, "authorized_keys"), b.backup.UID, b.backup.GID))
+		},
+		There: func(t testing.TB) bool {
+			got, _ := os.ReadFile(filepath.Join(dir, "authorized_keys"))
+			return string(got) == ours
+		},
+		Remove: func(t testing.TB) { must(t, os.RemoveAll(dir)) },
 	}})
 
 	ctx := context.Background()
@@ -316,7 +364,13 @@ label: sshd-test
 	}
 	original, _ := os.ReadFile(b.sshd.Config)
 	starts := b.sshd.StartCount()
-	steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, Tamper: func(t testing.TB) {
+	late := string(original) + "\nPermitRootLogin forced-commands-only\n"
+	steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, LookAlike: &steptest.LookAlike{
+		What:   "PermitRootLogin forced-commands-only at the end of sshd_config, after the Include that sets it first",
+		Plant:  func(t testing.TB) { must(t, os.WriteFile(b.sshd.Config, []byte(late), 0o644)) },
+		There:  func(t testing.TB) bool { got, _ := os.ReadFile(b.sshd.Config); return string(got) == late },
+		Remove: func(t testing.TB) { must(t, os.WriteFile(b.sshd.Config, original, 0o644)) },
+	}, Tamper: func(t testing.TB) {
 		if got := sshdT(t, b.sshd.Config, "permitrootlogin"); got != "permitrootlogin forced-commands-only" {
 			t.Fatalf("effective value: %s", got)
 		}
@@ -397,6 +451,8 @@ func TestForcedCommandMatchesRsync(t *testing.T) {
 	src := testbed.TempDir(t)
 	st := steptest.Decode(t, registry(), "rsync-forced-command", "mode: rsync-server\nsource: "+src+"\ndest: /srv/backup/x\nhost: 127.0.0.1\nuser: root\nkey: /root/k\noptions: [-a, -z]\n")
 	env := steptest.Env(t, nil)
+	steptest.RunReadOnly(t, steptest.Case{Step: st, Env: env, Probe: func(t testing.TB) string { return fileState(t, src) },
+		NoLookAlike: "it derives a command from its parameters and reads nothing it could take for done: Check never says done"}, nil)
 	out, err := st.Apply(context.Background(), env)
 	must(t, err)
 	line := out["server_line"].Value
