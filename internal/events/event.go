@@ -102,6 +102,9 @@ type RunInfo struct {
 	Approvals  int               `json:"approvals,omitempty"`
 	PID        int               `json:"pid"`
 	Executable string            `json:"executable,omitempty"`
+	// RunbookSHA256 is the hash of the runbook text the run was created with (the journal's writer
+	// sets it on the first record; a resume refuses a runbook.yaml that does not match).
+	RunbookSHA256 string `json:"runbook_sha256,omitempty"`
 }
 
 // StepInfo is one step as a view lists it.
