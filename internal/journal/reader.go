@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sort"
@@ -13,19 +14,22 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/events"
 )
 
-// ReadAll reads every complete journal record (not the output log). A torn last line — the process
-// died mid-write — is ignored.
+// ReadAll reads every journal record (not the output log). A last line with no newline is a record
+// being written, or torn by a runner that died mid-write: it is not read (the next writer sets it
+// aside, OpenWriter). Any other line that is not a record is an error naming it: the journal is
+// damaged there, and nothing is skipped past it.
 func ReadAll(r *Run) ([]events.Event, error) {
-	return readFile(r.Path(JournalFile))
+	return readFile(r, JournalFile, true)
 }
 
-// ReadOutput reads every output-log record.
+// ReadOutput reads every output-log record. The output log is not fsync'd per line, so a line a
+// crash left half-written is skipped.
 func ReadOutput(r *Run) ([]events.Event, error) {
-	return readFile(r.Path(OutputFile))
+	return readFile(r, OutputFile, false)
 }
 
-func readFile(path string) ([]events.Event, error) {
-	f, err := os.Open(path)
+func readFile(r *Run, name string, strict bool) ([]events.Event, error) {
+	f, err := r.OpenFile(name, os.O_RDONLY)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -35,12 +39,19 @@ func readFile(path string) ([]events.Event, error) {
 	defer f.Close()
 	var out []events.Event
 	rd := bufio.NewReaderSize(f, 64*1024)
-	for {
+	for n := 1; ; n++ {
 		line, err := rd.ReadBytes('\n')
 		if len(line) > 0 && line[len(line)-1] == '\n' {
 			var e events.Event
-			if json.Unmarshal(line, &e) == nil {
+			if jerr := json.Unmarshal(line, &e); jerr == nil {
 				out = append(out, e)
+			} else if strict {
+				return out, &Refusal{
+					Summary: fmt.Sprintf("run %s: %s line %d is not a journal record (%v)", r.ID, r.Path(name), n, jerr),
+					Detail:  "the journal is damaged there; cairn reads no further rather than guess what happened after it",
+					State:   fmt.Sprintf("the %d records before it are intact; nothing was run or changed", len(out)),
+					Next:    fmt.Sprintf("look at it: sed -n %dp %s", n, r.Path(name)),
+				}
 			}
 		}
 		if err == io.EOF {
@@ -78,8 +89,8 @@ func FollowAfter(ctx context.Context, r *Run, poll time.Duration, after int64) <
 		finished := false
 		for {
 			var batch []events.Event
-			batch, offJ, bufJ = readNew(r.Path(JournalFile), offJ, bufJ, batch)
-			batch, offO, bufO = readNew(r.Path(OutputFile), offO, bufO, batch)
+			batch, offJ, bufJ = readNew(r, JournalFile, offJ, bufJ, batch)
+			batch, offO, bufO = readNew(r, OutputFile, offO, bufO, batch)
 			sort.SliceStable(batch, func(i, j int) bool { return batch[i].Seq < batch[j].Seq })
 			for _, e := range batch {
 				select {
@@ -94,7 +105,7 @@ func FollowAfter(ctx context.Context, r *Run, poll time.Duration, after int64) <
 			if finished {
 				// drain what is left of the output log, then stop
 				var rest []events.Event
-				rest, _, _ = readNew(r.Path(OutputFile), offO, bufO, nil)
+				rest, _, _ = readNew(r, OutputFile, offO, bufO, nil)
 				for _, e := range rest {
 					select {
 					case ch <- e:
@@ -114,8 +125,8 @@ func FollowAfter(ctx context.Context, r *Run, poll time.Duration, after int64) <
 	return ch
 }
 
-func readNew(path string, off int64, partial []byte, into []events.Event) ([]events.Event, int64, []byte) {
-	f, err := os.Open(path)
+func readNew(r *Run, name string, off int64, partial []byte, into []events.Event) ([]events.Event, int64, []byte) {
+	f, err := r.OpenFile(name, os.O_RDONLY)
 	if err != nil {
 		return into, off, partial
 	}
