@@ -25,6 +25,9 @@ func newCmdReport(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := journal.Check(run, journal.ToRead); err != nil {
+				return err
+			}
 			recs, err := journal.ReadAll(run)
 			if err != nil {
 				return err

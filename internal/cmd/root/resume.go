@@ -23,6 +23,10 @@ func restart(cmd *cobra.Command, f *cmdutil.Factory, id, mode string, o *runOpti
 	if err != nil {
 		return err
 	}
+	// only its creator drives a run, and only one no one else could have changed
+	if err := journal.Check(run, journal.ToDrive); err != nil {
+		return err
+	}
 	if holder, alive := journal.Holder(run); alive {
 		if !o.TakeOver {
 			return &exitcode.Err{Code: exitcode.Locked, Err: fmt.Errorf("run %s is being driven by %s: `cairn attach %s` to watch it, or `cairn resume %s --take-over` to stop that runner (a step in flight is re-checked) and drive the run yourself", run.ID, holder, run.ID, run.ID)}
