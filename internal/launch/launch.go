@@ -48,7 +48,7 @@ func NewRun(stateDir string, rb *runbooks.Runbook, vals runbooks.Values, policy 
 // Start spawns `cairn __runner` for a run in its own session and hands it the secrets on stdin.
 // It returns the child's pid; the child is not waited for here beyond its start.
 func Start(exe string, run *journal.Run, mode string, secrets map[string]string, environ []string) (int, error) {
-	logf, err := os.OpenFile(run.Path(journal.RunnerLog), os.O_WRONLY|os.O_CREATE|os.O_APPEND, run.FileMode())
+	logf, err := run.OpenFile(journal.RunnerLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND)
 	if err != nil {
 		return 0, err
 	}
