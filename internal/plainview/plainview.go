@@ -190,7 +190,7 @@ func (v *View) line(e events.Event) {
 		}
 	case events.QuestionAnswered:
 		a := e.Answer
-		ans := a.Choice
+		ans := string(a.Choice)
 		if ans == "" {
 			ans = fmt.Sprint(a.Yes)
 			if a.Value != "" {
@@ -254,13 +254,13 @@ func (v *View) askAndAnswer(ctx context.Context, q events.Question) {
 	case events.AskDecision:
 		var keys []string
 		for _, o := range q.Options {
-			keys = append(keys, o.Key)
+			keys = append(keys, string(o.Key))
 		}
 		for {
 			s := read("choose " + strings.Join(keys, "/") + ": ")
 			for _, k := range keys {
 				if s == k {
-					a.Choice = s
+					a.Choice = events.Decision(s)
 				}
 			}
 			if a.Choice != "" {

@@ -23,7 +23,7 @@ func (r *Runner) ask(ctx context.Context, q events.Question) (events.Answer, err
 		r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &a, Actor: a.By})
 		return a, nil
 	}
-	if !r.cfg.Meta.Policy.Interactive && q.Kind != events.AskApproval {
+	if !r.cfg.Meta.Policy.Interactive && !waitsForAPerson(q) {
 		err := fmt.Errorf("%w: %s", ErrNoOneToAsk, howToAnswer(q))
 		a := events.Answer{QuestionID: q.ID, Choice: events.Abort, By: &events.Actor{User: "cairn", Via: "not interactive"}}
 		r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &a, Note: err.Error()})
@@ -32,7 +32,14 @@ func (r *Runner) ask(ctx context.Context, q events.Question) (events.Answer, err
 	return r.awaitPerson(ctx, q, w)
 }
 
-// policyAnswer answers from the flags the run was started with.
+// waitsForAPerson: an approval waits for other engineers and a pause for the person who paused,
+// even in a run no one watches (they answer with `cairn approve`, `cairn attach`).
+func waitsForAPerson(q events.Question) bool {
+	return q.Kind == events.AskApproval || q.Purpose == events.PurposeApproval || q.Purpose == events.PurposeResume
+}
+
+// policyAnswer answers from the flags the run was started with. What it may answer keys on the
+// question's Purpose and Kind, never on its prompt.
 func (r *Runner) policyAnswer(q events.Question) (events.Answer, bool) {
 	p := r.cfg.Meta.Policy
 	by := func(via string) *events.Actor {
@@ -41,16 +48,19 @@ func (r *Runner) policyAnswer(q events.Question) (events.Answer, bool) {
 		return &a
 	}
 	a := events.Answer{QuestionID: q.ID}
+	if waitsForAPerson(q) {
+		return a, false // no flag answers for another engineer, or for whoever paused the run
+	}
 	switch q.Kind {
 	case events.AskConfirm, events.AskChecklist, events.AskGoNoGo:
 		if p.Yes {
 			a.Yes, a.By = true, by("flag --yes")
 			if q.Kind == events.AskGoNoGo {
-				a.Choice = "go"
+				a.Choice = events.Go
 			}
 			return a, true
 		}
-		if q.Kind == events.AskConfirm && p.OnFailure == "rollback" && r.rollingBack(q) {
+		if q.Purpose == events.PurposeUndoStep && p.OnFailure == "rollback" {
 			a.Yes, a.By = true, by("flag --on-failure rollback")
 			return a, true
 		}
@@ -70,30 +80,27 @@ func (r *Runner) policyAnswer(q events.Question) (events.Answer, bool) {
 			a.Choice, a.By = events.Abort, by("flag --on-failure abort")
 			return a, true
 		case "rollback":
-			a.Choice = events.Rollback
-			for _, o := range q.Options {
-				if o.Key == "cutback" {
-					a.Choice = "cutback"
-				}
+			// the runbook's cut-back when it has one, else undo what this run applied, else stop
+			a.Choice, a.By = events.Abort, by("flag --on-failure rollback")
+			switch {
+			case hasOption(q, events.Cutback):
+				a.Choice = events.Cutback
+			case hasOption(q, events.Rollback):
+				a.Choice = events.Rollback
 			}
-			if a.Choice == events.Rollback {
-				has := false
-				for _, o := range q.Options {
-					has = has || o.Key == events.Rollback
-				}
-				if !has {
-					a.Choice = events.Abort
-				}
-			}
-			a.By = by("flag --on-failure rollback")
 			return a, true
 		}
 	}
 	return a, false
 }
 
-func (r *Runner) rollingBack(q events.Question) bool {
-	return len(q.Prompt) > 9 && q.Prompt[:9] == "Roll back"
+func hasOption(q events.Question, d events.Decision) bool {
+	for _, o := range q.Options {
+		if o.Key == d {
+			return true
+		}
+	}
+	return false
 }
 
 func howToAnswer(q events.Question) string {

@@ -134,7 +134,7 @@ func (r *Runner) awaitPerson(ctx context.Context, q events.Question, w *waiter) 
 		reply := func(st journal.ReplyStatus, msg string) { d.reply <- journal.Reply{Status: st, Message: msg, By: a.By} }
 		switch q.Kind {
 		case events.AskApproval:
-			if a.Choice != "approve" {
+			if a.Choice != events.Approve {
 				note := "approval refused by " + a.By.String()
 				r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &a, Actor: a.By, Note: note})
 				reply(journal.ReplyDone, note+": the run stops before step "+q.Step)

@@ -16,7 +16,8 @@ import (
 	"github.com/cairn-runbooks/cairn/steps"
 )
 
-// tally appends one line to its file per apply; it is done once the file has a line. It can hold
+// tally appends one line to its file per apply; it is done once the file has a line. Its apply
+// fails while "<file>.fail" exists. It can hold
 // (until its file's ".release" exists or ctx ends) before or after its work, or in Verify.
 type tally struct {
 	File string `yaml:"file"`
@@ -63,6 +64,9 @@ func (s *tally) Apply(ctx context.Context, _ *steps.Env) (steps.Outputs, error) 
 	if err := s.hold(ctx, "before-apply"); err != nil {
 		return nil, err
 	}
+	if _, err := os.Stat(s.File + ".fail"); err == nil {
+		return nil, errors.New("told to fail (" + s.File + ".fail exists)")
+	}
 	f, err := os.OpenFile(s.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
@@ -90,6 +94,11 @@ func tallyRegistry() *steps.Registry {
 
 // tallyRun makes a run of three tally steps a, b, c in dir; bWith is b's extra YAML (hold, approvals…).
 func tallyRun(t *testing.T, dir, aWith, bWith string, policy journal.Policy) (*journal.Run, runner.Config) {
+	return tallyRunWith(t, dir, aWith, bWith, "", policy)
+}
+
+// tallyRunWith is tallyRun with more YAML after the steps (a cutback section).
+func tallyRunWith(t *testing.T, dir, aWith, bWith, more string, policy journal.Policy) (*journal.Run, runner.Config) {
 	t.Helper()
 	text := `schema: 1
 name: tally
@@ -98,7 +107,7 @@ steps:
   - {id: a, kind: tally, title: A, with: {file: "DIR/a"AWITH}}
   - {id: b, kind: tally, title: B, BWITH}
   - {id: c, kind: tally, title: C, with: {file: "DIR/c"}}
-`
+` + more
 	text = strings.NewReplacer("AWITH", aWith, "BWITH", bWith).Replace(text)
 	text = strings.ReplaceAll(text, "DIR", dir)
 	rb, err := runbooks.Load("t.yaml", []byte(text), tallyRegistry())

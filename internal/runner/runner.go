@@ -334,7 +334,7 @@ func (r *Runner) baseEnv(ctx context.Context, key string) *steps.Env {
 			case "input":
 				kind = events.AskInput
 			}
-			a, err := r.ask(ctx, events.Question{Kind: kind, Step: key, Prompt: q.Prompt, Items: q.Items, Secret: q.Secret})
+			a, err := r.ask(ctx, events.Question{Kind: kind, Purpose: events.PurposeStep, Step: key, Prompt: q.Prompt, Items: q.Items, Secret: q.Secret})
 			if err != nil {
 				return steps.Answer{}, err
 			}

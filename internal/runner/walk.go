@@ -79,9 +79,9 @@ func (r *Runner) between(ctx context.Context) (events.RunStatus, bool) {
 		return events.Interrupted, true
 	}
 	for _, it := range r.takeInbox() {
-		if it.Kind == "pause" {
+		if it.Kind == journal.AskPause {
 			r.emit(events.Event{Type: events.RunPaused, Actor: it.By, Note: "paused before the next step"})
-			a, err := r.ask(ctx, events.Question{Kind: events.AskConfirm, Prompt: "Paused by " + it.By.String() + ". Continue with the next step?"})
+			a, err := r.ask(ctx, events.Question{Kind: events.AskConfirm, Purpose: events.PurposeResume, Prompt: "Paused by " + it.By.String() + ". Continue with the next step?"})
 			if err != nil || !a.Yes {
 				return r.stopStatus(ctx, events.Aborted), true
 			}
@@ -179,7 +179,7 @@ func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string
 			return ""
 		case events.Rollback:
 			return r.rollbackAll(ctx, "after "+key+" failed")
-		case "cutback":
+		case events.Cutback:
 			return r.cutback(ctx, "after "+key+" failed")
 		case "":
 			return events.Interrupted
@@ -282,17 +282,17 @@ func (r *Runner) confirm(ctx context.Context, spec *runbooks.StepSpec, key strin
 		approvals = r.cfg.Meta.Approvals
 	}
 	if approvals > 1 {
-		a, err := r.ask(ctx, events.Question{Kind: events.AskApproval, Step: key,
+		a, err := r.ask(ctx, events.Question{Kind: events.AskApproval, Purpose: events.PurposeApproval, Step: key,
 			Prompt:    fmt.Sprintf("Step %s needs %d approvals: the engineer who started the run and %d other", key, approvals, approvals-1),
 			Detail:    "another engineer runs `cairn approve " + r.cfg.Run.ID + "` in their own terminal",
 			Approvals: approvals - 1, Starter: r.cfg.Meta.StartedBy})
-		if err != nil || a.Choice != "approve" {
+		if err != nil || a.Choice != events.Approve {
 			return false, r.stopStatus(ctx, events.Aborted)
 		}
 	}
 	switch spec.Confirm {
 	case runbooks.ConfirmYes:
-		a, err := r.ask(ctx, events.Question{Kind: events.AskConfirm, Step: key, Prompt: "Apply " + spec.Title + "?", Detail: destructiveNote(spec)})
+		a, err := r.ask(ctx, events.Question{Kind: events.AskConfirm, Purpose: events.PurposeApply, Step: key, Prompt: "Apply " + spec.Title + "?", Detail: destructiveNote(spec)})
 		if err != nil || !a.Yes {
 			return false, r.stopStatus(ctx, events.Aborted)
 		}
@@ -302,7 +302,7 @@ func (r *Runner) confirm(ctx context.Context, spec *runbooks.StepSpec, key strin
 			r.emit(events.Event{Type: events.StepFailed, Step: key, Phase: "check", Error: r.diag("cannot work out the confirmation value", err, "")})
 			return false, events.Failed
 		}
-		a, err := r.ask(ctx, events.Question{Kind: events.AskTyped, Step: key, Prompt: "Type " + want + " to " + spec.Title, Detail: destructiveNote(spec), Expect: want})
+		a, err := r.ask(ctx, events.Question{Kind: events.AskTyped, Purpose: events.PurposeApply, Step: key, Prompt: "Type " + want + " to " + spec.Title, Detail: destructiveNote(spec), Expect: want})
 		if err != nil || a.Value != want {
 			return false, r.stopStatus(ctx, events.Aborted)
 		}
@@ -326,10 +326,10 @@ func destructiveNote(spec *runbooks.StepSpec) string {
 }
 
 // decide asks what to do after a failure.
-func (r *Runner) decide(ctx context.Context, spec *runbooks.StepSpec, key string, d *events.Diag) string {
+func (r *Runner) decide(ctx context.Context, spec *runbooks.StepSpec, key string, d *events.Diag) events.Decision {
 	opts := []events.Option{{Key: events.Retry, Label: "Retry", Effect: "check " + key + " again, then apply it if it is still to do"}}
 	if len(r.cfg.Runbook.Cutback) > 0 {
-		opts = append(opts, events.Option{Key: "cutback", Label: "Cut back", Effect: "run the runbook's cut-back steps: " + idsOf(r.cfg.Runbook.Cutback)})
+		opts = append(opts, events.Option{Key: events.Cutback, Label: "Cut back", Effect: "run the runbook's cut-back steps: " + idsOf(r.cfg.Runbook.Cutback)})
 	}
 	if len(r.done) > 0 {
 		opts = append(opts, events.Option{Key: events.Rollback, Label: "Roll back", Effect: "undo " + reverseList(r.done) + ", in that order, each confirmed"})
@@ -338,7 +338,7 @@ func (r *Runner) decide(ctx context.Context, spec *runbooks.StepSpec, key string
 		opts = append(opts, events.Option{Key: events.Skip, Label: "Skip", Effect: "leave " + key + " undone and go on with the next step"})
 	}
 	opts = append(opts, events.Option{Key: events.Abort, Label: "Abort", Effect: "stop here and leave everything as it is; `cairn resume " + r.cfg.Run.ID + "` or `cairn rollback " + r.cfg.Run.ID + "` later"})
-	a, err := r.ask(ctx, events.Question{Kind: events.AskDecision, Step: key, Prompt: d.Summary, Detail: d.Detail, Options: opts})
+	a, err := r.ask(ctx, events.Question{Kind: events.AskDecision, Purpose: events.PurposeFailure, Step: key, Prompt: d.Summary, Detail: d.Detail, Options: opts})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ""
@@ -393,7 +393,7 @@ func (r *Runner) rollbackAll(ctx context.Context, why string) events.RunStatus {
 			continue
 		}
 		r.at(key, phaseConfirm)
-		a, err := r.ask(ctx, events.Question{Kind: events.AskConfirm, Step: key, Prompt: "Roll back " + key + " (" + spec.Title + ")?"})
+		a, err := r.ask(ctx, events.Question{Kind: events.AskConfirm, Purpose: events.PurposeUndoStep, Step: key, Prompt: "Roll back " + key + " (" + spec.Title + ")?"})
 		if err != nil {
 			return r.stopStatus(ctx, events.Failed)
 		}
@@ -483,11 +483,11 @@ func (r *Runner) goNoGo(ctx context.Context, spec *runbooks.StepSpec, key string
 	if !eta.After(end) {
 		return true, ""
 	}
-	a, err := r.ask(ctx, events.Question{Kind: events.AskGoNoGo, Step: key,
+	a, err := r.ask(ctx, events.Question{Kind: events.AskGoNoGo, Purpose: events.PurposeGoNoGo, Step: key,
 		Prompt:  fmt.Sprintf("The rest of the run is expected to end at %s, %s after the window closes at %s. Start the destructive steps?", eta.Local().Format("15:04"), eta.Sub(end).Round(time.Minute), end.Local().Format("15:04")),
 		Detail:  "ETA from earlier rehearsals of " + r.cfg.Runbook.Name + "; nothing destructive has run yet",
-		Options: []events.Option{{Key: "go", Label: "Go", Effect: "start " + key + " and go on"}, {Key: "no-go", Label: "No-go", Effect: "stop before anything destructive; `cairn resume " + r.cfg.Run.ID + "` in the next window"}}})
-	if err != nil || !(a.Yes || a.Choice == "go") {
+		Options: []events.Option{{Key: events.Go, Label: "Go", Effect: "start " + key + " and go on"}, {Key: events.NoGo, Label: "No-go", Effect: "stop before anything destructive; `cairn resume " + r.cfg.Run.ID + "` in the next window"}}})
+	if err != nil || !(a.Yes || a.Choice == events.Go) {
 		return false, r.stopStatus(ctx, events.Aborted)
 	}
 	return true, ""

@@ -46,9 +46,9 @@ func newCmdApprove(f *cmdutil.Factory) *cobra.Command {
 			if q == nil || q.Kind != events.AskApproval {
 				return fmt.Errorf("run %s is not waiting for an approval", run.ID)
 			}
-			choice := "approve"
+			choice := events.Approve
 			if refuse {
-				choice = "refuse"
+				choice = events.Refuse
 			}
 			rep, err := tell(cmd.Context(), f, run, journal.Request{Kind: journal.AskAnswer, Via: "cairn approve",
 				Answer: &events.Answer{QuestionID: q.ID, Choice: choice}})

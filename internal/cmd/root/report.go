@@ -94,7 +94,7 @@ func writeReport(w io.Writer, run *journal.Run, recs []events.Event) {
 		switch e.Type {
 		case events.QuestionAnswered:
 			a := e.Answer
-			ans := a.Choice
+			ans := string(a.Choice)
 			if ans == "" {
 				ans = fmt.Sprint(a.Yes)
 				if a.Value != "" {

@@ -173,7 +173,7 @@ func (m *Model) Update(msg tea.Msg) (*events.Answer, tea.Cmd) {
 func (m *Model) yesNo(a *events.Answer, yes bool) *events.Answer {
 	a.Yes = yes
 	if m.Q.Kind == events.AskGoNoGo {
-		a.Choice = map[bool]string{true: "go", false: "no-go"}[yes]
+		a.Choice = map[bool]events.Decision{true: events.Go, false: events.NoGo}[yes]
 	}
 	return a
 }

@@ -1,0 +1,167 @@
+package runner_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/internal/journal"
+	"github.com/cairn-runbooks/cairn/internal/runner"
+)
+
+// answerOpen waits until the run asks a question for purpose, then answers it over the run's
+// socket as a view does (after running before, if given). It returns the question.
+func answerOpen(t *testing.T, run *journal.Run, purpose events.Purpose, a events.Answer, before ...func()) events.Question {
+	t.Helper()
+	for {
+		recs, _ := journal.ReadAll(run)
+		st := events.NewRunState()
+		for _, e := range recs {
+			st.Apply(e)
+		}
+		if st.Status.Ended() {
+			t.Fatalf("the run ended %s before asking a %s question", st.Status, purpose)
+		}
+		if q := st.Open; q != nil && q.Purpose == purpose {
+			for _, f := range before {
+				f()
+			}
+			a.QuestionID = q.ID
+			rep, err := journal.Send(context.Background(), run, journal.Request{Kind: journal.AskAnswer, Answer: &a})
+			if err != nil || rep.Status != journal.ReplyDone {
+				t.Fatalf("answer %+v: %+v %v", a, rep, err)
+			}
+			return *q
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func runAsync(cfg runner.Config) <-chan events.RunStatus {
+	done := make(chan events.RunStatus, 1)
+	go func() {
+		s, _ := runner.Run(context.Background(), cfg)
+		done <- s
+	}()
+	return done
+}
+
+const cutbackYAML = `cutback:
+  - {id: undo, kind: tally, title: Undo, with: {file: "DIR/undo"}}
+`
+
+// Each decision after a failure does what its option says, counted in the target.
+func TestDecisionPaths(t *testing.T) {
+	tests := []struct {
+		name    string
+		bWith   string
+		more    string
+		choice  events.Decision
+		then    func(t *testing.T, run *journal.Run) // answers after the decision
+		want    events.RunStatus
+		abc     [3]int // lines in a, b, c at the end
+		undo    int    // lines in the cut-back step's file
+		options []events.Decision
+	}{
+		{name: "retry", choice: events.Retry, want: events.Succeeded, abc: [3]int{1, 1, 1},
+			options: []events.Decision{events.Retry, events.Rollback, events.Abort}},
+		{name: "skip", bWith: "allow_skip: true,", choice: events.Skip, want: events.Succeeded, abc: [3]int{1, 0, 1},
+			options: []events.Decision{events.Retry, events.Rollback, events.Skip, events.Abort}},
+		{name: "abort", choice: events.Abort, want: events.Aborted, abc: [3]int{1, 0, 0},
+			options: []events.Decision{events.Retry, events.Rollback, events.Abort}},
+		{name: "rollback", choice: events.Rollback, want: events.RolledBack, abc: [3]int{0, 0, 0},
+			then: func(t *testing.T, run *journal.Run) {
+				answerOpen(t, run, events.PurposeUndoStep, events.Answer{Yes: true})
+			},
+			options: []events.Decision{events.Retry, events.Rollback, events.Abort}},
+		{name: "rollback declined", choice: events.Rollback, want: events.Failed, abc: [3]int{1, 0, 0},
+			then: func(t *testing.T, run *journal.Run) {
+				answerOpen(t, run, events.PurposeUndoStep, events.Answer{Yes: false})
+			},
+			options: []events.Decision{events.Retry, events.Rollback, events.Abort}},
+		{name: "cut back", more: cutbackYAML, choice: events.Cutback, want: events.RolledBack, abc: [3]int{1, 0, 0}, undo: 1,
+			options: []events.Decision{events.Retry, events.Cutback, events.Rollback, events.Abort}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "b.fail"), nil, 0o600)
+			run, cfg := tallyRunWith(t, dir, "", tt.bWith+` with: {file: "DIR/b"}`, tt.more, journal.Policy{Interactive: true})
+			done := runAsync(cfg)
+			q := answerOpen(t, run, events.PurposeFailure, events.Answer{Choice: tt.choice}, func() {
+				if tt.choice == events.Retry {
+					os.Remove(filepath.Join(dir, "b.fail")) // the cause is fixed
+				}
+			})
+			var keys []events.Decision
+			for _, o := range q.Options {
+				keys = append(keys, o.Key)
+			}
+			if len(keys) != len(tt.options) {
+				t.Fatalf("options %v, want %v", keys, tt.options)
+			}
+			for i := range keys {
+				if keys[i] != tt.options[i] {
+					t.Fatalf("options %v, want %v", keys, tt.options)
+				}
+			}
+			if tt.then != nil {
+				tt.then(t, run)
+			}
+			if s := <-done; s != tt.want {
+				t.Fatalf("ended %s, want %s", s, tt.want)
+			}
+			if got := counts(dir); got != tt.abc {
+				t.Fatalf("lines in a, b, c: %v, want %v", got, tt.abc)
+			}
+			if got := lines(filepath.Join(dir, "undo")); got != tt.undo {
+				t.Fatalf("cut-back step applied %d times, want %d", got, tt.undo)
+			}
+		})
+	}
+}
+
+// A pause asked for by a person holds the run before its next step even under --yes (no flag
+// answers for the person who paused); declining to continue stops the run there.
+func TestPauseWaitsForAPerson(t *testing.T) {
+	for _, goOn := range []bool{true, false} {
+		dir := t.TempDir()
+		run, cfg := tallyRun(t, dir, `, hold: before-apply`, `with: {file: "DIR/b"}`, journal.Policy{Yes: true})
+		done := runAsync(cfg)
+		for {
+			recs, _ := journal.ReadAll(run)
+			if seen(events.StepApplying, "a")(recs) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		rep, err := journal.Send(context.Background(), run, journal.Request{Kind: journal.AskPause})
+		if err != nil || rep.Status != journal.ReplyDone {
+			t.Fatalf("pause: %+v %v", rep, err)
+		}
+		os.WriteFile(filepath.Join(dir, "a.release"), nil, 0o600)
+		answerOpen(t, run, events.PurposeResume, events.Answer{Yes: goOn})
+		s := <-done
+		want, abc := events.Succeeded, [3]int{1, 1, 1}
+		if !goOn {
+			want, abc = events.Aborted, [3]int{1, 0, 0}
+		}
+		if s != want || counts(dir) != abc {
+			t.Fatalf("continue=%v: ended %s with lines %v, want %s %v", goOn, s, counts(dir), want, abc)
+		}
+	}
+}
+
+// A refused approval stops the run before the step; the step never runs.
+func TestApprovalRefused(t *testing.T) {
+	dir := t.TempDir()
+	run, cfg := tallyRun(t, dir, "", `approvals: 2, destructive: true, with: {file: "DIR/b"}`, journal.Policy{Yes: true})
+	done := runAsync(cfg)
+	answerOpen(t, run, events.PurposeApproval, events.Answer{Choice: events.Refuse})
+	if s := <-done; s != events.Aborted || counts(dir) != [3]int{1, 0, 0} {
+		t.Fatalf("ended %s with lines %v", s, counts(dir))
+	}
+}
