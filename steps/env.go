@@ -12,6 +12,9 @@ import (
 type Env struct {
 	// StepID is the id of the step in its runbook (with the foreach item, when there is one).
 	StepID string
+	// RunID is the id of the run the step belongs to ("" for a plan outside a run). Artifacts a
+	// step leaves for later steps carry it, so another run's look-alike is never taken as done.
+	RunID string
 	// Lookup resolves ${params.x}, ${steps.id.out} and ${item}.
 	Lookup ref.Lookup
 	// Getenv reads the environment cairn runs in (libpq's PG* variables, AWS_* …).

@@ -318,6 +318,7 @@ func (r *Runner) baseEnv(ctx context.Context, key string) *steps.Env {
 	_, item := events.BaseID(key)
 	return &steps.Env{
 		StepID:   key,
+		RunID:    r.cfg.Run.ID,
 		Lookup:   r.lookup(item),
 		Getenv:   r.cfg.Getenv,
 		Environ:  r.cfg.Environ,

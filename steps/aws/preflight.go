@@ -16,7 +16,8 @@ import (
 // key and refuses, with every problem and its fix listed together, when the rebuild cannot start:
 // the instance is missing, not available, already encrypted, not PostgreSQL, deletion-protected
 // (when it is to be deleted), the key is missing or disabled, or an identifier cairn will create is
-// taken. Its outputs are the source's settings (JSON) and the key's ARN.
+// taken. Its outputs are the source's settings (JSON), the key's ARN and the source's DbiResourceId
+// (resource-id: what the data steps bind their dumps to, stable across renames).
 type Preflight struct {
 	Region   `yaml:",inline"`
 	Instance ref.Template `yaml:"instance"`
@@ -35,7 +36,7 @@ type Preflight struct {
 
 // OutputNames declares the outputs.
 func (p *Preflight) OutputNames() []string {
-	return []string{"settings", "key-arn", "master-username", "engine-version", "summary", "build-id"}
+	return []string{"settings", "key-arn", "master-username", "engine-version", "summary", "build-id", "resource-id"}
 }
 
 // Validate checks the parameters.
@@ -186,7 +187,8 @@ func (p *Preflight) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, e
 	env.Info("the encrypted instance is built as " + build)
 	env.Info("KMS key: " + arn)
 	return steps.Outputs{}.Set("settings", s.JSON()).Set("key-arn", arn).Set("master-username", s.MasterUsername).
-		Set("engine-version", s.EngineVersion).Set("summary", s.Summary()).Set("build-id", build), nil
+		Set("engine-version", s.EngineVersion).Set("summary", s.Summary()).Set("build-id", build).
+		Set("resource-id", aws.ToString(inst.DbiResourceId)), nil
 }
 
 // Verify has nothing to prove: the preflight changed nothing.
