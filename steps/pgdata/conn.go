@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
@@ -32,6 +33,9 @@ type dsn struct {
 	Host, User, Password, Label string
 	Port                        int
 	conn                        string // a libpq string when given directly
+	// Instance and ResourceID name the RDS instance (its identifier and DbiResourceId) when the
+	// server is one, as DescribeDBInstances said when it was resolved.
+	Instance, ResourceID string
 }
 
 func (s Server) describe(env *steps.Env) string {
@@ -77,6 +81,7 @@ func (s Server) resolve(ctx context.Context, env *steps.Env) (dsn, error) {
 				return d, err
 			}
 			d.Host, d.Port = ep.Host, ep.Port
+			d.Instance, d.ResourceID = aws.ToString(inst.DBInstanceIdentifier), aws.ToString(inst.DbiResourceId)
 		}
 		if v[2] != "" {
 			cr, err := c.MasterCredentials(ctx, env, v[2])

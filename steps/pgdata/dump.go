@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,10 +30,108 @@ type Dump struct {
 	Checksums ref.Template `yaml:"checksums"`
 	// Databases limits the dump to these (comma-separated); default every non-template database.
 	Databases ref.Template `yaml:"databases"`
+	// Quiesce is the quiesce's state output: a dump read before its WAL position is not done.
+	Quiesce ref.Template `yaml:"quiesce"`
 }
 
 // OutputNames declares the outputs.
 func (d *Dump) OutputNames() []string { return []string{"manifest", "databases"} }
+
+// producer is what a step that writes into the dump directory (a dump, a streamed copy) knows
+// before it writes: the source as it is now, the databases it would take, the quiesce, and what the
+// directory already holds.
+type producer struct {
+	src   dsn
+	live  Identity
+	dbs   []string
+	q     QuiesceState
+	known bool // the quiesce's state is known (false in a plan before it has run)
+	dir   string
+	state dirState
+}
+
+// lookAt reads the source and dir for a step writing into dir.
+func lookAt(ctx context.Context, env *steps.Env, source Server, dbsT, quiesceT ref.Template, dir string) (producer, error) {
+	p := producer{dir: dir}
+	var err error
+	if p.q, p.known, err = quiesceOf(env, quiesceT); err != nil {
+		return p, err
+	}
+	if p.src, err = source.resolve(ctx, env); err != nil {
+		return p, err
+	}
+	c, err := p.src.connect(ctx, "")
+	if err != nil {
+		return p, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	if p.live, err = p.src.identify(ctx, c); err != nil {
+		return p, err
+	}
+	if p.dbs, err = databases(ctx, c); err != nil {
+		return p, err
+	}
+	if p.dbs, err = only(env, dbsT, p.dbs); err != nil {
+		return p, err
+	}
+	p.state, err = readDir(dir, p.dbs)
+	return p, err
+}
+
+// judge compares what the directory holds with the source now, this run and the quiesce. ok is
+// true when it is this run's, of this source, after the quiesce (or when it holds nothing).
+func (p producer) judge(env *steps.Env) (steps.Check, bool) {
+	if p.known && p.q.Source != nil {
+		if diff := otherSource(*p.q.Source, p.live); len(diff) > 0 {
+			return steps.BlockedBy(fmt.Sprintf("the quiesce this step was given is of another server than its source %s: %s", p.live, strings.Join(diff, "; ")),
+				"give the step the state of the quiesce of its own source (quiesce: ${steps.<the quiesce>.state})"), false
+		}
+	}
+	if p.state.empty() {
+		return steps.Check{}, true
+	}
+	v, reason := judgeProvenance(p.state.what(p.dir), p.state.record(), p.live, env.RunID, p.q.WAL)
+	if v == provMatches && !p.known {
+		return steps.CannotTell("%s; whether it was read after the quiesce is known once the quiesce has run", reason), false
+	}
+	return provenanceCheck(v, reason, p.dir, steps.Replace)
+}
+
+// begin refuses another's directory and claims it for this run: the owner record is written (with
+// the WAL position read now, before any snapshot is exported) and this run's own older manifest is
+// removed, so an interrupted write is never taken for a complete one.
+func (p producer) begin(ctx context.Context, env *steps.Env, method string) (Provenance, error) {
+	if ch, ok := p.judge(env); !ok && ch.State == steps.Blocked {
+		return Provenance{}, fmt.Errorf("%s — %s", ch.Reason, ch.Fix)
+	}
+	if !p.known {
+		return Provenance{}, fmt.Errorf("the quiesce's state is not known yet: the quiesce must run first")
+	}
+	pr := Provenance{RunID: env.RunID, Source: p.live, QuiesceWAL: p.q.WAL, Taken: now(env)}
+	c, err := p.src.connect(ctx, "")
+	if err != nil {
+		return pr, err
+	}
+	pr.WAL, err = walPosition(ctx, c)
+	c.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return pr, err
+	}
+	if err := os.MkdirAll(p.dir, 0o700); err != nil {
+		return pr, fmt.Errorf("dump directory: %w", err)
+	}
+	if err := os.Remove(filepath.Join(p.dir, manifestName)); err != nil && !os.IsNotExist(err) {
+		return pr, err
+	}
+	return pr, claim(p.dir, method, pr)
+}
+
+func now(env *steps.Env) time.Time {
+	if env.Now != nil {
+		return env.Now()
+	}
+	return time.Now()
+}
 
 // Validate checks the parameters.
 func (d *Dump) Validate() error {
@@ -57,7 +156,11 @@ func jobsOf(env *steps.Env, t ref.Template) (int, error) {
 // Describe lists the commands.
 func (d *Dump) Describe(env *steps.Env) []steps.Action {
 	dir := env.Describe(d.Dir)
-	acts := []steps.Action{{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: "-- per database, held open for the dump:\nBEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot();"}}
+	acts := []steps.Action{
+		{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: provenanceSQL},
+		{Kind: steps.ActFile, Target: "local", Text: dir + "/" + ownerName + "   (written first: the source's identity, this run's id, the WAL position; a dump-dir holding another source's or another run's dump is refused, never used or overwritten" + quiesceWords(d.Quiesce) + ")"},
+		{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: "-- per database, held open for the dump:\nBEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot();"},
+	}
 	z := orDefault(env.Describe(d.Compress), compressAuto)
 	if z == compressAuto {
 		z = "<0 or " + autoCompressLevel + ">"
@@ -68,29 +171,54 @@ func (d *Dump) Describe(env *steps.Env) []steps.Action {
 		{Kind: steps.ActFile, Target: "local", Text: "fsync every file and directory of " + dir + "/<db>.dir   (each file's rows counted while pg_dump wrote it; the dump is on disk before the step is done)"},
 		{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: "-- under the same snapshot: each plain table's indexes and keys, for the restore to build as the table lands\nSELECT pg_get_indexdef(…), pg_get_constraintdef(…) FROM pg_index …"},
 		{Kind: steps.ActExec, Target: "local", Text: "pg_restore --list " + dir + "/<db>.dir   (validates the dump; row counts from its data files)"},
-		{Kind: steps.ActFile, Target: "local", Text: dir + "/" + manifestName + "   (written last: rows per table" + map[bool]string{true: " and checksums", false: ""}[env.Describe(d.Checksums) == "true"] + ")"},
+		{Kind: steps.ActFile, Target: "local", Text: dir + "/" + manifestName + "   (written last, with the owner record's provenance: rows per table" + map[bool]string{true: " and checksums", false: ""}[env.Describe(d.Checksums) == "true"] + ")"},
 	}...)
 }
 
-// Check says whether a complete dump is in Dir.
+// Check says whether a complete dump of the source as it is now, taken by this run after the
+// quiesce, is in Dir. Another source's or run's dump there is Blocked (never done, never
+// overwritten); this run's own dump taken before the quiesce is taken again.
 func (d *Dump) Check(ctx context.Context, env *steps.Env) steps.Check {
 	dir, err := env.Text(d.Dir)
 	if err != nil {
 		return unknownOr(err, "")
 	}
-	if m, err := readManifest(dir); err == nil && m.Method == "dump" {
-		for _, db := range m.Databases {
-			if _, err := os.Stat(filepath.Join(dir, db.Dir, "toc.dat")); err != nil {
-				return steps.ReadyTo(steps.Create, "the manifest names %s but its dump is missing → dump again", db.Name)
-			}
-		}
-		// every data file there, every table's rows as recorded: only then is the dump done
-		if err := d.Verify(ctx, env); err != nil {
-			return steps.ReadyTo(steps.Create, "the dump in %s is incomplete (%v) → dump again", dir, err)
-		}
-		return steps.AlreadyDone("a complete dump of %d databases is in %s", len(m.Databases), dir)
+	p, err := lookAt(ctx, env, d.Source, d.Databases, d.Quiesce, dir)
+	if err != nil {
+		return unknownOr(err, "check the source's connection and the dump directory")
 	}
-	return steps.ReadyTo(steps.Create, "dump every database of %s into %s", d.Source.describe(env), dir)
+	if ch, ok := p.judge(env); !ok {
+		return ch
+	}
+	m := p.state.manifest
+	if m == nil || m.Method != "dump" {
+		if !p.state.empty() {
+			return steps.ReadyTo(steps.Replace, "%s is this run's, unfinished → dump again", p.state.what(dir))
+		}
+		return steps.ReadyTo(steps.Create, "dump every database of %s into %s", p.live, dir)
+	}
+	var names []string
+	for _, db := range m.Databases {
+		names = append(names, db.Name)
+		if _, err := os.Stat(filepath.Join(dir, db.Dir, "toc.dat")); err != nil {
+			return steps.ReadyTo(steps.Create, "the manifest names %s but its dump is missing → dump again", db.Name)
+		}
+	}
+	if !slices.Equal(names, p.dbs) {
+		return steps.ReadyTo(steps.Replace, "the dump in %s holds %s, the source's databases are %s → dump again", dir, strings.Join(names, ", "), strings.Join(p.dbs, ", "))
+	}
+	// every data file there, every table's rows as recorded: only then is the dump done
+	if err := d.Verify(ctx, env); err != nil {
+		return steps.ReadyTo(steps.Create, "the dump in %s is incomplete (%v) → dump again", dir, err)
+	}
+	return steps.AlreadyDone("a complete dump of %d databases is in %s, taken by this run from %s at WAL %s%s", len(m.Databases), dir, p.live.Label, m.Provenance.WAL, afterQuiesce(m.Provenance.QuiesceWAL))
+}
+
+func afterQuiesce(wal string) string {
+	if wal == "" {
+		return ""
+	}
+	return " (the quiesce's: " + wal + ")"
 }
 
 // Apply dumps every database.
@@ -114,26 +242,17 @@ func (d *Dump) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error)
 	if err != nil {
 		return nil, err
 	}
-	src, err := d.Source.resolve(ctx, env)
+	p, err := lookAt(ctx, env, d.Source, d.Databases, d.Quiesce, dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("dump directory: %w", err)
-	}
-	c, err := src.connect(ctx, "")
+	prov, err := p.begin(ctx, env, "dump")
 	if err != nil {
 		return nil, err
 	}
-	dbs, err := databases(ctx, c)
-	c.Close(context.WithoutCancel(ctx))
-	if err != nil {
-		return nil, err
-	}
-	if dbs, err = only(env, d.Databases, dbs); err != nil {
-		return nil, err
-	}
-	m := &Manifest{Method: "dump"}
+	env.Info(fmt.Sprintf("dumping %s at WAL %s%s for run %s", p.live, prov.WAL, afterQuiesce(prov.QuiesceWAL), orDefault(env.RunID, "(none)")))
+	src, dbs := p.src, p.dbs
+	m := &Manifest{Method: "dump", Provenance: &prov}
 	for i, db := range dbs {
 		env.Out.Progress(float64(i), float64(len(dbs)), "databases")
 		rec, err := d.dumpOne(ctx, env, src, dir, db, jobs, z, cs == "true")
@@ -297,10 +416,23 @@ func (d *Dump) Rollback(ctx context.Context, env *steps.Env) error {
 	if err != nil {
 		return nil
 	}
+	if m.Provenance == nil || m.Provenance.RunID != env.RunID {
+		return fmt.Errorf("the dump in %s is not this run's (%s): not removed", dir, orDefault(provenanceRun(m.Provenance), "no record of its run"))
+	}
 	for _, db := range m.Databases {
 		if err := os.RemoveAll(filepath.Join(dir, db.Dir)); err != nil {
 			return err
 		}
 	}
+	if err := os.Remove(filepath.Join(dir, ownerName)); err != nil && !os.IsNotExist(err) {
+		return err
+	}
 	return os.Remove(filepath.Join(dir, manifestName))
+}
+
+func provenanceRun(p *Provenance) string {
+	if p == nil {
+		return ""
+	}
+	return "run " + orDefault(p.RunID, "(none)")
 }

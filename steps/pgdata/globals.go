@@ -45,22 +45,70 @@ func (g *GlobalsDump) Validate() error {
 func (g *GlobalsDump) Describe(env *steps.Env) []steps.Action {
 	return []steps.Action{
 		{Kind: steps.ActExec, Target: g.Source.describe(env), Text: "pg_dumpall --globals-only --no-role-passwords -d postgres   (PGPASSWORD in the environment)"},
-		{Kind: steps.ActFile, Target: "local", Text: env.Describe(g.File) + "   (filtered: RDS roles, the master, superuser-only clauses, GRANTED BY, tablespaces; mode 0600)"},
+		{Kind: steps.ActSQL, Target: g.Source.describe(env), Text: provenanceSQL},
+		{Kind: steps.ActFile, Target: "local", Text: env.Describe(g.File) + "   (filtered: RDS roles, the master, superuser-only clauses, GRANTED BY, tablespaces; mode 0600; its first line records the source's identity and this run's id — a file there of another source or run is refused, never used or overwritten)"},
 	}
 }
 
 const globalsEnd = "-- cairn: end of globals"
 
-// Check says whether the filtered globals file is complete.
+// globalsProvenance is the first line of a globals file: where and when it was taken, by which run.
+const globalsProvenance = "-- cairn: provenance "
+
+// provenanceOf reads a globals file's provenance line (nil when it has none).
+func provenanceOf(text string) *Provenance {
+	first, _, _ := strings.Cut(text, "\n")
+	js, ok := strings.CutPrefix(first, globalsProvenance)
+	if !ok {
+		return nil
+	}
+	var p Provenance
+	if json.Unmarshal([]byte(js), &p) != nil {
+		return nil
+	}
+	return &p
+}
+
+// Check says whether the filtered globals file of the source as it is now, taken by this run, is
+// complete. Another source's or another run's file at the path is Blocked: never taken for this
+// run's, never overwritten.
 func (g *GlobalsDump) Check(ctx context.Context, env *steps.Env) steps.Check {
 	f, err := env.Text(g.File)
 	if err != nil {
 		return unknownOr(err, "")
 	}
-	if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), globalsEnd) {
-		return steps.AlreadyDone("globals are in %s", f)
+	b, err := os.ReadFile(f)
+	if os.IsNotExist(err) {
+		return steps.ReadyTo(steps.Create, "dump the roles of %s into %s", g.Source.describe(env), f)
 	}
-	return steps.ReadyTo(steps.Create, "dump the roles of %s into %s", g.Source.describe(env), f)
+	if err != nil {
+		return steps.BlockedBy(err.Error(), "make the globals file readable, or give another dump-dir")
+	}
+	live, err := g.identify(ctx, env)
+	if err != nil {
+		return unknownOr(err, "check the source's connection and credentials")
+	}
+	v, reason := judgeProvenance("the globals file "+f, provenanceOf(string(b)), live, env.RunID, "")
+	if ch, ok := provenanceCheck(v, reason, f, steps.Replace); !ok {
+		return ch
+	}
+	if !strings.Contains(string(b), globalsEnd) {
+		return steps.ReadyTo(steps.Replace, "%s is this run's but incomplete → dump the roles again", f)
+	}
+	return steps.AlreadyDone("globals of %s are in %s (%s)", live.Label, f, reason)
+}
+
+func (g *GlobalsDump) identify(ctx context.Context, env *steps.Env) (Identity, error) {
+	src, err := g.Source.resolve(ctx, env)
+	if err != nil {
+		return Identity{}, err
+	}
+	c, err := src.connect(ctx, "")
+	if err != nil {
+		return Identity{}, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	return src.identify(ctx, c)
 }
 
 // Apply dumps and filters.
@@ -79,10 +127,20 @@ func (g *GlobalsDump) Apply(ctx context.Context, env *steps.Env) (steps.Outputs,
 	}
 	var master string
 	err = c.QueryRow(ctx, "SELECT current_user").Scan(&master)
+	var live Identity
+	if err == nil {
+		live, err = src.identify(ctx, c)
+	}
 	c.Close(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, err
 	}
+	if b, err := os.ReadFile(f); err == nil {
+		if v, reason := judgeProvenance("the globals file "+f, provenanceOf(string(b)), live, env.RunID, ""); v == provForeign {
+			return nil, fmt.Errorf("%s — %s", reason, moveAside(f))
+		}
+	}
+	prov := Provenance{RunID: env.RunID, Source: live, Taken: now(env)}
 	res, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_dumpall", "--globals-only", "--no-role-passwords", "-d", src.dbArg("postgres")}, Env: src.environ(env.Environ, ""), Quiet: true})
 	if err != nil {
 		return nil, fmt.Errorf("pg_dumpall --globals-only: %w", err)
@@ -91,10 +149,14 @@ func (g *GlobalsDump) Apply(ctx context.Context, env *steps.Env) (steps.Outputs,
 	if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(f, []byte(text+"\n"+globalsEnd+"\n"), 0o600); err != nil {
+	pj, err := json.Marshal(prov)
+	if err != nil {
 		return nil, err
 	}
-	env.Info(fmt.Sprintf("roles to recreate (%d), for review: %s", len(roles), strings.Join(roles, ", ")))
+	if err := writeDurable(filepath.Dir(f), filepath.Base(f), []byte(globalsProvenance+string(pj)+"\n"+text+"\n"+globalsEnd+"\n")); err != nil {
+		return nil, err
+	}
+	env.Info(fmt.Sprintf("roles of %s to recreate (%d), for review: %s", live, len(roles), strings.Join(roles, ", ")))
 	for _, s := range skipped {
 		env.Info("left out: " + s)
 	}
@@ -128,10 +190,17 @@ func (g *GlobalsDump) Rollback(ctx context.Context, env *steps.Env) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+	b, err := os.ReadFile(f)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	return nil
+	if p := provenanceOf(string(b)); p == nil || p.RunID != env.RunID {
+		return fmt.Errorf("the globals file %s is not this run's (%s): not removed", f, orDefault(provenanceRun(p), "no record of its run"))
+	}
+	return os.Remove(f)
 }
 
 var (
@@ -249,6 +318,9 @@ type GlobalsRestore struct {
 	Target          Server       `yaml:"target"`
 	File            ref.Template `yaml:"file"`
 	PasswordsSecret ref.Template `yaml:"passwords-secret"`
+	// SourceID is the source the file must have been taken from (its DbiResourceId, or a server's
+	// system identifier); the file must also be this run's.
+	SourceID ref.Template `yaml:"source-id"`
 }
 
 // Validate checks the parameters.
@@ -261,7 +333,7 @@ func (g *GlobalsRestore) Validate() error {
 
 // Describe lists the command.
 func (g *GlobalsRestore) Describe(env *steps.Env) []steps.Action {
-	acts := []steps.Action{{Kind: steps.ActExec, Target: g.Target.describe(env), Text: "psql -X --single-transaction -v ON_ERROR_STOP=1 -d postgres -f " + env.Describe(g.File)}}
+	acts := []steps.Action{{Kind: steps.ActExec, Target: g.Target.describe(env), Text: "psql -X --single-transaction -v ON_ERROR_STOP=1 -d postgres -f " + env.Describe(g.File) + "   (only a file this run took" + sourceWords(env, g.SourceID) + ")"}}
 	if s := env.Describe(g.PasswordsSecret); s != "" {
 		acts = append(acts, steps.Action{Kind: steps.ActSQL, Target: g.Target.describe(env), Text: "ALTER ROLE <role> PASSWORD '<SCRAM verifier>'   -- for each role in secret " + s})
 	}
@@ -276,6 +348,13 @@ func (g *GlobalsRestore) missing(ctx context.Context, env *steps.Env) (dsn, []st
 	b, err := os.ReadFile(f)
 	if err != nil {
 		return dsn{}, nil, nil, fmt.Errorf("globals file: %w", err)
+	}
+	sid, err := optText(env, g.SourceID)
+	if err != nil {
+		return dsn{}, nil, nil, err
+	}
+	if err := boundTo("the globals file "+f, f, provenanceOf(string(b)), env.RunID, sid); err != nil {
+		return dsn{}, nil, nil, err
 	}
 	roles := rolesIn(string(b))
 	tgt, err := g.Target.resolve(ctx, env)
@@ -304,7 +383,7 @@ func (g *GlobalsRestore) missing(ctx context.Context, env *steps.Env) (dsn, []st
 func (g *GlobalsRestore) Check(ctx context.Context, env *steps.Env) steps.Check {
 	_, roles, missing, err := g.missing(ctx, env)
 	if err != nil {
-		return unknownOr(err, "the globals dump must have finished; check the target's connection")
+		return checkOfErr(err, "the globals dump must have finished; check the target's connection")
 	}
 	if len(missing) == 0 {
 		return steps.AlreadyDone("all %d roles exist on the target", len(roles))

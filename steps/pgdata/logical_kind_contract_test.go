@@ -76,6 +76,7 @@ func TestLogicalKindsContractOnTheTwin(t *testing.T) {
 	vals := map[string]string{
 		"region": "", "instance": twin.DemoInstance, "credentials-secret": twin.DemoSecret, "dump-dir": dumpDir, "jobs": "2",
 		"checksums": "false", "passwords-secret": "", "steps.preflight.build-id": target,
+		"steps.preflight.resource-id": resourceID(ctx, t, rdsc, twin.DemoInstance),
 	}
 	const source = `source: { region: "${params.region}", instance: "${params.instance}", credentials-secret: "${params.credentials-secret}" }`
 	const tgt = `target: { region: "${params.region}", instance: "${steps.preflight.build-id}", credentials-secret: "${params.credentials-secret}", password: "${params.master-password}" }`
@@ -167,6 +168,7 @@ file: "${params.dump-dir}/globals.sql"
 dir: "${params.dump-dir}"
 jobs: "${params.jobs}"
 checksums: "${params.checksums}"
+quiesce: "${steps.quiesce.state}"
 `)
 		env := steptest.Env(t, vals)
 		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: dirProbe, Tamper: func(t testing.TB) {
@@ -210,6 +212,7 @@ checksums: "${params.checksums}"
 		st := steptest.Decode(t, reg, "pg-globals-restore", tgt+`
 file: "${steps.globals-dump.file}"
 passwords-secret: "${params.passwords-secret}"
+source-id: "${steps.preflight.resource-id}"
 `)
 		env := steptest.Env(t, vals)
 		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: tgtProbe, Tamper: func(t testing.TB) {
@@ -227,6 +230,7 @@ passwords-secret: "${params.passwords-secret}"
 		st := steptest.Decode(t, reg, "pg-restore", tgt+`
 dir: "${params.dump-dir}"
 jobs: "${params.jobs}"
+source-id: "${steps.preflight.resource-id}"
 `)
 		env := steptest.Env(t, vals)
 		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: tgtProbe, Tamper: func(t testing.TB) {
@@ -246,8 +250,10 @@ jobs: "${params.jobs}"
 	})
 
 	t.Run("pg-verify-rows", func(t *testing.T) {
-		st := steptest.Decode(t, reg, "pg-verify-rows", tgt+`
+		st := steptest.Decode(t, reg, "pg-verify-rows", source+"\n"+tgt+`
 dir: "${params.dump-dir}"
+source-id: "${steps.preflight.resource-id}"
+checksums: "${params.checksums}"
 `)
 		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: tgtProbe}, func(t testing.TB) {
 			// One row more on the target than was dumped.
@@ -299,6 +305,7 @@ state: "${steps.quiesce.state}"
 		st := steptest.Decode(t, reg, "pg-stream-copy", source+"\n"+tgt+`
 dir: "${params.dump-dir}/stream"
 jobs: "${params.jobs}"
+quiesce: "${steps.quiesce.state}"
 `)
 		// The probe is the target server: the manifest in dir is cairn's own record of the rows copied.
 		steptest.Run(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: tgtProbe, Tamper: func(t testing.TB) {
@@ -477,6 +484,15 @@ func sqlExec(ctx context.Context, t testing.TB, c *awsrds.Client, id, db, sql st
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		t.Fatalf("%s on %s/%s: %v", sql, id, db, err)
 	}
+}
+
+func resourceID(ctx context.Context, t testing.TB, c *awsrds.Client, id string) string {
+	t.Helper()
+	out, err := c.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: &id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.DBInstances[0].DbiResourceId)
 }
 
 func waitAvailable(t testing.TB, c *awsrds.Client, id string) {

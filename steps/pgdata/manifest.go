@@ -27,8 +27,11 @@ import (
 // checksums) as of the snapshot the data was read under. It is written last, so its presence says
 // the dump is complete.
 type Manifest struct {
-	Method    string     `json:"method"` // "dump" or "stream"
-	Databases []Database `json:"databases"`
+	Method string `json:"method"` // "dump" or "stream"
+	// Provenance binds the manifest to the source and the run it was taken by (nil in a manifest
+	// of a cairn that did not record it: never taken as this run's).
+	Provenance *Provenance `json:"provenance,omitempty"`
+	Databases  []Database  `json:"databases"`
 }
 
 // Database is one database in a manifest.

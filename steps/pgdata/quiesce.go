@@ -3,6 +3,7 @@ package pgdata
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -30,6 +31,30 @@ type QuiesceState struct {
 	Limits map[string]int   `json:"limits"` // role → previous connection limit
 	WAL    string           `json:"wal"`
 	Writes map[string]int64 `json:"writes"` // database → inserts+updates+deletes on user tables
+	// Source is the server that was quiesced, and RunID the run that did it: a dump is measured
+	// against this quiesce only when it is of the same source.
+	Source *Identity `json:"source,omitempty"`
+	RunID  string    `json:"run_id,omitempty"`
+}
+
+// quiesceOf reads the quiesce's state from t; known is false while the quiesce has not run (a
+// plan), and a zero state with known true means no quiesce was given.
+func quiesceOf(env *steps.Env, t ref.Template) (QuiesceState, bool, error) {
+	var st QuiesceState
+	if t.IsZero() {
+		return st, true, nil
+	}
+	s, err := optText(env, t)
+	if errors.Is(err, ref.ErrUnknown) {
+		return st, false, nil
+	}
+	if err != nil || s == "" {
+		return st, true, err
+	}
+	if err := json.Unmarshal([]byte(s), &st); err != nil {
+		return st, true, fmt.Errorf("the quiesce's record is not readable: %w", err)
+	}
+	return st, true, nil
 }
 
 // OutputNames declares the outputs.
@@ -149,7 +174,10 @@ func (q *Quiesce) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 	if st.WAL, st.Writes, err = position(ctx, src, c); err != nil {
 		return nil, err
 	}
-	env.Info("WAL position recorded: " + st.WAL)
+	if err := st.identify(ctx, env, src, c); err != nil {
+		return nil, err
+	}
+	env.Info("WAL position recorded: " + st.WAL + " on " + st.Source.String())
 	b, _ := json.Marshal(st)
 	return steps.Outputs{}.Set("state", string(b)).Set("wal-lsn", st.WAL).Set("roles", strings.Join(sortedKeys(roles), ",")), nil
 }
@@ -229,8 +257,21 @@ func (q *Quiesce) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, e
 	if st.WAL, st.Writes, err = position(ctx, src, c); err != nil {
 		return nil, err
 	}
+	if err := st.identify(ctx, env, src, c); err != nil {
+		return nil, err
+	}
 	b, _ := json.Marshal(st)
 	return steps.Outputs{}.Set("state", string(b)).Set("wal-lsn", st.WAL).Set("roles", strings.Join(sortedKeys(roles), ",")), nil
+}
+
+// identify records which source was quiesced, by which run.
+func (st *QuiesceState) identify(ctx context.Context, env *steps.Env, src dsn, c *pgx.Conn) error {
+	id, err := src.identify(ctx, c)
+	if err != nil {
+		return err
+	}
+	st.Source, st.RunID = &id, env.RunID
+	return nil
 }
 
 // Verify proves the roles are blocked (or free again).
@@ -293,6 +334,15 @@ func (w *WALCheck) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 		return nil, err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
+	if st.Source != nil {
+		live, err := src.identify(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if diff := otherSource(*st.Source, live); len(diff) > 0 {
+			return nil, fmt.Errorf("%s is not the server that was quiesced (%s): the quiesce was of %s — nothing can be proved about the source from here; check the step's source", live.Label, strings.Join(diff, "; "), st.Source)
+		}
+	}
 	wal, writes, err := position(ctx, src, c)
 	if err != nil {
 		return nil, err

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
 )
@@ -22,6 +20,12 @@ type Restore struct {
 	Target Server       `yaml:"target"`
 	Dir    ref.Template `yaml:"dir"`
 	Jobs   ref.Template `yaml:"jobs"`
+	// SourceID is the source the dump must have been taken from (its DbiResourceId, from
+	// rds-preflight, or a server's system identifier); the dump must also be this run's. Another
+	// run's or source's dump in Dir is Blocked, never restored.
+	SourceID ref.Template `yaml:"source-id"`
+
+	method string // the manifest's method: "dump" (default), "stream" for a streamed copy's record
 }
 
 // OutputNames declares the outputs.
@@ -40,6 +44,7 @@ func (r *Restore) Describe(env *steps.Env) []steps.Action {
 	dir := env.Describe(r.Dir)
 	j := orDefault(env.Describe(r.Jobs), "2")
 	return []steps.Action{
+		{Kind: steps.ActFile, Target: "local", Text: fmt.Sprintf("%s/%s: only a dump this run took%s (its recorded provenance); another run's or source's is refused", dir, manifestName, sourceWords(env, r.SourceID))},
 		{Kind: steps.ActExec, Target: r.Target.describe(env), Text: fmt.Sprintf("for each database in %s/%s:\npg_restore --create --exit-on-error --section=pre-data -d postgres %s/<db>.dir", dir, manifestName, dir)},
 		{Kind: steps.ActSQL, Target: r.Target.describe(env), Text: fmt.Sprintf("%s workers, each table in one transaction:\nBEGIN; TRUNCATE ONLY <table>; COPY <table> (<cols>) FROM STDIN (FORMAT text, FREEZE) ← %s/<db>.dir/<id>.dat[.gz]; COMMIT;\nthen the table's indexes and keys as recorded in the manifest (CREATE INDEX …; ALTER TABLE ONLY … ADD CONSTRAINT …),\nafter SET max_parallel_maintenance_workers = 0 while another worker is busy (RESET for the last table standing)", j, dir)},
 		{Kind: steps.ActExec, Target: r.Target.describe(env), Text: fmt.Sprintf("pg_restore --exit-on-error -j %s --section=data --section=post-data -L <the list without what cairn loaded and built> -d <db> %s/<db>.dir", j, dir)},
@@ -57,6 +62,17 @@ func (r *Restore) state(ctx context.Context, env *steps.Env) (dsn, *Manifest, ma
 	m, err := readManifest(dir)
 	if err != nil {
 		return dsn{}, nil, nil, fmt.Errorf("no complete dump in %s: %w", dir, err)
+	}
+	sid, err := optText(env, r.SourceID)
+	if err != nil {
+		return dsn{}, nil, nil, err
+	}
+	what := map[string]string{"": "the dump in ", "dump": "the dump in ", "stream": "the record of the streamed copy in "}[r.method] + dir
+	if err := boundTo(what, dir, m.Provenance, env.RunID, sid); err != nil {
+		return dsn{}, m, nil, err
+	}
+	if want := orDefault(r.method, "dump"); m.Method != want {
+		return dsn{}, m, nil, &foreignError{fmt.Sprintf("the manifest in %s records a %s, not a %s", dir, m.Method, want), moveAside(dir)}
 	}
 	tgt, err := r.Target.resolve(ctx, env)
 	if err != nil {
@@ -101,7 +117,7 @@ func targetDiffs(ctx context.Context, tgt dsn, m *Manifest) (map[string][]string
 func (r *Restore) Check(ctx context.Context, env *steps.Env) steps.Check {
 	_, m, diffs, err := r.state(ctx, env)
 	if err != nil {
-		return unknownOr(err, "the dump step must have finished; check the target's connection")
+		return checkOfErr(err, "the dump step must have finished; check the target's connection")
 	}
 	var todo []string
 	for _, db := range m.Databases {
@@ -222,52 +238,3 @@ func (r *Restore) Rollback(ctx context.Context, env *steps.Env) error {
 	}
 	return nil
 }
-
-// VerifyRows is the `pg-verify-rows` kind: it counts (and checksums, when the manifest has them)
-// every table on the target and compares with the manifest; every mismatch is listed. It reads only.
-type VerifyRows struct {
-	Target Server       `yaml:"target"`
-	Dir    ref.Template `yaml:"dir"`
-}
-
-// Describe lists the queries.
-func (v *VerifyRows) Describe(env *steps.Env) []steps.Action {
-	return []steps.Action{{Kind: steps.ActSQL, Target: v.Target.describe(env), Text: "SELECT count(*) [, md5 of the rows] FROM <each table of " + env.Describe(v.Dir) + "/" + manifestName + ">"}}
-}
-
-// Check is ready to read.
-func (v *VerifyRows) Check(ctx context.Context, env *steps.Env) steps.Check {
-	return steps.ReadyTo(steps.Read, "compare the target's rows with the source snapshot's")
-}
-
-// Apply compares.
-func (v *VerifyRows) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
-	_, m, diffs, err := (&Restore{Target: v.Target, Dir: v.Dir}).state(ctx, env)
-	if err != nil {
-		return nil, err
-	}
-	if err := diffError(m, diffs); err != nil {
-		return nil, err
-	}
-	var tables int
-	var rows int64
-	for _, db := range m.Databases {
-		tables += len(db.Rows)
-		for _, n := range db.Rows {
-			rows += n
-		}
-	}
-	env.Info(fmt.Sprintf("all %d tables in %d databases match: %d rows%s", tables, len(m.Databases), rows, map[bool]string{true: ", checksums equal", false: ""}[len(m.Databases) > 0 && m.Databases[0].Checksums != nil]))
-	return nil, nil
-}
-
-// Verify repeats the comparison.
-func (v *VerifyRows) Verify(ctx context.Context, env *steps.Env) error {
-	_, err := v.Apply(ctx, env)
-	return err
-}
-
-// Rollback has nothing to undo.
-func (v *VerifyRows) Rollback(ctx context.Context, env *steps.Env) error { return nil }
-
-var _ = pgx.Identifier{}

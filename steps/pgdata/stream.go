@@ -35,6 +35,8 @@ type Stream struct {
 	Jobs   ref.Template `yaml:"jobs"`
 	// Databases limits the copy to these (comma-separated); default every non-template database.
 	Databases ref.Template `yaml:"databases"`
+	// Quiesce is the quiesce's state output: a copy read before its WAL position is not done.
+	Quiesce ref.Template `yaml:"quiesce"`
 }
 
 // OutputNames declares the outputs.
@@ -52,6 +54,8 @@ func (s *Stream) Validate() error {
 func (s *Stream) Describe(env *steps.Env) []steps.Action {
 	src, tgt, j := s.Source.describe(env), s.Target.describe(env), orDefault(env.Describe(s.Jobs), "2")
 	return []steps.Action{
+		{Kind: steps.ActSQL, Target: src, Text: provenanceSQL},
+		{Kind: steps.ActFile, Target: "local", Text: env.Describe(s.Dir) + "/" + ownerName + "   (written first: the source's identity, this run's id, the WAL position; a directory holding another source's or another run's dump or copy record is refused" + strings.Replace(quiesceWords(s.Quiesce), "dump", "copy", 1) + ")"},
 		{Kind: steps.ActSQL, Target: src, Text: "-- per database, held open for the copy:\nBEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot();"},
 		{Kind: steps.ActExec, Target: src, Text: "pg_dump -Fc --section=pre-data --section=post-data --snapshot=<exported> -f <work>/<db>.schema <db>"},
 		{Kind: steps.ActExec, Target: tgt, Text: "pg_restore --create --exit-on-error --section=pre-data -d postgres <work>/<db>.schema"},
@@ -63,15 +67,23 @@ func (s *Stream) Describe(env *steps.Env) []steps.Action {
 	}
 }
 
-// Check says whether every database is on the target with the recorded rows.
+// Check says whether every database is on the target with the rows this run copied from the source
+// as it is now, after the quiesce. Another source's or run's record in Dir is Blocked.
 func (s *Stream) Check(ctx context.Context, env *steps.Env) steps.Check {
 	dir, err := env.Text(s.Dir)
 	if err != nil {
 		return unknownOr(err, "")
 	}
-	m, err := readManifest(dir)
-	if err != nil || m.Method != "stream" {
-		return steps.ReadyTo(steps.Create, "copy every database of %s to %s", s.Source.describe(env), s.Target.describe(env))
+	p, err := lookAt(ctx, env, s.Source, s.Databases, s.Quiesce, dir)
+	if err != nil {
+		return unknownOr(err, "check the source's connection and the directory")
+	}
+	if ch, ok := p.judge(env); !ok {
+		return ch
+	}
+	m := p.state.manifest
+	if m == nil || m.Method != "stream" {
+		return steps.ReadyTo(steps.Create, "copy every database of %s to %s", p.live, s.Target.describe(env))
 	}
 	tgt, err := s.Target.resolve(ctx, env)
 	if err != nil {
@@ -86,7 +98,7 @@ func (s *Stream) Check(ctx context.Context, env *steps.Env) steps.Check {
 			return steps.ReadyTo(steps.Create, "%s differs on the target → copy again", db.Name)
 		}
 	}
-	return steps.AlreadyDone("all %d databases are on the target with the copied rows", len(m.Databases))
+	return steps.AlreadyDone("all %d databases are on the target with the rows this run copied from %s at WAL %s%s", len(m.Databases), p.live.Label, m.Provenance.WAL, afterQuiesce(m.Provenance.QuiesceWAL))
 }
 
 // Apply copies every database.
@@ -99,31 +111,21 @@ func (s *Stream) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 	if err != nil {
 		return nil, err
 	}
-	src, err := s.Source.resolve(ctx, env)
-	if err != nil {
-		return nil, err
-	}
 	tgt, err := s.Target.resolve(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	_ = os.Remove(filepath.Join(dir, manifestName))
-	c, err := src.connect(ctx, "")
+	p, err := lookAt(ctx, env, s.Source, s.Databases, s.Quiesce, dir)
 	if err != nil {
 		return nil, err
 	}
-	dbs, err := databases(ctx, c)
-	c.Close(context.WithoutCancel(ctx))
+	prov, err := p.begin(ctx, env, "stream")
 	if err != nil {
 		return nil, err
 	}
-	if dbs, err = only(env, s.Databases, dbs); err != nil {
-		return nil, err
-	}
-	m := &Manifest{Method: "stream"}
+	env.Info(fmt.Sprintf("copying %s at WAL %s%s for run %s", p.live, prov.WAL, afterQuiesce(prov.QuiesceWAL), orDefault(env.RunID, "(none)")))
+	src, dbs := p.src, p.dbs
+	m := &Manifest{Method: "stream", Provenance: &prov}
 	for i, db := range dbs {
 		env.Out.Progress(float64(i), float64(len(dbs)), "databases")
 		if err := dropDatabase(ctx, tgt, db); err != nil { // an interrupted copy's leftovers
@@ -285,17 +287,17 @@ func copySequences(ctx context.Context, c *pgx.Conn, tgt dsn, db string) error {
 
 // Observe reads the outputs of a copy found done.
 func (s *Stream) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
-	return (&Restore{Dir: s.Dir}).Observe(ctx, env)
+	return (&Restore{Dir: s.Dir, method: "stream"}).Observe(ctx, env)
 }
 
 // Verify counts every table against the manifest.
 func (s *Stream) Verify(ctx context.Context, env *steps.Env) error {
-	return (&Restore{Target: s.Target, Dir: s.Dir}).Verify(ctx, env)
+	return (&Restore{Target: s.Target, Dir: s.Dir, method: "stream"}).Verify(ctx, env)
 }
 
 // Rollback drops the copied databases from the target.
 func (s *Stream) Rollback(ctx context.Context, env *steps.Env) error {
-	return (&Restore{Target: s.Target, Dir: s.Dir}).Rollback(ctx, env)
+	return (&Restore{Target: s.Target, Dir: s.Dir, method: "stream"}).Rollback(ctx, env)
 }
 
 func registerStream(r *steps.Registry) {
