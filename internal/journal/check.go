@@ -96,11 +96,24 @@ func Check(r *Run, purpose Purpose) error {
 		return err
 	}
 	owner := int(st.Uid)
+	if purpose == ToDrive {
+		if me := os.Geteuid(); me != owner {
+			return &Refusal{
+				Summary: fmt.Sprintf("run %s belongs to %s; you are %s", r.ID, uidName(owner), uidName(me)),
+				Detail:  "only the uid that created a run drives it: its runner writes the run's files and acts with that uid's rights",
+				State:   "nothing was run or changed",
+				Next:    fmt.Sprintf("ask %s to `cairn resume %s`, or `cairn follow %s` to watch", uidName(owner), r.ID, r.ID),
+			}
+		}
+	}
+	// what is in it first: the file someone changed says more than the directory that let them.
+	// A reader who is not the owner cannot look into work/ (0700, the runner's alone) and need not:
+	// whoever drives the run can, and does.
+	if err := walk(d, "", owner, os.Geteuid() != owner, refuse); err != nil {
+		return err
+	}
 	if err := checkEntry(r.Dir, st, owner, false); err != nil {
 		return refuse(r.Dir, err.Error(), whyOwned, nextOwned)
-	}
-	if err := walk(d, "", owner, refuse); err != nil {
-		return err
 	}
 	meta, err := r.Meta()
 	if err != nil {
@@ -112,16 +125,6 @@ func Check(r *Run, purpose Purpose) error {
 	if meta.OwnerUID != owner && !(meta.OwnerUID == 0 && owner != 0 && meta.RunbookSHA256 == "") {
 		// (a run made before owner_uid was recorded has none: its directory's owner stands)
 		return refuse(r.Dir, fmt.Sprintf("belongs to %s, but the run was created by %s", uidName(owner), uidName(meta.OwnerUID)), whyOwned, nextOwned)
-	}
-	if purpose == ToDrive {
-		if me := os.Geteuid(); me != owner {
-			return &Refusal{
-				Summary: fmt.Sprintf("run %s belongs to %s; you are %s", r.ID, uidName(owner), uidName(me)),
-				Detail:  "only the uid that created a run drives it: its runner writes the run's files and acts with that uid's rights",
-				State:   "nothing was run or changed",
-				Next:    fmt.Sprintf("ask %s to `cairn resume %s`, or `cairn follow %s` to watch", uidName(owner), r.ID, r.ID),
-			}
-		}
 	}
 	if purpose != ToDrive {
 		return nil // the record is the journal; the runbook text matters to whoever runs it next
@@ -156,8 +159,11 @@ const (
 )
 
 // walk checks every entry under the directory name of d ("" for d itself), recursively.
-func walk(d *fsutil.Dir, name string, owner int, refuse func(file, summary, detail, next string) error) error {
+func walk(d *fsutil.Dir, name string, owner int, reader bool, refuse func(file, summary, detail, next string) error) error {
 	names, err := d.ReadDir(orDot(name))
+	if reader && name != "" && errors.Is(err, os.ErrPermission) {
+		return nil
+	}
 	if err != nil {
 		return refuse(d.Path(name), "cannot be read", err.Error(), nextOwned)
 	}
@@ -175,7 +181,7 @@ func walk(d *fsutil.Dir, name string, owner int, refuse func(file, summary, deta
 			return refuse(d.Path(rel), err.Error(), whyOwned, nextOwned)
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			if err := walk(d, rel, owner, refuse); err != nil {
+			if err := walk(d, rel, owner, reader, refuse); err != nil {
 				return err
 			}
 		}
