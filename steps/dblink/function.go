@@ -122,11 +122,14 @@ func (f *Function) resolve(env *steps.Env, describe bool) (wantFunction, error) 
 	if len(w.secrets) == 0 {
 		return w, errors.New("secrets: name at least one secret id")
 	}
-	if !strings.HasPrefix(w.rootCert, "/") || strings.ContainsAny(w.rootCert, "\x00\n") {
-		return w, fmt.Errorf("ssl-root-cert %q: the absolute path of the CA bundle on the database server", w.rootCert)
+	if err := checkRootCert(w.rootCert); err != nil {
+		return w, err
 	}
-	if !strings.HasPrefix(w.arn, "arn:") {
-		return w, fmt.Errorf("function-arn %q is not an ARN", w.arn)
+	if err := checkLambdaARN(w.arn); err != nil {
+		return w, err
+	}
+	if err := checkRegion("lambda-region", w.region); err != nil {
+		return w, err
 	}
 	var err error
 	if w.grantTo, err = roleList(grant); err != nil {
@@ -237,7 +240,7 @@ func (w wantFunction) statements() []string {
 		"DELETE FROM "+s+".allowed_secrets WHERE secret_id NOT IN ("+strings.Join(ids, ", ")+")",
 		"INSERT INTO "+s+".allowed_secrets (secret_id) VALUES ("+strings.Join(ids, "), (")+") ON CONFLICT DO NOTHING",
 		"CREATE OR REPLACE FUNCTION "+s+".connect_remote(conn_name text, secret_id text) RETURNS text\n"+
-			"LANGUAGE plpgsql SECURITY DEFINER\nSET search_path = pg_catalog, pg_temp\nAS $cairn_fn$"+Body(w.schema, w.arn, w.region, w.rootCert, w.dblinkSchema)+"$cairn_fn$",
+			"LANGUAGE plpgsql SECURITY DEFINER\nSET search_path = pg_catalog, pg_temp\nAS "+dollarQuote(Body(w.schema, w.arn, w.region, w.rootCert, w.dblinkSchema)),
 		// The function runs as its owner: the NOLOGIN role, never the admin. ALTER … OWNER TO needs the
 		// new owner to hold CREATE on the schema; the revocation below takes it back.
 		"GRANT CREATE ON SCHEMA "+s+" TO "+o,

@@ -114,8 +114,11 @@ func (p *Preflight) run(ctx context.Context, env *steps.Env) (preflightResult, e
 	if err := checkOwner(v["owner"], grantTo); err != nil {
 		res.problem(err.Error(), "give -p owner-role=<new role name>")
 	}
-	if !strings.HasPrefix(v["rootcert"], "/") {
-		res.problem(fmt.Sprintf("ssl-root-cert %q is not an absolute path", v["rootcert"]), "give the path of the CA bundle on the database server")
+	if err := checkRootCert(v["rootcert"]); err != nil {
+		res.problem(err.Error(), "give -p ssl-root-cert=<path of the CA bundle on the database server>")
+	}
+	if err := checkRegion("region", v["region"]); err != nil {
+		res.problem(err.Error(), "give -p region=<AWS region>, e.g. us-east-1")
 	}
 	cfg, err := awsstep.LoadConfig(ctx, v["region"])
 	if err != nil {
@@ -128,6 +131,11 @@ func (p *Preflight) run(ctx context.Context, env *steps.Env) (preflightResult, e
 	account := aws.ToString(id.Account)
 	res.outs.Set("account", account)
 	res.outs.Set("region", cfg.Region)
+	if v["region"] == "" {
+		if err := checkRegion("the region of the AWS configuration (AWS_REGION, the profile)", cfg.Region); err != nil {
+			res.problem(err.Error(), "give -p region=<AWS region>, e.g. us-east-1")
+		}
+	}
 	res.outs.Set("function-arn", fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", cfg.Region, account, v["function"]))
 
 	// The secret and the remote it names.
