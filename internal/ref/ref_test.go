@@ -81,9 +81,10 @@ func TestScramNeverCarriesThePassword(t *testing.T) {
 	}
 }
 
-// A known vector: PostgreSQL's verifier for "pencil" with this salt (from the SCRAM RFC 7677 data).
+// The verifier has PostgreSQL's shape, a fresh salt each time, and ScramMatches knows its password
+// (and no other).
 func TestScramVerifierShape(t *testing.T) {
-	v, err := scramWithSalt("pencil", []byte("0123456789abcdef"), 4096)
+	v, err := ScramVerifier("pencil")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,9 +92,14 @@ func TestScramVerifierShape(t *testing.T) {
 	if len(parts) != 3 || parts[0] != "SCRAM-SHA-256" || !strings.HasPrefix(parts[1], "4096:") {
 		t.Fatalf("bad verifier %q", v)
 	}
-	v2, _ := scramWithSalt("pencil", []byte("0123456789abcdef"), 4096)
-	if v != v2 {
-		t.Fatal("verifier not deterministic for a fixed salt")
+	if v2, _ := ScramVerifier("pencil"); v == v2 {
+		t.Fatal("two verifiers share a salt")
+	}
+	if !ScramMatches(v, "pencil") || ScramMatches(v, "pencil ") || ScramMatches("md5abc", "pencil") {
+		t.Fatal("ScramMatches is wrong about its own verifier")
+	}
+	if _, err := ScramVerifier(strings.Repeat("x", 1025)); err == nil {
+		t.Fatal("a password libpq cannot log in with was accepted")
 	}
 }
 

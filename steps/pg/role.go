@@ -2,16 +2,11 @@ package pg
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/pbkdf2"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
@@ -222,37 +217,6 @@ func splitPgpass(line string) []string {
 	return append(out, cur.String())
 }
 
-// scramMatches reports whether a stored SCRAM-SHA-256 verifier was made from password.
-func scramMatches(verifier, password string) bool {
-	rest, ok := strings.CutPrefix(verifier, "SCRAM-SHA-256$")
-	if !ok {
-		return false
-	}
-	iterSalt, keys, ok := strings.Cut(rest, "$")
-	if !ok {
-		return false
-	}
-	iterS, saltS, ok := strings.Cut(iterSalt, ":")
-	storedS, _, ok2 := strings.Cut(keys, ":")
-	if !ok || !ok2 {
-		return false
-	}
-	iter, err := strconv.Atoi(iterS)
-	salt, err2 := base64.StdEncoding.DecodeString(saltS)
-	stored, err3 := base64.StdEncoding.DecodeString(storedS)
-	if err != nil || err2 != nil || err3 != nil {
-		return false
-	}
-	salted, err := pbkdf2.Key(sha256.New, password, salt, iter, sha256.Size)
-	if err != nil {
-		return false
-	}
-	h := hmac.New(sha256.New, salted)
-	h.Write([]byte("Client Key"))
-	sum := sha256.Sum256(h.Sum(nil))
-	return hmac.Equal(sum[:], stored)
-}
-
 type roleSpec struct {
 	name     string
 	want     RoleWant
@@ -354,7 +318,7 @@ func (r *Role) judge(ctx context.Context, conn *pgx.Conn, env *steps.Env) (roleS
 	if err != nil {
 		return s, f, nil, nil, err
 	}
-	if s.password != "" && (f.Password == nil || !scramMatches(*f.Password, s.password)) {
+	if s.password != "" && (f.Password == nil || !ref.ScramMatches(*f.Password, s.password)) {
 		missing = append(missing, "the password in "+s.pgpass)
 	}
 	if !r.Exclusive {
@@ -436,7 +400,7 @@ func (r *Role) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error)
 		attrs += " INHERIT"
 	}
 	pw := ""
-	if s.password != "" && (f.Password == nil || !scramMatches(*f.Password, s.password)) {
+	if s.password != "" && (f.Password == nil || !ref.ScramMatches(*f.Password, s.password)) {
 		v, err := ref.ScramVerifier(s.password)
 		if err != nil {
 			return nil, err
