@@ -24,3 +24,23 @@ func TestRedactor(t *testing.T) {
 		t.Fatal("an empty redactor changed text")
 	}
 }
+
+// A multi-line secret is masked whole, line by line (as it is and re-indented), and JSON-escaped;
+// its short lines ("}") are left alone.
+func TestRedactorMultiLineSecret(t *testing.T) {
+	key := "-----BEGIN OPENSSH PRIVATE KEY-----\r\nb3BlbnNzaC1rZXktdjEAAAAA\n  QyNTUxOQAAACBsZWFrZWQ=\n}\n-----END OPENSSH PRIVATE KEY-----\n"
+	r := New()
+	r.Add(key)
+	tests := []struct{ in, want string }{
+		{"whole: " + key, "whole: ••••"},
+		{"ssh: line 2: b3BlbnNzaC1rZXktdjEAAAAA: invalid format", "ssh: line 2: ••••: invalid format"},
+		{"indented:\n    QyNTUxOQAAACBsZWFrZWQ=\n", "indented:\n  ••••\n"}, // the line as written, with its two blanks, is masked
+		{`{"key": "-----BEGIN OPENSSH PRIVATE KEY-----\r\nb3BlbnNzaC1rZXktdjEAAAAA\n  QyNTUxOQAAACBsZWFrZWQ=\n}\n-----END OPENSSH PRIVATE KEY-----\n"}`, `{"key": "••••"}`},
+		{"a brace } stays", "a brace } stays"},
+	}
+	for _, tt := range tests {
+		if got := r.String(tt.in); got != tt.want {
+			t.Errorf("String(%q) =\n%q, want\n%q", tt.in, got, tt.want)
+		}
+	}
+}
