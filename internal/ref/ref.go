@@ -1,11 +1,13 @@
 // Package ref parses and renders the references a runbook uses in its step parameters:
 // ${params.name}, ${steps.<id>.<output>} and ${item} (the current element of a foreach), each with
-// optional filters (| ident, | literal, | scram).
+// optional filters (| ident, | literal, | scram, | sh).
 //
 // A reference is never pasted into text blindly. How it is rendered depends on where it is used:
 //   - in SQL (Template.SQL) a bare reference becomes a bind parameter ($1, $2 …); `| ident` quotes it
 //     as an identifier, `| literal` as a string literal, `| scram` turns a password into a SCRAM-SHA-256
 //     verifier literal (so the password itself never reaches the server's logs);
+//   - in a command line that a shell reads (Template.Text with `| sh`, e.g. archive_command) the value
+//     is quoted for /bin/sh, so it stays one word whatever it holds;
 //   - in an argv element or a file (Template.Text) the value fills exactly that element, unsplit;
 //   - in a plan (Template.Describe) secrets show as •••• and values known only after an earlier step
 //     as "(known after apply)".
@@ -31,7 +33,7 @@ type Ref struct {
 	Scope   Scope
 	Name    string   // parameter name, or step id
 	Output  string   // output name (Steps only)
-	Filters []string // ident, literal, scram
+	Filters []string // ident, literal, scram, sh
 }
 
 // String renders the reference as written in a runbook.
@@ -54,7 +56,7 @@ func (r Ref) String() string {
 }
 
 // Filters a reference may carry.
-var knownFilters = map[string]bool{"ident": true, "literal": true, "scram": true}
+var knownFilters = map[string]bool{"ident": true, "literal": true, "scram": true, "sh": true}
 
 // parseRef parses the inside of ${…}.
 func parseRef(s string) (Ref, error) {
@@ -64,7 +66,7 @@ func parseRef(s string) (Ref, error) {
 	for _, f := range parts[1:] {
 		f = strings.TrimSpace(f)
 		if !knownFilters[f] {
-			return r, fmt.Errorf("unknown filter %q in ${%s} (known: ident, literal, scram)", f, s)
+			return r, fmt.Errorf("unknown filter %q in ${%s} (known: ident, literal, scram, sh)", f, s)
 		}
 		r.Filters = append(r.Filters, f)
 	}

@@ -286,6 +286,11 @@ func applyTextFilters(v Value, filters []string) (string, error) {
 			s = QuoteLiteral(s)
 		case "scram":
 			return "", errors.New("| scram is only for SQL")
+		case "sh":
+			if v.Secret {
+				return "", errors.New("a secret cannot be pasted into a command line: pass it in the environment or a file")
+			}
+			s = QuoteShell(s)
 		}
 	}
 	return s, nil
@@ -308,6 +313,8 @@ func applySQLFilters(v Value, filters []string) (string, error) {
 				return "", errors.New("a secret cannot be pasted as a literal; bind it, or use | scram for a password")
 			}
 			s = QuoteLiteral(s)
+		case "sh":
+			return "", errors.New("| sh is for a shell command line, not SQL")
 		case "scram":
 			if i != len(filters)-1 {
 				return "", errors.New("| scram must be the last filter")
@@ -337,6 +344,20 @@ func QuoteLiteral(s string) string {
 	}
 	return `'` + q + `'`
 }
+
+// QuoteShell quotes a value as one word for /bin/sh: as it is when it holds only characters no shell
+// treats specially, else in single quotes (a single quote inside is closed, escaped and reopened). A NUL cannot be passed in a
+// command line and is dropped, as QuoteIdent and QuoteLiteral do.
+func QuoteShell(s string) string {
+	s = strings.ReplaceAll(s, "\x00", "")
+	if s != "" && strings.Trim(s, shellSafe) == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// shellSafe are the characters that need no quoting in a POSIX shell word.
+const shellSafe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-"
 
 func hasFilter(fs []string, f string) bool {
 	for _, x := range fs {

@@ -66,6 +66,12 @@ func (f *ConfigFile) wanted(render func(ref.Template) (string, error)) ([]iniKV,
 		if err != nil {
 			return nil, err
 		}
+		if err := ref.SingleLine("config section name", name); err != nil {
+			return nil, err
+		}
+		if strings.ContainsAny(name, "[]") {
+			return nil, fmt.Errorf("config section name %q holds [ or ]: give the bare name", name)
+		}
 		keys := make([]string, 0, len(s.Set))
 		for k := range s.Set {
 			keys = append(keys, k)
@@ -74,6 +80,9 @@ func (f *ConfigFile) wanted(render func(ref.Template) (string, error)) ([]iniKV,
 		for _, k := range keys {
 			v, err := render(s.Set[k])
 			if err != nil {
+				return nil, err
+			}
+			if err := ref.SingleLine(fmt.Sprintf("config key [%s] %s", name, k), k+"="+v); err != nil {
 				return nil, err
 			}
 			out = append(out, iniKV{name, k, v})
@@ -173,6 +182,9 @@ func (f *ConfigFile) target(env *steps.Env) (fileTarget, error) {
 	if t.path, err = env.Text(f.Path); err != nil {
 		return t, err
 	}
+	if err := ref.SingleLine("config path", t.path); err != nil {
+		return t, err
+	}
 	t.uid, t.gid, t.mode = -1, -1, 0o644
 	if f.Mode != "" {
 		t.mode, _ = parseMode(f.Mode)
@@ -259,6 +271,10 @@ func (f *ConfigFile) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if err != nil {
 		if errors.Is(err, ref.ErrUnknown) {
 			return steps.CannotTell("%v", err)
+		}
+		var lb *ref.LineBreakError
+		if errors.As(err, &lb) {
+			return steps.BlockedBy(err.Error(), "give "+lb.What+" on one line (nothing was written)")
 		}
 		return steps.BlockedBy(err.Error(), "create the user or group first, or fix the path")
 	}

@@ -48,8 +48,10 @@ func newWorld(t *testing.T) *world {
 	w.osUser = testbed.UniqueName(t, "pgbr")
 	w.role = testbed.UniqueName(t, "backrest")
 	w.stanza = "main"
-	w.config = filepath.Join(w.dir, "etc", "pgbackrest", "pgbackrest.conf")
-	w.repo = filepath.Join(w.dir, "repo")
+	// The configuration and the repository have spaces in their paths: archive_command (run by
+	// /bin/sh) must quote them, and pgbackrest check proves WAL archiving works through it.
+	w.config = filepath.Join(w.dir, "etc", "pg backrest", "pgbackrest.conf")
+	w.repo = filepath.Join(w.dir, "backup repo")
 	w.lock = filepath.Join(w.dir, "lock")
 	w.log = filepath.Join(w.dir, "log")
 	w.spool = filepath.Join(w.dir, "spool")
@@ -218,9 +220,23 @@ func (w *world) asUser(argv ...string) (string, error) {
 func TestPgbackrestUserRunbook(t *testing.T) {
 	w := newWorld(t)
 	before := w.snapshot()
+	// pgBackRest through a path with a space too: archive_command quotes it for /bin/sh.
+	binDir := filepath.Join(w.dir, "pg bin")
+	real, err := exec.LookPath("pgbackrest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, filepath.Join(binDir, "pgbackrest")); err != nil {
+		t.Fatal(err)
+	}
+	bin := "pgbackrest-bin=" + filepath.Join(binDir, "pgbackrest")
+	wantArchive := "'" + filepath.Join(binDir, "pgbackrest") + "' --config='" + w.config + "' --stanza=" + w.stanza + " archive-push %p"
 
 	// The plan lists every command, mode and SQL statement.
-	plan, code := w.cairn(append([]string{"plan", "pgbackrest-user"}, w.params()...)...)
+	plan, code := w.cairn(append([]string{"plan", "pgbackrest-user"}, w.params(bin)...)...)
 	if code != 0 {
 		t.Fatalf("plan exit %d:\n%s", code, plan)
 	}
@@ -228,7 +244,7 @@ func TestPgbackrestUserRunbook(t *testing.T) {
 		"ALTER SYSTEM SET archive_mode = 'on'", "pg_backup_start(text, boolean)", "pg_create_restore_point(text)", "pg_switch_wal()",
 		"GRANT \"pg_read_all_settings\" TO \"" + w.role + "\"", "local postgres " + w.role + " scram-sha-256", "host all " + w.role + " 0.0.0.0/0 reject",
 		"pg_hba_file_rules WHERE error IS NOT NULL", "SELECT pg_reload_conf()", "pg_ctl restart", "stanza-create", "--type=full", "--repo1-retention-full=1",
-		"expire-auto=n", "0640", "0600"} {
+		"expire-auto=n", "0640", "0600", "ALTER SYSTEM SET archive_command = '" + strings.ReplaceAll(wantArchive, "'", "''") + "'"} {
 		if !strings.Contains(plan, want) {
 			t.Errorf("plan lacks %q", want)
 		}
@@ -238,12 +254,24 @@ func TestPgbackrestUserRunbook(t *testing.T) {
 	}
 
 	// The whole runbook.
-	out, code := w.cairn(append(append([]string{"run", "pgbackrest-user"}, w.params()...), "--yes", "--no-tui", "--on-failure", "abort")...)
+	out, code := w.cairn(append(append([]string{"run", "pgbackrest-user"}, w.params(bin)...), "--yes", "--no-tui", "--on-failure", "abort")...)
 	if code != 0 {
 		t.Fatalf("run exit %d:\n%s", code, out)
 	}
 	runID := w.lastRun()
 	t.Logf("run %s:\n%s", runID, out)
+
+	// The server archived WAL through the quoted command (pgbackrest check switched a segment and
+	// waited for it in the repository), and never failed to.
+	var archiveCmd string
+	var archived, failed int64
+	c := w.pg.Conn(t, "postgres", w.pg.Superuser)
+	if err := c.QueryRow(context.Background(), `SELECT current_setting('archive_command'), archived_count, failed_count FROM pg_stat_archiver`).Scan(&archiveCmd, &archived, &failed); err != nil {
+		t.Fatal(err)
+	}
+	if archiveCmd != wantArchive || archived == 0 || failed != 0 {
+		t.Errorf("archive_command %q (want %q): %d WAL files archived, %d failures", archiveCmd, wantArchive, archived, failed)
+	}
 
 	// Independent proofs, as the real OS user and role.
 	if info, err := w.asUser("pgbackrest", "--config="+w.config, "--stanza="+w.stanza, "--log-level-file=off", "info"); err != nil ||
@@ -270,7 +298,7 @@ func TestPgbackrestUserRunbook(t *testing.T) {
 	}
 
 	// Re-running reports every step already done.
-	again, code := w.cairn(append(append([]string{"run", "pgbackrest-user"}, w.params()...), "--yes", "--no-tui", "--on-failure", "abort")...)
+	again, code := w.cairn(append(append([]string{"run", "pgbackrest-user"}, w.params(bin)...), "--yes", "--no-tui", "--on-failure", "abort")...)
 	if code != 0 {
 		t.Fatalf("second run exit %d:\n%s", code, again)
 	}
