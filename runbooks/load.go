@@ -22,15 +22,28 @@ var (
 // Load parses and validates a runbook. file names it in messages. Every problem found is returned
 // together as Problems; a runbook with any problem is never returned.
 func Load(file string, data []byte, reg *steps.Registry) (*Runbook, error) {
-	rb := &Runbook{Source: file, Text: data}
-	if err := safely(func() error { return yaml.UnmarshalWithOptions(data, rb, yaml.DisallowUnknownField()) }); err != nil {
-		return nil, Problems{problemFromYAML(file, err, "see the runbook schema in README.md (section 'Runbook schema v1')")}
-	}
+	const schemaFix = "see the runbook schema in README.md (section 'Runbook schema v1')"
 	var tree *ast.File
 	if err := safely(func() (err error) { tree, err = parser.ParseBytes(data, 0); return err }); err != nil {
-		return nil, Problems{problemFromYAML(file, err, "")}
+		return nil, Problems{problemFromYAML(file, err, schemaFix)}
 	}
-	l := &loader{file: file, rb: rb, reg: reg, tree: tree}
+	if len(tree.Docs) > 1 {
+		return nil, Problems{{File: file, Msg: "the file holds more than one YAML document", Fix: "keep one runbook per file (remove the `---` lines)"}}
+	}
+	rb := &Runbook{}
+	var decodeProblems Problems
+	if len(tree.Docs) == 1 && tree.Docs[0].Body != nil {
+		// The tree the positions come from is parsed again: decoding leaves wrong values out of it.
+		work, err := parser.ParseBytes(data, 0)
+		if err != nil {
+			return nil, Problems{problemFromYAML(file, err, schemaFix)}
+		}
+		if rb, decodeProblems = decode(file, work.Docs[0].Body, func() *Runbook { return &Runbook{} }, schemaFix); rb == nil {
+			return nil, decodeProblems
+		}
+	}
+	rb.Source, rb.Text = file, data
+	l := &loader{file: file, rb: rb, reg: reg, tree: tree, problems: decodeProblems}
 	l.validate()
 	if len(l.problems) > 0 {
 		return nil, l.problems
@@ -197,12 +210,15 @@ func (l *loader) validateStep(s *StepSpec, path string, params map[string]*Param
 	}
 	st := kind.New()
 	if s.With.node != nil {
-		if err := safely(func() error { return yaml.NodeToValue(s.With.node, st, yaml.DisallowUnknownField()) }); err != nil {
-			p := problemFromYAML(l.file, err, "see `cairn show --kind "+s.Kind+"` for its parameters")
+		dst, ps := decode(l.file, s.With.node, kind.New, "see `cairn show --kind "+s.Kind+"` for its parameters")
+		for _, p := range ps {
 			p.Msg = fmt.Sprintf("step %q (%s): %s", s.ID, s.Kind, p.Msg)
 			l.problems = append(l.problems, p)
+		}
+		if len(ps) > 0 {
 			return
 		}
+		st = dst
 	}
 	if v, ok := st.(steps.Validator); ok {
 		if err := v.Validate(); err != nil {
@@ -212,15 +228,15 @@ func (l *loader) validateStep(s *StepSpec, path string, params map[string]*Param
 	s.Step = st
 	// References: in with:, when:, foreach:, confirm_value.
 	var refs []refAt
-	collectRefs(reflect.ValueOf(st), &refs)
+	collectRefs(reflect.ValueOf(st), false, &refs)
 	for _, r := range s.When.Refs() {
-		refs = append(refs, refAt{r, s.When.Pos})
+		refs = append(refs, refAt{r, s.When.Pos, false})
 	}
 	for _, r := range s.Foreach.Refs() {
-		refs = append(refs, refAt{r, s.Foreach.Pos})
+		refs = append(refs, refAt{r, s.Foreach.Pos, false})
 	}
 	for _, r := range s.ConfirmWith.Refs() {
-		refs = append(refs, refAt{r, s.ConfirmWith.Pos})
+		refs = append(refs, refAt{r, s.ConfirmWith.Pos, false})
 	}
 	for _, ra := range refs {
 		l.checkRef(s, ra, params, earlier)
@@ -230,6 +246,9 @@ func (l *loader) validateStep(s *StepSpec, path string, params map[string]*Param
 type refAt struct {
 	r   ref.Ref
 	pos ref.Pos
+	// argv is true for a reference inside a command line (an `argv:` or `args:` list), which every
+	// user of the host can read (ps, /proc/<pid>/cmdline): no secret may go there.
+	argv bool
 }
 
 func (l *loader) checkRef(s *StepSpec, ra refAt, params map[string]*Param, earlier map[string]*StepSpec) {
@@ -240,8 +259,13 @@ func (l *loader) checkRef(s *StepSpec, ra refAt, params map[string]*Param, earli
 	}
 	switch r.Scope {
 	case ref.Params:
-		if _, ok := params[r.Name]; !ok {
+		p, ok := params[r.Name]
+		switch {
+		case !ok:
 			l.add(pos, "declare it under `parameters:` or fix the name", "step %q: unknown parameter in %s", s.ID, r)
+		case p.Secret && ra.argv:
+			l.add(pos, "pass it in the command's `env:` (e.g. PGPASSWORD: "+r.String()+") or `stdin:`",
+				"step %q: %s is secret and may not be in a command line, which every user of the host can read (ps, /proc/<pid>/cmdline)", s.ID, r)
 		}
 	case ref.Item:
 		if s.Foreach.IsZero() {
@@ -268,41 +292,44 @@ var (
 	condType     = reflect.TypeOf(ref.Cond{})
 )
 
-// collectRefs walks a decoded step for templates and conditions.
-func collectRefs(v reflect.Value, out *[]refAt) {
+// collectRefs walks a decoded step for templates and conditions; argv says the value is (inside) a
+// field named `argv` or `args`.
+func collectRefs(v reflect.Value, argv bool, out *[]refAt) {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
-			collectRefs(v.Elem(), out)
+			collectRefs(v.Elem(), argv, out)
 		}
 	case reflect.Struct:
 		switch v.Type() {
 		case templateType:
 			t := v.Interface().(ref.Template)
 			for _, r := range t.Refs() {
-				*out = append(*out, refAt{r, t.Pos})
+				*out = append(*out, refAt{r, t.Pos, argv})
 			}
 			return
 		case condType:
 			c := v.Interface().(ref.Cond)
 			for _, r := range c.Refs() {
-				*out = append(*out, refAt{r, c.Pos})
+				*out = append(*out, refAt{r, c.Pos, argv})
 			}
 			return
 		}
 		for i := 0; i < v.NumField(); i++ {
-			if v.Type().Field(i).IsExported() {
-				collectRefs(v.Field(i), out)
+			f := v.Type().Field(i)
+			if f.IsExported() {
+				name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+				collectRefs(v.Field(i), argv || name == "argv" || name == "args", out)
 			}
 		}
 	case reflect.Slice, reflect.Array:
 		for i := 0; i < v.Len(); i++ {
-			collectRefs(v.Index(i), out)
+			collectRefs(v.Index(i), argv, out)
 		}
 	case reflect.Map:
 		it := v.MapRange()
 		for it.Next() {
-			collectRefs(it.Value(), out)
+			collectRefs(it.Value(), argv, out)
 		}
 	}
 }

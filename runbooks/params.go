@@ -55,8 +55,16 @@ func ParseAssignments(args []string) (map[string]string, error) {
 	return out, nil
 }
 
-// CheckValue checks a value against a parameter's type, enum and pattern.
+// CheckValue checks a value against a parameter's type, enum and pattern. Every value is one line
+// of printable text: it is pasted into config files, command lines, plans and reports, where a line
+// break would add a line of its own and a control character could rewrite the terminal.
 func CheckValue(p *Param, s string) error {
+	if strings.ContainsAny(s, "\r\n\x00") {
+		return fmt.Errorf("%q holds a line break (CR or LF) or a NUL: a parameter's value is one line", s)
+	}
+	if i := strings.IndexFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 }); i >= 0 {
+		return fmt.Errorf("%q holds the control character %U: a parameter's value is printable text", s, []rune(s[i:])[0])
+	}
 	switch p.Type {
 	case TInt:
 		if _, err := strconv.ParseInt(s, 10, 64); err != nil {
@@ -67,8 +75,12 @@ func CheckValue(p *Param, s string) error {
 			return fmt.Errorf("%q is not true or false", s)
 		}
 	case TDuration:
-		if _, err := time.ParseDuration(s); err != nil {
+		d, err := time.ParseDuration(s)
+		if err != nil {
 			return fmt.Errorf("%q is not a duration such as 45m or 1h30m", s)
+		}
+		if d < 0 {
+			return fmt.Errorf("%q is a negative duration: give 0 or more, such as 45m", s)
 		}
 	case TEnum:
 		if !slices.Contains(p.Values, s) {

@@ -4,7 +4,6 @@
 package runbooks
 
 import (
-	"strings"
 	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
@@ -108,11 +107,20 @@ func (r *rawNode) UnmarshalYAML(n ast.Node) error { r.node = n; return nil }
 // Duration is a time.Duration written as "10m".
 type Duration time.Duration
 
-// UnmarshalYAML reads a Go duration string.
-func (d *Duration) UnmarshalYAML(b []byte) error {
-	v, err := time.ParseDuration(trimQuotes(strings.TrimSpace(string(b))))
+// UnmarshalYAML reads a Go duration string ("10m"), never a negative one.
+func (d *Duration) UnmarshalYAML(n ast.Node) error {
+	var s string
+	switch v := n.(type) {
+	case *ast.NullNode:
+		return nil
+	case *ast.StringNode:
+		s = v.Value
+	default:
+		s = n.GetToken().Value
+	}
+	v, err := parseDuration(s)
 	if err != nil {
-		return err
+		return &valueError{tk: n.GetToken(), msg: err.Error()}
 	}
 	*d = Duration(v)
 	return nil
@@ -120,10 +128,3 @@ func (d *Duration) UnmarshalYAML(b []byte) error {
 
 // Std converts to time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
-
-func trimQuotes(s string) string {
-	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
-		return s[1 : len(s)-1]
-	}
-	return s
-}
