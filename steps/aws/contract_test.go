@@ -58,9 +58,60 @@ func TestContractOnTheTwin(t *testing.T) {
 		e.Environ = os.Environ()
 		return e
 	}
+	// A second instance, app-db-2 (restored from a snapshot of app-db), for the look-alikes: a
+	// snapshot taken of it while it bore the name app-db, and an instance under rename's new name.
+	if _, err := rdsc.CreateDBSnapshot(ctx, &awsrds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String("app-db"), DBSnapshotIdentifier: aws.String("seed-2")}); err != nil {
+		t.Fatal(err)
+	}
+	waitSnapshot(t, rdsc, "seed-2")
+	waitInstance(t, rdsc, "app-db")
+	if _, err := rdsc.RestoreDBInstanceFromDBSnapshot(ctx, &awsrds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String("seed-2"),
+		DBInstanceIdentifier: aws.String("app-db-2")}); err != nil {
+		t.Fatal(err)
+	}
+	waitInstance(t, rdsc, "app-db-2")
+	resourceOf := func(t testing.TB, id string) string {
+		is, err := rdsc.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(is.DBInstances[0].DbiResourceId)
+	}
+	other := resourceOf(t, "app-db-2")
+	rename := func(t testing.TB, from, to string) {
+		if _, err := rdsc.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String(from), NewDBInstanceIdentifier: aws.String(to),
+			ApplyImmediately: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+		waitInstance(t, rdsc, to)
+	}
 	t.Run("rds-snapshot", func(t *testing.T) {
 		st := steptest.Decode(t, reg, "rds-snapshot", "instance: app-db\nsnapshot: contract-snap\n")
-		steptest.Run(t, steptest.Case{Step: st, Env: env(), Probe: probe, Tamper: func(t testing.TB) {
+		steptest.Run(t, steptest.Case{Step: st, Env: env(), Probe: probe, LookAlike: &steptest.LookAlike{
+			What: "snapshot contract-snap of another instance, taken while it bore the name app-db",
+			Plant: func(t testing.TB) {
+				rename(t, "app-db", "app-db-keep")
+				rename(t, "app-db-2", "app-db")
+				if _, err := rdsc.CreateDBSnapshot(ctx, &awsrds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String("app-db"), DBSnapshotIdentifier: aws.String("contract-snap")}); err != nil {
+					t.Fatal(err)
+				}
+				waitSnapshot(t, rdsc, "contract-snap")
+				waitInstance(t, rdsc, "app-db")
+				rename(t, "app-db", "app-db-2")
+				rename(t, "app-db-keep", "app-db")
+			},
+			There: func(t testing.TB) bool {
+				ss, err := rdsc.DescribeDBSnapshots(ctx, &awsrds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String("contract-snap")})
+				return err == nil && len(ss.DBSnapshots) == 1 && aws.ToString(ss.DBSnapshots[0].DBInstanceIdentifier) == "app-db" &&
+					aws.ToString(ss.DBSnapshots[0].DbiResourceId) == other
+			},
+			Remove: func(t testing.TB) {
+				if _, err := rdsc.DeleteDBSnapshot(ctx, &awsrds.DeleteDBSnapshotInput{DBSnapshotIdentifier: aws.String("contract-snap")}); err != nil {
+					t.Fatal(err)
+				}
+				waitSnapshotGone(t, rdsc, "contract-snap")
+			},
+		}, Tamper: func(t testing.TB) {
 			if _, err := rdsc.DeleteDBSnapshot(ctx, &awsrds.DeleteDBSnapshotInput{DBSnapshotIdentifier: aws.String("contract-snap")}); err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +119,19 @@ func TestContractOnTheTwin(t *testing.T) {
 	})
 	t.Run("rds-rename", func(t *testing.T) {
 		st := steptest.Decode(t, reg, "rds-rename", "from: app-db\nto: app-db-renamed\nencrypted: \"false\"\n")
-		steptest.Run(t, steptest.Case{Step: st, Env: env(), Probe: probe})
+		steptest.Run(t, steptest.Case{Step: st, Env: env(), Probe: probe, LookAlike: &steptest.LookAlike{
+			What:  "another instance (app-db-2) already answering to app-db-renamed",
+			Plant: func(t testing.TB) { rename(t, "app-db-2", "app-db-renamed") },
+			There: func(t testing.TB) bool {
+				return strings.Contains(probe(t), "instance app-db-renamed\n") && !strings.Contains(probe(t), "instance app-db-2\n")
+			},
+			Remove: func(t testing.TB) { rename(t, "app-db-renamed", "app-db-2") },
+		}})
+	})
+	t.Run("kms-key", func(t *testing.T) {
+		st := steptest.Decode(t, reg, "kms-key", "key: "+twin.DemoKeyAlias+"\n")
+		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: env(), Probe: probe,
+			NoLookAlike: "it reads the key (exists, enabled) with DescribeKey every run and accepts nothing as done: Check never says done"}, nil)
 	})
 	t.Run("kms-key refuses a missing key", func(t *testing.T) {
 		st := steptest.Decode(t, reg, "kms-key", "key: alias/none\n")

@@ -68,7 +68,31 @@ allow:
 			"steps.preflight.region":         "us-east-1",
 			"steps.preflight.account":        "000000000000",
 		})
-		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: roleProbe(ctx, iamc, role), Tamper: func(t testing.TB) {
+		lambdaTrust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: roleProbe(ctx, iamc, role), LookAlike: &steptest.LookAlike{
+			What: "a role of the same name, trusting lambda, with a policy of the same name, not made by cairn (no managed tag)",
+			Plant: func(t testing.TB) {
+				if _, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(role), AssumeRolePolicyDocument: &lambdaTrust}); err != nil {
+					t.Fatal(err)
+				}
+				doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}`
+				if _, err := iamc.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(policy), PolicyDocument: &doc}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			There: func(t testing.TB) bool {
+				p := roleProbe(ctx, iamc, role)(t)
+				return strings.Contains(p, "exists: true\ntags []\n") && strings.Contains(p, "policy "+policy+" ")
+			},
+			Remove: func(t testing.TB) {
+				if _, err := iamc.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(policy)}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := iamc.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String(role)}); err != nil {
+					t.Fatal(err)
+				}
+			},
+		}, Tamper: func(t testing.TB) {
 			// Someone widens the policy to every secret.
 			doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}`
 			if _, err := iamc.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(policy), PolicyDocument: &doc}); err != nil {
@@ -178,7 +202,28 @@ feature: Lambda
 			}
 			return "associated roles:\n" + b.String()
 		}
-		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, Tamper: func(t testing.TB) {
+		otherRole, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("someone-elses-rds-role"), AssumeRolePolicyDocument: &trust})
+		if err != nil {
+			t.Fatal(err)
+		}
+		otherARN := aws.ToString(otherRole.Role.Arn)
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, LookAlike: &steptest.LookAlike{
+			What: "another role associated with the instance for feature Lambda",
+			Plant: func(t testing.TB) {
+				if _, err := rdsc.AddRoleToDBInstance(ctx, &awsrds.AddRoleToDBInstanceInput{DBInstanceIdentifier: aws.String(twin.DemoInstance),
+					RoleArn: aws.String(otherARN), FeatureName: aws.String("Lambda")}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			There: func(t testing.TB) bool { return strings.Contains(probe(t), "role "+otherARN+" feature Lambda") },
+			Remove: func(t testing.TB) {
+				if _, err := rdsc.RemoveRoleFromDBInstance(ctx, &awsrds.RemoveRoleFromDBInstanceInput{DBInstanceIdentifier: aws.String(twin.DemoInstance),
+					RoleArn: aws.String(otherARN), FeatureName: aws.String("Lambda")}); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, "the other role gone from "+twin.DemoInstance, func() (bool, error) { return !strings.Contains(probe(t), otherARN), nil })
+			},
+		}, Tamper: func(t testing.TB) {
 			if _, err := rdsc.RemoveRoleFromDBInstance(ctx, &awsrds.RemoveRoleFromDBInstanceInput{DBInstanceIdentifier: aws.String(twin.DemoInstance),
 				RoleArn: out.Role.Arn, FeatureName: aws.String("Lambda")}); err != nil {
 				t.Fatal(err)

@@ -116,7 +116,8 @@ free-snapshots: ["${params.instance}-pre-kms", "${params.instance}-pre-kms-enc",
 		vals["steps.preflight.key-arn"] = out["key-arn"].Value
 		vals["steps.preflight.build-id"] = out["build-id"].Value
 		// Spoiled: the key is disabled (then enabled again for the kinds after this one).
-		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: env, Probe: probe}, func(t testing.TB) {
+		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: env, Probe: probe,
+			NoLookAlike: "it reads the instance, the key and the free names afresh every run and accepts nothing as done: Check never says done"}, func(t testing.TB) {
 			if _, err := kmsc.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: aws.String(keyARN)}); err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +147,44 @@ target: "${params.instance}-pre-kms-enc"
 kms-key: "${steps.preflight.key-arn}"
 `)
 		env := steptest.Env(t, vals)
-		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, Tamper: func(t testing.TB) {
+		var older *time.Time
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, LookAlike: &steptest.LookAlike{
+			What: "app-db-pre-kms-enc encrypted with the key, but copied from an older snapshot of app-db",
+			Plant: func(t testing.TB) {
+				if _, err := rdsc.CreateDBSnapshot(ctx, &awsrds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(twin.DemoInstance),
+					DBSnapshotIdentifier: aws.String("app-db-older")}); err != nil {
+					t.Fatal(err)
+				}
+				waitSnapshot(t, rdsc, "app-db-older")
+				waitInstance(t, rdsc, twin.DemoInstance)
+				if _, err := rdsc.CopyDBSnapshot(ctx, &awsrds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: aws.String("app-db-older"),
+					TargetDBSnapshotIdentifier: aws.String("app-db-pre-kms-enc"), KmsKeyId: aws.String(keyARN)}); err != nil {
+					t.Fatal(err)
+				}
+				waitSnapshot(t, rdsc, "app-db-pre-kms-enc")
+				ss, err := rdsc.DescribeDBSnapshots(ctx, &awsrds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String("app-db-older")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				older = ss.DBSnapshots[0].SnapshotCreateTime
+			},
+			There: func(t testing.TB) bool {
+				ss, err := rdsc.DescribeDBSnapshots(ctx, &awsrds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String("app-db-pre-kms-enc")})
+				if err != nil || len(ss.DBSnapshots) != 1 || older == nil {
+					return false
+				}
+				cp := ss.DBSnapshots[0]
+				return aws.ToBool(cp.Encrypted) && aws.ToString(cp.KmsKeyId) == keyARN && cp.OriginalSnapshotCreateTime != nil && cp.OriginalSnapshotCreateTime.Equal(*older)
+			},
+			Remove: func(t testing.TB) {
+				for _, id := range []string{"app-db-pre-kms-enc", "app-db-older"} {
+					if _, err := rdsc.DeleteDBSnapshot(ctx, &awsrds.DeleteDBSnapshotInput{DBSnapshotIdentifier: aws.String(id)}); err != nil {
+						t.Fatal(err)
+					}
+					waitSnapshotGone(t, rdsc, id)
+				}
+			},
+		}, Tamper: func(t testing.TB) {
 			// What apply left, as the probe sees it: the copy, encrypted with the key.
 			wantLine(t, probe(t), "snapshot app-db-pre-kms-enc of app-db available encrypted=true key="+keyARN)
 			// The encrypted copy is deleted behind cairn's back.
@@ -169,7 +207,27 @@ identifier: "${params.target}"
 settings: "${steps.preflight.settings}"
 kms-key: "${steps.preflight.key-arn}"
 `)
-		steptest.Run(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: probe, Tamper: func(t testing.TB) {
+		steptest.Run(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: probe, LookAlike: &steptest.LookAlike{
+			What: "app-db-enc restored from the encrypted copy by hand, without the source's settings",
+			Plant: func(t testing.TB) {
+				if _, err := rdsc.RestoreDBInstanceFromDBSnapshot(ctx, &awsrds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String("app-db-pre-kms-enc"),
+					DBInstanceIdentifier: aws.String("app-db-enc")}); err != nil {
+					t.Fatal(err)
+				}
+				waitInstance(t, rdsc, "app-db-enc")
+			},
+			There: func(t testing.TB) bool {
+				is, err := rdsc.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("app-db-enc")})
+				return err == nil && len(is.DBInstances) == 1 && aws.ToString(is.DBInstances[0].DBInstanceClass) != "" &&
+					!strings.Contains(fmt.Sprint(is.DBInstances[0].VpcSecurityGroups), "sg-0cairn0app000000")
+			},
+			Remove: func(t testing.TB) {
+				if _, err := rdsc.DeleteDBInstance(ctx, &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("app-db-enc"), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+					t.Fatal(err)
+				}
+				waitInstanceGone(t, rdsc, "app-db-enc")
+			},
+		}, Tamper: func(t testing.TB) {
 			// What apply left: encrypted with the key, with the source's class, parameter group and
 			// security groups (a restore without them would get the VPC's default group).
 			wantLine(t, probe(t), "instance app-db-enc available encrypted=true key="+keyARN+" class=db.t3.medium pg=app-postgres15 sgs=[sg-0cairn0app000000] protected=false")
@@ -290,7 +348,27 @@ password: "${params.master-password}"
 		loginProbe := func(t testing.TB) string {
 			return probe(t) + "master of app-db-new logs in with the real password: " + fmt.Sprint(masterLogsIn(ctx, t, rdsc, "app-db-new", twin.DemoPassword)) + "\n"
 		}
-		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: loginProbe, Tamper: func(t testing.TB) {
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: loginProbe, LookAlike: &steptest.LookAlike{
+			What: "app-db-new restored from the encrypted copy by hand, without the source's settings",
+			Plant: func(t testing.TB) {
+				if _, err := rdsc.RestoreDBInstanceFromDBSnapshot(ctx, &awsrds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String("app-db-pre-kms-enc"),
+					DBInstanceIdentifier: aws.String("app-db-new")}); err != nil {
+					t.Fatal(err)
+				}
+				waitInstance(t, rdsc, "app-db-new")
+			},
+			There: func(t testing.TB) bool {
+				is, err := rdsc.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("app-db-new")})
+				return err == nil && len(is.DBInstances) == 1 && aws.ToString(is.DBInstances[0].DBInstanceClass) != "" &&
+					!strings.Contains(fmt.Sprint(is.DBInstances[0].VpcSecurityGroups), "sg-0cairn0app000000")
+			},
+			Remove: func(t testing.TB) {
+				if _, err := rdsc.DeleteDBInstance(ctx, &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("app-db-new"), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+					t.Fatal(err)
+				}
+				waitInstanceGone(t, rdsc, "app-db-new")
+			},
+		}, Tamper: func(t testing.TB) {
 			wantLine(t, probe(t), "instance app-db-new available encrypted=true key="+keyARN+" class=db.t3.medium pg=app-postgres15 sgs=[sg-0cairn0app000000] protected=false")
 			if got := opsOf(ctx, t, rdsc, "app-db-new"); got != sourceOps {
 				t.Fatalf("the created instance's operational settings:\n got %s\nwant %s (the source's)", got, sourceOps)
@@ -332,17 +410,19 @@ instance: "${params.target}"
 snapshot: "${params.instance}-pre-kms"
 `)
 		env := steptest.Env(t, mergeVals(vals, map[string]string{"target": "app-db-new"}))
-		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, Tamper: func(t testing.TB) {
-			if strings.Contains(probe(t), "instance app-db-new ") {
-				t.Fatal("app-db-new is still there after the delete")
-			}
-			// Another half-made encrypted instance appears under the name (a resumed rebuild).
-			if _, err := rdsc.RestoreDBInstanceFromDBSnapshot(ctx, &awsrds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String("app-db-pre-kms-enc"),
-				DBInstanceIdentifier: aws.String("app-db-new")}); err != nil {
-				t.Fatal(err)
-			}
-			waitInstance(t, rdsc, "app-db-new")
-		}})
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe,
+			NoLookAlike: "its done is \"no instance of this rebuild under the name\": an instance there that this rebuild did not make (unencrypted — the source — or made before the rebuild's snapshot) is by design left alone and is what a cut-back must call done; below, the source under the name is shown never touched",
+			Tamper: func(t testing.TB) {
+				if strings.Contains(probe(t), "instance app-db-new ") {
+					t.Fatal("app-db-new is still there after the delete")
+				}
+				// Another half-made encrypted instance appears under the name (a resumed rebuild).
+				if _, err := rdsc.RestoreDBInstanceFromDBSnapshot(ctx, &awsrds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String("app-db-pre-kms-enc"),
+					DBInstanceIdentifier: aws.String("app-db-new")}); err != nil {
+					t.Fatal(err)
+				}
+				waitInstance(t, rdsc, "app-db-new")
+			}})
 		// Never the source: an unencrypted instance under the name is left alone.
 		src := steptest.Env(t, mergeVals(vals, map[string]string{"target": twin.DemoInstance}))
 		before := probe(t)
@@ -368,7 +448,26 @@ final-snapshot: "${params.instance}-final-unencrypted"
 require-snapshot: "${params.instance}-pre-kms"
 encrypted: "false"
 `)
-		steptest.Run(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: probe, Tamper: func(t testing.TB) {
+		steptest.Run(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: probe, LookAlike: &steptest.LookAlike{
+			What: "a snapshot of app-db already under the final snapshot's name, taken earlier",
+			Plant: func(t testing.TB) {
+				if _, err := rdsc.CreateDBSnapshot(ctx, &awsrds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(twin.DemoInstance),
+					DBSnapshotIdentifier: aws.String("app-db-final-unencrypted")}); err != nil {
+					t.Fatal(err)
+				}
+				waitSnapshot(t, rdsc, "app-db-final-unencrypted")
+				waitInstance(t, rdsc, twin.DemoInstance)
+			},
+			There: func(t testing.TB) bool {
+				return strings.Contains(probe(t), "snapshot app-db-final-unencrypted ") && strings.Contains(probe(t), "instance app-db ")
+			},
+			Remove: func(t testing.TB) {
+				if _, err := rdsc.DeleteDBSnapshot(ctx, &awsrds.DeleteDBSnapshotInput{DBSnapshotIdentifier: aws.String("app-db-final-unencrypted")}); err != nil {
+					t.Fatal(err)
+				}
+				waitSnapshotGone(t, rdsc, "app-db-final-unencrypted")
+			},
+		}, Tamper: func(t testing.TB) {
 			// What apply left: the instance gone, its final snapshot kept.
 			if p := probe(t); strings.Contains(p, "instance app-db ") {
 				t.Fatalf("app-db is still there after the delete:\n%s", p)

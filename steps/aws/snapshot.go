@@ -3,6 +3,7 @@ package awsstep
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
@@ -55,11 +56,13 @@ func (s *Snapshot) Check(ctx context.Context, env *steps.Env) steps.Check {
 		return steps.CannotTell("%v", err)
 	}
 	if ok {
-		if src := aws.ToString(snap.DBInstanceIdentifier); src != v[0] {
-			return steps.BlockedBy(fmt.Sprintf("snapshot %s exists but is of instance %s, not %s", v[1], src, v[0]), "choose another snapshot name or delete that snapshot")
+		if why, err := s.foreign(ctx, c, snap, v[0]); err != nil {
+			return steps.CannotTell("%v", err)
+		} else if why != "" {
+			return steps.BlockedBy(why, fmt.Sprintf("delete that snapshot if nothing needs it (aws rds delete-db-snapshot --db-snapshot-identifier %s), or choose another snapshot name", v[1]))
 		}
 		if aws.ToString(snap.Status) == "available" {
-			return steps.AlreadyDone("snapshot %s of %s is available", v[1], v[0])
+			return steps.AlreadyDone("snapshot %s of %s (resource %s) is available", v[1], v[0], aws.ToString(snap.DbiResourceId))
 		}
 		return steps.ReadyTo(steps.Create, "snapshot %s is being created (%s, %d%%) → wait for it", v[1], aws.ToString(snap.Status), aws.ToInt32(snap.PercentProgress))
 	}
@@ -76,6 +79,33 @@ func (s *Snapshot) Check(ctx context.Context, env *steps.Env) steps.Check {
 	return steps.ReadyTo(steps.Create, "snapshot %s of %s → create", v[1], v[0])
 }
 
+// foreign says why a snapshot found under the step's name is not of the instance the step
+// snapshots ("" when it is): another instance's name, or the same name borne by another instance
+// (an earlier one, deleted and made again, or one renamed into the name): the instance's
+// DbiResourceId never changes, so the snapshot's must be the instance's as it is now.
+func (s *Snapshot) foreign(ctx context.Context, c *Clients, snap rdstypes.DBSnapshot, instance string) (string, error) {
+	id := aws.ToString(snap.DBSnapshotIdentifier)
+	if src := aws.ToString(snap.DBInstanceIdentifier); src != instance {
+		return fmt.Sprintf("snapshot %s exists but is of instance %s, not %s", id, src, instance), nil
+	}
+	inst, ok, err := c.Instance(ctx, instance)
+	if err != nil || !ok {
+		return "", err // the instance is gone (deleted by a later step): its snapshot cannot be told apart
+	}
+	if have, want := aws.ToString(snap.DbiResourceId), aws.ToString(inst.DbiResourceId); have != want {
+		return fmt.Sprintf("snapshot %s is of an instance that was named %s (resource %s, taken %s), not of the instance %s is now (resource %s)",
+			id, instance, have, timeText(snap.SnapshotCreateTime), instance, want), nil
+	}
+	return "", nil
+}
+
+func timeText(t *time.Time) string {
+	if t == nil {
+		return "at an unknown time"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
 // Apply creates (unless being created already) and waits.
 func (s *Snapshot) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
 	v, err := texts(env, s.Instance, s.Snapshot)
@@ -85,6 +115,15 @@ func (s *Snapshot) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 	c, err := s.clients(ctx, env)
 	if err != nil {
 		return nil, err
+	}
+	if snap, ok, err := c.Snapshot(ctx, v[1]); err != nil {
+		return nil, err
+	} else if ok {
+		if why, err := s.foreign(ctx, c, snap, v[0]); err != nil {
+			return nil, err
+		} else if why != "" {
+			return nil, fmt.Errorf("%s: nothing was created; delete that snapshot or choose another name", why)
+		}
 	}
 	if _, ok, err := c.Snapshot(ctx, v[1]); err != nil {
 		return nil, err
@@ -205,6 +244,29 @@ func (s *CopySnapshot) keyMatches(ctx context.Context, c *Clients, snap rdstypes
 	return aws.ToBool(snap.Encrypted) && aws.ToString(snap.KmsKeyId) == arn, arn, nil
 }
 
+// copiedFrom says why a snapshot found under the copy's name is not a copy of the source snapshot
+// ("" when it is). A copy keeps its source's DbiResourceId (the instance's) and its
+// OriginalSnapshotCreateTime (when CreateDBSnapshot ran), so both must be the source's: a copy of
+// another snapshot — another instance's, or an older one of the same instance — is not this copy.
+func copiedFrom(ctx context.Context, c *Clients, cp rdstypes.DBSnapshot, source string) (string, error) {
+	src, ok, err := c.Snapshot(ctx, source)
+	if err != nil || !ok {
+		return "", err // the source is gone: nothing to compare with (its copy is all there is)
+	}
+	taken := func(s rdstypes.DBSnapshot) *time.Time {
+		if s.OriginalSnapshotCreateTime != nil {
+			return s.OriginalSnapshotCreateTime
+		}
+		return s.SnapshotCreateTime
+	}
+	srcTime, cpTime := taken(src), cp.OriginalSnapshotCreateTime
+	if aws.ToString(cp.DbiResourceId) != aws.ToString(src.DbiResourceId) || cpTime == nil || srcTime == nil || !cpTime.Equal(*srcTime) {
+		return fmt.Sprintf("snapshot %s exists, but is a copy of another snapshot (of resource %s, taken %s), not of %s (of resource %s, taken %s)",
+			aws.ToString(cp.DBSnapshotIdentifier), aws.ToString(cp.DbiResourceId), timeText(cpTime), source, aws.ToString(src.DbiResourceId), timeText(srcTime)), nil
+	}
+	return "", nil
+}
+
 // Check looks at the copy.
 func (s *CopySnapshot) Check(ctx context.Context, env *steps.Env) steps.Check {
 	v, err := texts(env, s.Source, s.Target, s.KMSKey)
@@ -230,8 +292,13 @@ func (s *CopySnapshot) Check(ctx context.Context, env *steps.Env) steps.Check {
 		return steps.BlockedBy(fmt.Sprintf("snapshot %s exists but is not encrypted with %s (encrypted %v, key %s)", v[1], arn, aws.ToBool(snap.Encrypted), aws.ToString(snap.KmsKeyId)),
 			"delete it or choose another name")
 	}
+	if why, err := copiedFrom(ctx, c, snap, v[0]); err != nil {
+		return steps.CannotTell("%v", err)
+	} else if why != "" {
+		return steps.BlockedBy(why, fmt.Sprintf("delete that copy if nothing needs it (aws rds delete-db-snapshot --db-snapshot-identifier %s), or choose another target name", v[1]))
+	}
 	if aws.ToString(snap.Status) == "available" {
-		return steps.AlreadyDone("encrypted copy %s is available", v[1])
+		return steps.AlreadyDone("encrypted copy %s of %s is available", v[1], v[0])
 	}
 	return steps.ReadyTo(steps.Create, "encrypted copy %s is being made (%d%%) → wait for it", v[1], aws.ToInt32(snap.PercentProgress))
 }
@@ -246,9 +313,15 @@ func (s *CopySnapshot) Apply(ctx context.Context, env *steps.Env) (steps.Outputs
 	if err != nil {
 		return nil, err
 	}
-	if _, ok, err := c.Snapshot(ctx, v[1]); err != nil {
+	if snap, ok, err := c.Snapshot(ctx, v[1]); err != nil {
 		return nil, err
-	} else if !ok {
+	} else if ok {
+		if why, err := copiedFrom(ctx, c, snap, v[0]); err != nil {
+			return nil, err
+		} else if why != "" {
+			return nil, fmt.Errorf("%s: nothing was copied; delete that copy or choose another target name", why)
+		}
+	} else {
 		if _, err := c.RDS.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: &v[0], TargetDBSnapshotIdentifier: &v[1],
 			KmsKeyId: &v[2], CopyTags: aws.Bool(true)}); err != nil {
 			return nil, fmt.Errorf("CopyDBSnapshot %s → %s: %w", v[0], v[1], err)
