@@ -32,7 +32,7 @@ func newCmdApprove(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "approve <run-id>",
 		Short: "Approve the step a run is waiting on (as a second engineer)",
-		Args:  cobra.ExactArgs(1),
+		Args:  runIDArgs(1, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, err := journal.Open(f.StateDir(), args[0])
 			if err != nil {
@@ -70,7 +70,7 @@ func newCmdNote(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "note <run-id> <text…>",
 		Short: "Add a note to a run's record (its runner must be live)",
-		Args:  cobra.MinimumNArgs(2),
+		Args:  runIDArgs(2, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, err := journal.Open(f.StateDir(), args[0])
 			if err != nil {
@@ -89,7 +89,7 @@ func newCmdPause(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "pause <run-id>",
 		Short: "Pause a run before its next step (it asks to continue)",
-		Args:  cobra.ExactArgs(1),
+		Args:  runIDArgs(1, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, err := journal.Open(f.StateDir(), args[0])
 			if err != nil {

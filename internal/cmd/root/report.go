@@ -19,7 +19,7 @@ func newCmdReport(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report <run-id>",
 		Short: "The record of a run for a change ticket (Markdown or JSON), notes and decisions included",
-		Args:  cobra.ExactArgs(1),
+		Args:  runIDArgs(1, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, err := journal.Open(f.StateDir(), args[0])
 			if err != nil {

@@ -76,7 +76,7 @@ func newCmdResume(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "resume <run-id>",
 		Short: "Continue a run after a crash or an abort: completed steps are not repeated",
-		Args:  cobra.ExactArgs(1),
+		Args:  runIDArgs(1, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return restart(cmd, f, args[0], "run", o)
 		},
@@ -114,7 +114,7 @@ func newCmdRollback(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollback <run-id>",
 		Short: "Walk back a finished or abandoned run, newest step first, each confirmed",
-		Args:  cobra.ExactArgs(1),
+		Args:  runIDArgs(1, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return restart(cmd, f, args[0], "rollback", o)
 		},
@@ -137,7 +137,7 @@ func newCmdView(f *cmdutil.Factory, use, short string, readOnly bool) *cobra.Com
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Args:  runIDArgs(1, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			run, err := journal.Open(f.StateDir(), args[0])
 			if err != nil {

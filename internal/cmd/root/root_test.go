@@ -25,6 +25,7 @@ func TestWindowEnd(t *testing.T) {
 		{0, "", time.Time{}, ""},
 		{0, "3am", time.Time{}, "write a local time as HH:MM"},
 		{time.Hour, "03:00", time.Time{}, "not both"},
+		{-5 * time.Minute, "", time.Time{}, "--window -5m0s: give the window's length from now"},
 	}
 	for _, tt := range tests {
 		got, err := windowEnd(now, tt.window, tt.until)
@@ -112,5 +113,29 @@ func TestShowKind(t *testing.T) {
 	cmd.SetArgs([]string{"show", "--kind", "nope"})
 	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "kinds are") {
 		t.Fatalf("unknown kind: %v", err)
+	}
+}
+
+// Every verb that takes a run id refuses one that could name anything but a run directory (usage
+// error, exit 2), before it opens anything; a well-formed id that names no run says so.
+func TestRunIDsValidated(t *testing.T) {
+	state := t.TempDir()
+	for _, verb := range [][]string{{"attach"}, {"follow"}, {"approve"}, {"pause"}, {"report"}, {"resume"}, {"rollback"}, {"note", "", "text"}} {
+		for _, id := range []string{"x/../..", "..", ".", "/etc", "../" + state, "a b", "20261204-133718.123-a1b2c3/../../x"} {
+			args := append([]string{verb[0], id}, verb[min(len(verb), 2):]...)
+			f, _, _ := testFactory(map[string]string{"CAIRN_STATE_DIR": state})
+			cmd := NewCmdRoot(f)
+			cmd.SetArgs(args)
+			err := cmd.Execute()
+			if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), "is not a run id") {
+				t.Errorf("cairn %s: %v, want a usage error naming the run id", strings.Join(args, " "), err)
+			}
+		}
+	}
+	f, _, _ := testFactory(map[string]string{"CAIRN_STATE_DIR": state})
+	cmd := NewCmdRoot(f)
+	cmd.SetArgs([]string{"report", "20261204-133718.123-a1b2c3"})
+	if err := cmd.Execute(); err == nil || IsUsage(err) || !strings.Contains(err.Error(), "no run") {
+		t.Errorf("report of a well-formed id of no run: %v", err)
 	}
 }

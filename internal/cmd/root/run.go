@@ -134,6 +134,9 @@ func watch(ctx context.Context, f *cmdutil.Factory, run *journal.Run, readOnly b
 
 // windowEnd works out the maintenance window's end from --window or --until (local time).
 func windowEnd(now time.Time, window time.Duration, until string) (time.Time, error) {
+	if window < 0 {
+		return time.Time{}, fmt.Errorf("--window %s: give the window's length from now, such as 45m", window)
+	}
 	if window > 0 && until != "" {
 		return time.Time{}, errors.New("give --window or --until, not both")
 	}

@@ -129,6 +129,9 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 		return newRunSource(ctx, f, run, who, 0), nil
 	}
 	d.Attach = func(ctx context.Context, id string) (tui.RunSource, error) {
+		if err := checkRunID(id); err != nil {
+			return nil, err
+		}
 		run, err := journal.Open(state, id)
 		if err != nil {
 			return nil, err
