@@ -249,24 +249,44 @@ func (in *Intake) Close() error {
 // Send delivers a request to the run's live runner and returns its reply. A run with no live
 // runner gives an error wrapping ErrNoRunner that says how to start one.
 func Send(ctx context.Context, r *Run, req Request) (Reply, error) {
+	_, rep, err := exchange(ctx, r, req)
+	return rep, err
+}
+
+// Ping asks the run's live runner whether it is there, and the kernel which process it is: the
+// Peer is the process that listens on the run's socket (SO_PEERCRED of the connection).
+func Ping(ctx context.Context, r *Run) (Peer, error) {
+	p, rep, err := exchange(ctx, r, Request{Kind: AskPing})
+	if err == nil && rep.Status != ReplyDone {
+		err = fmt.Errorf("run %s: its runner answered %s: %s", r.ID, rep.Status, rep.Message)
+	}
+	return p, err
+}
+
+func exchange(ctx context.Context, r *Run, req Request) (Peer, Reply, error) {
 	var rep Reply
 	dir, err := os.Open(r.Dir)
 	if err != nil {
-		return rep, fmt.Errorf("run %s: %w", r.ID, err)
+		return Peer{}, rep, fmt.Errorf("run %s: %w", r.ID, err)
 	}
 	defer dir.Close()
 	d := net.Dialer{Timeout: 5 * time.Second}
-	c, err := d.DialContext(ctx, "unix", socketPath(r, dir))
+	nc, err := d.DialContext(ctx, "unix", socketPath(r, dir))
 	if err != nil {
 		switch {
 		case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED):
-			return rep, fmt.Errorf("run %s: %w, so nothing can answer it or be noted in it now: `cairn resume %s` starts one (it asks its open question again)", r.ID, ErrNoRunner, r.ID)
+			return Peer{}, rep, fmt.Errorf("run %s: %w, so nothing can answer it or be noted in it now: `cairn resume %s` starts one (it asks its open question again)", r.ID, ErrNoRunner, r.ID)
 		case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
-			return rep, fmt.Errorf("run %s: cannot reach its runner: %w (only the run's owner and members of its state directory's group can; `ls -l %s` shows them)", r.ID, err, r.Path(SocketFile))
+			return Peer{}, rep, fmt.Errorf("run %s: cannot reach its runner: %w (only the run's owner and members of its state directory's group can; `ls -l %s` shows them)", r.ID, err, r.Path(SocketFile))
 		}
-		return rep, fmt.Errorf("run %s: reach its runner: %w", r.ID, err)
+		return Peer{}, rep, fmt.Errorf("run %s: reach its runner: %w", r.ID, err)
 	}
+	c := nc.(*net.UnixConn)
 	defer c.Close()
+	peer, err := peerOf(c)
+	if err != nil {
+		return peer, rep, fmt.Errorf("run %s: who listens on its socket: %w", r.ID, err)
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	} else {
@@ -274,25 +294,25 @@ func Send(ctx context.Context, r *Run, req Request) (Reply, error) {
 	}
 	b, err := json.Marshal(req)
 	if err != nil {
-		return rep, err
+		return peer, rep, err
 	}
 	if _, err := c.Write(append(b, '\n')); err != nil {
-		return rep, fmt.Errorf("run %s: send to its runner: %w", r.ID, err)
+		return peer, rep, fmt.Errorf("run %s: send to its runner: %w", r.ID, err)
 	}
 	line, err := bufio.NewReader(io.LimitReader(c, maxRequest)).ReadBytes('\n')
 	if err != nil {
-		return rep, fmt.Errorf("run %s: its runner did not reply (%v): `cairn attach %s` shows what it is doing", r.ID, err, r.ID)
+		return peer, rep, fmt.Errorf("run %s: its runner did not reply (%v): `cairn attach %s` shows what it is doing", r.ID, err, r.ID)
 	}
 	if err := json.Unmarshal(line, &rep); err != nil {
-		return rep, fmt.Errorf("run %s: unreadable reply from its runner: %w", r.ID, err)
+		return peer, rep, fmt.Errorf("run %s: unreadable reply from its runner: %w", r.ID, err)
 	}
-	return rep, nil
+	return peer, rep, nil
 }
 
 // Live reports whether the run has a runner that answers on its socket.
 func Live(ctx context.Context, r *Run) bool {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	rep, err := Send(ctx, r, Request{Kind: AskPing})
-	return err == nil && rep.Status == ReplyDone
+	_, err := Ping(ctx, r)
+	return err == nil
 }

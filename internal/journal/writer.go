@@ -39,9 +39,10 @@ type Writer struct {
 
 // LockInfo is written into the lock file: who holds the run.
 type LockInfo struct {
-	PID  int    `json:"pid"`
-	Host string `json:"host"`
-	User string `json:"user"`
+	PID       int    `json:"pid"`
+	StartTick uint64 `json:"start_tick,omitempty"` // the runner's start time (/proc/<pid>/stat field 22)
+	Host      string `json:"host"`
+	User      string `json:"user"`
 }
 
 // OpenWriter takes the run's lock (failing with ErrLocked if a live runner has it), checks the run

@@ -121,12 +121,26 @@ func IsRunnerOf(pid int, tick uint64, runDir string) error {
 		if a == "__runner" && i > 0 {
 			runner = true
 		}
-		if a == "--run-dir" && i+1 < len(id.Argv) && filepath.Clean(id.Argv[i+1]) == filepath.Clean(runDir) {
-			dirOK = true
+		if a == "--run-dir" && i+1 < len(id.Argv) {
+			dirOK = sameDir(pid, id.Argv[i+1], runDir)
 		}
 	}
 	if !runner || !dirOK {
 		return fmt.Errorf("pid %d is not this run's runner (its command line is %q)", pid, strings.Join(id.Argv, " "))
 	}
 	return nil
+}
+
+// sameDir says whether the directory a process named (relative to its own working directory) is
+// runDir.
+func sameDir(pid int, named, runDir string) bool {
+	if filepath.Clean(named) == filepath.Clean(runDir) {
+		return true
+	}
+	if !filepath.IsAbs(named) {
+		named = filepath.Join("/proc", strconv.Itoa(pid), "cwd", named)
+	}
+	a, err1 := os.Stat(named)
+	b, err2 := os.Stat(runDir)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }

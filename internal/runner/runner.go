@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/journal"
+	"github.com/cairn-runbooks/cairn/internal/proc"
 	"github.com/cairn-runbooks/cairn/internal/redact"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/runbooks"
@@ -74,7 +75,8 @@ func Run(ctx context.Context, cfg Config) (events.RunStatus, error) {
 	if cfg.Poll == 0 {
 		cfg.Poll = 150 * time.Millisecond
 	}
-	w, err := journal.OpenWriter(cfg.Run, journal.LockInfo{PID: os.Getpid(), Host: cfg.Actor.Host, User: cfg.Actor.User}, cfg.Now)
+	tick, _ := proc.StartTick(os.Getpid()) // so a take-over can tell this runner from a pid reused later
+	w, err := journal.OpenWriter(cfg.Run, journal.LockInfo{PID: os.Getpid(), StartTick: tick, Host: cfg.Actor.Host, User: cfg.Actor.User}, cfg.Now)
 	if err != nil {
 		return "", err
 	}
