@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -239,12 +240,21 @@ func TestAdversaryApprovals(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "(2 of 2)") {
 		t.Fatalf("carol's approval: %d %s %s", code, out, errOut)
 	}
+	// bob's pause stops the run before its next step, asking a person to continue
+	recs = p.waitFor(run, "the pause's question", func(r []events.Event) bool {
+		q := openQuestion(r)
+		return q != nil && q.Purpose == events.PurposeResume
+	})
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatal("the approved step did not run")
+	}
+	cont := events.Answer{QuestionID: openQuestion(recs).ID, Yes: true}
+	if rep, err := journal.Send(context.Background(), run, journal.Request{Kind: journal.AskAnswer, Answer: &cont}); err != nil || rep.Status != journal.ReplyDone {
+		t.Fatalf("continue after the pause: %+v %v", rep, err)
+	}
 	recs = p.waitFor(run, "the run's end", func(r []events.Event) bool { return finished(r) != "" })
 	if s := finished(recs); s != "succeeded" {
 		t.Fatalf("run ended %s", s)
-	}
-	if _, err := os.Stat(marker); err != nil {
-		t.Fatal("the approved step did not run")
 	}
 	// the journal names each approver by the kernel's uid and the user database's name
 	for _, who := range []*testbed.User{p.bob, p.carol} {
