@@ -326,12 +326,10 @@ func (f *ConfigFile) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, 
 		return nil, err
 	}
 	if rec.Backup != "" {
-		if _, err := os.Stat(rec.Backup); errors.Is(err, os.ErrNotExist) {
-			if err := os.WriteFile(rec.Backup, rec.Original, 0o600); err != nil {
+		if _, err := os.Lstat(rec.Backup); errors.Is(err, os.ErrNotExist) {
+			if err := fsutil.WriteAtomicAs(rec.Backup, rec.Original, fsutil.FileMode(rec.Before.Mode&0o777), rec.Before.UID, rec.Before.GID); err != nil {
 				return nil, fmt.Errorf("back up %s: %w", t.path, err)
 			}
-			_ = os.Chown(rec.Backup, rec.Before.UID, rec.Before.GID)
-			_ = os.Chmod(rec.Backup, fsutil.FileMode(rec.Before.Mode&0o777))
 			env.Info("original kept in " + rec.Backup)
 		}
 	}
