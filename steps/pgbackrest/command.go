@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cairn-runbooks/cairn/internal/fsutil"
 	"github.com/cairn-runbooks/cairn/internal/proc"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
@@ -344,7 +345,7 @@ func writeMarker(env *steps.Env, name string) error {
 	if env.WorkDir == "" {
 		return errors.New("the run has no work directory")
 	}
-	return os.WriteFile(markerPath(env, name), []byte("1\n"), 0o600)
+	return fsutil.WriteAtomic(markerPath(env, name), []byte("1\n"), 0o600)
 }
 
 func hasMarker(env *steps.Env, name string) bool {
