@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/fsutil"
 )
 
 // markerFile, inside a template data directory, records what TemplateDir made; Init reads it
@@ -77,6 +79,9 @@ func TemplateDir(ctx context.Context, cacheRoot string, version int) (string, er
 		return "", fmt.Errorf("template %s: clear a partial one: %w", final, err)
 	}
 	if err := os.Rename(tmp, final); err != nil {
+		return "", fmt.Errorf("template %s: %w", final, err)
+	}
+	if err := fsutil.SyncDir(filepath.Dir(final)); err != nil {
 		return "", fmt.Errorf("template %s: %w", final, err)
 	}
 	return data, nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/cairn-runbooks/cairn/internal/fsutil"
 	"github.com/cairn-runbooks/cairn/internal/twin/sealed"
 )
 
@@ -79,6 +80,9 @@ func (s *Service) writeSnapshot(ctx context.Context, sc Snapshot, fill func(cont
 		return fmt.Errorf("write snapshot %s: %w", sc.ID, cerr)
 	}
 	if err := os.Rename(partial, filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("write snapshot %s: %w", sc.ID, err)
+	}
+	if err := fsutil.SyncDir(dir); err != nil {
 		return fmt.Errorf("write snapshot %s: %w", sc.ID, err)
 	}
 	return nil
