@@ -60,7 +60,7 @@ func OpenWriter(r *Run, holder LockInfo, now func() time.Time) (*Writer, error) 
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", r.ID, err)
 	}
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := takeLock(lf); err != nil {
 		b, _ := io.ReadAll(lf)
 		lf.Close()
 		return nil, fmt.Errorf("%w (%s)", ErrLocked, strings.TrimSpace(string(b)))
@@ -118,6 +118,20 @@ func OpenWriter(r *Run, holder LockInfo, now func() time.Time) (*Writer, error) 
 		}
 	}
 	return w, nil
+}
+
+// takeLock takes the run's lock. A live runner holds it for as long as it lives; a reader asking
+// who holds it (Holder) takes it shared for an instant, which is waited out (up to a second), so
+// `cairn runs` at the moment a runner starts never stops that runner.
+func takeLock(lf *os.File) error {
+	var err error
+	for range 20 {
+		if err = syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); !errors.Is(err, syscall.EWOULDBLOCK) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return err
 }
 
 // setAsideTornTail cuts f (opened O_RDWR) back to its last complete line. The cut bytes are kept in
