@@ -28,6 +28,35 @@ type SSHDOptions struct {
 	Config []string
 	// Top holds lines written before the test bed's own (sshd keeps the first value it reads).
 	Top []string
+	// Stock runs Debian's sshd_config as the package ships it (/usr/share/openssh/sshd_config),
+	// byte for byte except its commented Port, first HostKey and PidFile lines, which are set for
+	// the test (LogLevel stays INFO, UsePAM yes, no ListenAddress). LogLevel, Top and Config are
+	// ignored.
+	Stock bool
+}
+
+// StockSSHDConfig is where Debian's openssh-server keeps its sshd_config as shipped.
+const StockSSHDConfig = "/usr/share/openssh/sshd_config"
+
+// stockConfig is Debian's sshd_config with only Port, HostKey and PidFile set.
+func (s *SSHDaemon) stockConfig() (string, error) {
+	b, err := os.ReadFile(StockSSHDConfig)
+	if err != nil {
+		return "", fmt.Errorf("stock sshd_config: %w", err)
+	}
+	set := map[string]string{"#Port 22": "Port " + strconv.Itoa(s.Port), "#HostKey /etc/ssh/ssh_host_rsa_key": "HostKey " + s.HostKey,
+		"#PidFile /run/sshd.pid": "PidFile " + s.PidFile}
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if v, ok := set[l]; ok {
+			lines[i] = v
+			delete(set, l)
+		}
+	}
+	if len(set) > 0 {
+		return "", fmt.Errorf("stock sshd_config %s lacks the lines %v", StockSSHDConfig, set)
+	}
+	return strings.Join(lines, "\n"), nil
 }
 
 // SSHDaemon is a real OpenSSH sshd listening on a free loopback port, with its own configuration, host
@@ -115,6 +144,13 @@ func SSHD(t testing.TB, o SSHDOptions) *SSHDaemon {
 }
 
 func (s *SSHDaemon) writeConfig(o SSHDOptions) error {
+	if o.Stock {
+		cfg, err := s.stockConfig()
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(s.Config, []byte(cfg), 0o644)
+	}
 	level := o.LogLevel
 	if level == "" {
 		level = "VERBOSE"
