@@ -117,6 +117,10 @@ func (p *Preflight) find(ctx context.Context, env *steps.Env) (*finding, error) 
 	}
 	major := strconv.Itoa(vnum / 10000)
 	socket := strings.TrimSpace(strings.Split(sockets, ",")[0])
+	if socket == "" || strings.HasPrefix(socket, "@") {
+		f.problem(fmt.Sprintf("the server listens on no Unix socket directory (unix_socket_directories=%q)", sockets),
+			"the backup role is let in only over the socket (local lines in pg_hba): set unix_socket_directories (Debian's default is /var/run/postgresql) and restart, then run again")
+	}
 	f.outs.Set("version", version).Set("major", major).Set("data_directory", dataDir).Set("data_directory_mode", mode).
 		Set("hba_file", hba).Set("port", port).Set("socket_dir", socket).Set("archive_mode", archMode).Set("archive_command", archCmd)
 	f.outs.Set("backup_start", pg.BackupFunctions(vnum)[0]).Set("backup_stop", pg.BackupFunctions(vnum)[1])

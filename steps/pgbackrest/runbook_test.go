@@ -33,7 +33,7 @@ type world struct {
 	env                     []string
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, opts ...testbed.PGOption) *world {
 	t.Helper()
 	testbed.Require(t, "root", func() error {
 		if os.Geteuid() != 0 {
@@ -43,7 +43,7 @@ func newWorld(t *testing.T) *world {
 	})
 	testbed.Require(t, "pgBackRest", func() error { _, err := exec.LookPath("pgbackrest"); return err })
 	w := &world{t: t, bin: testbed.CairnBinary(t), dir: testbed.TempDir(t)}
-	w.pg = testbed.Postgres(t)
+	w.pg = testbed.Postgres(t, opts...)
 	w.state = filepath.Join(w.dir, "state")
 	w.osUser = testbed.UniqueName(t, "pgbr")
 	w.role = testbed.UniqueName(t, "backrest")
