@@ -2,6 +2,7 @@ package pgdata
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -413,8 +414,11 @@ func (d *Dump) Rollback(ctx context.Context, env *steps.Env) error {
 		return err
 	}
 	m, err := readManifest(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return removeUnfinished(dir, env.RunID)
+	}
 	if err != nil {
-		return nil
+		return err
 	}
 	if m.Provenance == nil || m.Provenance.RunID != env.RunID {
 		return fmt.Errorf("the dump in %s is not this run's (%s): not removed", dir, orDefault(provenanceRun(m.Provenance), "no record of its run"))
@@ -428,6 +432,24 @@ func (d *Dump) Rollback(ctx context.Context, env *steps.Env) error {
 		return err
 	}
 	return os.Remove(filepath.Join(dir, manifestName))
+}
+
+// removeUnfinished removes this run's unfinished dump (its owner record says whose it is): the
+// dump directories of the databases the source had when it began, and the record.
+func removeUnfinished(dir, runID string) error {
+	st, err := readDir(dir, nil)
+	if err != nil || st.owner == nil {
+		return err
+	}
+	if st.owner.Provenance.RunID != runID {
+		return fmt.Errorf("the unfinished dump in %s is not this run's (run %s): not removed", dir, orDefault(st.owner.Provenance.RunID, "(none)"))
+	}
+	for db := range st.owner.Provenance.Source.Databases {
+		if err := os.RemoveAll(filepath.Join(dir, db+".dir")); err != nil {
+			return err
+		}
+	}
+	return os.Remove(filepath.Join(dir, ownerName))
 }
 
 func provenanceRun(p *Provenance) string {

@@ -3,6 +3,7 @@ package pgdata
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/cairn-runbooks/cairn/internal/proc"
 	"github.com/cairn-runbooks/cairn/internal/ref"
@@ -366,17 +368,78 @@ func (g *GlobalsRestore) missing(ctx context.Context, env *steps.Env) (dsn, []st
 		return tgt, roles, nil, err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	var missing []string
+	want := roleAttrsIn(string(b))
+	var missing, unlike []string
 	for _, r := range roles {
-		var ok bool
-		if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", r).Scan(&ok); err != nil {
+		var got roleAttrs
+		err := c.QueryRow(ctx, "SELECT rolcanlogin, rolinherit, rolcreaterole, rolcreatedb, rolconnlimit FROM pg_roles WHERE rolname = $1", r).
+			Scan(&got.login, &got.inherit, &got.createRole, &got.createDB, &got.connLimit)
+		if errors.Is(err, pgx.ErrNoRows) {
+			missing = append(missing, r)
+			continue
+		}
+		if err != nil {
 			return tgt, roles, nil, err
 		}
-		if !ok {
-			missing = append(missing, r)
+		if w, ok := want[r]; ok && w != got {
+			unlike = append(unlike, fmt.Sprintf("%s is %s on the target, %s in the globals file", r, got, w))
 		}
 	}
+	if len(unlike) > 0 {
+		// a role of the same name with other attributes is not this source's role: never taken
+		// for it, never altered or dropped by cairn
+		return tgt, roles, missing, &foreignError{"roles of the same names but other attributes are on the target: " + strings.Join(unlike, "; "),
+			"the target is not fresh: find out whose these roles are; drop them (or make them as the globals file says) if they should not be there, then run again"}
+	}
 	return tgt, roles, missing, nil
+}
+
+// roleAttrs are the attributes of a role the globals file sets and pg_roles shows.
+type roleAttrs struct {
+	login, inherit, createRole, createDB bool
+	connLimit                            int
+}
+
+func (a roleAttrs) String() string {
+	no := func(b bool, s string) string {
+		if b {
+			return s
+		}
+		return "NO" + s
+	}
+	return fmt.Sprintf("%s %s %s %s CONNECTION LIMIT %d", no(a.login, "LOGIN"), no(a.inherit, "INHERIT"), no(a.createRole, "CREATEROLE"), no(a.createDB, "CREATEDB"), a.connLimit)
+}
+
+// roleAttrsIn reads each role's attributes from a filtered globals file's ALTER ROLE … WITH lines.
+func roleAttrsIn(text string) map[string]roleAttrs {
+	out := map[string]roleAttrs{}
+	for _, line := range strings.Split(text, "\n") {
+		m := alterRoleRE.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil || !strings.HasPrefix(m[2], "WITH ") {
+			continue
+		}
+		a := roleAttrs{inherit: true, connLimit: -1}
+		f := strings.Fields(strings.TrimSuffix(strings.TrimPrefix(m[2], "WITH "), ";"))
+		for i := 0; i < len(f); i++ {
+			switch f[i] {
+			case "LOGIN", "NOLOGIN":
+				a.login = f[i] == "LOGIN"
+			case "INHERIT", "NOINHERIT":
+				a.inherit = f[i] == "INHERIT"
+			case "CREATEROLE", "NOCREATEROLE":
+				a.createRole = f[i] == "CREATEROLE"
+			case "CREATEDB", "NOCREATEDB":
+				a.createDB = f[i] == "CREATEDB"
+			case "CONNECTION":
+				if i+2 < len(f) && f[i+1] == "LIMIT" {
+					fmt.Sscan(f[i+2], &a.connLimit)
+					i += 2
+				}
+			}
+		}
+		out[roleName(m[1])] = a
+	}
+	return out
 }
 
 // Check says which roles are missing on the target.

@@ -1,7 +1,9 @@
 package pgdata_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -23,6 +25,7 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/twin"
 	"github.com/cairn-runbooks/cairn/steps"
 	"github.com/cairn-runbooks/cairn/steps/all"
+	"github.com/cairn-runbooks/cairn/steps/pgdata"
 	"github.com/cairn-runbooks/cairn/steps/steptest"
 )
 
@@ -98,7 +101,8 @@ func TestLogicalKindsContractOnTheTwin(t *testing.T) {
 		st := steptest.Decode(t, reg, "pg-preflight", source+`
 dir: "${params.dump-dir}"
 `)
-		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: both(srcProbe, dirProbe)}, func(t testing.TB) {
+		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: both(srcProbe, dirProbe),
+			NoLookAlike: "reads only: the credentials, the client tools and the disk, afresh every run"}, func(t testing.TB) {
 			// pg_dumpall is not on PATH: every other client tool is.
 			bin := t.TempDir()
 			for _, tool := range []string{"pg_dump", "pg_restore", "psql"} {
@@ -119,7 +123,23 @@ dir: "${params.dump-dir}"
 file: "${params.dump-dir}/globals.sql"
 `)
 		env := steptest.Env(t, vals)
-		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: dirProbe, Tamper: func(t testing.TB) {
+		globals := filepath.Join(dumpDir, "globals.sql")
+		var planted []byte
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: dirProbe, LookAlike: &steptest.LookAlike{
+			What: "a complete globals.sql of another source (a rehearsal on app-db-rehearsal) at the path",
+			Plant: func(t testing.TB) {
+				planted = lookAlikeGlobals(t)
+				if err := os.WriteFile(globals, planted, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			There: func(t testing.TB) bool { b, err := os.ReadFile(globals); return err == nil && bytes.Equal(b, planted) },
+			Remove: func(t testing.TB) {
+				if err := os.Remove(globals); err != nil {
+					t.Fatal(err)
+				}
+			},
+		}, Tamper: func(t testing.TB) {
 			// The file is cut short behind cairn's back.
 			f := filepath.Join(dumpDir, "globals.sql")
 			b, err := os.ReadFile(f)
@@ -144,13 +164,15 @@ file: "${params.dump-dir}/globals.sql"
 		st := steptest.Decode(t, reg, "pg-quiesce", source+"\n")
 		env := steptest.Env(t, vals)
 		rec := recordOutputs(st, env)
-		steptest.Run(t, steptest.Case{Step: rec, Env: env, Probe: srcProbe, Tamper: func(t testing.TB) {
-			if p := srcProbe(t); !strings.Contains(p, "role app_rw login limit 0") || !strings.Contains(p, "role app_ro login limit 0") {
-				t.Fatalf("the application roles are not blocked:\n%s", p)
-			}
-			// One application role is let in again behind cairn's back.
-			sqlExec(ctx, t, rdsc, twin.DemoInstance, "postgres", "ALTER ROLE app_rw CONNECTION LIMIT -1")
-		}})
+		steptest.Run(t, steptest.Case{Step: rec, Env: env, Probe: srcProbe,
+			NoLookAlike: "its done is read live (every application role at CONNECTION LIMIT 0); its state — the WAL position and the source's identity — is read afresh when found done, and a dump is measured against it only when that identity is its own source's",
+			Tamper: func(t testing.TB) {
+				if p := srcProbe(t); !strings.Contains(p, "role app_rw login limit 0") || !strings.Contains(p, "role app_ro login limit 0") {
+					t.Fatalf("the application roles are not blocked:\n%s", p)
+				}
+				// One application role is let in again behind cairn's back.
+				sqlExec(ctx, t, rdsc, twin.DemoInstance, "postgres", "ALTER ROLE app_rw CONNECTION LIMIT -1")
+			}})
 		if p := srcProbe(t); !strings.Contains(p, "role app_ro login limit 0") {
 			t.Fatalf("the tamper let only app_rw in:\n%s", p)
 		}
@@ -171,7 +193,18 @@ checksums: "${params.checksums}"
 quiesce: "${steps.quiesce.state}"
 `)
 		env := steptest.Env(t, vals)
-		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: dirProbe, Tamper: func(t testing.TB) {
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: dirProbe, LookAlike: &steptest.LookAlike{
+			What: "yesterday's complete dump of app-db, by another run, in the dump-dir",
+			Plant: func(t testing.TB) {
+				yesterday := *env
+				yesterday.RunID = "yesterday"
+				if _, err := st.Apply(ctx, &yesterday); err != nil {
+					t.Fatal(err)
+				}
+			},
+			There:  func(t testing.TB) bool { return manifestRun(t, dumpDir) == "yesterday" },
+			Remove: func(t testing.TB) { removeDump(t, dumpDir) },
+		}, Tamper: func(t testing.TB) {
 			if p := dirProbe(t); !strings.Contains(p, "app.dir/toc.dat") || !strings.Contains(p, "analytics.dir/toc.dat") || !strings.Contains(p, "cairn-manifest.json") {
 				t.Fatalf("the dump directory does not hold both databases and the manifest:\n%s", p)
 			}
@@ -215,7 +248,14 @@ passwords-secret: "${params.passwords-secret}"
 source-id: "${steps.preflight.resource-id}"
 `)
 		env := steptest.Env(t, vals)
-		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: tgtProbe, Tamper: func(t testing.TB) {
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: tgtProbe, LookAlike: &steptest.LookAlike{
+			What:  "a role app_rw of the same name on the target, but NOLOGIN and without its connection limit",
+			Plant: func(t testing.TB) { sqlExec(ctx, t, rdsc, target, "postgres", "CREATE ROLE app_rw NOLOGIN") },
+			There: func(t testing.TB) bool {
+				return strings.Contains(tgtProbe(t), "role app_rw nologin limit -1")
+			},
+			Remove: func(t testing.TB) { sqlExec(ctx, t, rdsc, target, "postgres", "DROP ROLE app_rw") },
+		}, Tamper: func(t testing.TB) {
 			if p := tgtProbe(t); !strings.Contains(p, "role app_owner nologin") || !strings.Contains(p, "role app_ro login limit 5") {
 				t.Fatalf("the roles are not on the target as on the source:\n%s", p)
 			}
@@ -233,7 +273,7 @@ jobs: "${params.jobs}"
 source-id: "${steps.preflight.resource-id}"
 `)
 		env := steptest.Env(t, vals)
-		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: tgtProbe, Tamper: func(t testing.TB) {
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: tgtProbe, LookAlike: otherRunsManifest(dumpDir), Tamper: func(t testing.TB) {
 			if p := tgtProbe(t); !strings.Contains(p, "app shop.order_items rows ") || !strings.Contains(p, "analytics reports.daily_sales rows 365") {
 				t.Fatalf("the databases are not on the target:\n%s", p)
 			}
@@ -255,7 +295,7 @@ dir: "${params.dump-dir}"
 source-id: "${steps.preflight.resource-id}"
 checksums: "${params.checksums}"
 `)
-		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: tgtProbe}, func(t testing.TB) {
+		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: tgtProbe, LookAlike: otherRunsManifest(dumpDir)}, func(t testing.TB) {
 			// One row more on the target than was dumped.
 			sqlExec(ctx, t, rdsc, target, "analytics", "INSERT INTO reports.daily_sales VALUES (current_date, 1, 1)")
 		})
@@ -265,7 +305,8 @@ checksums: "${params.checksums}"
 		st := steptest.Decode(t, reg, "pg-wal-check", source+`
 state: "${steps.quiesce.state}"
 `)
-		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: srcProbe}, func(t testing.TB) {
+		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: srcProbe,
+			NoLookAlike: "it compares the source, live, with the quiesce's state it is given; it has no artifact of its own (a source of another identity than the quiesced one is refused)"}, func(t testing.TB) {
 			// A write to the source after the recorded position.
 			sqlExec(ctx, t, rdsc, twin.DemoInstance, "app", "INSERT INTO audit.events (actor, what) VALUES ('late writer', 'after the dump')")
 		})
@@ -308,7 +349,36 @@ jobs: "${params.jobs}"
 quiesce: "${steps.quiesce.state}"
 `)
 		// The probe is the target server: the manifest in dir is cairn's own record of the rows copied.
-		steptest.Run(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: tgtProbe, Tamper: func(t testing.TB) {
+		streamDir := filepath.Join(dumpDir, "stream")
+		steptest.Run(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: tgtProbe, LookAlike: &steptest.LookAlike{
+			What: "yesterday's record of a copy of app-db, by another run, in the copy's directory",
+			Plant: func(t testing.TB) {
+				if err := os.MkdirAll(streamDir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				b, err := os.ReadFile(filepath.Join(dumpDir, "cairn-manifest.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var m pgdata.Manifest
+				if err := json.Unmarshal(b, &m); err != nil {
+					t.Fatal(err)
+				}
+				m.Method, m.Provenance.RunID = "stream", "yesterday"
+				if b, err = json.Marshal(m); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(streamDir, "cairn-manifest.json"), b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			There: func(t testing.TB) bool { return manifestRun(t, streamDir) == "yesterday" },
+			Remove: func(t testing.TB) {
+				if err := os.Remove(filepath.Join(streamDir, "cairn-manifest.json")); err != nil {
+					t.Fatal(err)
+				}
+			},
+		}, Tamper: func(t testing.TB) {
 			if got, want := rowsOf(tgtProbe(t), "app"), rowsOf(srcProbe(t), "app"); got != want {
 				t.Fatalf("rows on the target differ from the source's:\n%s\nsource:\n%s", got, want)
 			}
@@ -483,6 +553,84 @@ func sqlExec(ctx context.Context, t testing.TB, c *awsrds.Client, id, db, sql st
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		t.Fatalf("%s on %s/%s: %v", sql, id, db, err)
+	}
+}
+
+// lookAlikeGlobals is a complete globals file, as cairn writes it, of another source: a rehearsal
+// on another instance.
+func lookAlikeGlobals(t testing.TB) []byte {
+	t.Helper()
+	p, err := json.Marshal(pgdata.Provenance{RunID: "rehearsal", Taken: time.Now(), Source: pgdata.Identity{
+		Label: "instance app-db-rehearsal", Instance: "app-db-rehearsal", ResourceID: "db-REHEARSAL0000000000000000",
+		Databases: map[string]uint32{"app": 16390, "analytics": 16391}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte("-- cairn: provenance " + string(p) + "\nCREATE ROLE app_owner;\nCREATE ROLE app_rw;\nALTER ROLE app_rw WITH LOGIN;\n-- cairn: end of globals\n")
+}
+
+// manifestRun is the run id a directory's manifest records ("" when it has none).
+func manifestRun(t testing.TB, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "cairn-manifest.json"))
+	if err != nil {
+		return ""
+	}
+	var m pgdata.Manifest
+	if err := json.Unmarshal(b, &m); err != nil || m.Provenance == nil {
+		return ""
+	}
+	return m.Provenance.RunID
+}
+
+// removeDump removes what a dump wrote into dir (the globals file stays).
+func removeDump(t testing.TB, dir string) {
+	t.Helper()
+	for _, f := range []string{"app.dir", "analytics.dir", "cairn-manifest.json", "cairn-owner.json"} {
+		if err := os.RemoveAll(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// otherRunsManifest is the dump in dir as another run left it: the same files, the manifest
+// recording run "yesterday".
+func otherRunsManifest(dir string) *steptest.LookAlike {
+	path := filepath.Join(dir, "cairn-manifest.json")
+	var saved []byte
+	return &steptest.LookAlike{
+		What: "the dump-dir's manifest recording another run (yesterday's dump of the same source)",
+		Plant: func(t testing.TB) {
+			var err error
+			if saved, err = os.ReadFile(path); err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(saved, &m); err != nil {
+				t.Fatal(err)
+			}
+			var p pgdata.Provenance
+			if err := json.Unmarshal(m["provenance"], &p); err != nil {
+				t.Fatal(err)
+			}
+			p.RunID = "yesterday"
+			if m["provenance"], err = json.Marshal(p); err != nil {
+				t.Fatal(err)
+			}
+			b, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		},
+		There: func(t testing.TB) bool { return manifestRun(t, dir) == "yesterday" },
+		Remove: func(t testing.TB) {
+			if err := os.WriteFile(path, saved, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		},
 	}
 }
 

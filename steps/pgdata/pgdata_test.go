@@ -110,3 +110,17 @@ func TestCompareListsEveryDifference(t *testing.T) {
 		t.Fatalf("want 4 differences (checksum, count, missing, extra), got %d: %v", len(got), got)
 	}
 }
+
+func TestRoleAttrsInReadsTheFilteredFile(t *testing.T) {
+	text, _, _ := FilterGlobals(rdsGlobals, "cairn_admin")
+	got := roleAttrsIn(text)
+	if a := got["app_rw"].String(); a != "LOGIN INHERIT NOCREATEROLE NOCREATEDB CONNECTION LIMIT 20" {
+		t.Errorf("app_rw: %s", a)
+	}
+	if a := got[`Odd "Name"`].String(); a != "NOLOGIN INHERIT NOCREATEROLE NOCREATEDB CONNECTION LIMIT -1" {
+		t.Errorf(`Odd "Name": %s`, a)
+	}
+	if _, ok := got["cairn_admin"]; ok {
+		t.Error("the master's attributes are left out of the file, so they are not compared")
+	}
+}
