@@ -42,13 +42,16 @@ type rig struct {
 	sm    *awssm.Client
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { t.Helper(); return newRigRows(t, 3000) }
+
+// newRigRows is a rig whose demo data has rows rows.
+func newRigRows(t *testing.T, rows int) *rig {
 	t.Helper()
 	testbed.Require(t, "PostgreSQL server", func() error { _, err := pgcluster.Installed(); return err })
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	r := &rig{t: t, dir: testbed.TempDir(t), bin: testbed.CairnBinary(t)}
-	tw, err := twin.Start(ctx, twin.Options{Dir: filepath.Join(r.dir, "twin"), Speed: twin.SpeedFast, Seed: twin.SeedDemo, Rows: 3000})
+	tw, err := twin.Start(ctx, twin.Options{Dir: filepath.Join(r.dir, "twin"), Speed: twin.SpeedFast, Seed: twin.SeedDemo, Rows: rows})
 	if err != nil {
 		t.Fatal(err)
 	}
