@@ -124,19 +124,20 @@ func TestSignalledRunnerIsInterruptedAndResumes(t *testing.T) {
 					hold = "none"
 				}
 				args := []string{"run", "interrupt", "--file", rb, "-p", "dir=" + dir, "-p", "hold=" + hold, "--no-tui"}
+				var view *exec.Cmd
 				if p.pty {
 					// `script` gives cairn a terminal for stdin; nobody types on it
 					cmdline := w.bin
 					for _, a := range args {
 						cmdline += " " + shellQuote(a)
 					}
-					view := exec.Command("script", "-qec", cmdline, "/dev/null")
+					view = exec.Command("script", "-qec", cmdline, "/dev/null")
 					view.Env = w.env
 					stdin, _ := view.StdinPipe() // held open: the view waits for an answer
 					if err := view.Start(); err != nil {
 						t.Fatal(err)
 					}
-					t.Cleanup(func() { stdin.Close(); view.Process.Kill(); view.Wait() })
+					t.Cleanup(func() { stdin.Close(); view.Process.Kill() })
 					waitFor(t, func() bool { ids, _ := journal.List(w.state); return len(ids) == 1 })
 				} else {
 					args = append(args, "--yes", "--detach")
@@ -168,6 +169,13 @@ func TestSignalledRunnerIsInterruptedAndResumes(t *testing.T) {
 				waitFor(t, func() bool { _, alive := journal.Holder(run); return !alive }) // the lock goes with the process
 				if s := finished(recs); s != events.Interrupted {
 					t.Fatalf("a runner stopped by %s ended the run %q\n%s", sig, s, readLog(w))
+				}
+				if view != nil {
+					// the engineer watching sees the run end and gets exit status 8 (interrupted)
+					err := view.Wait()
+					if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 8 {
+						t.Fatalf("the attached view of an interrupted run exited %v, want status 8", err)
+					}
 				}
 				got := [3]int{lineCount(filepath.Join(dir, "a")), lineCount(filepath.Join(dir, "b")), lineCount(filepath.Join(dir, "c"))}
 				if got != p.atStop {

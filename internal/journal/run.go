@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/fsutil"
 )
 
@@ -67,7 +68,7 @@ type Meta struct {
 type Policy struct {
 	Yes         bool              `json:"yes,omitempty"`         // --yes: yes/no confirmations and checklists
 	Confirm     map[string]string `json:"confirm,omitempty"`     // --confirm step=value: typed confirmations
-	OnFailure   string            `json:"on_failure,omitempty"`  // "", abort, rollback
+	OnFailure   events.Decision   `json:"on_failure,omitempty"`  // "", abort or rollback: the decision after a failure
 	Interactive bool              `json:"interactive,omitempty"` // a person may answer through a view
 }
 

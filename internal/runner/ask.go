@@ -60,7 +60,7 @@ func (r *Runner) policyAnswer(q events.Question) (events.Answer, bool) {
 			}
 			return a, true
 		}
-		if q.Purpose == events.PurposeUndoStep && p.OnFailure == "rollback" {
+		if q.Purpose == events.PurposeUndoStep && p.OnFailure == events.Rollback {
 			a.Yes, a.By = true, by("flag --on-failure rollback")
 			return a, true
 		}
@@ -76,10 +76,10 @@ func (r *Runner) policyAnswer(q events.Question) (events.Answer, bool) {
 		}
 	case events.AskDecision:
 		switch p.OnFailure {
-		case "abort":
+		case events.Abort:
 			a.Choice, a.By = events.Abort, by("flag --on-failure abort")
 			return a, true
-		case "rollback":
+		case events.Rollback:
 			// the runbook's cut-back when it has one, else undo what this run applied, else stop
 			a.Choice, a.By = events.Abort, by("flag --on-failure rollback")
 			switch {

@@ -18,6 +18,23 @@ const (
 	phaseObserve  = "observe"  // reading the outputs of a step done earlier
 )
 
+// progress is how far a step key got, as the runner keeps it (replayed from the journal on resume).
+type progress int
+
+// Step progress.
+const (
+	notStarted  progress = iota
+	applying             // step.applying seen: in flight, or stopped mid-apply
+	applied              // step.applied seen, not yet verified
+	verified             // done: never repeated
+	skippedStep          // skipped (condition false, or the engineer's choice)
+	rolledBack           // walked back by this run
+	failedStep           // failed before it applied anything
+)
+
+// settled: a resume goes past the step.
+func (p progress) settled() bool { return p == verified || p == skippedStep }
+
 // inflight is where the runner is: a step key and its phase, or nothing between steps.
 type inflight struct {
 	key, phase string

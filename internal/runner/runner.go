@@ -50,7 +50,7 @@ type Runner struct {
 	mu      sync.Mutex
 	outputs map[string]steps.Outputs // by step key, secret values included
 	done    []string                 // keys applied by this run, in order (rollback walks them back)
-	status  map[string]string        // last known state per key from the journal
+	status  map[string]progress      // how far each step key got, from the journal and this run
 	// lostSecrets are steps whose secret outputs an earlier runner held in memory only.
 	lostSecrets map[string]bool
 	qcount      int
@@ -83,7 +83,7 @@ func Run(ctx context.Context, cfg Config) (events.RunStatus, error) {
 	defer w.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]string{}, lostSecrets: map[string]bool{}, cancel: cancel, pid: os.Getpid()}
+	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]progress{}, lostSecrets: map[string]bool{}, cancel: cancel, pid: os.Getpid()}
 	keyErr := r.loadKey()
 	intake, err := journal.Listen(cfg.Run)
 	if err != nil {
@@ -171,22 +171,22 @@ func (r *Runner) replay(prior []events.Event) {
 				}
 				r.outputs[e.Step] = o
 			}
-			r.status[e.Step] = "applied"
+			r.status[e.Step] = applied
 		case events.StepApplying:
-			r.status[e.Step] = "applying"
+			r.status[e.Step] = applying
 		case events.StepVerified:
-			r.status[e.Step] = "verified"
+			r.status[e.Step] = verified
 			if e.Note != alreadyDone {
 				r.done = appendOnce(r.done, e.Step)
 			}
 		case events.StepSkipped:
-			r.status[e.Step] = "skipped"
+			r.status[e.Step] = skippedStep
 		case events.StepRolledBack:
-			r.status[e.Step] = "rolled-back"
+			r.status[e.Step] = rolledBack
 			r.done = remove(r.done, e.Step)
 		case events.StepFailed:
-			if r.status[e.Step] != "applied" && r.status[e.Step] != "applying" {
-				r.status[e.Step] = "failed"
+			if r.status[e.Step] != applied && r.status[e.Step] != applying {
+				r.status[e.Step] = failedStep
 			}
 		}
 		if e.Type == events.OutputLine {

@@ -17,7 +17,7 @@ import (
 // runSteps walks the runbook's steps and returns the final status ("" if ctx ended first).
 func (r *Runner) runSteps(ctx context.Context) events.RunStatus {
 	for _, spec := range r.cfg.Runbook.Steps {
-		if st := r.status[spec.ID]; st == "verified" || st == "skipped" {
+		if st := r.status[spec.ID]; st.settled() {
 			if r.lostSecrets[spec.ID] {
 				// a resumed run: this step's secret outputs were never journaled; read them again
 				r.at(spec.ID, phaseObserve)
@@ -25,7 +25,7 @@ func (r *Runner) runSteps(ctx context.Context) events.RunStatus {
 					if ctx.Err() != nil {
 						return events.Interrupted
 					}
-					r.emit(events.Event{Type: events.StepFailed, Step: spec.ID, Phase: "apply", Error: r.diag("cannot recover the secret outputs of "+spec.ID+" for the steps after it", err, "")})
+					r.emit(events.Event{Type: events.StepFailed, Step: spec.ID, Phase: phaseApply, Error: r.diag("cannot recover the secret outputs of "+spec.ID+" for the steps after it", err, "")})
 					return events.Failed
 				}
 			}
@@ -38,7 +38,7 @@ func (r *Runner) runSteps(ctx context.Context) events.RunStatus {
 		env := r.baseEnv(ctx, spec.ID)
 		ok, err := spec.When.Eval(env.Lookup)
 		if err != nil {
-			r.emit(events.Event{Type: events.StepFailed, Step: spec.ID, Phase: "check", Error: r.diag("condition "+spec.When.Raw+" cannot be evaluated", err, "fix the runbook, then `cairn resume "+r.cfg.Run.ID+"`")})
+			r.emit(events.Event{Type: events.StepFailed, Step: spec.ID, Phase: phaseCheck, Error: r.diag("condition "+spec.When.Raw+" cannot be evaluated", err, "fix the runbook, then `cairn resume "+r.cfg.Run.ID+"`")})
 			return events.Failed
 		}
 		if !ok {
@@ -49,7 +49,7 @@ func (r *Runner) runSteps(ctx context.Context) events.RunStatus {
 		if !spec.Foreach.IsZero() {
 			v, ok := env.Lookup(spec.Foreach.Refs()[0])
 			if !ok || v.Unknown {
-				r.emit(events.Event{Type: events.StepFailed, Step: spec.ID, Phase: "check", Error: r.diag("foreach "+spec.Foreach.Raw+" has no value", nil, "the step that produces it must run first")})
+				r.emit(events.Event{Type: events.StepFailed, Step: spec.ID, Phase: phaseCheck, Error: r.diag("foreach "+spec.Foreach.Raw+" has no value", nil, "the step that produces it must run first")})
 				return events.Failed
 			}
 			keys = nil
@@ -58,7 +58,7 @@ func (r *Runner) runSteps(ctx context.Context) events.RunStatus {
 			}
 		}
 		for _, key := range keys {
-			if st := r.status[key]; st == "verified" || st == "skipped" {
+			if st := r.status[key]; st.settled() {
 				continue
 			}
 			if status := r.runOne(ctx, spec, key); status != "" {
@@ -67,7 +67,7 @@ func (r *Runner) runSteps(ctx context.Context) events.RunStatus {
 		}
 		if !spec.Foreach.IsZero() {
 			r.emit(events.Event{Type: events.StepVerified, Step: spec.ID, Note: fmt.Sprintf("all %d items done", len(keys))})
-			r.status[spec.ID] = "verified"
+			r.status[spec.ID] = verified
 		}
 	}
 	return events.Succeeded
@@ -96,7 +96,7 @@ func (r *Runner) between(ctx context.Context) (events.RunStatus, bool) {
 func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string) events.RunStatus {
 	// an earlier runner stopped while applying or verifying this step: its check decides whether the
 	// apply finished; it is applied at most once more
-	interrupted := r.status[key] == "applying" || r.status[key] == "applied"
+	interrupted := r.status[key] == applying || r.status[key] == applied
 	confirmed := false
 	for {
 		env := r.baseEnv(ctx, key)
@@ -111,7 +111,7 @@ func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string
 			return events.Interrupted
 		}
 		var failErr error
-		phase := "check"
+		phase := phaseCheck
 		switch ch.State {
 		case steps.Blocked:
 			failErr = fmt.Errorf("%s", ch.Reason)
@@ -120,11 +120,11 @@ func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string
 				r.emit(events.Event{Type: events.Note, Step: key, Note: "the interrupted apply had finished its work: not repeated"})
 			}
 			if err := r.observe(ctx, spec, key, env); err != nil {
-				failErr, phase = err, "apply"
+				failErr, phase = err, phaseApply
 				break
 			}
 			if err := r.verify(ctx, spec, key, env, interrupted); err != nil {
-				failErr, phase = err, "verify"
+				failErr, phase = err, phaseVerify
 				break
 			}
 			return ""
@@ -133,7 +133,7 @@ func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string
 				r.emit(events.Event{Type: events.Note, Step: key, Note: "interrupted while applying and its check cannot tell: rolling the step back to a clean state before applying again"})
 				r.at(key, phaseRollback)
 				if err := spec.Step.Rollback(ctx, env); err != nil && !steps.IsNotReversible(err) {
-					failErr, phase = err, "rollback"
+					failErr, phase = err, phaseRollback
 					break
 				}
 			}
@@ -145,10 +145,10 @@ func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string
 				}
 				confirmed = true
 			}
-			failErr, phase = r.apply(ctx, spec, key, env)
+			failErr, phase = r.apply(ctx, spec, key, env), phaseApply
 			if failErr == nil {
 				if err := r.verify(ctx, spec, key, env, true); err != nil {
-					failErr, phase = err, "verify"
+					failErr, phase = err, phaseVerify
 				}
 			}
 			if failErr == nil {
@@ -174,7 +174,7 @@ func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string
 			continue
 		case events.Skip:
 			r.emit(events.Event{Type: events.StepSkipped, Step: key, Note: "skipped by the engineer after a failure"})
-			r.status[key] = "skipped"
+			r.status[key] = skippedStep
 			r.skipped = append(r.skipped, key)
 			return ""
 		case events.Rollback:
@@ -189,10 +189,11 @@ func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string
 	}
 }
 
-func (r *Runner) apply(ctx context.Context, spec *runbooks.StepSpec, key string, env *steps.Env) (error, string) {
+// apply runs the step's Apply under its timeout and records its outputs.
+func (r *Runner) apply(ctx context.Context, spec *runbooks.StepSpec, key string, env *steps.Env) error {
 	r.at(key, phaseApply)
 	r.emit(events.Event{Type: events.StepApplying, Step: key})
-	r.status[key] = "applying"
+	r.status[key] = applying
 	actx := ctx
 	if spec.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -205,10 +206,10 @@ func (r *Runner) apply(ctx context.Context, spec *runbooks.StepSpec, key string,
 		if actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 			err = fmt.Errorf("timed out after %s: %w", spec.Timeout.Std(), err)
 		}
-		return err, "apply"
+		return err
 	}
 	r.recordOutputs(key, outs, time.Since(start))
-	return nil, ""
+	return nil
 }
 
 func (r *Runner) recordOutputs(key string, outs steps.Outputs, took time.Duration) {
@@ -231,7 +232,7 @@ func (r *Runner) recordOutputs(key string, outs steps.Outputs, took time.Duratio
 		}
 	}
 	r.emit(events.Event{Type: events.StepApplied, Step: key, Outputs: shown, Elapsed: took})
-	r.status[key] = "applied"
+	r.status[key] = applied
 }
 
 // observe fills the outputs of a step found already done, from the target, so later steps can use them.
@@ -264,7 +265,7 @@ func (r *Runner) verify(ctx context.Context, spec *runbooks.StepSpec, key string
 		r.done = appendOnce(r.done, key)
 	}
 	r.emit(events.Event{Type: events.StepVerified, Step: key, Elapsed: time.Since(start), Note: note})
-	r.status[key] = "verified"
+	r.status[key] = verified
 	return nil
 }
 
@@ -299,7 +300,7 @@ func (r *Runner) confirm(ctx context.Context, spec *runbooks.StepSpec, key strin
 	case runbooks.ConfirmTyped:
 		want, err := r.baseEnv(ctx, key).Text(spec.ConfirmWith)
 		if err != nil {
-			r.emit(events.Event{Type: events.StepFailed, Step: key, Phase: "check", Error: r.diag("cannot work out the confirmation value", err, "")})
+			r.emit(events.Event{Type: events.StepFailed, Step: key, Phase: phaseCheck, Error: r.diag("cannot work out the confirmation value", err, "")})
 			return false, events.Failed
 		}
 		a, err := r.ask(ctx, events.Question{Kind: events.AskTyped, Purpose: events.PurposeApply, Step: key, Prompt: "Type " + want + " to " + spec.Title, Detail: destructiveNote(spec), Expect: want})
@@ -413,7 +414,7 @@ func (r *Runner) rollbackAll(ctx context.Context, why string) events.RunStatus {
 			r.emit(events.Event{Type: events.Note, Step: key, Note: r.red.String(err.Error()) + "; left as it is"})
 			r.emit(events.Event{Type: events.StepRolledBack, Step: key, Note: "not reversible: left in place"})
 		case err != nil:
-			r.emit(events.Event{Type: events.StepRollbackFailed, Step: key, Phase: "rollback", Error: r.diag("rollback of "+key+" failed", err, "fix the cause, then `cairn rollback "+r.cfg.Run.ID+"` to continue walking back")})
+			r.emit(events.Event{Type: events.StepRollbackFailed, Step: key, Phase: phaseRollback, Error: r.diag("rollback of "+key+" failed", err, "fix the cause, then `cairn rollback "+r.cfg.Run.ID+"` to continue walking back")})
 			return events.Failed
 		default:
 			r.emit(events.Event{Type: events.StepRolledBack, Step: key})

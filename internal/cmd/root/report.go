@@ -107,7 +107,11 @@ func writeReport(w io.Writer, run *journal.Run, recs []events.Event) {
 		case events.StepInterrupted:
 			fmt.Fprintf(w, "- %s %s: INTERRUPTED in %s: %s\n", e.Time.UTC().Format(time.RFC3339), e.Step, e.Phase, e.Note)
 		case events.RunFinished:
-			fmt.Fprintf(w, "- %s run: finished %s %s\n", e.Time.UTC().Format(time.RFC3339), e.Status, e.Note)
+			line := fmt.Sprintf("- %s run: finished %s", e.Time.UTC().Format(time.RFC3339), e.Status)
+			if e.Note != "" {
+				line += " — " + e.Note
+			}
+			fmt.Fprintln(w, line)
 		case events.StepFailed, events.StepRollbackFailed:
 			fmt.Fprintf(w, "- %s %s: FAILED in %s: %s — %s\n", e.Time.UTC().Format(time.RFC3339), e.Step, e.Phase, e.Error.Summary, e.Error.Detail)
 		}

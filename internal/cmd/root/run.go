@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
+	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/exitcode"
 	"github.com/cairn-runbooks/cairn/internal/journal"
 	"github.com/cairn-runbooks/cairn/internal/launch"
@@ -53,7 +54,7 @@ func (o *runOptions) policy(interactive bool) (journal.Policy, error) {
 	default:
 		return journal.Policy{}, &usageErr{fmt.Errorf("--on-failure %q: use abort or rollback", o.OnFailure)}
 	}
-	return journal.Policy{Yes: o.Yes, Confirm: confirm, OnFailure: o.OnFailure, Interactive: interactive}, nil
+	return journal.Policy{Yes: o.Yes, Confirm: confirm, OnFailure: events.Decision(o.OnFailure), Interactive: interactive}, nil
 }
 
 func newCmdRun(f *cmdutil.Factory, files *[]string) *cobra.Command {
