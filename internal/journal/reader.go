@@ -85,12 +85,11 @@ func FollowAfter(ctx context.Context, r *Run, poll time.Duration, after int64) <
 	go func() {
 		defer close(ch)
 		var offJ, offO int64
-		var bufJ, bufO []byte
 		finished := false
 		for {
 			var batch []events.Event
-			batch, offJ, bufJ = readNew(r, JournalFile, offJ, bufJ, batch)
-			batch, offO, bufO = readNew(r, OutputFile, offO, bufO, batch)
+			batch, offJ = readNew(r, JournalFile, offJ, batch)
+			batch, offO = readNew(r, OutputFile, offO, batch)
 			sort.SliceStable(batch, func(i, j int) bool { return batch[i].Seq < batch[j].Seq })
 			for _, e := range batch {
 				select {
@@ -105,7 +104,7 @@ func FollowAfter(ctx context.Context, r *Run, poll time.Duration, after int64) <
 			if finished {
 				// drain what is left of the output log, then stop
 				var rest []events.Event
-				rest, _, _ = readNew(r, OutputFile, offO, bufO, nil)
+				rest, _ = readNew(r, OutputFile, offO, nil)
 				for _, e := range rest {
 					select {
 					case ch <- e:
@@ -125,30 +124,29 @@ func FollowAfter(ctx context.Context, r *Run, poll time.Duration, after int64) <
 	return ch
 }
 
-func readNew(r *Run, name string, off int64, partial []byte, into []events.Event) ([]events.Event, int64, []byte) {
+// readNew reads the whole lines written at or after off and returns the offset just past the last
+// of them. A line still being written is not consumed but read again next time: a runner that
+// starts on a torn journal cuts that line off and appends after its last whole record, which is
+// exactly where a follower then goes on reading.
+func readNew(r *Run, name string, off int64, into []events.Event) ([]events.Event, int64) {
 	f, err := r.OpenFile(name, os.O_RDONLY)
 	if err != nil {
-		return into, off, partial
+		return into, off
 	}
 	defer f.Close()
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return into, off, partial
-	}
-	b, err := io.ReadAll(f)
+	b, err := io.ReadAll(io.NewSectionReader(f, off, 1<<62))
 	if err != nil || len(b) == 0 {
-		return into, off, partial
+		return into, off
 	}
-	off += int64(len(b))
-	data := append(partial, b...)
 	start := 0
-	for i, c := range data {
+	for i, c := range b {
 		if c == '\n' {
 			var e events.Event
-			if json.Unmarshal(data[start:i], &e) == nil {
+			if json.Unmarshal(b[start:i], &e) == nil {
 				into = append(into, e)
 			}
 			start = i + 1
 		}
 	}
-	return into, off, append([]byte(nil), data[start:]...)
+	return into, off + int64(start)
 }
