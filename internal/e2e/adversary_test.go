@@ -71,7 +71,13 @@ func newPairing(t *testing.T) *pairing {
 // stderr and the exit code.
 func (p *pairing) cairn(u *testbed.User, env []string, args ...string) (string, string, int) {
 	p.t.Helper()
-	cmd := exec.Command(p.bin, args...)
+	return p.cairnUmask(u, "022", env, args...)
+}
+
+// cairnUmask is cairn under a umask.
+func (p *pairing) cairnUmask(u *testbed.User, umask string, env []string, args ...string) (string, string, int) {
+	p.t.Helper()
+	cmd := exec.Command("/bin/sh", append([]string{"-c", "umask " + umask + " && exec \"$0\" \"$@\"", p.bin}, args...)...)
 	home := "/root"
 	if u != nil {
 		home = u.Home
@@ -182,12 +188,18 @@ func TestAdversaryApprovals(t *testing.T) {
 	marker := filepath.Join(markerDir, "changed")
 	rb := p.runbook(3, marker) // alice and two others
 
-	if _, errOut, code := p.cairn(p.alice, nil, "run", "guarded", "--file", rb, "--yes", "--no-tui", "--detach"); code != 0 {
+	// alice works under umask 077: the others still reach her run
+	if _, errOut, code := p.cairnUmask(p.alice, "077", nil, "run", "guarded", "--file", rb, "--yes", "--no-tui", "--detach"); code != 0 {
 		t.Fatalf("alice's run: %d %s", code, errOut)
 	}
 	run := p.onlyRun()
 	p.stopRunnerAtEnd(run)
 	p.waitFor(run, "the approval question", func(r []events.Event) bool { return hasQuestion(r, events.AskApproval) })
+
+	st, err := os.Lstat(run.Path(journal.SocketFile))
+	if err != nil || st.Mode().Type() != os.ModeSocket || st.Mode().Perm() != 0o660 || int(st.Sys().(*syscall.Stat_t).Gid) != p.gid {
+		t.Fatalf("the runner's socket should be 0660 and the group's: %v %v", st, err)
+	}
 
 	// alice claims to be bob through SUDO_*: she is not root, so she is alice, the starter
 	_, errOut, code := p.cairn(p.alice, []string{"SUDO_USER=" + p.bob.Name, "SUDO_UID=" + strconv.Itoa(p.bob.UID)}, "approve", run.ID)

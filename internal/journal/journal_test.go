@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -169,5 +170,28 @@ func TestOpenByPartialID(t *testing.T) {
 	}
 	if _, err := Open(state, id[:2]); err == nil {
 		t.Fatal("two characters matched a run")
+	}
+}
+
+// A run directory too deep for a unix socket's 107-byte path is reached through its descriptor.
+func TestSocketInADeepRunDirectory(t *testing.T) {
+	state := filepath.Join(t.TempDir(), strings.Repeat("d", 60), strings.Repeat("e", 60))
+	r, err := Create(state, Meta{ID: NewID(time.Now())}, []byte("schema: 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Path(SocketFile)) < 108 {
+		t.Fatalf("path %d bytes: not deep enough to test", len(r.Path(SocketFile)))
+	}
+	in, err := Listen(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go in.Serve(ctx, func(p Peer, req Request) Reply { return Reply{Status: ReplyDone} })
+	if _, err := Ping(ctx, r); err != nil {
+		t.Fatal(err)
 	}
 }
