@@ -155,6 +155,49 @@ func TestPauseWaitsForAPerson(t *testing.T) {
 	}
 }
 
+// An approval counts only from someone other than the engineer who started or drives the run:
+// the starter's own approval is refused, another person's lets the step go ahead.
+func TestApprovalFromAnotherPerson(t *testing.T) {
+	dir := t.TempDir()
+	run, cfg := tallyRun(t, dir, "", `approvals: 2, destructive: true, with: {file: "DIR/b"}`, journal.Policy{Yes: true})
+	me := os.Getuid()
+	cfg.Meta.StarterUID, cfg.Actor.UID = me, me
+	done := runAsync(cfg)
+	var q *events.Question
+	for q == nil {
+		recs, _ := journal.ReadAll(run)
+		if o := openQuestion(recs); o != nil && o.Purpose == events.PurposeApproval {
+			q = o
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	rep, err := journal.Send(context.Background(), run, journal.Request{Kind: journal.AskAnswer, Answer: &events.Answer{QuestionID: q.ID, Choice: events.Approve}})
+	if err != nil || rep.Status != journal.ReplyRefused {
+		t.Fatalf("the starter's own approval: %+v %v", rep, err)
+	}
+	if counts(dir) != [3]int{1, 0, 0} {
+		t.Fatal("the step ran on the starter's approval")
+	}
+	answerOpen(t, run, events.PurposeApproval, events.Answer{Choice: events.Refuse})
+	if s := <-done; s != events.Aborted {
+		t.Fatalf("ended %s", s)
+	}
+	cfg.Meta.StarterUID, cfg.Actor.UID = me+1000, me+1000
+	done = runAsync(cfg) // resume, started and driven by another person: this process's uid may approve
+	answerOpen(t, run, events.PurposeApproval, events.Answer{Choice: events.Approve})
+	if s := <-done; s != events.Succeeded || counts(dir) != [3]int{1, 1, 1} {
+		t.Fatalf("after another person's approval: %s, lines %v", s, counts(dir))
+	}
+}
+
+func openQuestion(recs []events.Event) *events.Question {
+	st := events.NewRunState()
+	for _, e := range recs {
+		st.Apply(e)
+	}
+	return st.Open
+}
+
 // A refused approval stops the run before the step; the step never runs.
 func TestApprovalRefused(t *testing.T) {
 	dir := t.TempDir()
