@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
@@ -105,7 +107,57 @@ func (s *Settings) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if len(todo) > 0 {
 		return steps.ReadyTo(steps.Update, "%s", strings.Join(todo, "; "))
 	}
-	return steps.AlreadyDone("every setting is configured as the runbook says")
+	stale, err := s.unloaded(ctx, conn)
+	if err != nil {
+		return steps.CannotTell("%v", err)
+	}
+	if len(stale) > 0 {
+		return steps.ReadyTo(steps.Update, "every setting is in %s as the runbook says, but the server has not reloaded it since it changed → set and reload", strings.Join(stale, ", "))
+	}
+	return steps.AlreadyDone("every setting is configured as the runbook says, and the server has loaded it")
+}
+
+// unloaded lists the configuration files holding the step's settings that changed after the
+// server last read its configuration (pg_conf_load_time()): a value written there but never
+// loaded is not in force, so it is not done. A file cairn cannot stat (a server on another host)
+// is not judged here.
+func (s *Settings) unloaded(ctx context.Context, conn *pgx.Conn) ([]string, error) {
+	var files []string
+	var loaded time.Time
+	if err := conn.QueryRow(ctx, `SELECT pg_conf_load_time(), coalesce((SELECT array_agg(DISTINCT sourcefile ORDER BY sourcefile) FROM pg_file_settings
+		WHERE name = ANY($1) AND sourcefile IS NOT NULL), '{}')`, s.names()).Scan(&loaded, &files); err != nil {
+		return nil, fmt.Errorf("read pg_file_settings: %w", err)
+	}
+	var out []string
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil && fi.ModTime().After(loaded) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// reloaded asks the server to reload and waits until it has read the files that hold the step's
+// settings (those cairn can stat).
+func (s *Settings) reloaded(ctx context.Context, conn *pgx.Conn) error {
+	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		return fmt.Errorf("pg_reload_conf: %w", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stale, err := s.unloaded(ctx, conn)
+		if err != nil || len(stale) == 0 {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the server has not reloaded %s after 10s", strings.Join(stale, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 type settingsRecord struct {
@@ -155,10 +207,7 @@ func (s *Settings) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 		}
 		env.Info(st)
 	}
-	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
-		return nil, err
-	}
-	return nil, nil
+	return nil, s.reloaded(ctx, conn)
 }
 
 // Verify re-reads the configured values.
@@ -174,6 +223,11 @@ func (s *Settings) Verify(ctx context.Context, env *steps.Env) error {
 	}
 	if len(todo) > 0 {
 		return &steps.VerifyError{What: "settings", Expected: "as the runbook says", Found: strings.Join(todo, "; ")}
+	}
+	if stale, err := s.unloaded(ctx, conn); err != nil {
+		return err
+	} else if len(stale) > 0 {
+		return &steps.VerifyError{What: "settings", Expected: "loaded by the server", Found: strings.Join(stale, ", ") + " changed since the server last reloaded"}
 	}
 	return nil
 }
