@@ -2,9 +2,11 @@ package pgbackrest
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -142,6 +144,53 @@ type repoState struct {
 	fulls       []string // full backup labels in the repository
 	expired     []string // full backup labels pgBackRest's expire log says it expired
 	walArchived bool
+	// the stanza's cluster as the repository records it, and the cluster at pg1-path as its
+	// pg_control says: a stanza of the same name made for another cluster is not this one's
+	dbID          int
+	systemID      uint64
+	version       string
+	localSystemID uint64
+	localErr      error
+}
+
+// localSystemID reads the system identifier of the cluster the stanza's pg1-path names, from its
+// global/pg_control (the first 8 bytes of ControlFileData, in the server's byte order — little
+// endian on every platform pgBackRest and cairn run on). pgBackRest records the same value
+// in the repository when it creates the stanza.
+func localSystemID(r resolved) (uint64, error) {
+	b, err := os.ReadFile(r.config)
+	if err != nil {
+		return 0, err
+	}
+	data, ok := host.ReadINI(string(b), r.stanza, "pg1-path")
+	if !ok {
+		return 0, fmt.Errorf("%s has no pg1-path for stanza %s", r.config, r.stanza)
+	}
+	f, err := os.Open(filepath.Join(data, "global", "pg_control"))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var id [8]byte
+	if _, err := io.ReadFull(f, id[:]); err != nil {
+		return 0, fmt.Errorf("read %s: %w", f.Name(), err)
+	}
+	return binary.LittleEndian.Uint64(id[:]), nil
+}
+
+// foreign says why the stanza in the repository is not this cluster's ("" when it is, or when
+// there is no stanza yet).
+func (st repoState) foreign(r resolved) (reason, fix string) {
+	if st.systemID == 0 || !st.stanzaExists() {
+		return "", ""
+	}
+	if st.localErr != nil || st.systemID == st.localSystemID {
+		// unreadable here (a repository host whose pg1-host is another machine): pgBackRest
+		// itself refuses a stanza of another system id when it next reaches the cluster
+		return "", ""
+	}
+	return fmt.Sprintf("stanza %s in the repository is of another cluster (system id %d, PostgreSQL %s), not of the one at pg1-path (system id %d)", r.stanza, st.systemID, st.version, st.localSystemID),
+		fmt.Sprintf("give this cluster its own stanza (-p stanza=…); or, if that stanza's backups are not needed, delete it: pgbackrest --config=%s --stanza=%s stop && pgbackrest --config=%s --stanza=%s stanza-delete --force", r.config, r.stanza, r.config, r.stanza)
 }
 
 var expiredRe = regexp.MustCompile(`expire full backup (?:set )?(\d{8}-\d{6}F)`)
@@ -164,11 +213,22 @@ func (c *Command) state(ctx context.Context, env *steps.Env, r resolved) (repoSt
 		Archive []struct {
 			Max string `json:"max"`
 		} `json:"archive"`
+		DB []struct {
+			ID       int    `json:"id"`
+			SystemID uint64 `json:"system-id"`
+			Version  string `json:"version"`
+		} `json:"db"`
 	}
 	if err := json.Unmarshal([]byte(res.Stdout), &info); err != nil || len(info) == 0 {
 		return st, fmt.Errorf("pgbackrest info: unexpected output %q", res.Stdout)
 	}
 	st.code, st.message = info[0].Status.Code, info[0].Status.Message
+	for _, db := range info[0].DB { // the stanza's current cluster is its highest history id
+		if db.ID >= st.dbID {
+			st.dbID, st.systemID, st.version = db.ID, db.SystemID, db.Version
+		}
+	}
+	st.localSystemID, st.localErr = localSystemID(r)
 	for _, b := range info[0].Backup {
 		if b.Type == "full" {
 			st.fulls = append(st.fulls, b.Label)
@@ -248,9 +308,15 @@ func (c *Command) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if err != nil {
 		return steps.CannotTell("%v", err)
 	}
+	if why, fix := st.foreign(r); why != "" {
+		return steps.BlockedBy(why, fix)
+	}
 	done, why := c.judge(st, r)
 	if done {
-		return steps.AlreadyDone("%s", why)
+		if st.localErr != nil {
+			return steps.AlreadyDone("%s (system id %d; this cluster's not read here: %v)", why, st.systemID, st.localErr)
+		}
+		return steps.AlreadyDone("%s (system id %d, this cluster's)", why, st.systemID)
 	}
 	change := steps.Update
 	if c.Command == "stanza-create" || c.Command == "backup" {
@@ -265,11 +331,14 @@ func (c *Command) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 	if err != nil {
 		return nil, err
 	}
+	st, err := c.state(ctx, env, r)
+	if err != nil && c.Command == "stanza-create" {
+		return nil, err
+	}
+	if why, fix := st.foreign(r); err == nil && why != "" {
+		return nil, fmt.Errorf("%s: nothing was run; %s", why, fix)
+	}
 	if c.Command == "stanza-create" {
-		st, err := c.state(ctx, env, r)
-		if err != nil {
-			return nil, err
-		}
 		if !st.stanzaExists() {
 			if err := writeMarker(env, "stanza-created"); err != nil {
 				return nil, err
@@ -299,6 +368,9 @@ func (c *Command) Verify(ctx context.Context, env *steps.Env) error {
 	st, err := c.state(ctx, env, r)
 	if err != nil {
 		return err
+	}
+	if why, _ := st.foreign(r); why != "" {
+		return &steps.VerifyError{What: "stanza " + r.stanza, Expected: fmt.Sprintf("this cluster's (system id %d)", st.localSystemID), Found: why}
 	}
 	if done, why := c.judge(st, r); !done {
 		return &steps.VerifyError{What: "pgbackrest " + c.Command, Expected: "its work in the repository", Found: why}

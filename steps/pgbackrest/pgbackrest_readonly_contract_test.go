@@ -90,7 +90,8 @@ func preflightCase(t *testing.T, w *world, bin string) steptest.Case {
 	st := steptest.Decode(t, r, "pgbackrest-preflight", preflightYAML)
 	env := steptest.Env(t, map[string]string{"conn": w.pg.ConnString("postgres", w.pg.Superuser), "pgbackrest-bin": bin,
 		"config": w.config, "stanza": w.stanza, "db-role": w.role, "os-user": w.osUser})
-	return steptest.Case{Step: st, Env: env, Probe: readOnlyProbe(w)}
+	return steptest.Case{Step: st, Env: env, Probe: readOnlyProbe(w),
+		NoLookAlike: "it reads the server, pgBackRest and the stanza's configuration afresh every run; its done is that reading, not an artifact (a role of the step's name with other privileges is its spoiled-target case)"}
 }
 
 // pgbackrest-preflight only reads: on a good server it passes and changes nothing the probe sees;
