@@ -31,7 +31,8 @@ rollback: {argv: [rm, -f, "${params.path}"]}
 			_, err := os.Stat(target)
 			return fmt.Sprintf("exists: %v", err == nil)
 		},
-		Tamper: func(t testing.TB) { os.Remove(target) },
+		Tamper:      func(t testing.TB) { os.Remove(target) },
+		NoLookAlike: "done is whatever the runbook's own check command says; the kind has no address of its own to plant at",
 	})
 }
 
@@ -104,6 +105,25 @@ what: the gate to open
 	if _, err := short.Apply(context.Background(), steptest.Env(t, nil)); err == nil || !strings.Contains(err.Error(), "gave up waiting") {
 		t.Fatalf("timeout: %v", err)
 	}
+}
+
+// wait and manual change nothing: they pass the read-only contract (a wait whose condition holds,
+// a checklist the engineer ticks).
+func TestWaitAndManualReadOnlyContract(t *testing.T) {
+	dir := t.TempDir()
+	probe := func(t testing.TB) string {
+		es, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%d entries", len(es))
+	}
+	wait := steptest.Decode(t, all.Registry(), "wait", `{command: {argv: ["test", "-d", "${params.dir}"]}, interval: 20ms, timeout: 10s}`)
+	steptest.RunReadOnly(t, steptest.Case{Step: wait, Env: steptest.Env(t, map[string]string{"dir": dir}), Probe: probe,
+		NoLookAlike: "its proof is the condition itself, evaluated live each time; it keeps no artifact to fake"}, nil)
+	manual := steptest.Decode(t, all.Registry(), "manual", `items: ["Announce the window"]`)
+	steptest.RunReadOnly(t, steptest.Case{Step: manual, Env: steptest.Env(t, nil), Probe: probe,
+		NoLookAlike: "a person ticks the checklist; Check never says done (nothing a machine can read)"}, nil)
 }
 
 func TestManualAsksAndCannotBeChecked(t *testing.T) {
