@@ -97,7 +97,17 @@ extensions: [aws_lambda, dblink]
 		probe := func(t testing.TB) string {
 			return query(t, c, `SELECT string_agg(extname || ' ' || extversion || ' ' || coalesce(obj_description(oid, 'pg_extension'), '-'), E'\n' ORDER BY extname) FROM pg_extension`)
 		}
-		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, Tamper: func(t testing.TB) {
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, LookAlike: &steptest.LookAlike{
+			What: "dblink's functions made by hand in public, without the extension",
+			Plant: func(t testing.TB) {
+				exec(t, c, `CREATE FUNCTION public.dblink_connect(text) RETURNS text LANGUAGE sql AS $$SELECT 'not dblink'$$`)
+			},
+			There: func(t testing.TB) bool {
+				return query(t, c, `SELECT count(*)::text FROM pg_proc WHERE proname = 'dblink_connect' AND pronamespace = 'public'::regnamespace
+					AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = pg_proc.oid AND d.deptype = 'e')`) == "1"
+			},
+			Remove: func(t testing.TB) { exec(t, c, "DROP FUNCTION public.dblink_connect(text)") },
+		}, Tamper: func(t testing.TB) {
 			exec(t, c, "DROP EXTENSION dblink")
 		}})
 	})
@@ -150,7 +160,19 @@ grant-to: "${params.grant-to}"
 				                 || ' acl ' || coalesce(p.proacl::text, '-') || ' body md5 ' || md5(p.prosrc), ', '), '-')
 				                 FROM pg_proc p WHERE p.pronamespace = 'dblink_secret'::regnamespace))`)
 		}
-		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, Tamper: func(t testing.TB) {
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, LookAlike: &steptest.LookAlike{
+			What: "a schema dblink_secret with an allow-list naming the secret and a function connect_remote(text, text), made by hand, not by cairn",
+			Plant: func(t testing.TB) {
+				exec(t, c, `CREATE SCHEMA dblink_secret; CREATE TABLE dblink_secret.allowed_secrets (secret_id text PRIMARY KEY);
+					INSERT INTO dblink_secret.allowed_secrets VALUES ('cairn/remote-db'); CREATE FUNCTION dblink_secret.connect_remote(conn_name text, secret_id text) RETURNS text
+					LANGUAGE sql SECURITY DEFINER AS $$SELECT 'not cairn''s'$$`)
+			},
+			There: func(t testing.TB) bool {
+				return query(t, c, `SELECT count(*)::text FROM pg_proc WHERE oid = to_regprocedure('dblink_secret.connect_remote(text, text)')
+					AND prosrc LIKE '%not cairn%'`) == "1"
+			},
+			Remove: func(t testing.TB) { exec(t, c, "DROP SCHEMA dblink_secret CASCADE") },
+		}, Tamper: func(t testing.TB) {
 			// Someone lets every role connect through connect_remote.
 			exec(t, c, "GRANT EXECUTE ON FUNCTION dblink_secret.connect_remote(text, text) TO PUBLIC")
 		}})

@@ -87,7 +87,28 @@ environment:
 			name, aws.ToString(c.CodeSha256), c.Architectures, c.Runtime, aws.ToString(c.Handler), aws.ToString(c.Role),
 			aws.ToInt32(c.Timeout), aws.ToInt32(c.MemorySize), aws.ToString(c.Description), envs, out.Tags, c.State)
 	}
-	steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, Tamper: func(t testing.TB) {
+	steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, LookAlike: &steptest.LookAlike{
+		What: "a function of the same name running the same embedded bundle, deployed by someone else (no cairn tag)",
+		Plant: func(t testing.TB) {
+			b, err := lambdastep.LoadBundle("cairn-secret-lambda", "x86_64")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Runtime: lambdatypes.RuntimeProvidedal2023,
+				Handler: aws.String("bootstrap"), Role: role.Role.Arn, Code: &lambdatypes.FunctionCode{ZipFile: b.Zip}}); err != nil {
+				t.Fatal(err)
+			}
+		},
+		There: func(t testing.TB) bool {
+			p := probe(t)
+			return strings.Contains(p, "exists: true") && strings.Contains(p, "tags map[]")
+		},
+		Remove: func(t testing.TB) {
+			if _, err := lc.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String(name)}); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}, Tamper: func(t testing.TB) {
 		// Someone lets the function read any secret id.
 		if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String(name),
 			Environment: &lambdatypes.Environment{Variables: map[string]string{"CAIRN_ALLOWED_SECRET_IDS": "*"}}}); err != nil {
