@@ -13,4 +13,12 @@
 // AWS configuration comes from the standard chain (profiles, environment, AWS_ENDPOINT_URL), so the
 // same runbook runs against AWS and against cairn's rehearsal twin. Every call a step makes is listed
 // by Describe with its inputs.
+//
+// What Check accepts as done, and what binds it to this target (steps/LOOKALIKES.md has every kind):
+// a snapshot only when its DbiResourceId is the instance's as it is now (an identifier can be reused,
+// a resource id cannot); an encrypted copy only when its DbiResourceId and OriginalSnapshotCreateTime
+// are its source snapshot's; an instance only with the key, every setting and (create) a real login
+// with the password; an IAM role only with cairn's managed tag, its trust and its one policy; a role
+// association only with this ARN for this feature. A thing of the same name that is not this
+// target's is blocked with the fix — never done, never overwritten.
 package awsstep

@@ -15,4 +15,9 @@
 // roles are only granted EXECUTE on connect_remote and USAGE on its schema), extensions someone else
 // created. What rollback undoes: drops the schema (with its table and function), then the owner role,
 // and the extensions cairn made.
+//
+// What Check accepts as done (steps/LOOKALIKES.md): extensions by their rows in pg_extension
+// (functions of the same names made by hand are not the extension); the schema only with cairn's
+// marker, its NOLOGIN owner, cairn's objects alone, the function, grants and allow-list as described
+// (a schema of the same name cairn did not make blocks). The preflight and verify never say done.
 package dblink

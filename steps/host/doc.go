@@ -18,6 +18,11 @@
 //
 // Nothing here touches a path, user or file the runbook does not name; checks only read (stat,
 // getent, reading files).
+//
+// What Check accepts as done (steps/LOOKALIKES.md): an account by its group and home, not its name
+// alone; a path itself (lstat: a symbolic link at a named path is refused, never chmod'ed through); a
+// configuration file by its keys' values; a crontab entry by its whole text under cairn's marker (the
+// marker over another entry blocks). run-as is done when the runbook's own check command says so.
 package host
 
 import "github.com/cairn-runbooks/cairn/steps"

@@ -4,6 +4,10 @@
 // embedded code and the configuration given. What it never touches: a function of that name cairn did
 // not deploy (tag cairn:bundle), IAM (the execution role is another step's). What rollback undoes: it
 // deletes the function cairn deployed.
+//
+// What Check accepts as done (steps/LOOKALIKES.md): a function only when it carries the tag naming
+// the embedded bundle and runs that bundle's code SHA-256 as configured: a function of the same name
+// deployed by someone else is blocked.
 package lambdastep
 
 import (

@@ -12,6 +12,10 @@
 //     their own — they live in the stanza.
 //
 // Nothing here edits pgBackRest's configuration or the repository's modes (steps/host does).
+//
+// What Check accepts as done (steps/LOOKALIKES.md): for every command, a stanza only when the system
+// id the repository records for it is the cluster's at pg1-path (read from its global/pg_control): a
+// stanza of the same name made for another cluster is blocked, with the fix, and nothing is run.
 package pgbackrest
 
 import "github.com/cairn-runbooks/cairn/steps"

@@ -17,6 +17,11 @@
 // checked against known_hosts — an unknown or changed key is refused before anything is sent),
 // as root through sudo -n when the admin login is not root. Nothing here touches files other than
 // the ones named in a step's parameters, and backup copies next to them, which rollback keeps.
+//
+// What Check accepts as done (steps/LOOKALIKES.md): a key pair only when its .pub is the private
+// key's own; an authorized_keys entry by its key, options and label (the same key with other options
+// blocks: sshd reads the first matching line); sshd_config by sshd -T's effective value. The
+// preflight, the forced-command derivation and the proof read or prove afresh and are never done.
 package sshsteps
 
 import "github.com/cairn-runbooks/cairn/steps"
