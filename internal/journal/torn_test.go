@@ -27,6 +27,7 @@ func TestTornLastRecordAtEveryOffsetResumesAndReports(t *testing.T) {
 	w.Close()
 	whole, _ := os.ReadFile(r.Path(JournalFile))
 	start := bytes.LastIndexByte(whole[:len(whole)-1], '\n') + 1 // the last record's first byte
+	t.Logf("cutting the last record (%d bytes) at each of its offsets", len(whole)-start)
 
 	for cut := start; cut < len(whole); cut++ {
 		if err := os.WriteFile(r.Path(JournalFile), whole[:cut], 0o600); err != nil {
