@@ -184,6 +184,9 @@ func TestApprovalFromAnotherPerson(t *testing.T) {
 	}
 	cfg.Meta.StarterUID, cfg.Actor.UID = me+1000, me+1000
 	done = runAsync(cfg) // resume, started and driven by another person: this process's uid may approve
+	for recs, _ := journal.ReadAll(run); !seen(events.RunResumed, "")(recs); recs, _ = journal.ReadAll(run) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	answerOpen(t, run, events.PurposeApproval, events.Answer{Choice: events.Approve})
 	if s := <-done; s != events.Succeeded || counts(dir) != [3]int{1, 1, 1} {
 		t.Fatalf("after another person's approval: %s, lines %v", s, counts(dir))
