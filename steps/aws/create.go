@@ -122,13 +122,13 @@ func standIn(real, id string) string {
 	return "Cn1-" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))[:28]
 }
 
-func login(ctx context.Context, ep Endpoint, user, pw string) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d dbname=postgres sslmode=prefer connect_timeout=10", ep.Host, ep.Port))
+// login connects as the master user with a master password: verify-full TLS, never cleartext
+// password authentication (MasterConfig).
+func login(ctx context.Context, env *steps.Env, ep Endpoint, user, pw string) (*pgx.Conn, error) {
+	cfg, err := MasterConfig(env, ep, "postgres", user, pw)
 	if err != nil {
 		return nil, err
 	}
-	cfg.User, cfg.Password = user, pw
-	cfg.RuntimeParams["application_name"] = "cairn"
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
@@ -149,6 +149,9 @@ func (c *Create) Check(ctx context.Context, env *steps.Env) steps.Check {
 	cl, s, id, key, err := c.state(ctx, env)
 	if err != nil {
 		return unknownOr(err, fixAWS)
+	}
+	if _, err := CABundle(env); err != nil {
+		return steps.BlockedBy(err.Error(), "set PGSSLROOTCERT to the RDS CA bundle, then plan again")
 	}
 	inst, ok, err := cl.Instance(ctx, id)
 	if err != nil {
@@ -180,7 +183,7 @@ func (c *Create) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if err != nil {
 		return steps.CannotTell("%v", err)
 	}
-	conn, err := login(ctx, ep, cr.Username, cr.Password)
+	conn, err := login(ctx, env, ep, cr.Username, cr.Password)
 	if err != nil {
 		return steps.ReadyTo(steps.Update, "instance %s exists; its master cannot log in with the real password yet → set it", id)
 	}
@@ -197,6 +200,9 @@ func (c *Create) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 	cr, err := c.credentials(ctx, env, cl, s)
 	if err != nil {
 		return nil, err
+	}
+	if _, err := CABundle(env); err != nil {
+		return nil, fmt.Errorf("%w; nothing was created", err)
 	}
 	tmp := standIn(cr.Password, id)
 	if env.Secrets != nil {
@@ -219,11 +225,11 @@ func (c *Create) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 	if err != nil {
 		return nil, err
 	}
-	if conn, err := login(ctx, ep, cr.Username, cr.Password); err == nil {
+	if conn, err := login(ctx, env, ep, cr.Username, cr.Password); err == nil {
 		conn.Close(context.WithoutCancel(ctx))
 		return instanceOutputs(inst), nil
 	}
-	conn, err := login(ctx, ep, cr.Username, tmp)
+	conn, err := login(ctx, env, ep, cr.Username, tmp)
 	if err != nil {
 		return nil, fmt.Errorf("log in to %s as %s with the stand-in password: %w (reset it: aws rds modify-db-instance --db-instance-identifier %s --master-user-password … --apply-immediately, then retry)", id, cr.Username, err, id)
 	}
@@ -269,7 +275,7 @@ func (c *Create) Verify(ctx context.Context, env *steps.Env) error {
 	if err != nil {
 		return err
 	}
-	conn, err := login(ctx, ep, cr.Username, cr.Password)
+	conn, err := login(ctx, env, ep, cr.Username, cr.Password)
 	if err != nil {
 		return &steps.VerifyError{What: "master login to " + id, Expected: "success with the real password", Found: err.Error()}
 	}

@@ -14,8 +14,9 @@ import (
 )
 
 // Target is the admin connection to the RDS instance: its endpoint from DescribeDBInstances and the
-// master credentials from credentials-secret, or libpq's environment (PGUSER, PGPASSWORD, .pgpass,
-// PGSSLMODE, PGSSLROOTCERT) when no secret is given.
+// master credentials from credentials-secret, or libpq's environment (PGUSER, PGPASSWORD, .pgpass)
+// when no secret is given; always sslmode=verify-full against the RDS CA bundle (PGSSLROOTCERT, or the
+// twin's), never cleartext password authentication.
 type Target struct {
 	Region            ref.Template `yaml:"region"`
 	Instance          ref.Template `yaml:"instance"`
@@ -56,23 +57,25 @@ func (t Target) connect(ctx context.Context, env *steps.Env) (*pgx.Conn, error) 
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := pgx.ParseConfig("")
-	if err != nil {
-		return nil, fmt.Errorf("libpq environment: %w", err)
-	}
-	cfg.Host, cfg.Port, cfg.Fallbacks = ep.Host, uint16(ep.Port), nil
+	var user, password string
 	if v[2] != "" {
 		cr, err := c.MasterCredentials(ctx, env, v[2])
 		if err != nil {
 			return nil, err
 		}
-		cfg.User, cfg.Password = cr.Username, cr.Password
+		user, password = cr.Username, cr.Password
 	} else if inst.MasterUsername != nil && env.Env("PGUSER") == "" {
-		cfg.User = *inst.MasterUsername
+		user = *inst.MasterUsername
 	}
-	cfg.Database = "postgres"
+	database := "postgres"
 	if v[3] != "" {
-		cfg.Database = v[3]
+		database = v[3]
+	}
+	// The admin login carries the master password (from the secret, PGPASSWORD or .pgpass): TLS
+	// verified against the RDS CA bundle, never cleartext password authentication.
+	cfg, err := awsstep.MasterConfig(env, ep, database, user, password)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Password != "" && env.Secrets != nil {
 		env.Secrets(cfg.Password)

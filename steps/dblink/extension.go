@@ -109,7 +109,7 @@ func (e *Extension) Check(ctx context.Context, env *steps.Env) steps.Check {
 	}
 	c, err := e.connect(ctx, env)
 	if err != nil {
-		return steps.BlockedBy(err.Error(), "check the instance, credentials-secret (or PGUSER/PGPASSWORD) and PGSSLMODE/PGSSLROOTCERT")
+		return steps.BlockedBy(err.Error(), "check the instance, credentials-secret (or PGUSER/PGPASSWORD) and PGSSLROOTCERT (the RDS CA bundle)")
 	}
 	defer c.Close(context.WithoutCancel(ctx))
 	st, err := lookExtensions(ctx, c)

@@ -477,7 +477,7 @@ func (f *Function) Check(ctx context.Context, env *steps.Env) steps.Check {
 	}
 	c, err := f.connect(ctx, env)
 	if err != nil {
-		return steps.BlockedBy(err.Error(), "check the instance, credentials-secret (or PGUSER/PGPASSWORD) and PGSSLMODE/PGSSLROOTCERT")
+		return steps.BlockedBy(err.Error(), "check the instance, credentials-secret (or PGUSER/PGPASSWORD) and PGSSLROOTCERT (the RDS CA bundle)")
 	}
 	defer c.Close(context.WithoutCancel(ctx))
 	if err := w.withDblink(ctx, c); err != nil {

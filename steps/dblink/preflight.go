@@ -144,7 +144,7 @@ func (p *Preflight) run(ctx context.Context, env *steps.Env) (preflightResult, e
 	// The instance and the database.
 	conn, err := p.connect(ctx, env)
 	if err != nil {
-		res.problem(err.Error(), "check the instance identifier, credentials-secret (or PGUSER/PGPASSWORD/.pgpass) and PGSSLMODE/PGSSLROOTCERT")
+		res.problem(err.Error(), "check the instance identifier, credentials-secret (or PGUSER/PGPASSWORD/.pgpass) and PGSSLROOTCERT (the RDS CA bundle)")
 	} else {
 		defer conn.Close(context.WithoutCancel(ctx))
 		p.checkDatabase(ctx, conn, grantTo, v["schema"], &res)
@@ -251,9 +251,13 @@ func (p *Preflight) checkSecret(ctx context.Context, env *steps.Env, cfg aws.Con
 }
 
 func (p *Preflight) checkRemote(ctx context.Context, r *remoteInfo, rootCert string, res *preflightResult) {
-	cfg, err := pgx.ParseConfig("sslmode=require")
+	// The host goes into the connection string (not into cfg.Host afterwards), so that TLS verifies
+	// the certificate against that name and the default host's settings never apply.
+	base := fmt.Sprintf("host=%s port=%d dbname=%s ", quoteConn(r.host), r.port, quoteConn(r.dbname))
+	// Unverified TLS: a server in the middle must not get the password in cleartext.
+	cfg, err := pgx.ParseConfig(base + "sslmode=require require_auth=!password")
 	if _, serr := os.Stat(rootCert); serr == nil {
-		cfg, err = pgx.ParseConfig("sslmode=verify-full sslrootcert=" + quoteConn(rootCert))
+		cfg, err = pgx.ParseConfig(base + "sslmode=verify-full sslrootcert=" + quoteConn(rootCert))
 	} else {
 		res.notes = append(res.notes, fmt.Sprintf("%s is not on this host: the remote's certificate is checked with sslmode=require here, with verify-full by the database", rootCert))
 	}
@@ -261,7 +265,7 @@ func (p *Preflight) checkRemote(ctx context.Context, r *remoteInfo, rootCert str
 		res.problem(fmt.Sprintf("TLS settings for the remote: %v", err), "check ssl-root-cert")
 		return
 	}
-	cfg.Host, cfg.Port, cfg.Database, cfg.User, cfg.Password, cfg.Fallbacks = r.host, uint16(r.port), r.dbname, r.user, r.password, nil
+	cfg.User, cfg.Password, cfg.Fallbacks = r.user, r.password, nil
 	cfg.RuntimeParams["application_name"] = "cairn preflight"
 	c, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
