@@ -89,6 +89,8 @@ func (l *loader) validate() {
 	}
 	if rb.Title == "" {
 		l.add(l.posOf("$.name"), "add `title: <one line saying what it does>`", "runbook has no title")
+	} else if err := ref.SingleLine("title", rb.Title); err != nil {
+		l.add(l.posOf("$.title"), "write the title on one line; the description holds the rest", "%v", err)
 	}
 	if len(rb.Steps) == 0 {
 		l.add(ref.Pos{Line: 1, Column: 1}, "add at least one step under `steps:`", "runbook has no steps")
@@ -187,6 +189,8 @@ func (l *loader) validateStep(s *StepSpec, path string, params map[string]*Param
 	seen[s.ID] = s.pos.Line
 	if s.Title == "" {
 		l.add(s.pos, "add `title:`", "step %q has no title", s.ID)
+	} else if err := ref.SingleLine("title", s.Title); err != nil {
+		l.add(l.posOf(path+".title"), "write the title on one line; `notes:` hold the rest", "step %q: %v", s.ID, err)
 	}
 	if !slices.Contains(confirmModes, s.Confirm) {
 		l.add(l.posOf(path+".confirm"), "use none, yes or typed", "step %q: unknown confirm %q", s.ID, s.Confirm)
