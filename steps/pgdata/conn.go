@@ -36,6 +36,9 @@ type dsn struct {
 	// Instance and ResourceID name the RDS instance (its identifier and DbiResourceId) when the
 	// server is one, as DescribeDBInstances said when it was resolved.
 	Instance, ResourceID string
+	// CA is the RDS CA bundle an instance's connections verify against (awsstep.CABundle): they
+	// carry the master password, so sslmode=verify-full and never cleartext password authentication.
+	CA string
 }
 
 func (s Server) describe(env *steps.Env) string {
@@ -82,6 +85,9 @@ func (s Server) resolve(ctx context.Context, env *steps.Env) (dsn, error) {
 			}
 			d.Host, d.Port = ep.Host, ep.Port
 			d.Instance, d.ResourceID = aws.ToString(inst.DBInstanceIdentifier), aws.ToString(inst.DbiResourceId)
+			if d.CA, err = awsstep.CABundle(env); err != nil {
+				return d, fmt.Errorf("instance %s: %w", v[1], err)
+			}
 		}
 		if v[2] != "" {
 			cr, err := c.MasterCredentials(ctx, env, v[2])
@@ -99,11 +105,15 @@ func (s Server) resolve(ctx context.Context, env *steps.Env) (dsn, error) {
 
 // connect opens a pgx connection to db ("" = the server's default).
 func (d dsn) connect(ctx context.Context, db string) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(d.conn)
+	cs := d.conn
+	if d.CA != "" {
+		cs = awsstep.MasterConnString(awsstep.Endpoint{Host: d.Host, Port: d.Port}, orDefault(db, "postgres"), d.CA)
+	}
+	cfg, err := pgx.ParseConfig(cs)
 	if err != nil {
 		return nil, fmt.Errorf("connection %q: %w", d.conn, err)
 	}
-	if d.Host != "" {
+	if d.Host != "" && d.CA == "" {
 		cfg.Host, cfg.Port = d.Host, uint16(d.Port)
 		cfg.Fallbacks = nil
 	}
@@ -138,6 +148,10 @@ func (d dsn) environ(base []string, db string) []string {
 			if d.Host != "" {
 				continue
 			}
+		case "PGSSLMODE", "PGSSLROOTCERT", "PGREQUIREAUTH":
+			if d.CA != "" {
+				continue
+			}
 		case "PGUSER":
 			if d.User != "" {
 				continue
@@ -147,6 +161,9 @@ func (d dsn) environ(base []string, db string) []string {
 	}
 	if d.Host != "" {
 		out = append(out, "PGHOST="+d.Host, "PGPORT="+strconv.Itoa(d.Port))
+	}
+	if d.CA != "" {
+		out = append(out, awsstep.MasterLibpqEnv(d.CA)...)
 	}
 	if d.User != "" {
 		out = append(out, "PGUSER="+d.User)
