@@ -113,7 +113,7 @@ func Check(r *Run, purpose Purpose) error {
 		return err
 	}
 	if err := checkEntry(r.Dir, st, owner, false); err != nil {
-		return refuse(r.Dir, err.Error(), whyOwned, nextOwned)
+		return refuse(r.Dir, err.Error(), whyOwned, nextFor(err, r.Dir, r.Dir, owner))
 	}
 	meta, err := r.Meta()
 	if err != nil {
@@ -158,6 +158,18 @@ const (
 	nextOwned = "look at who changed it (ls -la the run directory), keep the run for the record, and start a new run"
 )
 
+// errWritable is what checkEntry says of a file others may write.
+var errWritable = errors.New("is writable by others")
+
+// nextFor is the next step for what checkEntry found. A writable file may be nobody's doing (a
+// cairn before this one left shared runs group-writable): its owner can look, then close it.
+func nextFor(err error, dir, file string, owner int) string {
+	if errors.Is(err, errWritable) {
+		return fmt.Sprintf("look at who changed what (ls -la %s); if no one did (runs made by an earlier cairn were group-writable), as %s: chmod go-w %s", dir, uidName(owner), file)
+	}
+	return nextOwned
+}
+
 // walk checks every entry under the directory name of d ("" for d itself), recursively.
 func walk(d *fsutil.Dir, name string, owner int, reader bool, refuse func(file, summary, detail, next string) error) error {
 	names, err := d.ReadDir(orDot(name))
@@ -178,7 +190,7 @@ func walk(d *fsutil.Dir, name string, owner int, reader bool, refuse func(file, 
 		}
 		socket := name == "" && n == SocketFile
 		if err := checkEntry(d.Path(rel), st, owner, socket); err != nil {
-			return refuse(d.Path(rel), err.Error(), whyOwned, nextOwned)
+			return refuse(d.Path(rel), err.Error(), whyOwned, nextFor(err, d.Path(), d.Path(rel), owner))
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 			if err := walk(d, rel, owner, reader, refuse); err != nil {
@@ -200,7 +212,7 @@ func checkEntry(path string, st unix.Stat_t, owner int, socket bool) error {
 			return fmt.Errorf("is world-writable (%v)", fsutil.FileMode(st.Mode))
 		}
 	case st.Mode&0o022 != 0:
-		return fmt.Errorf("is writable by others (%v)", fsutil.FileMode(st.Mode))
+		return fmt.Errorf("%w (%v)", errWritable, fsutil.FileMode(st.Mode))
 	}
 	return nil
 }
