@@ -33,6 +33,8 @@ func listRuns(stateDir string) ([]RunSummary, error) {
 		run := &journal.Run{Dir: journal.RunsDir(stateDir) + "/" + id, ID: id}
 		st, err := fold(run)
 		if err != nil {
+			// listed, never dropped in silence: the report names the damaged line
+			out = append(out, RunSummary{ID: id, Status: "unreadable: `cairn report " + id + "` says why"})
 			continue
 		}
 		s := RunSummary{ID: id, Runbook: st.Info.Runbook, Final: st.Status, Status: string(st.Status), Started: st.Started}
