@@ -98,6 +98,12 @@ func orDefault(s, d string) string {
 // existing inspects what is at the key path: "" when nothing, else a reason it cannot be used
 // (usable=false) or the public key (usable=true).
 func inspectKey(p keyParams) (present bool, pub ssh.PublicKey, comment, problem string) {
+	for _, f := range []string{p.path, p.path + ".pub"} {
+		if fi, err := os.Lstat(f); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			to, _ := os.Readlink(f)
+			return true, nil, "", f + " is a symbolic link to " + to + ": cairn reuses only a key that is its own file at the path, never another key it points to"
+		}
+	}
 	priv, err := os.ReadFile(p.path)
 	if errors.Is(err, os.ErrNotExist) {
 		if _, err := os.Lstat(p.path + ".pub"); err == nil {

@@ -163,6 +163,31 @@ func TestKeypairContract(t *testing.T) {
 	}
 }
 
+// A link at the key path to another usable key (root's own, say) is not the step's key: blocked,
+// and apply neither reuses nor replaces it.
+func TestKeypairRefusesALinkedKey(t *testing.T) {
+	t.Parallel()
+	dir := testbed.TempDir(t)
+	real := filepath.Join(dir, "someone-elses")
+	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", real)
+	key := filepath.Join(dir, "backup")
+	must(t, os.Symlink(real, key))
+	must(t, os.Symlink(real+".pub", key+".pub"))
+	env := steptest.Env(t, map[string]string{"key": key})
+	st := steptest.Decode(t, registry(), "ssh-keypair", "path: ${params.key}\n")
+	before := fileState(t, real) + fileState(t, real+".pub")
+	ch := st.Check(context.Background(), env)
+	if ch.State != steps.Blocked || !strings.Contains(ch.Reason, "symbolic link") || ch.Fix == "" {
+		t.Fatalf("want blocked (symbolic link) with a fix, got %s: %s", ch.State, ch.Reason)
+	}
+	if _, err := st.Apply(context.Background(), env); err == nil {
+		t.Fatal("apply went ahead over a linked key")
+	}
+	if to, err := os.Readlink(key); err != nil || to != real || fileState(t, real)+fileState(t, real+".pub") != before {
+		t.Fatalf("the link or the key it points to changed: %v %s", err, to)
+	}
+}
+
 func TestKeypairRefusesForeignKey(t *testing.T) {
 	t.Parallel()
 	dir := testbed.TempDir(t)
