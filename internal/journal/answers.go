@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -76,11 +77,25 @@ type InboxItem struct {
 	By   *events.Actor `json:"by,omitempty"`
 }
 
-// Peer is the caller as the kernel reports it (SO_PEERCRED at connect time).
+// Peer is the caller as the kernel reports it at connect time (SO_PEERCRED, SO_PEERGROUPS).
 type Peer struct {
-	PID int
-	UID int
-	GID int
+	PID    int
+	UID    int
+	GID    int
+	Groups []int // supplementary groups
+}
+
+// InGroup says whether the peer's primary or supplementary groups include gid.
+func (p Peer) InGroup(gid int) bool {
+	if p.GID == gid {
+		return true
+	}
+	for _, g := range p.Groups {
+		if g == gid {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrNoRunner is returned when a run has no live runner to take a request.
@@ -226,16 +241,43 @@ func peerOf(c *net.UnixConn) (Peer, error) {
 		return Peer{}, err
 	}
 	var cred *unix.Ucred
+	var groups []int
 	var cerr error
 	if err := raw.Control(func(fd uintptr) {
 		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		if cerr == nil {
+			groups, cerr = peerGroups(fd)
+		}
 	}); err != nil {
 		return Peer{}, err
 	}
 	if cerr != nil {
 		return Peer{}, cerr
 	}
-	return Peer{PID: int(cred.Pid), UID: int(cred.Uid), GID: int(cred.Gid)}, nil
+	return Peer{PID: int(cred.Pid), UID: int(cred.Uid), GID: int(cred.Gid), Groups: groups}, nil
+}
+
+// peerGroups reads SO_PEERGROUPS: the peer's supplementary groups at connect time, an array of
+// gid_t (x/sys/unix has no typed getter for it).
+func peerGroups(fd uintptr) ([]int, error) {
+	for n := 64; n <= 65536; n *= 4 {
+		buf := make([]uint32, n)
+		size := uint32(4 * n)
+		_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_PEERGROUPS,
+			uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&size)), 0)
+		if errno == unix.ERANGE {
+			continue
+		}
+		if errno != 0 {
+			return nil, fmt.Errorf("SO_PEERGROUPS: %w", errno)
+		}
+		out := make([]int, 0, size/4)
+		for _, g := range buf[:size/4] {
+			out = append(out, int(g))
+		}
+		return out, nil
+	}
+	return nil, errors.New("SO_PEERGROUPS: too many groups")
 }
 
 // Close stops listening and removes the socket.

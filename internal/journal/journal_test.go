@@ -3,6 +3,7 @@ package journal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,8 +147,12 @@ func TestSocketCarriesThePeersUID(t *testing.T) {
 	if err != nil || rep.Message != "ok hi" {
 		t.Fatalf("reply %+v %v", rep, err)
 	}
-	if p := <-got; p.UID != os.Getuid() || p.PID != os.Getpid() {
+	p := <-got
+	if p.UID != os.Getuid() || p.PID != os.Getpid() || p.GID != os.Getgid() {
 		t.Fatalf("peer %+v", p)
+	}
+	if mine, _ := os.Getgroups(); fmt.Sprint(mine) != fmt.Sprint(p.Groups) {
+		t.Fatalf("peer groups %v, mine %v", p.Groups, mine)
 	}
 	in.Close()
 	if _, err := os.Lstat(r.Path(SocketFile)); !errors.Is(err, os.ErrNotExist) {

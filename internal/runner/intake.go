@@ -3,7 +3,11 @@ package runner
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/journal"
@@ -33,6 +37,9 @@ const maxNote = 4096
 
 // handle is the intake's handler: one request from one caller.
 func (r *Runner) handle(peer journal.Peer, req journal.Request) journal.Reply {
+	if err := r.admit(peer); err != nil {
+		return journal.Reply{Status: journal.ReplyRefused, Message: err.Error()}
+	}
 	sudo := ""
 	if peer.UID == 0 {
 		sudo = req.SudoUID // honoured for root only: the person who ran sudo
@@ -66,6 +73,23 @@ func (r *Runner) handle(peer journal.Peer, req journal.Request) journal.Reply {
 		return r.deliver(a)
 	}
 	return journal.Reply{Status: journal.ReplyBad, Message: fmt.Sprintf("unknown request %q", req.Kind), By: &who}
+}
+
+// admit lets in the run's owner, root, and — in a shared state directory — members of its group,
+// as the kernel reports the caller's groups. The socket's mode already keeps others out; this
+// holds even if that mode or a directory's were loosened.
+func (r *Runner) admit(peer journal.Peer) error {
+	if peer.UID == 0 || peer.UID == os.Getuid() {
+		return nil
+	}
+	if r.cfg.Run.Shared {
+		var st unix.Stat_t
+		if err := unix.Stat(filepath.Dir(filepath.Dir(r.cfg.Run.Dir)), &st); err == nil && peer.InGroup(int(st.Gid)) {
+			return nil
+		}
+		return fmt.Errorf("run %s takes requests from its owner and members of its state directory's group only: uid %d is neither", r.cfg.Run.ID, peer.UID)
+	}
+	return fmt.Errorf("run %s is private to its owner: uid %d cannot send it requests", r.cfg.Run.ID, peer.UID)
 }
 
 // viaLabel keeps the caller's label of how it answered when it is a plain short word or two, and
