@@ -230,6 +230,27 @@ func TestArtifactsAreBoundToTheirSourceAndRun(t *testing.T) {
 		}
 	})
 
+	t.Run("look-alike: a database of the same name on the target is not this run's", func(t *testing.T) {
+		sqlExec(ctx, t, rdsc, target, "postgres", "CREATE DATABASE app")
+		sqlExec(ctx, t, rdsc, target, "app", "CREATE TABLE someone_elses (x int); INSERT INTO someone_elses VALUES (1)")
+		defer sqlExec(ctx, t, rdsc, target, "postgres", "DROP DATABASE app")
+		for _, st := range []steps.Step{
+			steptest.Decode(t, reg, "pg-restore", tgt+dir+`source-id: "${steps.preflight.resource-id}"`),
+			steptest.Decode(t, reg, "pg-stream-copy", source(other)+tgt+`dir: "${params.dump-dir}/stream"`+"\n"+`quiesce: "${steps.quiesce.state}"`),
+		} {
+			ch := st.Check(ctx, env)
+			if ch.State != steps.Blocked || !strings.Contains(ch.Reason, "this run did not create it") || ch.Fix == "" {
+				t.Fatalf("%T: a database app on the target that this run did not make: %s (%s; fix: %s), want blocked", st, ch.State, ch.Reason, ch.Fix)
+			}
+			if _, err := st.Apply(ctx, env); err == nil {
+				t.Fatalf("%T applied over someone else's database app", st)
+			}
+			if got := rowsOf(serverProbe(ctx, rdsc, target)(t), "app"); got != "app public.someone_elses rows 1" {
+				t.Fatalf("%T changed someone else's database app:\n%s", st, got)
+			}
+		}
+	})
+
 	t.Run("pg-verify-rows counts the source, not only the manifest", func(t *testing.T) {
 		restore := steptest.Decode(t, reg, "pg-restore", tgt+dir+`source-id: "${steps.preflight.resource-id}"`)
 		if _, err := restore.Apply(ctx, env); err != nil {

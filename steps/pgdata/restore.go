@@ -15,7 +15,9 @@ import (
 // files with each table's indexes built as it lands, the rest by `pg_restore -j N` (see
 // restoreOne) — then its rows are counted against the manifest. On any error
 // the half-restored database is dropped before the step fails: none is ever left behind. A database
-// found on the target whose rows do not match (an interrupted restore) is dropped and restored again.
+// found on the target whose rows do not match (an interrupted restore) is dropped and restored again
+// — only when this run created it (the run's work-dir record of the databases it creates, with their
+// OIDs: created); one of the same name that this run did not create is Blocked, never touched.
 type Restore struct {
 	Target Server       `yaml:"target"`
 	Dir    ref.Template `yaml:"dir"`
@@ -78,12 +80,17 @@ func (r *Restore) state(ctx context.Context, env *steps.Env) (dsn, *Manifest, ma
 	if err != nil {
 		return tgt, m, nil, err
 	}
-	diffs, err := targetDiffs(ctx, tgt, m)
+	own, err := createdBy(env)
+	if err != nil {
+		return tgt, m, nil, err
+	}
+	diffs, err := targetDiffs(ctx, tgt, m, own)
 	return tgt, m, diffs, err
 }
 
-// targetDiffs compares each manifest database with the target; a database absent is "absent".
-func targetDiffs(ctx context.Context, tgt dsn, m *Manifest) (map[string][]string, error) {
+// targetDiffs compares each manifest database with the target; a database absent is "absent". A
+// database of the name that this run did not create (own) is an error: it is someone else's.
+func targetDiffs(ctx context.Context, tgt dsn, m *Manifest, own *created) (map[string][]string, error) {
 	c, err := tgt.connect(ctx, "")
 	if err != nil {
 		return nil, err
@@ -91,13 +98,16 @@ func targetDiffs(ctx context.Context, tgt dsn, m *Manifest) (map[string][]string
 	defer c.Close(context.WithoutCancel(ctx))
 	out := map[string][]string{}
 	for _, db := range m.Databases {
-		var exists bool
-		if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db.Name).Scan(&exists); err != nil {
+		oid, err := databaseOID(ctx, c, db.Name)
+		if err != nil {
 			return nil, err
 		}
-		if !exists {
+		if oid == 0 {
 			out[db.Name] = []string{"absent"}
 			continue
+		}
+		if !own.ours(db.Name, oid) {
+			return nil, notOurs(tgt, db.Name, oid)
 		}
 		dc, err := tgt.connect(ctx, db.Name)
 		if err != nil {
@@ -142,6 +152,10 @@ func (r *Restore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 	if err != nil {
 		return nil, err
 	}
+	own, err := createdBy(env)
+	if err != nil {
+		return nil, err
+	}
 	var names []string
 	for i, db := range m.Databases {
 		names = append(names, db.Name)
@@ -153,9 +167,12 @@ func (r *Restore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 		}
 		if d[0] != "absent" {
 			env.Info(db.Name + " is on the target but incomplete (" + d[0] + "): dropping it and restoring again")
-			if err := dropDatabase(ctx, tgt, db.Name); err != nil {
+			if err := own.dropOurs(ctx, tgt, db.Name); err != nil {
 				return nil, err
 			}
+		}
+		if err := own.mark(db.Name, 0); err != nil { // before it exists: an interrupted restore's database is this run's
+			return nil, err
 		}
 		env.Info(fmt.Sprintf("restoring %s with %d jobs", db.Name, jobs))
 		if err := r.restoreOne(ctx, env, tgt, dir, db, jobs); err != nil {
@@ -165,6 +182,9 @@ func (r *Restore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 			}
 			env.Info("restore of " + db.Name + " failed: the half-restored database was dropped")
 			return nil, fmt.Errorf("restore of %s failed, the half-restored database was dropped (nothing of it is left on the target): %w", db.Name, err)
+		}
+		if err := own.recordCreated(ctx, tgt, db.Name); err != nil {
+			return nil, err
 		}
 	}
 	env.Out.Progress(float64(len(m.Databases)), float64(len(m.Databases)), "databases")
@@ -231,8 +251,12 @@ func (r *Restore) Rollback(ctx context.Context, env *steps.Env) error {
 	if err != nil {
 		return err
 	}
+	own, err := createdBy(env)
+	if err != nil {
+		return err
+	}
 	for _, db := range m.Databases {
-		if err := dropDatabase(ctx, tgt, db.Name); err != nil {
+		if err := own.dropOurs(ctx, tgt, db.Name); err != nil {
 			return err
 		}
 	}

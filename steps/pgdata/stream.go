@@ -81,17 +81,24 @@ func (s *Stream) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if ch, ok := p.judge(env); !ok {
 		return ch
 	}
-	m := p.state.manifest
-	if m == nil || m.Method != "stream" {
-		return steps.ReadyTo(steps.Create, "copy every database of %s to %s", p.live, s.Target.describe(env))
-	}
 	tgt, err := s.Target.resolve(ctx, env)
 	if err != nil {
 		return unknownOr(err, "check the target's connection")
 	}
-	diffs, err := targetDiffs(ctx, tgt, m)
+	own, err := createdBy(env)
 	if err != nil {
 		return steps.CannotTell("%v", err)
+	}
+	m := p.state.manifest
+	if m == nil || m.Method != "stream" {
+		if err := own.noneForeign(ctx, tgt, p.dbs); err != nil {
+			return checkOfErr(err, "check the target's connection")
+		}
+		return steps.ReadyTo(steps.Create, "copy every database of %s to %s", p.live, s.Target.describe(env))
+	}
+	diffs, err := targetDiffs(ctx, tgt, m, own)
+	if err != nil {
+		return checkOfErr(err, "check the target's connection")
 	}
 	for _, db := range m.Databases {
 		if len(diffs[db.Name]) > 0 {
@@ -125,10 +132,17 @@ func (s *Stream) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 	}
 	env.Info(fmt.Sprintf("copying %s at WAL %s%s for run %s", p.live, prov.WAL, afterQuiesce(prov.QuiesceWAL), orDefault(env.RunID, "(none)")))
 	src, dbs := p.src, p.dbs
+	own, err := createdBy(env)
+	if err != nil {
+		return nil, err
+	}
 	m := &Manifest{Method: "stream", Provenance: &prov}
 	for i, db := range dbs {
 		env.Out.Progress(float64(i), float64(len(dbs)), "databases")
-		if err := dropDatabase(ctx, tgt, db); err != nil { // an interrupted copy's leftovers
+		if err := own.dropOurs(ctx, tgt, db); err != nil { // an interrupted copy's leftovers; never another's database
+			return nil, err
+		}
+		if err := own.mark(db, 0); err != nil {
 			return nil, err
 		}
 		rec, err := s.copyOne(ctx, env, src, tgt, dir, db, jobs)
@@ -137,6 +151,9 @@ func (s *Stream) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 				return nil, fmt.Errorf("copy of %s failed: %w; dropping the half-copied database failed too: %v", db, err, derr)
 			}
 			return nil, fmt.Errorf("copy of %s failed, the half-copied database was dropped: %w", db, err)
+		}
+		if err := own.recordCreated(ctx, tgt, db); err != nil {
+			return nil, err
 		}
 		m.Databases = append(m.Databases, rec)
 	}
