@@ -264,10 +264,11 @@ func boundTo(what, path string, rec *Provenance, runID, sourceID string) error {
 	return nil
 }
 
-// sourceWords names, for a plan, the source an artifact must be of.
+// sourceWords names, for a plan, the source an artifact must be of: " of the source with
+// DbiResourceId <id>", or "" when the step is not given one.
 func sourceWords(env *steps.Env, t ref.Template) string {
 	if t.IsZero() {
 		return ""
 	}
-	return " from the source " + env.Describe(t)
+	return " of the source with DbiResourceId " + env.Describe(t)
 }

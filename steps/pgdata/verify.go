@@ -41,12 +41,12 @@ func (v *VerifyRows) Describe(env *steps.Env) []steps.Action {
 	q := "SELECT count(*)" + map[bool]string{true: ", md5 of the rows in order", false: ""}[env.Describe(v.Checksums) == "true"] + " FROM <each table>"
 	if v.Source.given() {
 		return []steps.Action{
-			{Kind: steps.ActSQL, Target: v.Source.describe(env), Text: provenanceSQL + "\n-- must be the source " + man + " was taken from" + sourceWords(env, v.SourceID) + ", by this run"},
+			{Kind: steps.ActSQL, Target: v.Source.describe(env), Text: provenanceSQL + "\n-- must be the server " + man + " was taken from by this run" + sourceWords(env, v.SourceID)},
 			{Kind: steps.ActSQL, Target: v.Source.describe(env) + " and " + v.Target.describe(env), Text: q + "   -- on the source (quiesced: the reference) and on the target; every table must match, and the manifest " + man + " (a third witness) must agree with both"},
 		}
 	}
 	return []steps.Action{
-		{Kind: steps.ActFile, Target: "local", Text: man + "   -- the reference: the source is deleted before the restore, so the dump is the only copy; its manifest is bound to the source by its provenance (DbiResourceId" + sourceWords(env, v.SourceID) + ", database OIDs, WAL position after the quiesce, this run's id) and was counted while the source was quiesced"},
+		{Kind: steps.ActFile, Target: "local", Text: man + "   -- the reference: the source is deleted before the restore, so the dump is the only copy; its manifest, taken by this run" + sourceWords(env, v.SourceID) + ", is bound to it by its provenance (DbiResourceId, database OIDs, WAL position after the quiesce, run id) and was counted while the source was quiesced"},
 		{Kind: steps.ActSQL, Target: v.Target.describe(env), Text: q + "   -- every table must match the manifest"},
 	}
 }
