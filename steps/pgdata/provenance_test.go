@@ -25,7 +25,8 @@ import (
 // another instance, other-db (an `app` database of another size), with the same dump-dir stops at
 // the first step that reads the dump-dir — before any change — naming the stale files and the fix,
 // and no kind takes them for its own or overwrites them (the look-alike case of pg-globals-dump,
-// pg-dump, pg-stream-copy, pg-globals-restore, pg-restore and pg-verify-rows). Moved aside, the run
+// pg-dump, pg-stream-copy, pg-globals-restore, pg-restore and pg-verify-rows; pg-wal-check refuses a
+// server other than the quiesced one). Moved aside, the run
 // dumps its own source afresh. Then: a dump of the same source read before later writes (an older
 // WAL position than the quiesce's) is not done; and pg-verify-rows fails when one row is missing on
 // the target although the manifest was made to agree with the target.
@@ -172,6 +173,15 @@ func TestArtifactsAreBoundToTheirSourceAndRun(t *testing.T) {
 		st := steptest.Decode(t, reg, "pg-verify-rows", source(other)+tgt+dir+`source-id: "${steps.preflight.resource-id}"`)
 		if _, err := st.Apply(ctx, withRun("real", vals)); err == nil || !strings.Contains(err.Error(), appDB) {
 			t.Fatalf("pg-verify-rows took the rehearsal's manifest: %v", err)
+		}
+	})
+
+	t.Run("pg-wal-check refuses a source that is not the quiesced one", func(t *testing.T) {
+		// the rehearsal's quiesce of app-db, checked against other-db (as after a name was reused)
+		st := steptest.Decode(t, reg, "pg-wal-check", source(other)+`state: "${steps.quiesce.state}"`)
+		_, err := st.Apply(ctx, withRun("rehearsal", rehearsal))
+		if err == nil || !strings.Contains(err.Error(), "is not the server that was quiesced") || !strings.Contains(err.Error(), appDB) {
+			t.Fatalf("pg-wal-check compared another server with the quiesce's record: %v", err)
 		}
 	})
 
