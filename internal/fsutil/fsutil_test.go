@@ -173,3 +173,27 @@ func TestRenameRemoveAndList(t *testing.T) {
 		t.Fatalf("after remove: %v", err)
 	}
 }
+
+func TestCreateFileAsIsNewExactAndLeavesNothingOnFailure(t *testing.T) {
+	withUmask(t, 0o077, func() {
+		root := t.TempDir()
+		p := filepath.Join(root, "id_ed25519.pub")
+		if err := CreateFileAs(p, []byte("key\n"), 0o644, os.Getuid(), os.Getgid()); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(p); string(b) != "key\n" || mode(t, p) != 0o644 {
+			t.Fatalf("file %q %v", b, mode(t, p))
+		}
+		if err := CreateFileAs(p, []byte("other\n"), 0o644, -1, -1); !errors.Is(err, os.ErrExist) {
+			t.Fatalf("over an existing file: %v", err)
+		}
+		link := filepath.Join(root, "id_ed25519")
+		os.Symlink(filepath.Join(root, "elsewhere"), link)
+		if err := CreateFileAs(link, []byte("secret"), 0o600, -1, -1); err == nil {
+			t.Fatal("created through a dangling link")
+		}
+		if _, err := os.Lstat(filepath.Join(root, "elsewhere")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatal("the link was followed")
+		}
+	})
+}

@@ -106,3 +106,43 @@ func randomSuffix() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// CreateFileAs makes a new file at path that must not exist yet (O_EXCL, never through a link at
+// path), owned by uid:gid (-1 leaves either as created) with exactly perm — both set before any
+// byte is written — then writes data, fsyncs it and its directory. On failure nothing is left.
+func CreateFileAs(path string, data []byte, perm os.FileMode, uid, gid int) error {
+	d, err := OpenDir(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	name := filepath.Base(path)
+	f, err := d.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	fail := func(op string, err error) error {
+		f.Close()
+		_ = unix.Unlinkat(d.fd, name, 0)
+		return &os.PathError{Op: op, Path: path, Err: err}
+	}
+	if uid >= 0 || gid >= 0 {
+		if err := unix.Fchown(int(f.Fd()), uid, gid); err != nil {
+			return fail("chown", err)
+		}
+	}
+	if err := unix.Fchmod(int(f.Fd()), modeBits(perm)); err != nil {
+		return fail("chmod", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail("write", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail("fsync", err)
+	}
+	if err := f.Close(); err != nil {
+		_ = unix.Unlinkat(d.fd, name, 0)
+		return &os.PathError{Op: "close", Path: path, Err: err}
+	}
+	return d.Sync()
+}

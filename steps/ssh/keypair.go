@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/cairn-runbooks/cairn/internal/fsutil"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
 )
@@ -202,10 +203,10 @@ func (k *Keypair) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 		return nil, err
 	}
 	pubLine := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + " " + comment + "\n"
-	if err := writeNew(p.path, pem.EncodeToMemory(block), 0o600, p.uid, p.gid); err != nil {
+	if err := fsutil.CreateFileAs(p.path, pem.EncodeToMemory(block), 0o600, p.uid, p.gid); err != nil {
 		return nil, err
 	}
-	if err := writeNew(p.path+".pub", []byte(pubLine), 0o644, p.uid, p.gid); err != nil {
+	if err := fsutil.CreateFileAs(p.path+".pub", []byte(pubLine), 0o644, p.uid, p.gid); err != nil {
 		_ = os.Remove(p.path)
 		return nil, err
 	}
@@ -217,31 +218,6 @@ func keyOutputs(pub ssh.PublicKey) steps.Outputs {
 	return steps.Outputs{}.
 		Set("public_key", strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub)))).
 		Set("fingerprint", ssh.FingerprintSHA256(pub))
-}
-
-// writeNew creates a file that must not exist yet (O_EXCL), with mode and owner set before any
-// byte is written.
-func writeNew(path string, data []byte, mode os.FileMode, uid, gid int) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := f.Chown(uid, gid); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	return f.Close()
 }
 
 // Verify re-reads the key from disk.
