@@ -56,25 +56,26 @@ func readFile(ctx context.Context, sh shell, path string) (data []byte, exists b
 	return []byte(r.Stdout), true, nil
 }
 
-// replaceFile puts data at path atomically (a temporary file in the same directory, renamed over
-// it), with the given mode and owner.
+// replaceFile puts data at path atomically (a temporary file in the same directory, fsync'd, renamed
+// over it, the directory fsync'd: coreutils' sync FILE), with the given mode and owner.
 func replaceFile(ctx context.Context, sh shell, path string, data []byte, mode uint32, uid, gid int) error {
 	_, err := mustRun(ctx, sh, data, "sh", "-c",
-		`set -e; t=$(mktemp "$1.cairn-XXXXXX"); trap 'rm -f "$t"' EXIT; cat > "$t"; chown "$3" "$t"; chmod "$2" "$t"; mv -f "$t" "$1"; trap - EXIT`,
+		`set -e; t=$(mktemp "$1.cairn-XXXXXX"); trap 'rm -f "$t"' EXIT; cat > "$t"; chown "$3" "$t"; chmod "$2" "$t"; sync -- "$t"; mv -f "$t" "$1"; trap - EXIT; sync -- "$(dirname -- "$1")"`,
 		"sh", path, fmt.Sprintf("%04o", mode), fmt.Sprintf("%d:%d", uid, gid))
 	return err
 }
 
-// appendFile appends data to an existing file (O_APPEND: no existing byte is rewritten).
+// appendFile appends data to an existing file (O_APPEND: no existing byte is rewritten), fsync'd.
 func appendFile(ctx context.Context, sh shell, path string, data []byte) error {
-	_, err := mustRun(ctx, sh, data, "sh", "-c", `[ -f "$1" ] || { echo "$1: not a regular file" >&2; exit 1; }; cat >> "$1"`, "sh", path)
+	_, err := mustRun(ctx, sh, data, "sh", "-c", `[ -f "$1" ] || { echo "$1: not a regular file" >&2; exit 1; }; cat >> "$1"; sync -- "$1"`, "sh", path)
 	return err
 }
 
-// createFile creates a new file (refusing if one exists) with mode and owner.
+// createFile creates a new file (refusing if one exists) with mode and owner, fsync'd with its
+// directory.
 func createFile(ctx context.Context, sh shell, path string, data []byte, mode uint32, uid, gid int) error {
 	_, err := mustRun(ctx, sh, data, "sh", "-c",
-		`set -e; set -C; umask 077; cat > "$1"; chown "$3" "$1"; chmod "$2" "$1"`,
+		`set -e; set -C; umask 077; cat > "$1"; chown "$3" "$1"; chmod "$2" "$1"; sync -- "$1" "$(dirname -- "$1")"`,
 		"sh", path, fmt.Sprintf("%04o", mode), fmt.Sprintf("%d:%d", uid, gid))
 	return err
 }
