@@ -46,3 +46,30 @@ func TestRunStateFolds(t *testing.T) {
 		t.Fatalf("counts %v", c)
 	}
 }
+
+// An interrupted run folds to Interrupted with the step in flight marked, its question closed; a
+// resume clears the final status until the new runner ends it.
+func TestRunStateFoldsAnInterruption(t *testing.T) {
+	recs := []Event{
+		{Seq: 1, Type: RunStarted, Run: &RunInfo{ID: "r", Steps: []StepInfo{{ID: "a"}, {ID: "b"}}}},
+		{Seq: 2, Type: StepVerified, Step: "a"},
+		{Seq: 3, Type: StepApplying, Step: "b"},
+		{Seq: 4, Type: QuestionAsked, Step: "b", Question: &Question{ID: "q1", Kind: AskApproval, Purpose: PurposeApproval}},
+		{Seq: 5, Type: StepInterrupted, Step: "b", Phase: "confirm", Note: "stopped"},
+		{Seq: 6, Type: RunFinished, Status: Interrupted, Note: "the runner was stopped"},
+	}
+	s := NewRunState()
+	for _, e := range recs {
+		s.Apply(e)
+	}
+	if s.Status != Interrupted || !s.Status.Ended() || !s.Status.Resumable() || s.Open != nil || s.Step("b").Status != StatusInterrupted {
+		t.Fatalf("status %q, open %v, b %q", s.Status, s.Open, s.Step("b").Status)
+	}
+	s.Apply(Event{Seq: 7, Type: RunResumed})
+	if s.Status.Ended() {
+		t.Fatalf("after a resume the run still reads %q", s.Status)
+	}
+	if Succeeded.Resumable() || RolledBack.Resumable() || !Failed.Resumable() || !Aborted.Resumable() {
+		t.Fatal("Resumable is wrong")
+	}
+}

@@ -1,0 +1,44 @@
+package plainview
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/events"
+)
+
+// An interrupted run is shown as such, with the step in flight and the command that continues it;
+// Render returns Interrupted, never a success.
+func TestInterruptedRunLines(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
+	ch := make(chan events.Event, 8)
+	for _, e := range []events.Event{
+		{Seq: 1, Time: t0, Type: events.RunStarted, Run: &events.RunInfo{ID: "r1", Runbook: "rb", Steps: []events.StepInfo{{ID: "b", Title: "B"}}}},
+		{Seq: 2, Time: t0, Type: events.StepApplying, Step: "b"},
+		{Seq: 3, Time: t0.Add(time.Minute), Type: events.StepInterrupted, Step: "b", Phase: "apply", Note: "the runner was stopped (terminated signal received) while b was applying"},
+		{Seq: 4, Time: t0.Add(time.Minute), Type: events.RunFinished, Status: events.Interrupted, Note: "the runner was stopped"},
+	} {
+		ch <- e
+	}
+	close(ch)
+	var out bytes.Buffer
+	v := &View{Out: &out, RunID: "r1", ReadOnly: true}
+	if s := v.Render(context.Background(), ch); s != events.Interrupted {
+		t.Fatalf("Render returned %q", s)
+	}
+	for _, want := range []string{
+		"2026-12-04T03:01:00Z  [b] INTERRUPTED (apply): the runner was stopped (terminated signal received) while b was applying",
+		"2026-12-04T03:01:00Z  run INTERRUPTED — the runner was stopped",
+		"next: `cairn resume r1` continues",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "SUCCEEDED") {
+		t.Errorf("an interrupted run shown as a success:\n%s", out.String())
+	}
+}
