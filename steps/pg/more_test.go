@@ -265,6 +265,28 @@ func TestPgpassContract(t *testing.T) {
 	})
 }
 
+// An earlier line libpq would read instead of cairn's entry blocks the step: appending beside it
+// would leave the entry unread.
+func TestPgpassRefusesAShadowingLine(t *testing.T) {
+	requireRoot(t)
+	u := testbed.OSUser(t, "pgpass")
+	file := filepath.Join(u.Home, ".pgpass")
+	shadow := "localhost:*:postgres:backrest:an-older-password\n"
+	must(t, os.WriteFile(file, []byte(shadow), 0o600))
+	must(t, os.Chown(file, u.UID, u.GID))
+	s := steptest.Decode(t, reg(), "pgpass", fmt.Sprintf("user: %s\nhost: localhost\nport: \"5432\"\ndatabase: postgres\nrole: backrest\n", u.Name))
+	env := steptest.Env(t, nil)
+	if ch := s.Check(context.Background(), env); ch.State != steps.Blocked || !strings.Contains(ch.Reason, "line 1") || ch.Fix == "" {
+		t.Fatalf("want blocked naming line 1 with a fix, got %s: %s", ch.State, ch.Reason)
+	}
+	if _, err := s.Apply(context.Background(), env); err == nil {
+		t.Fatal("apply appended an entry libpq would never read")
+	}
+	if b, _ := os.ReadFile(file); string(b) != shadow {
+		t.Fatalf("the file changed: %q", b)
+	}
+}
+
 func TestSettingsContract(t *testing.T) {
 	requireRoot(t)
 	c := testbed.Postgres(t)
