@@ -45,12 +45,17 @@ func listRuns(stateDir string) ([]RunSummary, error) {
 			s.Live = true
 		}
 		if !s.Final.Ended() {
-			s.Status = "unfinished"
-			if s.Live {
-				s.Status = "running"
-			}
-			if st.Open != nil {
+			switch c := st.Current(); {
+			case s.Live && st.Open != nil:
 				s.Status = "waiting: " + string(st.Open.Kind)
+			case s.Live:
+				s.Status = "running"
+			default:
+				// its runner died without a word (SIGKILL, a crash): nothing runs or waits now
+				s.Status = "unfinished"
+				if c != nil && c.Status != events.StatusDone && c.Status != events.StatusPending {
+					s.Current = c.Info.ID + " (was " + string(c.Status) + " when its runner died; resume checks it)"
+				}
 			}
 		}
 		out = append(out, s)
