@@ -71,6 +71,8 @@ func MasterConnString(ep Endpoint, database, ca string) string {
 
 // MasterLibpqEnv are the libpq variables that give a client tool (pg_dump, psql) the same
 // guarantees; they replace any PGSSLMODE, PGSSLROOTCERT or PGREQUIREAUTH of cairn's environment.
+// libpq before 16 ignores PGREQUIREAUTH: with it, verify-full still proves the server is the
+// instance before any password is sent.
 func MasterLibpqEnv(ca string) []string {
 	return []string{"PGSSLMODE=verify-full", "PGSSLROOTCERT=" + ca, "PGREQUIREAUTH=!password"}
 }
