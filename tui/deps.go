@@ -55,6 +55,9 @@ type Deps struct {
 	Timings func(runbook string) map[string]time.Duration
 	// Now is the clock (tests fix it); nil means time.Now.
 	Now func() time.Time
+	// After is the timer a question's type-ahead guard waits on before its keys count (tests
+	// release it by hand); nil means time.After.
+	After func(time.Duration) <-chan time.Time
 	// Prefill holds -p values; they become the form's initial values.
 	Prefill map[string]string
 	// Target is what the run acts on: "rehearsal twin" or "AWS account 123456789012".

@@ -249,8 +249,19 @@ func key(s string) tea.KeyPressMsg {
 }
 
 func deps() tui.Deps {
-	return tui.Deps{Runbooks: sampleRunbooks(), Timings: timings, Now: clock, Target: "rehearsal twin", WindowEnd: t0.Add(45 * time.Minute)}
+	return tui.Deps{Runbooks: sampleRunbooks(), Timings: timings, Now: clock, After: released, Target: "rehearsal twin", WindowEnd: t0.Add(45 * time.Minute)}
 }
+
+// released is a guard timer that has already fired: a question is ready as soon as its timer's
+// message is handled (tests still wait for the "ready" cue before they answer).
+func released(time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	ch <- t0
+	return ch
+}
+
+// readyCue is what a question shows once its keys count.
+const readyCue = "● ready"
 
 func opts() []tui.Option { return []tui.Option{tui.WithAltScreen(false), tui.WithoutAnimation()} }
 

@@ -62,7 +62,11 @@ func TestPrompts(t *testing.T) {
 				f := newFake("r-20261126-0214")
 				atQuestion(f, qc.step, qc.q)
 				tm := start(t, tui.NewRunView(deps(), f, opts()...), sz.w, sz.h)
-				golden(t, waitScreen(t, tm, qc.wait))
+				want := []string{qc.wait}
+				if qc.q.Kind != events.AskApproval {
+					want = append(want, readyCue)
+				}
+				golden(t, waitScreen(t, tm, want...))
 				if qc.keys != nil {
 					for _, k := range qc.keys {
 						if k == "left" {
@@ -94,7 +98,7 @@ func TestTypedConfirmationWrongThenRight(t *testing.T) {
 	atQuestion(f, "swap", q)
 	f.react = answered
 	tm := start(t, tui.NewRunView(deps(), f, opts()...), 80, 24)
-	waitScreen(t, tm, "Type app-db to confirm")
+	waitScreen(t, tm, "Type app-db to confirm", readyCue)
 	tm.Type("app-dq")
 	tm.Send(key("enter"))
 	s := waitScreen(t, tm, `"app-dq" is not "app-db"`)
@@ -142,7 +146,7 @@ func TestFailureThenRollBack(t *testing.T) {
 				close(f.ch)
 			}
 			tm := start(t, tui.NewRunView(deps(), f, opts()...), sz.w, sz.h)
-			s := waitScreen(t, tm, "Roll back", "undo steps 2, 1")
+			s := waitScreen(t, tm, "Roll back", "undo steps 2, 1", readyCue)
 			if !strings.Contains(s, "✗ Copy the snap") {
 				t.Fatalf("failed step not marked:\n%s", s)
 			}

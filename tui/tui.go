@@ -124,6 +124,7 @@ func newModel(d Deps, opts []Option) Model {
 	}
 	c := common.New(d.now)
 	c.Static = o.static
+	c.After = d.After
 	h := header.NewHelp(c)
 	return Model{d: d, o: o, c: c, help: &h, st: &state{}}
 }

@@ -17,6 +17,17 @@ type Common struct {
 	Now           func() time.Time
 	// Static draws spinners as a still glyph (tests, and anyone who wants no motion at all).
 	Static bool
+	// After is the timer a prompt's type-ahead guard waits on before it takes keys (tests inject
+	// one they release by hand); nil means time.After.
+	After func(time.Duration) <-chan time.Time
+}
+
+// Timer returns the guard's timer: After, or time.After.
+func (c *Common) Timer() func(time.Duration) <-chan time.Time {
+	if c.After != nil {
+		return c.After
+	}
+	return time.After
 }
 
 // New returns a context for an 80×24 dark terminal until told otherwise.

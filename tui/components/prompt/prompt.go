@@ -2,12 +2,19 @@
 // yes/no, typed confirmation, a failure decision, a checklist, go/no-go, a value (masked when
 // secret), and the approval wait (answered elsewhere, by `cairn approve`). Read-only, it shows the
 // question and answers nothing.
+//
+// Type-ahead guard: a prompt takes no keys until it is ready. Keys that arrive before it was shown
+// and during a grace period after (Grace; DestructiveGrace for destructive, typed, go/no-go and
+// failure questions) are dropped, and the box says so; once ready it shows the "ready" cue. No
+// question has a choice a bare Enter takes unseen: yes/no and go/no-go start with nothing chosen,
+// and a failure decision starts on its first option that does not end the run.
 package prompt
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
@@ -18,24 +25,46 @@ import (
 	"github.com/cairn-runbooks/cairn/tui/common"
 )
 
+// Grace periods: how long after a question is shown its keys are still dropped.
+const (
+	Grace            = 400 * time.Millisecond
+	DestructiveGrace = 1200 * time.Millisecond
+)
+
+// ReadyMsg says a question's grace period is over: from now on its keys answer it.
+type ReadyMsg struct{ QuestionID string }
+
 // Model is one open question.
 type Model struct {
 	c        *common.Common
 	Q        *events.Question
 	runID    string
 	readOnly bool
-	cursor   int
-	ticked   []bool
-	input    textinput.Model
-	msg      string // why the last try was refused
-	approved int    // approvals recorded so far
+	// Destructive marks a question before a destructive step (the longer grace).
+	Destructive bool
+	ready       bool
+	dropped     int // keys dropped during the grace period
+	cursor      int // -1: nothing chosen
+	ticked      []bool
+	input       textinput.Model
+	msg         string // why the last try was refused
+	approved    int    // approvals recorded so far
 }
 
 // New prepares a question for answering.
 func New(c *common.Common, q *events.Question, runID string, readOnly bool) *Model {
 	m := &Model{c: c, Q: q, runID: runID, readOnly: readOnly, ticked: make([]bool, len(q.Items))}
-	if q.Kind == events.AskConfirm || q.Kind == events.AskGoNoGo {
-		m.cursor = 1 // the safe choice is focused: no / no-go
+	switch q.Kind {
+	case events.AskConfirm, events.AskGoNoGo:
+		m.cursor = -1 // either answer may end or change the run: the engineer picks one
+	case events.AskDecision:
+		m.cursor = -1
+		for i, o := range q.Options {
+			if !endsRun(o.Key) {
+				m.cursor = i
+				break
+			}
+		}
 	}
 	if m.usesInput() {
 		ti := textinput.New()
@@ -54,6 +83,47 @@ func New(c *common.Common, q *events.Question, runID string, readOnly bool) *Mod
 	return m
 }
 
+// endsRun reports whether a failure decision stops the run (so it is never the preselected one).
+func endsRun(d events.Decision) bool {
+	return d == events.Abort || d == events.Rollback || d == events.Cutback
+}
+
+// answers reports whether this prompt ever takes keys.
+func (m *Model) answers() bool { return !m.readOnly && m.Q.Kind != events.AskApproval }
+
+// GraceFor is how long this question's keys are dropped after it is shown.
+func (m *Model) GraceFor() time.Duration {
+	switch {
+	case m.Destructive, m.Q.Kind == events.AskTyped, m.Q.Kind == events.AskGoNoGo, m.Q.Kind == events.AskDecision,
+		m.Q.Purpose == events.PurposeFailure, m.Q.Purpose == events.PurposeGoNoGo, m.Q.Purpose == events.PurposeUndoStep:
+		return DestructiveGrace
+	}
+	return Grace
+}
+
+// Arm starts the grace period; its ReadyMsg, handed to Update, makes the prompt take keys. A
+// prompt that answers nothing (read-only, approval) needs no arming.
+func (m *Model) Arm() tea.Cmd {
+	if !m.answers() || m.ready {
+		return nil
+	}
+	after, d, id := m.c.Timer(), m.GraceFor(), m.Q.ID
+	return func() tea.Msg {
+		<-after(d)
+		return ReadyMsg{QuestionID: id}
+	}
+}
+
+// Ready reports whether keys now answer the question.
+func (m *Model) Ready() bool { return m.ready }
+
+// Restyle picks up new styles, keeping what was typed, chosen and whether it is ready.
+func (m *Model) Restyle() {
+	if m.usesInput() {
+		m.input.SetStyles(m.c.Styles.TextInput())
+	}
+}
+
 func (m *Model) usesInput() bool { return m.Q.Kind == events.AskTyped || m.Q.Kind == events.AskInput }
 
 // Capturing reports whether keys are text: the page must not treat q as quit.
@@ -67,8 +137,21 @@ func (m *Model) Refused() string { return m.msg }
 
 // Update handles a message; it returns the answer once the engineer has given one.
 func (m *Model) Update(msg tea.Msg) (*events.Answer, tea.Cmd) {
-	if m.readOnly || m.Q.Kind == events.AskApproval {
+	if !m.answers() {
 		return nil, nil
+	}
+	if r, ok := msg.(ReadyMsg); ok {
+		if r.QuestionID == m.Q.ID {
+			m.ready = true
+		}
+		return nil, nil
+	}
+	if !m.ready {
+		switch msg.(type) {
+		case tea.KeyPressMsg, tea.PasteMsg:
+			m.dropped++ // typed before the question could be read: never its answer
+			return nil, nil
+		}
 	}
 	kp, ok := msg.(tea.KeyPressMsg)
 	if !ok {
@@ -93,6 +176,10 @@ func (m *Model) Update(msg tea.Msg) (*events.Answer, tea.Cmd) {
 		case kp.String() == "right" || kp.String() == "l" || key.Matches(kp, k.Down) || kp.String() == "tab":
 			m.cursor = 1
 		case key.Matches(kp, k.Submit):
+			if m.cursor < 0 {
+				m.msg = "nothing is chosen yet: press y or n (or ←/→, then enter)"
+				return nil, nil
+			}
 			return m.yesNo(ans, m.cursor == 0), nil
 		}
 	case events.AskDecision:
@@ -101,6 +188,8 @@ func (m *Model) Update(msg tea.Msg) (*events.Answer, tea.Cmd) {
 			m.cursor = max(0, m.cursor-1)
 		case key.Matches(kp, k.Down):
 			m.cursor = min(len(m.Q.Options)-1, m.cursor+1)
+		case key.Matches(kp, k.Submit) && m.cursor < 0:
+			m.msg = "nothing is chosen yet: pick an option with ↑/↓ or its number, then enter"
 		case key.Matches(kp, k.Submit) && len(m.Q.Options) > 0:
 			ans.Choice = m.Q.Options[m.cursor].Key
 			return ans, nil
@@ -276,6 +365,13 @@ func (m *Model) View(width int) string {
 	}
 	if m.msg != "" {
 		line(s.ErrorText.Render(wrap.Render(m.msg)))
+	}
+	if m.answers() {
+		if m.ready {
+			line(s.Current.Render("● ready") + s.Subtle.Render(" — your keys answer now"))
+		} else {
+			line(s.Subtle.Render(wrap.Render("○ read it first — keys pressed now are ignored")))
+		}
 	}
 	if m.readOnly && m.Q.Kind != events.AskApproval {
 		line(s.ReadOnly.Render("following read-only: the engineer running it answers"))

@@ -33,25 +33,41 @@ func press(m *Model, keys ...string) *events.Answer {
 	return a
 }
 
+// ready ends the prompt's grace period, as its timer would.
+func ready(m *Model) *Model {
+	m.Update(ReadyMsg{QuestionID: m.Q.ID})
+	return m
+}
+
 func typed(m *Model, s string) {
 	for _, r := range s {
 		m.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
 	}
 }
 
-func TestConfirmDefaultsToNo(t *testing.T) {
-	m := New(common.New(nil), &events.Question{ID: "q", Kind: events.AskConfirm}, "r", false)
-	if a := press(m, "enter"); a == nil || a.Yes {
-		t.Fatalf("enter on a fresh confirm = %+v, want No", a)
+// A bare enter answers no yes/no or go/no-go question: either answer can end or change the run.
+func TestBareEnterChoosesNothing(t *testing.T) {
+	for _, k := range []events.QuestionKind{events.AskConfirm, events.AskGoNoGo} {
+		m := ready(New(common.New(nil), &events.Question{ID: "q", Kind: k}, "r", false))
+		if a := press(m, "enter", "enter"); a != nil {
+			t.Fatalf("%s: enter on a fresh question = %+v, want no answer", k, a)
+		}
+		if m.Refused() == "" {
+			t.Fatalf("%s: enter with nothing chosen says nothing", k)
+		}
+		if a := press(m, "n", "enter"); a == nil || a.Yes {
+			t.Fatalf("%s: n = %+v, want no", k, a)
+		}
 	}
-	m = New(common.New(nil), &events.Question{ID: "q", Kind: events.AskConfirm}, "r", false)
+	m := ready(New(common.New(nil), &events.Question{ID: "q", Kind: events.AskConfirm}, "r", false))
+	m = ready(New(common.New(nil), &events.Question{ID: "q", Kind: events.AskConfirm}, "r", false))
 	if a := press(m, "y"); a == nil || !a.Yes || a.QuestionID != "q" {
 		t.Fatalf("y = %+v", a)
 	}
 }
 
 func TestTypedRefusesWrongValue(t *testing.T) {
-	m := New(common.New(nil), &events.Question{ID: "q", Kind: events.AskTyped, Expect: "app-db"}, "r", false)
+	m := ready(New(common.New(nil), &events.Question{ID: "q", Kind: events.AskTyped, Expect: "app-db"}, "r", false))
 	if !m.Capturing() {
 		t.Fatal("typed confirmation must capture keys (q is text)")
 	}
@@ -67,7 +83,7 @@ func TestTypedRefusesWrongValue(t *testing.T) {
 	if a == nil || !a.Yes || a.Value != "app-db" {
 		t.Fatalf("right value = %+v", a)
 	}
-	m = New(common.New(nil), &events.Question{ID: "q", Kind: events.AskTyped, Expect: "app-db"}, "r", false)
+	m = ready(New(common.New(nil), &events.Question{ID: "q", Kind: events.AskTyped, Expect: "app-db"}, "r", false))
 	if a := press(m, "esc"); a == nil || a.Yes {
 		t.Fatalf("esc = %+v, want a decline", a)
 	}
@@ -75,16 +91,16 @@ func TestTypedRefusesWrongValue(t *testing.T) {
 
 func TestDecision(t *testing.T) {
 	q := &events.Question{ID: "q", Kind: events.AskDecision, Options: []events.Option{{Key: "retry"}, {Key: "rollback"}, {Key: "abort"}}}
-	if a := press(New(common.New(nil), q, "r", false), "down", "enter"); a == nil || a.Choice != "rollback" {
+	if a := press(ready(New(common.New(nil), q, "r", false)), "down", "enter"); a == nil || a.Choice != "rollback" {
 		t.Fatalf("down enter = %+v", a)
 	}
-	if a := press(New(common.New(nil), q, "r", false), "3", "enter"); a == nil || a.Choice != "abort" {
+	if a := press(ready(New(common.New(nil), q, "r", false)), "3", "enter"); a == nil || a.Choice != "abort" {
 		t.Fatalf("3 enter = %+v", a)
 	}
 }
 
 func TestChecklistNeedsEveryItem(t *testing.T) {
-	m := New(common.New(nil), &events.Question{ID: "q", Kind: events.AskChecklist, Items: []string{"a", "b"}}, "r", false)
+	m := ready(New(common.New(nil), &events.Question{ID: "q", Kind: events.AskChecklist, Items: []string{"a", "b"}}, "r", false))
 	if a := press(m, "space", "enter"); a != nil {
 		t.Fatalf("answered with one item open: %+v", a)
 	}
@@ -97,7 +113,7 @@ func TestChecklistNeedsEveryItem(t *testing.T) {
 }
 
 func TestSecretIsClearedAfterAnswer(t *testing.T) {
-	m := New(common.New(nil), &events.Question{ID: "q", Kind: events.AskInput, Secret: true}, "r", false)
+	m := ready(New(common.New(nil), &events.Question{ID: "q", Kind: events.AskInput, Secret: true}, "r", false))
 	typed(m, "hunter2")
 	a := press(m, "enter")
 	if a == nil || a.Value != "hunter2" {
@@ -117,7 +133,53 @@ func TestReadOnlyAndApprovalAnswerNothing(t *testing.T) {
 			t.Fatalf("read-only answered %+v", a)
 		}
 	}
-	if a := press(New(common.New(nil), &events.Question{ID: "q", Kind: events.AskApproval, Approvals: 2}, "r", false), "y", "enter"); a != nil {
+	if a := press(ready(New(common.New(nil), &events.Question{ID: "q", Kind: events.AskApproval, Approvals: 2}, "r", false)), "y", "enter"); a != nil {
 		t.Fatalf("approval answered from the TUI: %+v", a)
+	}
+}
+
+// A failure decision's preselected option is never one that ends the run; when all of them do,
+// nothing is preselected.
+func TestDecisionDefaultDoesNotEndTheRun(t *testing.T) {
+	q := &events.Question{ID: "q", Kind: events.AskDecision, Options: []events.Option{{Key: events.Abort}, {Key: events.Rollback}, {Key: events.Retry}}}
+	if a := press(ready(New(common.New(nil), q, "r", false)), "enter"); a == nil || a.Choice != events.Retry {
+		t.Fatalf("enter = %+v, want retry", a)
+	}
+	q = &events.Question{ID: "q", Kind: events.AskDecision, Options: []events.Option{{Key: events.Abort}, {Key: events.Rollback}}}
+	m := ready(New(common.New(nil), q, "r", false))
+	if a := press(m, "enter"); a != nil {
+		t.Fatalf("enter with only run-ending options = %+v, want no answer", a)
+	}
+	if a := press(m, "2", "enter"); a == nil || a.Choice != events.Rollback {
+		t.Fatalf("2 enter = %+v", a)
+	}
+}
+
+// Keys before the grace period ends are dropped, not kept for later; a ready message for another
+// question does not make this one ready.
+func TestKeysBeforeReadyAreDropped(t *testing.T) {
+	m := New(common.New(nil), &events.Question{ID: "q", Kind: events.AskConfirm}, "r", false)
+	if a := press(m, "y"); a != nil {
+		t.Fatalf("y before ready = %+v", a)
+	}
+	m.Update(ReadyMsg{QuestionID: "other"})
+	if a := press(m, "y"); a != nil || m.Ready() {
+		t.Fatalf("ready for another question made this one ready: %+v", a)
+	}
+	m.Update(ReadyMsg{QuestionID: "q"})
+	if a := press(m, "enter"); a != nil {
+		t.Fatalf("a dropped y was kept: enter answered %+v", a)
+	}
+	if a := press(m, "y"); a == nil || !a.Yes {
+		t.Fatalf("y after ready = %+v", a)
+	}
+	typedQ := New(common.New(nil), &events.Question{ID: "t", Kind: events.AskTyped, Expect: "app-db"}, "r", false)
+	typed(typedQ, "app-db")
+	ready(typedQ)
+	if a := press(typedQ, "enter"); a != nil {
+		t.Fatalf("text typed before ready confirmed a typed question: %+v", a)
+	}
+	if g := typedQ.GraceFor(); g != DestructiveGrace {
+		t.Fatalf("typed confirmation grace = %v, want %v", g, DestructiveGrace)
 	}
 }

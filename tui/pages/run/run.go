@@ -83,6 +83,7 @@ type Model struct {
 	md        *glamour.TermRenderer
 	mdKey     string
 	timingsFn func(runbook string) map[string]time.Duration
+	arm       tea.Cmd // a new prompt's grace timer, started by the next Update
 }
 
 // New opens the page on a source.
@@ -194,6 +195,8 @@ func (m *Model) syncPrompt() {
 	case m.prompt == nil || m.prompt.Q.ID != q.ID:
 		// a new question: an answer sent to the previous one no longer holds this prompt back
 		m.prompt = prompt.New(m.c, q, m.runID(), m.cfg.ReadOnly)
+		m.prompt.Destructive = m.destructive(q.Step)
+		m.arm = m.prompt.Arm()
 		m.status = ""
 		if m.sent != q.ID {
 			m.sent = ""
@@ -208,6 +211,17 @@ func (m *Model) syncPrompt() {
 		}
 		m.prompt.SetApproved(n)
 	}
+}
+
+// destructive reports whether step id is marked destructive in the run's record.
+func (m *Model) destructive(id string) bool {
+	base, _ := events.BaseID(id)
+	for _, st := range m.rs.Steps {
+		if st.Info.ID == base || st.Info.ID == id {
+			return st.Info.Destructive
+		}
+	}
+	return false
 }
 
 func (m *Model) runID() string {
@@ -241,11 +255,18 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case EventsMsg:
 		m.Apply(msg.Events...)
+		arm := m.arm
+		m.arm = nil
 		if msg.Closed {
 			m.closed = true
-			return nil
+			return arm
 		}
-		return wait(m.cfg.Source.Events())
+		return tea.Batch(arm, wait(m.cfg.Source.Events()))
+	case prompt.ReadyMsg:
+		if m.prompt != nil {
+			m.prompt.Update(msg)
+		}
+		return nil
 	case AnsweredMsg:
 		if msg.Err != nil {
 			m.sent = ""
@@ -659,7 +680,7 @@ func (m *Model) Restyle() {
 	m.spin.Style = m.c.Styles.Current
 	m.note.SetStyles(m.c.Styles.TextInput())
 	if m.prompt != nil {
-		m.prompt = prompt.New(m.c, m.prompt.Q, m.runID(), m.cfg.ReadOnly)
+		m.prompt.Restyle()
 	}
 }
 
