@@ -28,6 +28,14 @@ type Preflight struct {
 	AdminIdentity ref.Template  `yaml:"admin_identity"`
 	CronUser      ref.Template  `yaml:"cron_user"`
 	Schedule      ref.Template  `yaml:"schedule"`
+	// SSHDConfig, SSHDReload and SSHDLog are the backup host's sshd_config, reload command and log
+	// command; SSHDLogLevel is "VERBOSE" when the runbook's log-level step raises LogLevel for the
+	// proof. The preflight reads the effective LogLevel and says what the proof will rest on, and
+	// refuses a reload command that does not exist there when a step will reload sshd.
+	SSHDConfig   ref.Template `yaml:"sshd_config"`
+	SSHDReload   ref.Template `yaml:"sshd_reload"`
+	SSHDLog      ref.Template `yaml:"sshd_log"`
+	SSHDLogLevel ref.Template `yaml:"sshd_log_level"`
 }
 
 // Validate checks presence.
@@ -123,6 +131,11 @@ func (p *Preflight) problems(ctx context.Context, env *steps.Env) (facts []strin
 			probs = append(probs, err)
 		}
 	}
+	f, pr, err := p.sshdFacts(ctx, env, sh, pu.user)
+	if err != nil {
+		return nil, nil, err
+	}
+	facts, probs = append(facts, f...), append(probs, pr...)
 	di, err := stat(ctx, sh, pu.dest)
 	switch {
 	case err != nil:
@@ -131,10 +144,63 @@ func (p *Preflight) problems(ctx context.Context, env *steps.Env) (facts []strin
 		probs = append(probs, fmt.Errorf("dest %s does not exist on %s: create it (install -d -m 0700 -o %s %s) — cairn does not create backup storage", pu.dest, pu.host, pu.user, pu.dest))
 	case di.UID != uid:
 		probs = append(probs, fmt.Errorf("dest %s is not owned by %s", pu.dest, pu.user))
+	case pu.user != "root":
+		// Owned is not enough: every parent must be searchable by the login.
+		if r, err := sh.run(ctx, nil, "runuser", "-u", pu.user, "--", "test", "-w", pu.dest, "-a", "-x", pu.dest); err != nil || r.Code != 0 {
+			probs = append(probs, fmt.Errorf("dest %s is owned by %s but %s cannot write into it (a parent directory it cannot search?): chmod o+x the parents, or choose another dest", pu.dest, pu.user, pu.user))
+		}
 	}
 	if pu.mode == ModeRrsync {
 		if r, err := sh.run(ctx, nil, "test", "-x", pu.rrsync); err != nil || r.Code != 0 {
 			probs = append(probs, fmt.Errorf("%s is missing on %s (Debian ships it with rsync ≥ 3.2.4)", pu.rrsync, pu.host))
+		}
+	}
+	return facts, probs, nil
+}
+
+// sshdFacts reads what the proof and the sshd-config steps assume about the backup host's sshd:
+// its effective LogLevel (sshd -T), whether the log command prints anything, and — when a step
+// will reload sshd (root login, or LogLevel raised) — whether the reload command exists there.
+func (p *Preflight) sshdFacts(ctx context.Context, env *steps.Env, sh *remoteShell, backupUser string) (facts []string, probs []error, err error) {
+	var cfg, reload, logCmd, want string
+	for _, f := range []struct {
+		t   ref.Template
+		dst *string
+	}{{p.SSHDConfig, &cfg}, {p.SSHDReload, &reload}, {p.SSHDLog, &logCmd}, {p.SSHDLogLevel, &want}} {
+		if *f.dst, err = env.Text(f.t); err != nil {
+			return nil, nil, err
+		}
+	}
+	if cfg == "" {
+		return nil, nil, nil
+	}
+	level := "(unknown)"
+	if out, err := mustRun(ctx, sh, nil, "/usr/sbin/sshd", "-T", "-f", cfg); err != nil {
+		facts = append(facts, fmt.Sprintf("sshd -T -f %s could not be read (%v): the proof rests on the forced command's own effects", cfg, firstLine(err.Error())))
+	} else {
+		for _, l := range strings.Split(out, "\n") {
+			if k, v, ok := strings.Cut(l, " "); ok && k == "loglevel" {
+				level = strings.ToUpper(v)
+			}
+		}
+		switch {
+		case strings.EqualFold(want, "VERBOSE") && level != "VERBOSE" && !strings.HasPrefix(level, "DEBUG"):
+			facts = append(facts, "sshd LogLevel "+level+": step log-level raises it to VERBOSE for the proof (its rollback puts it back), so sshd's log also shows each forced-command session")
+		case level == "VERBOSE" || strings.HasPrefix(level, "DEBUG"):
+			facts = append(facts, "sshd LogLevel "+level+": sshd's log shows the key's fingerprint, each forced-command session and each from= refusal next to the proof's own effects")
+		default:
+			facts = append(facts, "sshd LogLevel "+level+": the proof rests on the forced command's own effects (its refusal text, the directory the server picks); sshd logs the key's fingerprint and from= refusals at INFO but a forced-command session only at VERBOSE — -p sshd-log-level=VERBOSE raises it for the run, reversibly")
+		}
+	}
+	if logCmd != "" {
+		if r, err := sh.run(ctx, nil, "sh", "-c", logCmd); err != nil || r.Code != 0 {
+			facts = append(facts, fmt.Sprintf("the sshd log command (%s) does not work on %s: the proof will show effects only", logCmd, sh.t.host))
+		}
+	}
+	if reload != "" && (backupUser == "root" || strings.EqualFold(want, "VERBOSE")) {
+		bin := strings.Fields(reload)[0]
+		if r, err := sh.run(ctx, nil, "sh", "-c", "command -v "+shq(bin)); err != nil || r.Code != 0 {
+			probs = append(probs, fmt.Errorf("the sshd reload command %q needs %s, which is not on %s (no systemd there?): give -p sshd-reload='kill -HUP \"$(cat /run/sshd.pid)\"' or 'service ssh reload'", reload, bin, sh.t.host))
 		}
 	}
 	return facts, probs, nil

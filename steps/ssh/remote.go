@@ -311,6 +311,9 @@ func (r *remoteShell) run(ctx context.Context, stdin []byte, argv ...string) (re
 	var ee *ssh.ExitError
 	if errors.As(err, &ee) {
 		res.Code = ee.ExitStatus()
+		if r.t.adminUser != "root" && res.Code == 127 && strings.Contains(res.Stderr, "sudo") && strings.Contains(res.Stderr, "not found") {
+			return res, fmt.Errorf("sudo is not installed on %s (needed to run %s as root with admin-user=%s): apt-get install sudo there and give %s password-less sudo, or run with -p admin-user=root", r.t.hostPort(), argv[0], r.t.adminUser, r.t.adminUser)
+		}
 		if r.t.adminUser != "root" && res.Code == 1 && strings.Contains(res.Stderr, "sudo:") {
 			return res, fmt.Errorf("sudo on %s refused %s: %s (the admin login needs password-less sudo there, or run with -p admin-user=root)", r.t.hostPort(), argv[0], strings.TrimSpace(res.Stderr))
 		}
