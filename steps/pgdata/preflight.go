@@ -147,6 +147,7 @@ func Register(r *steps.Registry) {
 	r.Register("pg-wal-check", "prove nothing was written to the source since the quiesce", func() steps.Step { return &WALCheck{} })
 	r.Register("pg-dump", "pg_dump -Fd -j N of every database under one exported snapshot, with row counts", func() steps.Step { return &Dump{} })
 	r.Register("pg-restore", "schema by pg_restore --create, rows by parallel COPY FREEZE from the dump, indexes as each table lands, the rest by pg_restore -j N; a failed database is dropped", func() steps.Step { return &Restore{} })
+	r.Register("pg-compare-rows", "compare every table's row count between a quiesced source and its physical copy", func() steps.Step { return &CompareRows{} })
 	r.Register("pg-verify-rows", "count every table (and checksums) on the source and the target, the manifest a third witness; or, the source gone, against the manifest bound to it", func() steps.Step { return &VerifyRows{} })
 	registerStream(r)
 }
