@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -180,13 +182,33 @@ func dial(ctx context.Context, t target) (*ssh.Client, error) {
 		Timeout:           15 * time.Second,
 	}
 	d := net.Dialer{Timeout: 15 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", t.hostPort())
-	if err != nil {
+	// sshd re-executes itself on a reload (SIGHUP): for a moment nothing listens, or a connection
+	// the old process accepted is dropped. That is retried for a few seconds; anything else is not.
+	var (
+		conn  net.Conn
+		c     ssh.Conn
+		chans <-chan ssh.NewChannel
+		reqs  <-chan *ssh.Request
+	)
+	dialFailed := false
+	for restarting := time.Now().Add(10 * time.Second); ; {
+		conn, err = d.DialContext(ctx, "tcp", t.hostPort())
+		dialFailed = err != nil
+		if err == nil {
+			if c, chans, reqs, err = ssh.NewClientConn(conn, t.hostPort(), cfg); err != nil {
+				conn.Close()
+			}
+		}
+		transient := errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)
+		if err == nil || !transient || time.Now().After(restarting) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if dialFailed {
 		return nil, fmt.Errorf("connect to %s: %w", t.hostPort(), err)
 	}
-	c, chans, reqs, err := ssh.NewClientConn(conn, t.hostPort(), cfg)
 	if err != nil {
-		conn.Close()
 		var ke *knownhosts.KeyError
 		if errors.As(err, &ke) {
 			return nil, &HostKeyError{HostPort: t.hostPort(), KnownHosts: t.knownHosts, Offered: offered}

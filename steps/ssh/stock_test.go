@@ -58,6 +58,7 @@ func TestRunbookStockSSHD(t *testing.T) {
 		"-p", "key=" + w.key, "-p", "from=127.0.0.1", "-p", "schedule=0 6 * * wed", "-p", "cron-user=" + w.cronUser.Name,
 		"-p", "mode=history-safe", "-p", "sshd-config=" + b.sshd.Config,
 		"-p", "sshd-reload=" + b.sshd.ReloadCommand(), "-p", "sshd-log=cat " + b.sshd.Log, "-p", "outside-address=127.0.0.2",
+		"-p", "sshd-log-level=keep",
 	}
 
 	for _, c := range []struct {
