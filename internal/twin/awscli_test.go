@@ -22,7 +22,7 @@ func TestAWSCLI(t *testing.T) {
 	t.Parallel()
 	testbed.Require(t, "AWS CLI", func() error { _, err := os.Stat(awsCLI); return err })
 	s, c := startTwin(t, testbed.TempDir(t))
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // a safety net: under load each CLI start takes seconds
 	defer cancel()
 	home := t.TempDir()
 	run := func(args ...string) map[string]any {

@@ -4,14 +4,21 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cairn-runbooks/cairn/internal/pgcluster"
 	"github.com/cairn-runbooks/cairn/internal/testbed"
+	"github.com/cairn-runbooks/cairn/internal/twin"
 )
 
 // TestFidelity holds the twin to what real RDS for PostgreSQL shows where a rehearsal looks (see
@@ -21,7 +28,7 @@ func TestFidelity(t *testing.T) {
 	s, c := startTwin(t, testbed.TempDir(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	const pw = "fidelity-pass-1"
+	pw := "fidelity-pass-1"
 	inst := createInstance(t, ctx, c, "fid-db", pw, nil)
 	dsn := func(db string) string {
 		return fmt.Sprintf("host=%s port=%d dbname=%s user=master password=%s sslmode=disable",
@@ -92,6 +99,182 @@ func TestFidelity(t *testing.T) {
 			t.Errorf("CREATE EXTENSION plpython3u as the master: %v, want permission denied", err)
 		}
 	})
+	var probe *pgx.Conn // the master's connection, once its password is reset
+	var serverVersion string
+	t.Cleanup(func() {
+		if probe != nil {
+			probe.Close(context.Background())
+		}
+	})
+	t.Run("modify and the windows", func(t *testing.T) {
+		// A master-password reset takes effect: the old password fails, the new one works.
+		const newPW = "fidelity-pass-2"
+		out, err := c.rds.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("fid-db"), MasterUserPassword: aws.String(newPW)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := out.DBInstance.PendingModifiedValues; p == nil || aws.ToString(p.MasterUserPassword) != "****" {
+			t.Errorf("PendingModifiedValues after a password reset = %+v, want MasterUserPassword ****", p)
+		}
+		inst = waitAvailable(t, ctx, c, "fid-db")
+		if c, err := pgx.Connect(ctx, dsn("postgres")); err == nil {
+			c.Close(context.Background())
+			t.Error("the old master password still works after the reset")
+		}
+		pw = newPW
+		var err2 error
+		probe, err2 = pgx.Connect(ctx, dsn("postgres"))
+		if err2 != nil {
+			t.Fatalf("the new master password does not work: %v", err2)
+		}
+		if err := probe.QueryRow(ctx, "SELECT split_part(current_setting('server_version'), ' ', 1)").Scan(&serverVersion); err != nil {
+			t.Fatal(err)
+		}
+		if got := aws.ToString(inst.EngineVersion); got != serverVersion {
+			t.Errorf("EngineVersion = %s, server_version = %s", got, serverVersion)
+		}
+		if got := aws.ToString(inst.StorageType); got != "gp3" {
+			t.Errorf("default StorageType = %s, want gp3", got)
+		}
+
+		// Without ApplyImmediately a class change waits in PendingModifiedValues for the window.
+		out, err = c.rds.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("FID-DB"), DBInstanceClass: aws.String("db.t3.small")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := out.DBInstance.PendingModifiedValues; p == nil || aws.ToString(p.DBInstanceClass) != "db.t3.small" || aws.ToString(out.DBInstance.DBInstanceClass) != "db.t3.micro" {
+			t.Fatalf("deferred class change answered class %s, pending %+v", aws.ToString(out.DBInstance.DBInstanceClass), p)
+		}
+		if d := waitAvailable(t, ctx, c, "fid-db"); aws.ToString(d.DBInstanceClass) != "db.t3.micro" || aws.ToString(d.PendingModifiedValues.DBInstanceClass) != "db.t3.small" {
+			t.Fatalf("before the window: class %s, pending %s", aws.ToString(d.DBInstanceClass), aws.ToString(d.PendingModifiedValues.DBInstanceClass))
+		}
+		// A week passes: the backup windows (retention 1 day) and the maintenance window with it.
+		if _, err := s.AdvanceClock(8 * 24 * time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			d := waitAvailable(t, ctx, c, "fid-db")
+			if aws.ToString(d.DBInstanceClass) == "db.t3.small" && d.PendingModifiedValues.DBInstanceClass == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("after the maintenance window: class %s, pending %s", aws.ToString(d.DBInstanceClass), aws.ToString(d.PendingModifiedValues.DBInstanceClass))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		ev, err := c.rds.DescribeEvents(ctx, &awsrds.DescribeEventsInput{SourceType: rdstypes.SourceTypeDbInstance, SourceIdentifier: aws.String("fid-db"), Duration: aws.Int32(20000)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs []string
+		for _, e := range ev.Events {
+			msgs = append(msgs, aws.ToString(e.Message))
+		}
+		for _, want := range []string{"DB instance created", "Reset master credentials", "Backing up DB instance", "Applying modification to database instance class", "Finished applying modification to DB instance class"} {
+			if !slices.Contains(msgs, want) {
+				t.Errorf("events %q lack %q", msgs, want)
+			}
+		}
+		snaps, err := c.rds.DescribeDBSnapshots(ctx, &awsrds.DescribeDBSnapshotsInput{DBInstanceIdentifier: aws.String("fid-db"), SnapshotType: aws.String("automated")})
+		if err != nil || len(snaps.DBSnapshots) == 0 {
+			t.Fatalf("automated snapshots after the backup window: %v, %v", snaps, err)
+		}
+		if id := aws.ToString(snaps.DBSnapshots[0].DBSnapshotIdentifier); !strings.HasPrefix(id, "rds:fid-db-") {
+			t.Errorf("automated snapshot id %s, want rds:fid-db-…", id)
+		} else if _, err := c.rds.DeleteDBSnapshot(ctx, &awsrds.DeleteDBSnapshotInput{DBSnapshotIdentifier: &id}); err == nil || !strings.Contains(err.Error(), "Only manual snapshots may be deleted") {
+			t.Errorf("delete automated snapshot: %v, want InvalidDBSnapshotState", err)
+		}
+
+		// With ApplyImmediately it goes through modifying at once; CLI cases below see the rest.
+		if _, err := c.rds.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("fid-db"), DBInstanceClass: aws.String("db.t3.medium"), ApplyImmediately: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+		if d := waitAvailable(t, ctx, c, "fid-db"); aws.ToString(d.DBInstanceClass) != "db.t3.medium" {
+			t.Errorf("class after an immediate change = %s", aws.ToString(d.DBInstanceClass))
+		}
+	})
+
+	t.Run("parameter groups and reboot", func(t *testing.T) {
+		clis := awsCLIs()
+		if len(clis) == 0 {
+			t.Skip("no AWS CLI")
+		}
+		// As AWS's guide to logical replication on RDS for PostgreSQL has it.
+		runCases(t, ctx, clis[0], s.Endpoint(), s.Env(), []cliCase{
+			{args: []string{"rds", "create-db-parameter-group", "--db-parameter-group-name", "fid-logical", "--db-parameter-group-family", "postgres15",
+				"--description", "logical replication"}, want: map[string]string{"DBParameterGroup.DBParameterGroupName": "fid-logical"}},
+			{args: []string{"rds", "modify-db-parameter-group", "--db-parameter-group-name", "fid-logical",
+				"--parameters", "ParameterName=rds.logical_replication,ParameterValue=1,ApplyMethod=pending-reboot"}, want: map[string]string{"DBParameterGroupName": "fid-logical"}},
+			{args: []string{"rds", "modify-db-instance", "--db-instance-identifier", "fid-db", "--db-parameter-group-name", "fid-logical", "--apply-immediately"},
+				want: map[string]string{"DBInstance.DBParameterGroups.0.ParameterApplyStatus": "pending-reboot"}},
+			{args: []string{"rds", "add-tags-to-resource", "--resource-name", "arn:aws:rds:us-east-1:000000000000:db:fid-db", "--tags", "Key=team,Value=dba"}},
+		})
+		var level string
+		if err := probe.QueryRow(ctx, "SHOW wal_level").Scan(&level); err != nil || level == "logical" {
+			t.Fatalf("wal_level before the reboot = %q, %v; want it unchanged until the reboot", level, err)
+		}
+		out, err := c.rds.RebootDBInstance(ctx, &awsrds.RebootDBInstanceInput{DBInstanceIdentifier: aws.String("fid-db")})
+		if err != nil || aws.ToString(out.DBInstance.DBInstanceStatus) != "rebooting" {
+			t.Fatalf("reboot: %v, %v", out, err)
+		}
+		waitAvailable(t, ctx, c, "fid-db")
+		conn, err := pgx.Connect(ctx, dsn("postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		var logical, senders, slots string
+		if err := conn.QueryRow(ctx, "SELECT current_setting('wal_level'), current_setting('max_wal_senders'), current_setting('max_replication_slots')").Scan(&logical, &senders, &slots); err != nil {
+			t.Fatal(err)
+		}
+		if logical != "logical" || senders != "20" || slots != "20" {
+			t.Errorf("after the reboot wal_level=%s max_wal_senders=%s max_replication_slots=%s, want logical, 20, 20", logical, senders, slots)
+		}
+		for _, q := range []string{"GRANT rds_replication TO master", "CREATE TABLE pub_items (id int PRIMARY KEY)", "CREATE PUBLICATION fid_pub FOR TABLE pub_items",
+			"INSERT INTO pub_items VALUES (42)"} {
+			if _, err := conn.Exec(ctx, q); err != nil {
+				t.Errorf("as the master, %s: %v", q, err)
+			}
+		}
+
+		// The cut-back's fallback: a point-in-time restore to the latest restorable time has the row
+		// just written.
+		if _, err := c.rds.RestoreDBInstanceToPointInTime(ctx, &awsrds.RestoreDBInstanceToPointInTimeInput{SourceDBInstanceIdentifier: aws.String("fid-db"),
+			TargetDBInstanceIdentifier: aws.String("fid-pitr"), UseLatestRestorableTime: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+		pitr := waitAvailable(t, ctx, c, "fid-pitr")
+		pconn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d dbname=postgres user=master password=%s sslmode=disable",
+			*pitr.Endpoint.Address, *pitr.Endpoint.Port, pgcluster.QuoteValue(pw)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pconn.Close(context.Background())
+		var n int
+		if err := pconn.QueryRow(ctx, "SELECT count(*) FROM pub_items WHERE id = 42").Scan(&n); err != nil || n != 1 {
+			t.Errorf("the point-in-time restore has %d of the row written before it (%v), want 1", n, err)
+		}
+		if _, err := c.rds.RestoreDBInstanceToPointInTime(ctx, &awsrds.RestoreDBInstanceToPointInTimeInput{SourceDBInstanceIdentifier: aws.String("fid-db"),
+			TargetDBInstanceIdentifier: aws.String("fid-pitr-2"), RestoreTime: aws.Time(time.Now().Add(-time.Hour))}); err == nil || !strings.Contains(err.Error(), "latest restorable time only") {
+			t.Errorf("a restore to an earlier time: %v, want the twin's refusal with its reason", err)
+		}
+
+		// What the read calls below look at: two keys, an alias, a role.
+		for n := range 2 {
+			k, err := c.kms.CreateKey(ctx, &awskms.CreateKeyInput{Description: aws.String("fidelity")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.kms.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String(fmt.Sprintf("alias/fid-%d", n+1)), TargetKeyId: k.KeyMetadata.KeyId}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		iamc := awsiam.NewFromConfig(twin.AWSConfig(), func(o *awsiam.Options) { o.BaseEndpoint = aws.String(s.Endpoint()) })
+		if _, err := iamc.CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("fid-role"), AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	// What an engineer rehearsing the migration types, and what a script reads from the answers.
 	cases := []cliCase{
 		{args: []string{"sts", "get-caller-identity"}, want: map[string]string{"Account": "000000000000"}},
@@ -101,24 +284,135 @@ func TestFidelity(t *testing.T) {
 		{args: []string{"secretsmanager", "list-secrets", "--filters", "Key=name,Values=other/"}, want: map[string]string{"#SecretList": "0"}},
 		{args: []string{"secretsmanager", "list-secret-version-ids", "--secret-id", "fid/master"}, want: map[string]string{"#Versions": "2", "Name": "fid/master"}},
 		{args: []string{"secretsmanager", "list-secret-version-ids", "--secret-id", "fid/none"}, err: "ResourceNotFoundException", msg: "can't find the specified secret"},
+		{args: []string{"rds", "describe-db-instances", "--db-instance-identifier", "FID-DB"}, want: map[string]string{"#DBInstances": "1",
+			"DBInstances.0.DBInstanceIdentifier": "fid-db", "DBInstances.0.StorageType": "gp3", "DBInstances.0.DBInstanceClass": "db.t3.medium"}},
+		{args: []string{"rds", "create-db-instance", "--db-instance-identifier", "FID-DB", "--engine", "postgres", "--db-instance-class", "db.t3.micro",
+			"--allocated-storage", "20", "--master-username", "master", "--master-user-password", "long-enough-1"}, err: "DBInstanceAlreadyExists"},
+		{args: []string{"rds", "create-db-instance", "--db-instance-identifier", "fid-small", "--engine", "postgres", "--db-instance-class", "db.t3.micro",
+			"--allocated-storage", "5", "--master-username", "master", "--master-user-password", "long-enough-1"},
+			err: "InvalidParameterValue", msg: "Invalid storage size for engine name postgres and storage type gp3: 5"},
+		{args: []string{"rds", "create-db-instance", "--db-instance-identifier", "fid-bogus", "--engine", "postgres", "--db-instance-class", "db.bogus.huge",
+			"--allocated-storage", "20", "--master-username", "master", "--master-user-password", "long-enough-1"},
+			err: "InvalidParameterCombination", msg: "RDS does not support creating a DB instance with the following combination: DBInstanceClass=db.bogus.huge"},
+		{args: []string{"rds", "create-db-instance", "--db-instance-identifier", "fid-old", "--engine", "postgres", "--engine-version", "9.6.1", "--db-instance-class", "db.t3.micro",
+			"--allocated-storage", "20", "--master-username", "master", "--master-user-password", "long-enough-1"},
+			err: "InvalidParameterCombination", msg: "Cannot find version 9.6.1 for postgres"},
+		{args: []string{"rds", "describe-events", "--source-type", "db-instance", "--source-identifier", "fid-db", "--duration", "20000"}, want: map[string]string{"Events.0.Message": "DB instance created"}},
+		{args: []string{"rds", "describe-db-snapshots", "--snapshot-type", "automated"}, want: map[string]string{"DBSnapshots.0.SnapshotType": "automated", "DBSnapshots.0.DBInstanceIdentifier": "fid-db"}},
 		{args: []string{"rds", "create-db-instance", "--db-instance-identifier", "fid-short", "--engine", "postgres", "--db-instance-class", "db.t3.micro",
 			"--allocated-storage", "20", "--master-username", "master", "--master-user-password", "short-1"},
 			err: "InvalidParameterValue", msg: "The parameter MasterUserPassword is not a valid password because it is shorter than 8 characters."},
 	}
+	cases = append(cases,
+		cliCase{args: []string{"rds", "describe-db-parameter-groups"}, want: map[string]string{"DBParameterGroups.0.DBParameterGroupName": "default.postgres15", "DBParameterGroups.1.DBParameterGroupName": "fid-logical"}},
+		cliCase{args: []string{"rds", "describe-db-parameters", "--db-parameter-group-name", "fid-logical", "--source", "user"},
+			want: map[string]string{"#Parameters": "1", "Parameters.0.ParameterName": "rds.logical_replication", "Parameters.0.ParameterValue": "1", "Parameters.0.ApplyType": "static"}},
+		cliCase{args: []string{"rds", "describe-db-parameters", "--db-parameter-group-name", "default.postgres15", "--max-records", "20"}, want: map[string]string{"#Parameters": "20", "Marker": "*"}},
+		cliCase{args: []string{"rds", "modify-db-parameter-group", "--db-parameter-group-name", "default.postgres15", "--parameters", "ParameterName=rds.logical_replication,ParameterValue=1,ApplyMethod=pending-reboot"},
+			err: "InvalidParameterValue", msg: "Cannot modify a default parameter group."},
+		cliCase{args: []string{"rds", "modify-db-parameter-group", "--db-parameter-group-name", "fid-logical", "--parameters", "ParameterName=wal_level,ParameterValue=logical,ApplyMethod=immediate"},
+			err: "InvalidParameterCombination", msg: "cannot use immediate apply method for static parameter"},
+		cliCase{args: []string{"rds", "describe-db-parameter-groups", "--db-parameter-group-name", "nope"}, err: "DBParameterGroupNotFound", msg: "DBParameterGroup not found: nope"},
+		cliCase{args: []string{"rds", "list-tags-for-resource", "--resource-name", "arn:aws:rds:us-east-1:000000000000:db:fid-db"}, want: map[string]string{"TagList.0.Key": "team", "TagList.0.Value": "dba"}},
+		cliCase{args: []string{"rds", "describe-db-subnet-groups"}, want: map[string]string{"DBSubnetGroups.0.DBSubnetGroupName": "default", "DBSubnetGroups.0.VpcId": "*", "#DBSubnetGroups.0.Subnets": "2"}},
+		cliCase{args: []string{"rds", "describe-db-engine-versions", "--engine", "postgres", "--default-only"}, want: map[string]string{"DBEngineVersions.0.DBParameterGroupFamily": "postgres15", "DBEngineVersions.0.EngineVersion": serverVersion}},
+		cliCase{args: []string{"rds", "describe-db-snapshots", "--db-snapshot-identifier", "nope"}, err: "DBSnapshotNotFound", msg: "DBSnapshot not found: nope"},
+		cliCase{args: []string{"kms", "list-keys", "--limit", "1"}, want: map[string]string{"#Keys": "1", "Truncated": "true", "NextMarker": "*"}},
+		cliCase{args: []string{"kms", "list-aliases"}, want: map[string]string{"#Aliases": "2"}},
+		cliCase{args: []string{"kms", "get-key-policy", "--key-id", "alias/fid-1", "--policy-name", "default"}, want: map[string]string{"Policy": "*"}},
+		cliCase{args: []string{"kms", "get-key-rotation-status", "--key-id", "alias/fid-1"}, want: map[string]string{"KeyRotationEnabled": "false"}},
+		cliCase{args: []string{"kms", "get-key-policy", "--key-id", "alias/nope", "--policy-name", "default"}, err: "NotFoundException"},
+		cliCase{args: []string{"iam", "list-roles"}, want: map[string]string{"Roles.0.RoleName": "fid-role", "Roles.0.Arn": "arn:aws:iam::000000000000:role/fid-role"}},
+		cliCase{args: []string{"rds", "describe-db-instances", "--db-instance-identifier", "fid-pitr"}, want: map[string]string{"DBInstances.0.DBParameterGroups.0.DBParameterGroupName": "default.postgres15",
+			"DBInstances.0.VpcSecurityGroups.0.VpcSecurityGroupId": "sg-0cairn0default00"}},
+		cliCase{args: []string{"rds", "describe-db-instances", "--db-instance-identifier", "fid-db"}, want: map[string]string{"DBInstances.0.DBParameterGroups.0.DBParameterGroupName": "fid-logical",
+			"DBInstances.0.LatestRestorableTime":                     "*",
+			"DBInstances.0.DBParameterGroups.0.ParameterApplyStatus": "in-sync", "DBInstances.0.EngineVersion": serverVersion}},
+	)
 	for n, cli := range awsCLIs() {
 		t.Run("aws cli "+cli.name, func(t *testing.T) {
 			var run []cliCase
-			var lines [][]string
 			for _, c := range cases {
-				if c.once && n > 0 {
-					continue
+				if !c.once || n == 0 {
+					run = append(run, c)
 				}
-				run = append(run, c)
-				lines = append(lines, append([]string{"--endpoint-url", s.Endpoint(), "--output", "json"}, c.args...))
 			}
-			for i, r := range runCLI(t, ctx, cli.python, s.Env(), lines) {
-				run[i].check(t, cli.name, r)
-			}
+			runCases(t, ctx, cli, s.Endpoint(), s.Env(), run)
 		})
+	}
+}
+
+// TestEndpointsFollowNames holds one connection string across a rename swap: it reaches the
+// instance that holds the name at the time, and nothing while none does.
+func TestEndpointsFollowNames(t *testing.T) {
+	t.Parallel()
+	_, c := startTwin(t, testbed.TempDir(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const pw = "endpoint-pass-1"
+	old := createInstance(t, ctx, c, "ep-app", pw, nil)
+	createInstance(t, ctx, c, "ep-new", pw, nil)
+	for id, mark := range map[string]string{"ep-app": "old", "ep-new": "new"} {
+		i := waitAvailable(t, ctx, c, id)
+		if _, err := connect(t, ctx, i, pw).Exec(ctx, "CREATE TABLE which AS SELECT '"+mark+"'::text AS instance"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := fmt.Sprintf("host=%s port=%d dbname=app user=master password=%s sslmode=disable connect_timeout=5",
+		*old.Endpoint.Address, *old.Endpoint.Port, pgcluster.QuoteValue(pw))
+	which := func() (string, error) {
+		conn, err := pgx.Connect(ctx, held)
+		if err != nil {
+			return "", err
+		}
+		defer conn.Close(context.Background())
+		var w string
+		err = conn.QueryRow(ctx, "SELECT instance FROM which").Scan(&w)
+		return w, err
+	}
+	if w, err := which(); err != nil || w != "old" {
+		t.Fatalf("before the swap ep-app's endpoint reached %q (%v), want old", w, err)
+	}
+	rename := func(from, to string) {
+		t.Helper()
+		if _, err := c.rds.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: &from, NewDBInstanceIdentifier: &to, ApplyImmediately: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// As on AWS the new name answers only after a while: poll until it does.
+	waitRenamed := func(id string) rdstypes.DBInstance {
+		t.Helper()
+		for ctx.Err() == nil {
+			if _, err := c.rds.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: &id}); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return waitAvailable(t, ctx, c, id)
+	}
+	rename("ep-app", "ep-app-old")
+	if w, err := which(); err == nil {
+		t.Fatalf("while no instance holds ep-app its endpoint reached %q, want it refused", w)
+	}
+	waitRenamed("ep-app-old")
+	rename("ep-new", "ep-app")
+	moved := waitRenamed("ep-app")
+	if *moved.Endpoint.Port != *old.Endpoint.Port {
+		t.Errorf("ep-app's endpoint port moved from %d to %d across the swap", *old.Endpoint.Port, *moved.Endpoint.Port)
+	}
+	if w, err := which(); err != nil || w != "new" {
+		t.Fatalf("after the swap ep-app's endpoint reached %q (%v), want new", w, err)
+	}
+}
+
+// runCases runs the cases' command lines with one CLI and checks each answer.
+func runCases(t *testing.T, ctx context.Context, cli cliTool, endpoint string, env []string, cases []cliCase) {
+	t.Helper()
+	lines := make([][]string, len(cases))
+	for n, c := range cases {
+		lines[n] = append([]string{"--endpoint-url", endpoint, "--output", "json"}, c.args...)
+	}
+	for n, r := range runCLI(t, ctx, cli.python, env, lines) {
+		cases[n].check(t, cli.name, r)
 	}
 }

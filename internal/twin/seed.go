@@ -26,7 +26,9 @@ const (
 	DemoMaster      = "cairn_admin"
 	DemoDatabase    = "app"
 	DemoOptionGroup = "app-postgres15-options"
-	demoRowsDefault = 300000
+	// DemoParameterGroup is app-db's own DB parameter group (empty: the defaults).
+	DemoParameterGroup = "app-postgres15"
+	demoRowsDefault    = 300000
 	// demoCreatePassword is what CreateDBInstance is called with (AWS refuses " @ / and space there);
 	// the seed then rotates to DemoPassword over SQL, as Secrets Manager rotation does.
 	demoCreatePassword = "Cairn-demo-initial-1"
@@ -73,6 +75,13 @@ func (s *Server) seedDemo(ctx context.Context) error {
 			return fmt.Errorf("create demo option group: %w", err)
 		}
 	}
+	if _, err := rdsc.CreateDBParameterGroup(ctx, &awsrds.CreateDBParameterGroupInput{DBParameterGroupName: aws.String(DemoParameterGroup),
+		DBParameterGroupFamily: aws.String("postgres15"), Description: aws.String("parameters of the demo application")}); err != nil {
+		var e *rdstypes.DBParameterGroupAlreadyExistsFault
+		if !errors.As(err, &e) {
+			return fmt.Errorf("create demo parameter group: %w", err)
+		}
+	}
 	// The demo instance's operational settings are not AWS's defaults, so a rehearsal shows them
 	// copied to the rebuilt instance.
 	_, err := rdsc.CreateDBInstance(ctx, &awsrds.CreateDBInstanceInput{
@@ -80,7 +89,7 @@ func (s *Server) seedDemo(ctx context.Context) error {
 		DBInstanceClass: aws.String("db.t3.medium"), AllocatedStorage: aws.Int32(20),
 		MasterUsername: aws.String(DemoMaster), MasterUserPassword: aws.String(demoCreatePassword),
 		DBName: aws.String(DemoDatabase), VpcSecurityGroupIds: []string{"sg-0cairn0app000000"},
-		DBSubnetGroupName: aws.String("app-private"), DBParameterGroupName: aws.String("app-postgres15"),
+		DBSubnetGroupName: aws.String("app-private"), DBParameterGroupName: aws.String(DemoParameterGroup),
 		CopyTagsToSnapshot: aws.Bool(true), BackupRetentionPeriod: aws.Int32(7), OptionGroupName: aws.String(DemoOptionGroup),
 		PreferredBackupWindow: aws.String("01:30-02:00"), PreferredMaintenanceWindow: aws.String("sat:22:00-sat:22:30"),
 		EnableIAMDatabaseAuthentication: aws.Bool(true), EnablePerformanceInsights: aws.Bool(true), PerformanceInsightsRetentionPeriod: aws.Int32(7),

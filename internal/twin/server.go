@@ -216,6 +216,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.lambda.ServeHTTP(w, r)
 		return
 	}
+	if r.URL.Path == ClockPath {
+		s.serveClock(w, r)
+		return
+	}
 	if r.URL.Path == pgext.Path {
 		pgext.Handler{RDS: s.rds, Lambda: s.lambda}.ServeHTTP(w, r)
 		return
@@ -261,4 +265,28 @@ func service(r *http.Request, form awswire.Form) string {
 		return "iam"
 	}
 	return ""
+}
+
+// ClockPath is where the twin's clock is read (GET) and moved forward (POST advance=<Go duration>),
+// for tests and rehearsals that need a window to pass: {"now": RFC 3339}.
+const ClockPath = "/_twin/clock"
+
+// AdvanceClock moves the twin's clock forward by d: maintenance and backup windows passed are acted
+// on (pending modifications applied, automated snapshots taken). It returns the twin's new time.
+func (s *Server) AdvanceClock(d time.Duration) (time.Time, error) { return s.rds.AdvanceClock(d) }
+
+func (s *Server) serveClock(w http.ResponseWriter, r *http.Request) {
+	now := s.rds.Now()
+	if r.Method == http.MethodPost {
+		d, err := time.ParseDuration(r.FormValue("advance"))
+		if err == nil {
+			now, err = s.rds.AdvanceClock(d)
+		}
+		if err != nil {
+			http.Error(w, "advance the twin's clock: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, "{\"now\":%q}\n", now.UTC().Format(time.RFC3339Nano))
 }

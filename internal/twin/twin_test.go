@@ -246,7 +246,7 @@ func TestOperationalSettings(t *testing.T) {
 	}
 
 	plain := createInstance(t, ctx, c, "ops-plain", pw, nil)
-	if got, want := settingsLine(plain), "og=default:postgres-15 backup=03:00-03:30 maint=sun:05:00-sun:05:30 minor=true iam=false logs=[] gp2/20 iops=0 tput=0 max=0 ca=rds-ca-rsa2048-g1 pi=false//0 mon=0/ em=false lic=postgresql-license"; got != want {
+	if got, want := settingsLine(plain), "og=default:postgres-15 backup=03:00-03:30 maint=sun:05:00-sun:05:30 minor=true iam=false logs=[] gp3/20 iops=3000 tput=125 max=0 ca=rds-ca-rsa2048-g1 pi=false//0 mon=0/ em=false lic=postgresql-license"; got != want {
 		t.Fatalf("defaults:\n got %s\nwant %s", got, want)
 	}
 

@@ -30,6 +30,7 @@ import (
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/internal/testbed"
+	twinsrv "github.com/cairn-runbooks/cairn/internal/twin"
 )
 
 const (
@@ -147,11 +148,15 @@ func (b *bed) tryConn(id, user, pw string) (*pgx.Conn, error) {
 // superuser connects as rdsadmin over the cluster's socket (what only the twin's operator can do).
 func (b *bed) superuser(id string) *pgx.Conn {
 	b.t.Helper()
-	socks, _ := filepath.Glob(filepath.Join(b.twin.Dir, "pg", "*", "run", fmt.Sprintf(".s.PGSQL.%d", b.ports[id])))
-	if len(socks) != 1 {
-		b.t.Fatalf("socket of %s: %v", id, socks)
+	out, err := rds.NewFromConfig(b.aws).DescribeDBInstances(b.ctx(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: &id})
+	if err != nil {
+		b.t.Fatal(err)
 	}
-	c, err := pgx.Connect(b.ctx(), fmt.Sprintf("host=%s port=%d user=rdsadmin dbname=postgres", filepath.Dir(socks[0]), b.ports[id]))
+	dsn, err := twinsrv.SuperuserConnString(b.twin.Dir, aws.ToString(out.DBInstances[0].DbiResourceId), "postgres")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	c, err := pgx.Connect(b.ctx(), dsn)
 	if err != nil {
 		b.t.Fatal(err)
 	}

@@ -327,18 +327,15 @@ func (r *rig) createSecret(name string, v any) {
 // nobody can), to make the source hold something the target will refuse.
 func (r *rig) superuser(id, db string) *pgx.Conn {
 	r.t.Helper()
-	_, _, _, _, port := r.instance(id)
-	var sockDir string
-	_ = filepath.WalkDir(filepath.Join(r.dir, "twin"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.Name() == fmt.Sprintf(".s.PGSQL.%d", port) {
-			sockDir = filepath.Dir(p)
-		}
-		return nil
-	})
-	if sockDir == "" {
-		r.t.Fatalf("no socket for %s (port %d)", id, port)
+	out, err := r.rds.DescribeDBInstances(context.Background(), &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: &id})
+	if err != nil {
+		r.t.Fatal(err)
 	}
-	c, err := pgx.Connect(context.Background(), fmt.Sprintf("host=%s port=%d dbname=%s user=rdsadmin", sockDir, port, db))
+	dsn, err := twin.SuperuserConnString(filepath.Join(r.dir, "twin"), aws.ToString(out.DBInstances[0].DbiResourceId), db)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	c, err := pgx.Connect(context.Background(), dsn)
 	if err != nil {
 		r.t.Fatal(err)
 	}

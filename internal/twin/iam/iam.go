@@ -100,6 +100,8 @@ var nameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 
 func (s *Service) serveLocked(action string, form awswire.Form) (any, error) {
 	switch action {
+	case "ListRoles":
+		return s.listRoles(form)
 	case "CreateRole", "GetRole", "DeleteRole", "PutRolePolicy", "GetRolePolicy", "ListRolePolicies", "DeleteRolePolicy":
 	default:
 		return nil, awswire.Errorf("InvalidAction", "The twin's IAM does not implement %s", action)
@@ -261,6 +263,47 @@ func roleXML(r *Role) xmlRole {
 		x.Tags = append(x.Tags, xmlTag(t))
 	}
 	return x
+}
+
+type listRolesResult struct {
+	Roles       []xmlRole `xml:"Roles>member"`
+	IsTruncated bool
+	Marker      string `xml:",omitempty"`
+}
+
+// listRoles answers ListRoles: roles by name, PathPrefix, MaxItems (1 to 1000, default 100) and Marker.
+func (s *Service) listRoles(form awswire.Form) (any, error) {
+	limit, _, err := form.Int("MaxItems")
+	if err != nil {
+		return nil, err
+	}
+	if limit == 0 {
+		limit = 100
+	}
+	if limit < 1 || limit > 1000 {
+		return nil, awswire.Errorf("ValidationError", "1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 1000", limit)
+	}
+	prefix := form.String("PathPrefix")
+	names := make([]string, 0, len(s.st.Roles))
+	for n, r := range s.st.Roles {
+		if strings.HasPrefix(r.Path, prefix) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	out := listRolesResult{Roles: []xmlRole{}}
+	marker := form.String("Marker")
+	for _, n := range names {
+		if marker != "" && n < marker {
+			continue
+		}
+		if len(out.Roles) == limit {
+			out.IsTruncated, out.Marker = true, n
+			break
+		}
+		out.Roles = append(out.Roles, roleXML(s.st.Roles[n]))
+	}
+	return out, nil
 }
 
 type roleResult struct {

@@ -3,6 +3,7 @@ package kms
 import (
 	"net/http"
 	"sort"
+	"strconv"
 
 	"github.com/cairn-runbooks/cairn/internal/twin/awswire"
 )
@@ -28,7 +29,11 @@ func (s *Service) dispatch(r *http.Request, op string) (any, error) {
 	case "DescribeKey":
 		return s.opDescribeKey(in)
 	case "ListKeys":
-		return s.opListKeys()
+		return s.opListKeys(in)
+	case "GetKeyPolicy":
+		return s.opGetKeyPolicy(in)
+	case "GetKeyRotationStatus":
+		return s.opGetKeyRotationStatus(in)
 	case "CreateAlias":
 		return struct{}{}, s.CreateAlias(in.AliasName, in.TargetKeyID)
 	case "ListAliases":
@@ -66,6 +71,9 @@ type request struct {
 	Plaintext         []byte
 	CiphertextBlob    []byte
 	EncryptionContext map[string]string
+	Limit             int
+	Marker            string
+	PolicyName        string
 }
 
 type keyMetadata struct {
@@ -119,7 +127,11 @@ type keyListEntry struct {
 	KeyArn string
 }
 
-func (s *Service) opListKeys() (any, error) {
+func (s *Service) opListKeys(in request) (any, error) {
+	limit, start, err := page(in)
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	keys := make([]*Key, 0, len(s.st.Keys))
@@ -131,7 +143,74 @@ func (s *Service) opListKeys() (any, error) {
 	for _, k := range keys {
 		out = append(out, keyListEntry{KeyID: k.ID, KeyArn: k.ARN()})
 	}
-	return map[string]any{"Keys": out, "Truncated": false}, nil
+	return paged("Keys", out, limit, start), nil
+}
+
+// page reads Limit (1 to 1000, default 100) and Marker (an offset the twin gave).
+func page(in request) (limit, start int, err error) {
+	limit = in.Limit
+	if limit == 0 {
+		limit = 100
+	}
+	if limit < 1 || limit > 1000 {
+		return 0, 0, awswire.Errorf("ValidationException", "1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 1000", in.Limit)
+	}
+	if in.Marker != "" {
+		if start, err = strconv.Atoi(in.Marker); err != nil || start < 0 {
+			return 0, 0, awswire.Errorf("InvalidMarkerException", "Invalid marker: %s", in.Marker)
+		}
+	}
+	return limit, start, nil
+}
+
+// paged answers one page of list under key, with Truncated and NextMarker as KMS gives them.
+func paged[T any](key string, list []T, limit, start int) map[string]any {
+	end := min(start+limit, len(list))
+	start = min(start, len(list))
+	out := map[string]any{key: list[start:end], "Truncated": end < len(list)}
+	if end < len(list) {
+		out["NextMarker"] = strconv.Itoa(end)
+	}
+	return out
+}
+
+// opGetKeyPolicy answers with the default key policy AWS gives a key (the account's root may do
+// everything); the twin keeps and enforces no other.
+func (s *Service) opGetKeyPolicy(in request) (any, error) {
+	if in.PolicyName != "" && in.PolicyName != "default" {
+		return nil, awswire.Errorf("NotFoundException", "No such policy exists: %s", in.PolicyName)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.findLocked(in.KeyID); err != nil {
+		return nil, err
+	}
+	policy := `{
+  "Version" : "2012-10-17",
+  "Id" : "key-default-1",
+  "Statement" : [ {
+    "Sid" : "Enable IAM User Permissions",
+    "Effect" : "Allow",
+    "Principal" : {
+      "AWS" : "arn:aws:iam::` + awswire.Account + `:root"
+    },
+    "Action" : "kms:*",
+    "Resource" : "*"
+  } ]
+}`
+	return map[string]any{"Policy": policy, "PolicyName": "default"}, nil
+}
+
+// opGetKeyRotationStatus says a customer managed key does not rotate (the twin does not rotate keys)
+// and an AWS managed key does, as AWS rotates those yearly.
+func (s *Service) opGetKeyRotationStatus(in request) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, err := s.findLocked(in.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"KeyRotationEnabled": k.Manager == "AWS", "KeyId": k.ARN()}, nil
 }
 
 type aliasEntry struct {
@@ -142,6 +221,10 @@ type aliasEntry struct {
 }
 
 func (s *Service) opListAliases(in request) (any, error) {
+	limit, start, err := page(in)
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	only := ""
@@ -160,7 +243,7 @@ func (s *Service) opListAliases(in request) (any, error) {
 		out = append(out, aliasEntry{AliasName: a.Name, AliasArn: a.ARN(), TargetKeyID: a.TargetKeyID, CreationDate: awswire.EpochTime(a.Created)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].AliasName < out[j].AliasName })
-	return map[string]any{"Aliases": out, "Truncated": false}, nil
+	return paged("Aliases", out, limit, start), nil
 }
 
 func (s *Service) opGenerateDataKey(in request) (any, error) {

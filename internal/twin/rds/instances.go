@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -79,7 +80,7 @@ func (s *Service) resolveKey(ref string) (string, error) {
 }
 
 func (s *Service) createInstance(form awswire.Form) (any, error) {
-	id := form.String("DBInstanceIdentifier")
+	id := strings.ToLower(form.String("DBInstanceIdentifier"))
 	if err := checkIdentifier("DBInstanceIdentifier", id); err != nil {
 		return nil, err
 	}
@@ -89,6 +90,12 @@ func (s *Service) createInstance(form awswire.Form) (any, error) {
 	}
 	if form.String("DBInstanceClass") == "" {
 		return nil, awswire.Errorf("InvalidParameterValue", "The parameter DBInstanceClass must be provided and must not be blank.")
+	}
+	if err := s.checkEngineVersion(form.String("EngineVersion")); err != nil {
+		return nil, err
+	}
+	if err := s.checkClass(form.String("DBInstanceClass")); err != nil {
+		return nil, err
 	}
 	user, pw := form.String("MasterUsername"), form.String("MasterUserPassword")
 	if user == "" || pw == "" {
@@ -104,8 +111,12 @@ func (s *Service) createInstance(form awswire.Form) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if storage == 0 {
-		storage = 20
+	storageType := orDefault(form.String("StorageType"), "gp3")
+	if !form.Has("AllocatedStorage") {
+		storage = 20 // RDS's console default; the twin does not insist on the member
+	}
+	if err := checkAllocatedStorage(storageType, storage); err != nil {
+		return nil, err
 	}
 	port, _, err := form.Int("Port")
 	if err != nil {
@@ -144,10 +155,10 @@ func (s *Service) createInstance(form awswire.Form) (any, error) {
 	}
 	inst := &Instance{
 		ID: id, ResourceID: newResourceID("db-"), Status: StatusCreating, Job: jobCreate,
-		Class: form.String("DBInstanceClass"), Engine: engine, EngineVersion: orDefault(form.String("EngineVersion"), defaultEngineVer),
+		Class: form.String("DBInstanceClass"), Engine: engine, EngineVersion: s.version,
 		MasterUsername: user, MasterPassword: pw, DBName: form.String("DBName"), AllocatedStorage: storage,
-		StorageType: orDefault(form.String("StorageType"), "gp2"), RequestedPort: port,
-		ParameterGroup: orDefault(form.String("DBParameterGroupName"), "default.postgres15"),
+		StorageType: storageType, RequestedPort: port,
+		ParameterGroup: orDefault(strings.ToLower(form.String("DBParameterGroupName")), defaultParamGroup(s.version)),
 		SubnetGroup:    orDefault(form.String("DBSubnetGroupName"), "default"),
 		SecurityGroups: form.Strings("VpcSecurityGroupIds"), AvailabilityZone: orDefault(form.String("AvailabilityZone"), defaultAZ),
 		DeletionProtection: dp, StorageEncrypted: encrypted, KmsKeyID: keyARN, CopyTagsToSnapshot: cts,
@@ -162,7 +173,13 @@ func (s *Service) createInstance(form awswire.Form) (any, error) {
 	if s.idTakenLocked(id) {
 		return nil, awswire.Errorf("DBInstanceAlreadyExists", "DB instance already exists")
 	}
+	if err := s.attachParameterGroupLocked(inst, inst.ParameterGroup); err != nil {
+		return nil, err
+	}
 	if _, err := s.applyOpsLocked(inst, form, opsCreate); err != nil {
+		return nil, err
+	}
+	if inst.NamePort, err = s.endpointLocked(inst.ID); err != nil {
 		return nil, err
 	}
 	s.st.Instances[inst.ResourceID] = inst
@@ -219,6 +236,7 @@ func (s *Service) describeInstances(form awswire.Form) (any, error) {
 			out.Marker = i.ID
 			break
 		}
+		i.LatestRestorable = s.now().UTC()
 		out.DBInstances.Items = append(out.DBInstances.Items, instanceXML(i))
 	}
 	return out, nil
@@ -265,11 +283,20 @@ func (s *Service) modifyInstance(form awswire.Form) (any, error) {
 	if err := refuseKeyChange(form, "ModifyDBInstance"); err != nil {
 		return nil, err
 	}
-	newID := form.String("NewDBInstanceIdentifier")
+	newID := strings.ToLower(form.String("NewDBInstanceIdentifier"))
 	if newID != "" {
 		if err := checkIdentifier("NewDBInstanceIdentifier", newID); err != nil {
 			return nil, err
 		}
+	}
+	password := form.String("MasterUserPassword")
+	if form.Has("MasterUserPassword") {
+		if err := checkMasterPassword(password); err != nil {
+			return nil, err
+		}
+	}
+	if v := form.String("EngineVersion"); v != "" {
+		return nil, awswire.Errorf("InvalidParameterCombination", "The twin does not emulate engine version upgrades (EngineVersion %s): its instances run the PostgreSQL installed on this machine.", v)
 	}
 	now, _ := form.Bool("ApplyImmediately")
 	s.mu.Lock()
@@ -291,67 +318,80 @@ func (s *Service) modifyInstance(form awswire.Form) (any, error) {
 	if hasRetention && (retention < 0 || retention > 35) {
 		return nil, awswire.Errorf("InvalidParameterValue", "Invalid backup retention period %d: must be from 0 to 35.", retention)
 	}
-	// The operational settings are checked before anything changes, so a refused call changes nothing.
-	modified, err := s.applyOpsLocked(inst, form, opsModify)
-	if err != nil {
+	// next is the instance as asked; everything is checked on it before anything changes, so a refused
+	// call changes nothing.
+	next := *inst
+	if c := form.String("DBInstanceClass"); c != "" {
+		if err := s.checkClass(c); err != nil {
+			return nil, err
+		}
+		next.Class = c
+	}
+	if hasRetention {
+		next.BackupRetention = retention
+	}
+	if _, err := s.applyOpsLocked(&next, form, opsModify); err != nil {
 		return nil, err
 	}
 	if v, ok := form.Bool("DeletionProtection"); ok {
-		inst.DeletionProtection = v
+		next.DeletionProtection = v
 	}
 	if v, ok := form.Bool("CopyTagsToSnapshot"); ok {
-		inst.CopyTagsToSnapshot = v
+		next.CopyTagsToSnapshot = v
 	}
 	if sgs := form.Strings("VpcSecurityGroupIds"); len(sgs) > 0 {
-		inst.SecurityGroups = sgs
+		next.SecurityGroups = sgs
 	}
-	if pg := form.String("DBParameterGroupName"); pg != "" {
-		inst.ParameterGroup = pg
-	}
-	if c := form.String("DBInstanceClass"); c != "" && now {
-		inst.Class = c
-	}
-	if hasRetention {
-		inst.BackupRetention = retention
-	}
-	var x xmlInstance
-	if newID != "" && newID != inst.ID && now {
-		// As on AWS: the answer still shows the old name with the new one pending; the old name is
-		// gone at once, and the new one answers only after a while, in status renaming.
-		x = instanceXML(inst)
-		x.PendingModifiedValues.DBInstanceIdentifier = newID
-		t := s.now()
-		inst.ID = newID
-		inst.Status = StatusRenaming
-		inst.Job = jobRename
-		inst.HiddenUntil = t.Add(3 * s.o.Pace.Step)
-		inst.RenameDoneAt = t.Add(6 * s.o.Pace.Step)
-		if err := s.saveLocked(); err != nil {
+	if pg := form.String("DBParameterGroupName"); pg != "" && pg != inst.ParameterGroup {
+		if err := s.attachParameterGroupLocked(&next, pg); err != nil {
 			return nil, err
 		}
-		s.goJob(func(ctx context.Context) { s.runRename(ctx, inst.ResourceID) })
-		return instanceResult{DBInstance: x}, nil
 	}
-	if modified {
-		// As on AWS, storage, monitoring, Performance Insights and the like put the instance in
+	rename := newID != "" && newID != inst.ID
+	// As on RDS, class, storage and the like go through PendingModifiedValues: applied by the modify job
+	// at once with ApplyImmediately, else at the maintenance window; so does a rename without it.
+	deferLocked(inst, &next)
+	if rename && !now {
+		if next.Pending == nil {
+			next.Pending = &Pending{}
+		}
+		next.Pending.ID = newID
+	}
+	opsChanged := !reflect.DeepEqual(next.Ops, inst.Ops)
+	*inst = next
+	x := instanceXML(inst)
+	if password != "" {
+		// As on RDS: the new password shows (masked) in PendingModifiedValues while it is applied,
+		// soon, whatever ApplyImmediately says.
+		inst.MasterPassword = password
+		x.PendingModifiedValues.MasterUserPassword = "****"
+	}
+	switch {
+	case rename && now:
+		// As on AWS: the answer still shows the old name with the new one pending; the old name is
+		// gone at once, and the new one answers only after a while, in status renaming.
+		x.PendingModifiedValues.DBInstanceIdentifier = newID
+		applyPendingFields(inst)
+		s.startRenameLocked(inst, newID)
+	case now && inst.Pending != nil, opsChanged:
+		// A class or storage change, monitoring, Performance Insights and the like put the instance in
 		// modifying for a while.
-		inst.Status, inst.Job = StatusModifying, jobModify
-		inst.ModifyDoneAt = s.now().Add(2 * s.o.Pace.Step)
-		s.goJob(func(ctx context.Context) { s.runModify(ctx, inst.ResourceID) })
+		s.startModifyLocked(inst, StatusModifying)
+	case password != "":
+		s.startModifyLocked(inst, StatusResettingCredentials)
+	}
+	if !rename || !now {
+		x.DBInstanceStatus = inst.Status
 	}
 	if err := s.saveLocked(); err != nil {
 		return nil, err
-	}
-	x = instanceXML(inst)
-	if newID != "" && newID != inst.ID {
-		x.PendingModifiedValues.DBInstanceIdentifier = newID
 	}
 	return instanceResult{DBInstance: x}, nil
 }
 
 func (s *Service) deleteInstance(form awswire.Form) (any, error) {
 	skip, _ := form.Bool("SkipFinalSnapshot")
-	final := form.String("FinalDBSnapshotIdentifier")
+	final := strings.ToLower(form.String("FinalDBSnapshotIdentifier"))
 	if skip && final != "" {
 		return nil, awswire.Errorf("InvalidParameterCombination", "Cannot specify both SkipFinalSnapshot and FinalDBSnapshotIdentifier.")
 	}
@@ -399,9 +439,14 @@ func (s *Service) restoreInstance(form awswire.Form) (any, error) {
 	if err := refuseKeyChange(form, "RestoreDBInstanceFromDBSnapshot"); err != nil {
 		return nil, err
 	}
-	id := form.String("DBInstanceIdentifier")
+	id := strings.ToLower(form.String("DBInstanceIdentifier"))
 	if err := checkIdentifier("DBInstanceIdentifier", id); err != nil {
 		return nil, err
+	}
+	if c := form.String("DBInstanceClass"); c != "" {
+		if err := s.checkClass(c); err != nil {
+			return nil, err
+		}
 	}
 	port, _, err := form.Int("Port")
 	if err != nil {
@@ -442,7 +487,7 @@ func (s *Service) restoreInstance(form awswire.Form) (any, error) {
 		Class: orDefault(form.String("DBInstanceClass"), snap.InstanceClass), Engine: snap.Engine, EngineVersion: snap.EngineVersion,
 		MasterUsername: snap.MasterUsername, DBName: snap.DBName, AllocatedStorage: snap.AllocatedStorage,
 		StorageType: orDefault(form.String("StorageType"), snap.StorageType), RequestedPort: port,
-		ParameterGroup: orDefault(form.String("DBParameterGroupName"), "default.postgres15"),
+		ParameterGroup: orDefault(strings.ToLower(form.String("DBParameterGroupName")), defaultParamGroup(s.version)),
 		SubnetGroup:    orDefault(form.String("DBSubnetGroupName"), "default"),
 		// As on AWS, a restore does not copy the source's security groups: without
 		// VpcSecurityGroupIds it gets the VPC's default group.
@@ -463,7 +508,13 @@ func (s *Service) restoreInstance(form awswire.Form) (any, error) {
 	if snap.StorageType == inst.StorageType {
 		inst.Ops.Iops, inst.Ops.StorageThroughput = snap.Iops, snap.StorageThroughput
 	}
+	if err := s.attachParameterGroupLocked(inst, inst.ParameterGroup); err != nil {
+		return nil, err
+	}
 	if _, err := s.applyOpsLocked(inst, form, opsRestore); err != nil {
+		return nil, err
+	}
+	if inst.NamePort, err = s.endpointLocked(inst.ID); err != nil {
 		return nil, err
 	}
 	s.st.Instances[inst.ResourceID] = inst

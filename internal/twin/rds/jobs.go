@@ -29,8 +29,15 @@ func (s *Service) failInstance(res string, err error) {
 	})
 }
 
-// finishCreate moves a provisioned instance through backing-up to available.
+// finishCreate gives a provisioned instance its parameter group's settings and moves it through
+// backing-up to available.
 func (s *Service) finishCreate(ctx context.Context, res string, start time.Time) {
+	if err := s.applyGroup(ctx, res); err != nil {
+		if ctx.Err() == nil {
+			s.failInstance(res, err)
+		}
+		return
+	}
 	if !s.sleepUntil(ctx, start.Add(2*s.o.Pace.Step)) {
 		return
 	}
@@ -45,6 +52,7 @@ func (s *Service) finishCreate(ctx context.Context, res string, start time.Time)
 	s.update(func() {
 		if i, ok := s.st.Instances[res]; ok {
 			i.Status, i.Job = StatusAvailable, jobNone
+			s.instanceEventLocked(i, "DB instance created", "creation")
 		}
 	})
 }
@@ -80,7 +88,11 @@ func (s *Service) runRestore(ctx context.Context, res string) {
 	if !ok {
 		return
 	}
-	if !inst.Provisioned {
+	if !inst.Provisioned && inst.RestoreFromInstance != "" {
+		if !s.provisionFromInstance(ctx, res, inst) {
+			return
+		}
+	} else if !inst.Provisioned {
 		s.mu.Lock()
 		snap, ok := s.st.Snapshots[inst.RestoreFrom]
 		var sc Snapshot
@@ -112,27 +124,57 @@ func (s *Service) runRestore(ctx context.Context, res string) {
 
 func (s *Service) runRename(ctx context.Context, res string) {
 	inst, ok := s.instanceCopy(res)
-	if !ok || !s.sleepUntil(ctx, inst.RenameDoneAt) {
+	if !ok || !s.resetPassword(ctx, inst) || !s.sleepUntil(ctx, inst.RenameDoneAt) {
 		return
 	}
 	s.update(func() {
 		if i, ok := s.st.Instances[res]; ok && i.Job == jobRename {
 			i.Status, i.Job = StatusAvailable, jobNone
+			s.instanceEventLocked(i, "Renamed instance to "+i.ID, "configuration change")
 		}
 	})
 }
 
-// runModify gives a modifying instance its available status back once the modification is done.
+// runModify applies a modification — a new master password, the pending modifications — and gives
+// the instance its available status back once it is done.
 func (s *Service) runModify(ctx context.Context, res string) {
 	inst, ok := s.instanceCopy(res)
-	if !ok || !s.sleepUntil(ctx, inst.ModifyDoneAt) {
+	if !ok || !s.resetPassword(ctx, inst) || !s.sleepUntil(ctx, inst.ModifyDoneAt) {
 		return
 	}
 	s.update(func() {
 		if i, ok := s.st.Instances[res]; ok && i.Job == jobModify {
+			if i.Pending != nil && i.Pending.Class != "" {
+				s.instanceEventLocked(i, "Finished applying modification to DB instance class", "configuration change")
+			}
+			if i.Pending != nil && (i.Pending.AllocatedStorage != 0 || i.Pending.StorageType != "" || i.Pending.Iops != nil) {
+				s.instanceEventLocked(i, "Finished applying modification to allocated storage", "configuration change")
+			}
+			applyPendingFields(i)
 			i.Status, i.Job = StatusAvailable, jobNone
 		}
 	})
+}
+
+// resetPassword applies a new master password the instance holds, then forgets it. It reports
+// whether the job goes on (false once the twin closes); a failure fails the instance.
+func (s *Service) resetPassword(ctx context.Context, inst Instance) bool {
+	if inst.MasterPassword == "" || !inst.Provisioned {
+		return ctx.Err() == nil
+	}
+	if err := s.setMasterPassword(ctx, inst.ResourceID, inst.MasterUsername, inst.MasterPassword); err != nil {
+		if ctx.Err() == nil {
+			s.failInstance(inst.ResourceID, err)
+		}
+		return false
+	}
+	s.update(func() {
+		if i, ok := s.st.Instances[inst.ResourceID]; ok && i.MasterPassword == inst.MasterPassword {
+			i.MasterPassword = ""
+			s.instanceEventLocked(i, "Reset master credentials", "configuration change")
+		}
+	})
+	return ctx.Err() == nil
 }
 
 func (s *Service) runDelete(ctx context.Context, res string) {
@@ -162,6 +204,9 @@ func (s *Service) runDelete(ctx context.Context, res string) {
 		return
 	}
 	s.update(func() {
+		if i, ok := s.st.Instances[res]; ok {
+			s.instanceEventLocked(i, "DB instance deleted", "deletion")
+		}
 		delete(s.st.Instances, res)
 		delete(s.clusters, res)
 	})
@@ -196,6 +241,12 @@ func (s *Service) takeSnapshot(ctx context.Context, snapRes string, release bool
 	s.settleSnapshot(ctx, snapRes, start, err, func() {
 		if i, ok := s.st.Instances[sc.DbiResourceID]; ok && release && i.Job == jobSnapshot {
 			i.Status, i.Job = StatusAvailable, jobNone
+			if sc.Type == SnapshotAutomated && err == nil {
+				s.instanceEventLocked(i, "Finished DB Instance backup", "backup")
+			}
+		}
+		if err == nil && sc.Type == SnapshotManual {
+			s.eventLocked("db-snapshot", sc.ID, "Manual snapshot created", "creation")
 		}
 	})
 }

@@ -26,7 +26,7 @@ func (g *OptionGroup) ARN() string {
 }
 
 func defaultOptionGroup(engineVersion string) string {
-	return "default:postgres-" + majorVersion(orDefault(engineVersion, defaultEngineVer))
+	return "default:postgres-" + majorVersion(orDefault(engineVersion, "15"))
 }
 
 // optionGroupLocked finds an option group, the default groups included.
@@ -44,7 +44,7 @@ func (s *Service) checkOptionGroupLocked(name, engineVersion string) error {
 	if !ok {
 		return awswire.NotFoundf("OptionGroupNotFoundFault", "Specified OptionGroupName: %s not found.", name)
 	}
-	if major := majorVersion(orDefault(engineVersion, defaultEngineVer)); g.Engine != "postgres" || g.MajorVersion != major {
+	if major := majorVersion(orDefault(engineVersion, "15")); g.Engine != "postgres" || g.MajorVersion != major {
 		return awswire.Errorf("InvalidParameterCombination", "The option group %s is for %s %s and cannot be used with postgres %s.", name, g.Engine, g.MajorVersion, major)
 	}
 	return nil
@@ -120,7 +120,7 @@ func (s *Service) describeOptionGroups(form awswire.Form) (any, error) {
 		}
 		list = append(list, g)
 	} else {
-		majors := map[string]bool{majorVersion(defaultEngineVer): true}
+		majors := map[string]bool{majorVersion(s.version): true}
 		for _, i := range s.st.Instances {
 			majors[majorVersion(i.EngineVersion)] = true
 		}

@@ -19,15 +19,24 @@ import (
 const AdminUser = "rdsadmin"
 
 // clusterDir is short on purpose: the socket path under it must fit in 107 bytes.
-func (s *Service) clusterDir(resourceID string) string {
-	return filepath.Join(s.o.Dir, "pg", strings.ToLower(strings.TrimPrefix(resourceID, "db-"))[:10])
+func (s *Service) clusterDir(resourceID string) string { return ClusterDir(s.o.Dir, resourceID) }
+
+// ClusterDir is where, in the twin's state directory stateDir, the cluster of the instance with
+// DbiResourceId resourceID lives.
+func ClusterDir(stateDir, resourceID string) string {
+	return filepath.Join(stateDir, "pg", strings.ToLower(strings.TrimPrefix(resourceID, "db-"))[:10])
 }
 
 func (s *Service) settings() map[string]string {
 	// As RDS's default parameter group: pg_stat_statements preloaded, and rds.force_ssl known (0: the
 	// twin accepts plain connections; see the README).
 	out := map[string]string{"wal_keep_size": "256MB", "max_connections": "50", "shared_buffers": "32MB",
-		"shared_preload_libraries": "pg_stat_statements", "rds.force_ssl": "0"}
+		"shared_preload_libraries": "pg_stat_statements"}
+	// RDS's own parameters at their defaults: so SHOW finds them, and ALTER SYSTEM (a parameter
+	// group's value) may set them.
+	for _, d := range rdsParams {
+		out[d.Name] = d.Default
+	}
 	maps.Copy(out, s.o.Settings)
 	return out
 }
@@ -113,6 +122,12 @@ func quoteLiteral(s string) string {
 
 // restoreCluster makes and starts a new cluster from a snapshot's files.
 func (s *Service) restoreCluster(ctx context.Context, inst Instance, sc Snapshot) (*pgcluster.Cluster, error) {
+	return s.clusterFrom(ctx, inst, sc.ID, func(w io.Writer) error { return s.readSnapshot(sc, w) })
+}
+
+// clusterFrom makes and starts a new cluster from the tar stream fill writes (a snapshot's, or a
+// running cluster's base backup for a point-in-time restore).
+func (s *Service) clusterFrom(ctx context.Context, inst Instance, from string, fill func(io.Writer) error) (*pgcluster.Cluster, error) {
 	dir := s.clusterDir(inst.ResourceID)
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", inst.ID, err)
@@ -121,14 +136,14 @@ func (s *Service) restoreCluster(ctx context.Context, inst Instance, sc Snapshot
 		return nil, fmt.Errorf("restore %s: %w", inst.ID, err)
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(s.readSnapshot(sc, pw)) }()
+	go func() { pw.CloseWithError(fill(pw)) }()
 	c, err := pgcluster.InitFromBackup(ctx, pgcluster.Options{Dir: dir, Superuser: AdminUser, Settings: s.settings()}, pr)
 	pr.CloseWithError(errors.New("restore stopped"))
 	if err != nil {
-		return nil, fmt.Errorf("restore %s from %s: %w", inst.ID, sc.ID, err)
+		return nil, fmt.Errorf("restore %s from %s: %w", inst.ID, from, err)
 	}
 	if err := c.Start(ctx); err != nil {
-		return nil, fmt.Errorf("restore %s from %s: %w", inst.ID, sc.ID, err)
+		return nil, fmt.Errorf("restore %s from %s: %w", inst.ID, from, err)
 	}
 	return c, nil
 }
@@ -142,7 +157,7 @@ func (s *Service) resume(ctx context.Context) error {
 			continue
 		}
 		c, err := pgcluster.Open(s.clusterDir(res))
-		if err == nil {
+		if err == nil && i.Status != StatusStopped {
 			err = c.Start(ctx)
 		}
 		if err != nil {
@@ -164,6 +179,12 @@ func (s *Service) resume(ctx context.Context) error {
 			s.goJob(func(ctx context.Context) { s.runRename(ctx, res) })
 		case jobModify:
 			s.goJob(func(ctx context.Context) { s.runModify(ctx, res) })
+		case jobReboot:
+			s.goJob(func(ctx context.Context) { s.runReboot(ctx, res) })
+		case jobStop:
+			s.goJob(func(ctx context.Context) { s.runStop(ctx, res) })
+		case jobStart:
+			s.goJob(func(ctx context.Context) { s.runStart(ctx, res) })
 		}
 	}
 	for res, sn := range s.st.Snapshots {

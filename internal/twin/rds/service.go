@@ -6,7 +6,10 @@
 // SCRAM password. A snapshot is a pg_basebackup of the running cluster (consistent, no downtime),
 // stored as a tar; an encrypted snapshot is stored sealed (AES-256-GCM) under a data key from the twin's
 // KMS, whose encrypted copy sits next to it. Statuses move as on AWS, at the Pace the twin was started
-// with, and background work in flight is resumed when the twin restarts.
+// with, and background work in flight is resumed when the twin restarts. Each identifier has an
+// endpoint of its own that follows the name (endpoints.go); DB parameter groups, reboots, deferred
+// modifications, automated snapshots and point-in-time restores follow RDS's rules, and the windows
+// follow a twin clock that tests move forward (clock.go).
 //
 // It never touches anything outside its state directory, and a running instance's files are not
 // encrypted (only snapshots are).
@@ -17,7 +20,9 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/pgcluster"
@@ -60,6 +65,15 @@ type Service struct {
 	wg     sync.WaitGroup
 	tmplMu sync.Mutex
 
+	// version is the installed PostgreSQL's ("15.20"): every instance's EngineVersion.
+	version string
+	params  map[string]paramDef // every parameter a DB parameter group can hold
+	offset  atomic.Int64        // the clock's offset, see clock.go
+
+	// endpoints are the identifiers' listeners (see endpoints.go); epWG waits for them.
+	endpoints map[string]*nameEndpoint
+	epWG      sync.WaitGroup
+
 	mu       sync.Mutex
 	st       state
 	clusters map[string]*pgcluster.Cluster // by instance ResourceID
@@ -68,17 +82,34 @@ type Service struct {
 // Open loads the RDS state kept in o.Dir, starts the clusters of existing instances and resumes work
 // left in flight by a previous run.
 func Open(ctx context.Context, o Options) (*Service, error) {
-	s := &Service{o: o, file: statefile.ForService(o.Dir, "rds"), now: time.Now, clusters: map[string]*pgcluster.Cluster{}}
-	if err := s.file.Load(&s.st); err != nil {
+	s := &Service{o: o, file: statefile.ForService(o.Dir, "rds"), clusters: map[string]*pgcluster.Cluster{}, endpoints: map[string]*nameEndpoint{}}
+	s.now = s.clockNow
+	var err error
+	if err = s.file.Load(&s.st); err != nil {
 		return nil, err
 	}
+	s.offset.Store(int64(s.st.Clock))
 	if s.st.Instances == nil {
 		s.st.Instances = map[string]*Instance{}
 	}
 	if s.st.Snapshots == nil {
 		s.st.Snapshots = map[string]*Snapshot{}
 	}
+	if s.version, err = serverVersion(ctx); err != nil {
+		return nil, fmt.Errorf("open rds: %w", err)
+	}
+	if s.params, err = loadParamDefs(ctx, s.settings()); err != nil {
+		return nil, fmt.Errorf("open rds: %w", err)
+	}
+	if s.st.ParamGroups == nil {
+		s.st.ParamGroups = map[string]*ParamGroup{}
+	}
 	for _, i := range s.st.Instances {
+		i.EngineVersion = s.version // what the cluster runs, whatever a twin of before said
+		if i.NamePort, err = s.endpointLocked(i.ID); err != nil {
+			s.closeEndpoints()
+			return nil, fmt.Errorf("open rds: %w", err)
+		}
 		if i.Ops.OptionGroup == "" {
 			// kept by a twin from before the operational settings: AWS's defaults
 			i.Ops = defaultOps(i.EngineVersion)
@@ -89,12 +120,14 @@ func Open(ctx context.Context, o Options) (*Service, error) {
 		s.stopBG()
 		return nil, err
 	}
+	s.goJob(s.runClock)
 	return s, nil
 }
 
 // Close stops background work and every cluster; the state on disk lets Open pick up from here.
 func (s *Service) Close(ctx context.Context) error {
 	s.stopBG()
+	s.closeEndpoints()
 	s.wg.Wait()
 	s.mu.Lock()
 	clusters := make([]*pgcluster.Cluster, 0, len(s.clusters))
@@ -153,6 +186,38 @@ func (s *Service) ServeQuery(w http.ResponseWriter, action string, form awswire.
 		out, err = s.createOptionGroup(form)
 	case "DescribeOptionGroups":
 		out, err = s.describeOptionGroups(form)
+	case "DescribeEvents":
+		out, err = s.describeEvents(form)
+	case "CreateDBParameterGroup":
+		out, err = s.createParamGroup(form)
+	case "CopyDBParameterGroup":
+		out, err = s.copyParamGroup(form)
+	case "ModifyDBParameterGroup":
+		out, err = s.modifyParamGroup(form)
+	case "DeleteDBParameterGroup":
+		out, err = s.deleteParamGroup(form)
+	case "DescribeDBParameterGroups":
+		out, err = s.describeParamGroups(form)
+	case "DescribeDBParameters":
+		out, err = s.describeParameters(form)
+	case "RebootDBInstance":
+		out, err = s.rebootInstance(form)
+	case "StopDBInstance":
+		out, err = s.stopInstance(form)
+	case "StartDBInstance":
+		out, err = s.startInstance(form)
+	case "ListTagsForResource":
+		out, err = s.listTags(form)
+	case "AddTagsToResource":
+		out, err = s.addTags(form)
+	case "RemoveTagsFromResource":
+		out, err = s.removeTags(form)
+	case "DescribeDBSubnetGroups":
+		out, err = s.describeSubnetGroups(form)
+	case "DescribeDBEngineVersions":
+		out, err = s.describeEngineVersions(form)
+	case "RestoreDBInstanceToPointInTime":
+		out, err = s.restoreToPointInTime(form)
 	default:
 		err = awswire.Errorf("InvalidAction", "The twin's RDS does not implement %s", action)
 	}
@@ -181,8 +246,10 @@ func (s *Service) Lookup(id string) (Endpoint, error) {
 	return Endpoint{Port: i.Port, MasterUsername: i.MasterUsername, Status: i.Status}, nil
 }
 
-// instanceLocked finds a visible instance by identifier or ARN.
+// instanceLocked finds a visible instance by identifier or ARN; identifiers are not case-sensitive
+// (RDS keeps them lowercase).
 func (s *Service) instanceLocked(id string) (*Instance, error) {
+	id = strings.ToLower(id)
 	now := s.now()
 	for _, i := range s.st.Instances {
 		if (i.ID == id || i.ARN() == id) && !now.Before(i.HiddenUntil) {
@@ -203,12 +270,13 @@ func (s *Service) idTakenLocked(id string) bool {
 }
 
 func (s *Service) snapshotLocked(id string) (*Snapshot, error) {
+	id = strings.ToLower(id)
 	for _, sn := range s.st.Snapshots {
 		if sn.ID == id || sn.ARN() == id {
 			return sn, nil
 		}
 	}
-	return nil, awswire.NotFoundf("DBSnapshotNotFound", "DBSnapshot %s not found.", id)
+	return nil, awswire.NotFoundf("DBSnapshotNotFound", "DBSnapshot not found: %s", id)
 }
 
 func (s *Service) snapshotDir(resourceID string) string {
@@ -221,7 +289,7 @@ func (s *Service) sleep(ctx context.Context, n int) bool {
 }
 
 func (s *Service) sleepUntil(ctx context.Context, t time.Time) bool {
-	d := time.Until(t)
+	d := t.Sub(s.now())
 	if d <= 0 {
 		return ctx.Err() == nil
 	}

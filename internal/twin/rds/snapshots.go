@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/cairn-runbooks/cairn/internal/twin/awswire"
 )
@@ -29,7 +30,7 @@ func (s *Service) newSnapshotLocked(id string, inst *Instance, typ string) *Snap
 }
 
 func (s *Service) createSnapshot(form awswire.Form) (any, error) {
-	id := form.String("DBSnapshotIdentifier")
+	id := strings.ToLower(form.String("DBSnapshotIdentifier"))
 	if err := checkIdentifier("DBSnapshotIdentifier", id); err != nil {
 		return nil, err
 	}
@@ -110,7 +111,7 @@ func (s *Service) describeSnapshots(form awswire.Form) (any, error) {
 }
 
 func (s *Service) copySnapshot(form awswire.Form) (any, error) {
-	target := form.String("TargetDBSnapshotIdentifier")
+	target := strings.ToLower(form.String("TargetDBSnapshotIdentifier"))
 	if err := checkIdentifier("TargetDBSnapshotIdentifier", target); err != nil {
 		return nil, err
 	}
@@ -167,6 +168,9 @@ func (s *Service) deleteSnapshot(form awswire.Form) (any, error) {
 	snap, err := s.snapshotLocked(form.String("DBSnapshotIdentifier"))
 	if err != nil {
 		return nil, err
+	}
+	if snap.Type == SnapshotAutomated {
+		return nil, awswire.Errorf("InvalidDBSnapshotState", "Only manual snapshots may be deleted.")
 	}
 	if snap.Status != StatusAvailable && snap.Status != StatusFailed {
 		return nil, awswire.Errorf("InvalidDBSnapshotState", "Cannot delete the snapshot because it is not in available state (status %s).", snap.Status)

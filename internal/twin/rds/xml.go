@@ -32,7 +32,30 @@ type xmlSubnetGroup struct {
 }
 
 type xmlPending struct {
-	DBInstanceIdentifier string `xml:",omitempty"`
+	DBInstanceClass         string `xml:",omitempty"`
+	AllocatedStorage        int    `xml:",omitempty"`
+	MasterUserPassword      string `xml:",omitempty"`
+	BackupRetentionPeriod   *int   `xml:",omitempty"`
+	Iops                    *int   `xml:",omitempty"`
+	DBInstanceIdentifier    string `xml:",omitempty"`
+	StorageType             string `xml:",omitempty"`
+	CACertificateIdentifier string `xml:",omitempty"`
+	StorageThroughput       *int   `xml:",omitempty"`
+}
+
+// pendingXML describes an instance's pending modifications (the master password masked, as AWS does).
+func pendingXML(i *Instance) xmlPending {
+	var x xmlPending
+	if i.MasterPassword != "" && i.Provisioned {
+		x.MasterUserPassword = "****"
+	}
+	p := i.Pending
+	if p == nil {
+		return x
+	}
+	x.DBInstanceClass, x.AllocatedStorage, x.BackupRetentionPeriod, x.Iops = p.Class, p.AllocatedStorage, p.BackupRetention, p.Iops
+	x.DBInstanceIdentifier, x.StorageType, x.CACertificateIdentifier, x.StorageThroughput = p.ID, p.StorageType, p.CACertificate, p.StorageThroughput
+	return x
 }
 
 type xmlOptionGroupMembership struct {
@@ -55,6 +78,7 @@ type xmlInstance struct {
 	Endpoint              *xmlEndpoint `xml:",omitempty"`
 	AllocatedStorage      int
 	InstanceCreateTime    string `xml:",omitempty"`
+	LatestRestorableTime  string `xml:",omitempty"`
 	PreferredBackupWindow string
 	BackupRetentionPeriod int
 	VpcSecurityGroups     []xmlSGMembership     `xml:"VpcSecurityGroups>VpcSecurityGroupMembership"`
@@ -95,6 +119,13 @@ type xmlInstance struct {
 	EnhancedMonitoringResourceArn      string `xml:",omitempty"`
 }
 
+func orDefaultInt(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
 func tagsXML(tags []Tag) []xmlTag {
 	out := make([]xmlTag, 0, len(tags))
 	for _, t := range tags {
@@ -114,7 +145,7 @@ func instanceXML(i *Instance) xmlInstance {
 		PubliclyAccessible: i.PubliclyAccessible, StorageType: i.StorageType, StorageEncrypted: i.StorageEncrypted,
 		KmsKeyID: i.KmsKeyID, DbiResourceID: i.ResourceID, CACertificateID: i.Ops.CACertificate,
 		CopyTagsToSnapshot: i.CopyTagsToSnapshot, DBInstanceArn: i.ARN(), DeletionProtection: i.DeletionProtection,
-		TagList: tagsXML(i.Tags), NetworkType: "IPV4", AssociatedRoles: rolesXML(i.Roles),
+		TagList: tagsXML(i.Tags), NetworkType: "IPV4", AssociatedRoles: rolesXML(i.Roles), PendingModifiedValues: pendingXML(i),
 
 		OptionGroupMemberships:           []xmlOptionGroupMembership{{OptionGroupName: i.Ops.OptionGroup, Status: "in-sync"}},
 		MaxAllocatedStorage:              i.Ops.MaxAllocatedStorage,
@@ -128,13 +159,16 @@ func instanceXML(i *Instance) xmlInstance {
 		x.EnhancedMonitoringResourceArn = fmt.Sprintf("arn:aws:logs:%s:%s:log-group:RDSOSMetrics:log-stream:%s", awswire.Region, awswire.Account, i.ResourceID)
 	}
 	if i.Status != StatusCreating && i.Port != 0 {
-		x.Endpoint = &xmlEndpoint{Address: "127.0.0.1", Port: i.Port, HostedZoneID: "Z2R2ITUGPM61AM"}
+		x.Endpoint = &xmlEndpoint{Address: "127.0.0.1", Port: orDefaultInt(i.NamePort, i.Port), HostedZoneID: "Z2R2ITUGPM61AM"}
 		x.InstanceCreateTime = awswire.FormatTime(i.Created)
+		if i.BackupRetention > 0 && i.Status != StatusStopped {
+			x.LatestRestorableTime = awswire.FormatTime(i.LatestRestorable)
+		}
 	}
 	for _, sg := range i.SecurityGroups {
 		x.VpcSecurityGroups = append(x.VpcSecurityGroups, xmlSGMembership{VpcSecurityGroupID: sg, Status: "active"})
 	}
-	x.DBParameterGroups = []xmlParamGroupStatus{{DBParameterGroupName: i.ParameterGroup, ParameterApplyStatus: "in-sync"}}
+	x.DBParameterGroups = []xmlParamGroupStatus{{DBParameterGroupName: i.ParameterGroup, ParameterApplyStatus: orDefault(i.ParamApply, applyInSync)}}
 	x.DBSubnetGroup = &xmlSubnetGroup{DBSubnetGroupName: i.SubnetGroup, DBSubnetGroupDescription: i.SubnetGroup,
 		VpcID: defaultVPC, SubnetGroupStatus: "Complete"}
 	return x
