@@ -36,7 +36,7 @@ func TestPlanPrintsExactSQL(t *testing.T) {
 		t.Errorf("plan created runs: %v", ids)
 	}
 	out, _, code = w.cairn(nil, "plan", "sample-role", "-p", "role=app_ro", "--check")
-	if code != 0 || !strings.Contains(out, "check: ready") || !strings.Contains(out, "Plan: ") {
+	if code != 0 || !strings.Contains(out, "check: to apply") || !strings.Contains(out, "Plan: ") {
 		t.Fatalf("plan --check: %d\n%s", code, out)
 	}
 }

@@ -7,6 +7,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/cairn-runbooks/cairn/internal/events"
@@ -67,26 +68,73 @@ func Describe(rb *runbooks.Runbook, vals runbooks.Values, env steps.Env) []event
 	return out
 }
 
-// CheckAll runs every step's read-only check in order (`cairn plan --check`). A step whose inputs
-// are only known after an earlier step applies reports Unknown.
-func CheckAll(ctx context.Context, rb *runbooks.Runbook, vals runbooks.Values, env steps.Env) map[string]steps.Check {
+// PlanStatus is what a checked plan says of one step. It is the one vocabulary `cairn plan --check`
+// and the TUI's plan use; the headline counts each separately.
+type PlanStatus string
+
+// Plan statuses, in the headline's order.
+const (
+	PlanToApply    PlanStatus = "to apply"         // the check found work to do
+	PlanDone       PlanStatus = "already done"     // the check found the work in place
+	PlanNotOnPath  PlanStatus = "not on this path" // its when: is false for these parameters: it will not run
+	PlanBlocked    PlanStatus = "blocked"          // the check found it cannot be done as things stand
+	PlanCannotTell PlanStatus = "cannot tell"      // the check could not judge (unreachable, not allowed, known only later)
+)
+
+// PlanStatuses are every status in the headline's order.
+var PlanStatuses = []PlanStatus{PlanToApply, PlanDone, PlanNotOnPath, PlanBlocked, PlanCannotTell}
+
+// PlanCheck is one step's checked status with the check that gave it (Reason in the check's words).
+type PlanCheck struct {
+	Status PlanStatus
+	steps.Check
+}
+
+// StatusOf maps a step's own check to the plan's status.
+func StatusOf(c steps.Check) PlanStatus {
+	switch c.State {
+	case steps.Ready:
+		return PlanToApply
+	case steps.Done:
+		return PlanDone
+	case steps.Blocked:
+		return PlanBlocked
+	}
+	return PlanCannotTell
+}
+
+// Headline is a checked plan's last line; it never claims more than the checks saw:
+// "Plan: 3 to apply, 2 already done, 11 not on this path, 0 blocked, 7 cannot tell."
+func Headline(counts map[PlanStatus]int) string {
+	parts := make([]string, len(PlanStatuses))
+	for i, st := range PlanStatuses {
+		parts[i] = fmt.Sprintf("%d %s", counts[st], st)
+	}
+	return "Plan: " + strings.Join(parts, ", ") + "."
+}
+
+// CheckAll runs every step's read-only check in order (`cairn plan --check`). A step whose
+// condition is false is not on this path (its check does not run); one whose inputs are only known
+// after an earlier step applies cannot tell.
+func CheckAll(ctx context.Context, rb *runbooks.Runbook, vals runbooks.Values, env steps.Env) map[string]PlanCheck {
 	env.Lookup = PlanLookup(vals)
-	out := map[string]steps.Check{}
+	out := map[string]PlanCheck{}
 	for _, s := range rb.Steps {
 		e := env
 		e.StepID = s.ID
-		if !s.Foreach.IsZero() {
-			out[s.ID] = steps.CannotTell("runs once per item of %s", s.Foreach.Raw)
-			continue
-		}
 		if ok, err := s.When.Eval(env.Lookup); err != nil {
-			out[s.ID] = steps.CannotTell("condition %s: %v", s.When.Raw, err)
+			out[s.ID] = PlanCheck{PlanCannotTell, steps.CannotTell("condition %s: %v", s.When.Raw, err)}
 			continue
 		} else if !ok {
-			out[s.ID] = steps.Check{State: steps.Done, Change: steps.NoOp, Reason: "skipped: " + s.When.Raw + " is false"}
+			out[s.ID] = PlanCheck{PlanNotOnPath, steps.Check{State: steps.Done, Change: steps.NoOp, Reason: s.When.Raw + " is false"}}
 			continue
 		}
-		out[s.ID] = s.Step.Check(ctx, &e)
+		if !s.Foreach.IsZero() {
+			out[s.ID] = PlanCheck{PlanCannotTell, steps.CannotTell("runs once per item of %s", s.Foreach.Raw)}
+			continue
+		}
+		c := s.Step.Check(ctx, &e)
+		out[s.ID] = PlanCheck{StatusOf(c), c}
 	}
 	return out
 }

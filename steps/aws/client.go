@@ -5,17 +5,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"reflect"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
@@ -353,12 +356,47 @@ func texts(env *steps.Env, ts ...ref.Template) ([]string, error) {
 	return out, nil
 }
 
-// unknownOr says CannotTell for unresolved references, else Blocked with the AWS error.
+// unknownOr maps a failed read to the contract: a check that could not look (a reference known
+// only after apply, AWS unreachable, not allowed to look, throttled) cannot tell — Unknown, in the
+// error's own words, with the fix; a read that saw something wrong is Blocked.
 func unknownOr(err error, fix string) steps.Check {
 	if errors.Is(err, ref.ErrUnknown) {
 		return steps.CannotTell("%v", err)
 	}
+	if couldNotLook(err) {
+		c := steps.CannotTell("%v", err)
+		c.Fix = fix
+		return c
+	}
 	return steps.BlockedBy(err.Error(), fix)
+}
+
+// couldNotLook reports whether err says the call never saw the target: the transport failed
+// (connection, DNS, TLS, timeout, cancelled), the credentials could not be had, or AWS refused to
+// let this identity look (permission, expired or unknown token) or to answer now (throttling, 5xx).
+func couldNotLook(err error) bool {
+	var ne net.Error
+	var se *v4.SigningError
+	var ce *aws.RequestCanceledError
+	switch {
+	case errors.As(err, &ne), errors.As(err, &se), errors.As(err, &ce),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return true
+	}
+	switch errCode(err) {
+	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException", "AuthFailure",
+		"AuthorizationError", "NotAuthorized", "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
+		"UnrecognizedClientException", "SignatureDoesNotMatch", "MissingAuthenticationToken", "IncompleteSignature",
+		"InvalidAccessKeyId", "InvalidSignatureException", "Throttling", "ThrottlingException", "RequestLimitExceeded",
+		"TooManyRequestsException", "ServiceUnavailable", "InternalFailure", "InternalError", "InternalServiceError":
+		return true
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		code := re.HTTPStatusCode()
+		return code == 0 || code == 401 || code == 403 || code == 429 || code >= 500
+	}
+	return false
 }
 
 const fixAWS = "check the AWS credentials and region (aws sts get-caller-identity) and that AWS_ENDPOINT_URL, if set, is right"

@@ -12,7 +12,6 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/launch"
 	"github.com/cairn-runbooks/cairn/internal/runner"
 	"github.com/cairn-runbooks/cairn/runbooks"
-	"github.com/cairn-runbooks/cairn/steps"
 	"github.com/spf13/cobra"
 )
 
@@ -52,7 +51,7 @@ with secrets as •••• and values known only after an earlier step as (kno
 			defer os.RemoveAll(dir)
 			env := planEnv(f, dir)
 			infos := runner.Describe(rb, vals, env)
-			var checks map[string]steps.Check
+			var checks map[string]runner.PlanCheck
 			if o.Check {
 				checks = runner.CheckAll(cmd.Context(), rb, vals, env)
 			}
@@ -68,7 +67,7 @@ with secrets as •••• and values known only after an earlier step as (kno
 }
 
 // WritePlan writes a plan as Markdown-flavoured text (readable in a terminal, pasteable in a ticket).
-func WritePlan(w io.Writer, rb *runbooks.Runbook, vals runbooks.Values, infos []events.StepInfo, checks map[string]steps.Check) {
+func WritePlan(w io.Writer, rb *runbooks.Runbook, vals runbooks.Values, infos []events.StepInfo, checks map[string]runner.PlanCheck) {
 	fmt.Fprintf(w, "# Plan: %s — %s\n\n", rb.Name, rb.Title)
 	plain := vals.Plain()
 	for _, p := range rb.Parameters {
@@ -77,7 +76,7 @@ func WritePlan(w io.Writer, rb *runbooks.Runbook, vals runbooks.Values, infos []
 		}
 	}
 	fmt.Fprintln(w)
-	counts := map[steps.State]int{}
+	counts := map[runner.PlanStatus]int{}
 	for i, si := range infos {
 		head := fmt.Sprintf("## %d. %s — %s", i+1, si.ID, si.Title)
 		if si.Cutback {
@@ -91,8 +90,8 @@ func WritePlan(w io.Writer, rb *runbooks.Runbook, vals runbooks.Values, infos []
 			fmt.Fprintln(w, "   (typed confirmation required)")
 		}
 		if ch, ok := checks[si.ID]; ok {
-			counts[ch.State]++
-			msg := fmt.Sprintf("   check: %s", ch.State)
+			counts[ch.Status]++
+			msg := fmt.Sprintf("   check: %s", ch.Status)
 			if ch.Reason != "" {
 				msg += " — " + ch.Reason
 			}
@@ -110,8 +109,7 @@ func WritePlan(w io.Writer, rb *runbooks.Runbook, vals runbooks.Values, infos []
 	}
 	if checks != nil {
 		// the headline never claims more than the checks saw
-		fmt.Fprintf(w, "Plan: %d to apply, %d already done, %d blocked, %d unknown.\n",
-			counts[steps.Ready], counts[steps.Done], counts[steps.Blocked], counts[steps.Unknown])
+		fmt.Fprintln(w, runner.Headline(counts))
 	} else {
 		fmt.Fprintf(w, "Plan: %d steps (not checked against the targets: add --check).\n", len(rb.Steps))
 	}
