@@ -119,6 +119,9 @@ type StepInfo struct {
 	Approvals   int      `json:"approvals,omitempty"`
 	Actions     []string `json:"actions,omitempty"` // described actions, as in the plan
 	Cutback     bool     `json:"cutback,omitempty"` // a runbook-defined cut-back step
+	// OffPath says why the step is not on this path — its when: is false for these parameters —
+	// as the plan says it ("" = on the path, or not known before the run).
+	OffPath string `json:"off_path,omitempty"`
 }
 
 // CheckInfo is a step's check result.

@@ -44,6 +44,9 @@ func Describe(rb *runbooks.Runbook, vals runbooks.Values, env steps.Env) []event
 		}
 		if !s.When.IsZero() {
 			si.Actions = append(si.Actions, "# only when "+s.When.Raw)
+			if ok, err := s.When.Eval(env.Lookup); err == nil && !ok {
+				si.OffPath = s.When.Raw + " is false"
+			}
 		}
 		if !s.Foreach.IsZero() {
 			si.Actions = append(si.Actions, "# for each of "+s.Foreach.Describe(env.Lookup))

@@ -363,7 +363,7 @@ func unknownOr(err error, fix string) steps.Check {
 	if errors.Is(err, ref.ErrUnknown) {
 		return steps.CannotTell("%v", err)
 	}
-	if couldNotLook(err) {
+	if CouldNotLook(err) {
 		c := steps.CannotTell("%v", err)
 		c.Fix = fix
 		return c
@@ -371,10 +371,10 @@ func unknownOr(err error, fix string) steps.Check {
 	return steps.BlockedBy(err.Error(), fix)
 }
 
-// couldNotLook reports whether err says the call never saw the target: the transport failed
+// CouldNotLook reports whether err says the call never saw the target: the transport failed
 // (connection, DNS, TLS, timeout, cancelled), the credentials could not be had, or AWS refused to
 // let this identity look (permission, expired or unknown token) or to answer now (throttling, 5xx).
-func couldNotLook(err error) bool {
+func CouldNotLook(err error) bool {
 	var ne net.Error
 	var se *v4.SigningError
 	var ce *aws.RequestCanceledError

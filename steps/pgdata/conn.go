@@ -237,6 +237,11 @@ func unknownOr(err error, fix string) steps.Check {
 	if errors.Is(err, ref.ErrUnknown) {
 		return steps.CannotTell("%v", err)
 	}
+	if awsstep.CouldNotLook(err) { // AWS unreachable or not allowed: the check could not look
+		c := steps.CannotTell("%v", err)
+		c.Fix = fix
+		return c
+	}
 	return steps.BlockedBy(err.Error(), fix)
 }
 

@@ -13,7 +13,7 @@ type KeyMap struct {
 	// Home.
 	Resume key.Binding
 	// Plan.
-	Start, Save key.Binding
+	Start, Save, OffPath key.Binding
 	// Run.
 	Follow, Note key.Binding
 	// Prompts.
@@ -37,11 +37,12 @@ func Default() *KeyMap {
 		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
 		ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
 
-		Resume: key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "resume run")),
-		Start:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "start the run")),
-		Save:   key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "save as Markdown")),
-		Follow: key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "follow output")),
-		Note:   key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "add a note")),
+		Resume:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "resume run")),
+		Start:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "start the run")),
+		Save:    key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "save as Markdown")),
+		OffPath: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "steps not on this path")),
+		Follow:  key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "follow output")),
+		Note:    key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "add a note")),
 
 		Yes:    key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
 		No:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "no")),

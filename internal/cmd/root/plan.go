@@ -89,7 +89,9 @@ func WritePlan(w io.Writer, rb *runbooks.Runbook, vals runbooks.Values, infos []
 		if si.Confirm == "typed" {
 			fmt.Fprintln(w, "   (typed confirmation required)")
 		}
-		if ch, ok := checks[si.ID]; ok {
+		if ch, ok := checks[si.ID]; !ok && si.OffPath != "" {
+			fmt.Fprintf(w, "   %s — %s\n", runner.PlanNotOnPath, si.OffPath)
+		} else if ok {
 			counts[ch.Status]++
 			msg := fmt.Sprintf("   check: %s", ch.Status)
 			if ch.Reason != "" {
@@ -111,7 +113,17 @@ func WritePlan(w io.Writer, rb *runbooks.Runbook, vals runbooks.Values, infos []
 		// the headline never claims more than the checks saw
 		fmt.Fprintln(w, runner.Headline(counts))
 	} else {
-		fmt.Fprintf(w, "Plan: %d steps (not checked against the targets: add --check).\n", len(rb.Steps))
+		off := 0
+		for _, si := range infos {
+			if !si.Cutback && si.OffPath != "" {
+				off++
+			}
+		}
+		if off > 0 {
+			fmt.Fprintf(w, "Plan: %d steps, %d %s (not checked against the targets: add --check).\n", len(rb.Steps)-off, off, runner.PlanNotOnPath)
+		} else {
+			fmt.Fprintf(w, "Plan: %d steps (not checked against the targets: add --check).\n", len(rb.Steps))
+		}
 	}
 }
 

@@ -20,6 +20,22 @@ type Plan struct {
 	Params                 map[string]string // secret ones already as ••••
 	Steps                  []events.StepInfo
 	Timings                map[string]time.Duration
+	// ShowOffPath lists the steps not on this path one by one (else they fold into one line).
+	ShowOffPath bool
+}
+
+// NotOnPath is the words for a step whose when: is false — the same as `cairn plan`'s.
+const NotOnPath = "not on this path"
+
+// offPath counts the runbook's (not cut-back) steps not on this path.
+func (p Plan) offPath() int {
+	n := 0
+	for _, s := range p.Steps {
+		if s.OffPath != "" && !s.Cutback {
+			n++
+		}
+	}
+	return n
 }
 
 // Total is the sum of the known timings, and how many steps have none.
@@ -40,11 +56,15 @@ func (p Plan) Total() (time.Duration, int) {
 func (p Plan) Summary() string {
 	destr := 0
 	for _, s := range p.Steps {
-		if s.Destructive {
+		if s.Destructive && s.OffPath == "" {
 			destr++
 		}
 	}
-	out := common.Plural(len(p.Steps), "step") + fmt.Sprintf(", %d destructive", destr)
+	off := p.offPath()
+	out := common.Plural(len(p.Steps)-off, "step") + fmt.Sprintf(", %d destructive", destr)
+	if off > 0 {
+		out += fmt.Sprintf(", %d %s", off, NotOnPath)
+	}
 	switch d, missing := p.Total(); {
 	case len(p.Timings) == 0:
 		out += " · no rehearsal timings yet"
@@ -68,9 +88,19 @@ func View(c *common.Common, p Plan, width int) string {
 		}
 		b.WriteString("\n")
 	}
+	folded := 0
 	for i, st := range p.Steps {
+		if st.OffPath != "" && !p.ShowOffPath {
+			folded++
+			continue
+		}
 		head := fmt.Sprintf("%2d. %s", i+1, st.Title)
 		var tags []string
+		if st.OffPath != "" {
+			b.WriteString(s.Subtle.Render(head+"  "+NotOnPath) + "\n")
+			b.WriteString(s.Subtle.Render(wrap.Render(st.ID+" · "+st.OffPath)) + "\n\n")
+			continue
+		}
 		if st.Destructive {
 			tags = append(tags, s.Destroy.Render("⚠ destructive"))
 		}
@@ -105,6 +135,9 @@ func View(c *common.Common, p Plan, width int) string {
 		}
 		b.WriteString("\n")
 	}
+	if folded > 0 {
+		b.WriteString(s.Subtle.Render(fmt.Sprintf("⋯ %s %s (their when: is false) · o lists them", common.Plural(folded, "step"), NotOnPath)) + "\n")
+	}
 	return strings.TrimRight(b.String(), "\n")
 }
 
@@ -132,6 +165,10 @@ func Markdown(p Plan, generated time.Time) string {
 	b.WriteString("## Steps\n")
 	for i, st := range p.Steps {
 		fmt.Fprintf(&b, "\n### %d. %s", i+1, st.Title)
+		if st.OffPath != "" {
+			fmt.Fprintf(&b, " — %s\n\n`%s` · %s\n", NotOnPath, st.ID, st.OffPath)
+			continue
+		}
 		if st.Destructive {
 			b.WriteString(" ⚠ destructive")
 		}

@@ -115,6 +115,9 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.status = "starting…"
 			rb, vals := m.rb, m.vals
 			return func() tea.Msg { return common.StartRunMsg{Runbook: rb, Values: vals} }
+		case key.Matches(msg, k.OffPath):
+			m.p.ShowOffPath = !m.p.ShowOffPath
+			m.width = 0 // redraw the plan
 		case key.Matches(msg, k.Up):
 			m.vp.ScrollUp(1)
 		case key.Matches(msg, k.Down):
@@ -155,7 +158,7 @@ func (m *Model) Help() keymap.Help {
 	}
 	return keymap.Help{
 		Short: []key.Binding{k.Start, k.Save, k.Up, k.Down, k.PageDown, k.Back, k.Quit, k.Help},
-		Full:  [][]key.Binding{{k.Start, k.Save, k.Back}, {k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Quit, k.ForceQuit, k.Help}},
+		Full:  [][]key.Binding{{k.Start, k.Save, k.OffPath, k.Back}, {k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Quit, k.ForceQuit, k.Help}},
 	}
 }
 
