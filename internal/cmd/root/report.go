@@ -87,7 +87,7 @@ func writeReport(w io.Writer, run *journal.Run, recs []events.Event) {
 		if s.Check != nil && note == "" {
 			note = s.Check.Reason
 		}
-		fmt.Fprintf(w, "| %d | %s — %s | %s | %s | %s |\n", i+1, s.Info.ID, s.Info.Title, s.Status, s.Elapsed.Round(time.Millisecond), strings.ReplaceAll(note, "|", "\\|"))
+		fmt.Fprintf(w, "| %d | %s — %s | %s | %s | %s |\n", i+1, s.Info.ID, s.Info.Title, reportStatus(st, s), s.Elapsed.Round(time.Millisecond), strings.ReplaceAll(note, "|", "\\|"))
 	}
 	fmt.Fprintln(w, "\n## Decisions, approvals and notes")
 	for _, e := range recs {
@@ -123,4 +123,17 @@ func stepOr(s string) string {
 		return "run"
 	}
 	return s
+}
+
+// reportStatus is a step's status as the report says it: a cut-back step that never ran is "not
+// needed" once the run has ended (nobody chose to cut back), "if cut back" while it goes on —
+// never "pending", which would say work is left.
+func reportStatus(run *events.RunState, s *events.StepState) string {
+	if s.Info.Cutback && s.Status == events.StatusPending {
+		if run.Status.Ended() {
+			return "not needed"
+		}
+		return "if cut back"
+	}
+	return string(s.Status)
 }
