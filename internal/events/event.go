@@ -4,7 +4,11 @@
 // and reports all read these records, so they always agree.
 package events
 
-import "time"
+import (
+	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/diag"
+)
 
 // Version is the schema version of every record written by this build.
 const Version = 1
@@ -133,12 +137,8 @@ type CheckInfo struct {
 }
 
 // Diag is an error for the engineer: what failed, why and in what state things are, what to do next.
-type Diag struct {
-	Summary string `json:"summary"`
-	Detail  string `json:"detail,omitempty"`
-	State   string `json:"state,omitempty"`
-	Next    string `json:"next,omitempty"`
-}
+// It is the one diagnostic type (package diag), so every view prints it through diag's formatter.
+type Diag = diag.Diagnostic
 
 // Progress is measurable progress of the current step.
 type Progress struct {

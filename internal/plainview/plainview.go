@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-runbooks/cairn/internal/diag"
 	"github.com/cairn-runbooks/cairn/internal/events"
 )
 
@@ -150,16 +151,10 @@ func (v *View) line(e events.Event) {
 		}
 		v.printf(e.Time, "%s", msg)
 	case events.StepFailed, events.StepRollbackFailed:
-		d := e.Error
-		v.printf(e.Time, "%sFAILED (%s): %s", tag, e.Phase, d.Summary)
-		if d.Detail != "" {
-			v.printf(e.Time, "  why: %s", d.Detail)
-		}
-		if d.State != "" {
-			v.printf(e.Time, "  state: %s", d.State)
-		}
-		if d.Next != "" {
-			v.printf(e.Time, "  next: %s", d.Next)
+		lines := diag.Lines(*e.Error)
+		v.printf(e.Time, "%sFAILED (%s): %s", tag, e.Phase, lines[0])
+		for _, l := range lines[1:] {
+			v.printf(e.Time, "%s", l)
 		}
 	case events.StepInterrupted:
 		v.printf(e.Time, "%sINTERRUPTED (%s): %s", tag, e.Phase, e.Note)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
+	"github.com/cairn-runbooks/cairn/internal/diag"
 	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/journal"
 	"github.com/spf13/cobra"
@@ -113,7 +114,11 @@ func writeReport(w io.Writer, run *journal.Run, recs []events.Event) {
 			}
 			fmt.Fprintln(w, line)
 		case events.StepFailed, events.StepRollbackFailed:
-			fmt.Fprintf(w, "- %s %s: FAILED in %s: %s — %s\n", e.Time.UTC().Format(time.RFC3339), e.Step, e.Phase, e.Error.Summary, e.Error.Detail)
+			lines := diag.Lines(*e.Error)
+			fmt.Fprintf(w, "- %s %s: FAILED in %s: %s\n", e.Time.UTC().Format(time.RFC3339), e.Step, e.Phase, lines[0])
+			for _, l := range lines[1:] {
+				fmt.Fprintf(w, "  %s\n", l)
+			}
 		}
 	}
 }

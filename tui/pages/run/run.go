@@ -18,6 +18,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	cdiag "github.com/cairn-runbooks/cairn/internal/diag"
 	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/tui/common"
 	"github.com/cairn-runbooks/cairn/tui/components/header"
@@ -613,18 +614,13 @@ func num(f float64) string {
 func diag(c *common.Common, d *events.Diag, w int) string {
 	s := c.Styles
 	inner := w - 4
-	var b []string
-	b = append(b, s.Failure.Render(wrapText("✗ "+d.Summary, inner)))
-	if d.Detail != "" {
-		b = append(b, wrapText(d.Detail, inner))
-	}
-	if d.State != "" {
-		b = append(b, s.Subtle.Render(wrapText("state: "+d.State, inner)))
-	}
-	if d.Next != "" {
-		b = append(b, wrapText("next: "+d.Next, inner))
-	}
-	return s.FailBox.Width(w).Render(strings.Join(b, "\n"))
+	wrap := func(x string) string { return wrapText(x, inner) }
+	return s.FailBox.Width(w).Render(cdiag.Styled(*d, cdiag.Style{
+		Summary: func(x string) string { return s.Failure.Render(wrap(x)) },
+		Detail:  wrap,
+		State:   func(x string) string { return s.Subtle.Render(wrap(x)) },
+		Next:    wrap,
+	}))
 }
 
 func wrapText(x string, w int) string { return lipgloss.NewStyle().Width(max(w, 10)).Render(x) }
