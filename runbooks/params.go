@@ -1,7 +1,6 @@
 package runbooks
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-runbooks/cairn/internal/diag"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 )
 
@@ -109,10 +109,10 @@ type Sources struct {
 
 // Resolve checks the given values against the runbook's parameters, fills defaults (derived ones
 // after the values they refer to), and reads secrets from their sources. Every problem is reported
-// together.
+// together, as diag.Diagnostics.
 func Resolve(rb *Runbook, given map[string]string, src Sources) (Values, error) {
 	vals := Values{}
-	var errs []string
+	var errs diag.Diagnostics
 	byName := map[string]*Param{}
 	for _, p := range rb.Parameters {
 		byName[p.Name] = p
@@ -123,19 +123,19 @@ func Resolve(rb *Runbook, given map[string]string, src Sources) (Values, error) 
 			for _, p := range rb.Parameters {
 				names = append(names, p.Name)
 			}
-			errs = append(errs, fmt.Sprintf("-p %s: runbook %s has no such parameter (it has: %s)", k, rb.Name, strings.Join(names, ", ")))
+			errs = append(errs, diag.Diagnostic{Summary: fmt.Sprintf("-p %s: runbook %s has no such parameter (it has: %s)", k, rb.Name, strings.Join(names, ", "))})
 		}
 	}
 	for _, p := range rb.Parameters {
 		s, ok := given[p.Name]
 		if p.Secret {
 			if ok {
-				errs = append(errs, fmt.Sprintf("-p %s: %s is secret and is never taken from a flag; %s", p.Name, p.Name, secretHow(p)))
+				errs = append(errs, diag.Diagnostic{Summary: fmt.Sprintf("-p %s: %s is secret and is never taken from a flag; %s", p.Name, p.Name, secretHow(p))})
 				continue
 			}
 			v, found, err := readSecret(p, src)
 			if err != nil {
-				errs = append(errs, err.Error())
+				errs = append(errs, diag.Diagnostic{Summary: err.Error()})
 				continue
 			}
 			if !found {
@@ -144,7 +144,7 @@ func Resolve(rb *Runbook, given map[string]string, src Sources) (Values, error) 
 					continue
 				}
 				if p.Required {
-					errs = append(errs, fmt.Sprintf("missing secret %s: %s", p.Name, secretHow(p)))
+					errs = append(errs, diag.Diagnostic{Summary: fmt.Sprintf("missing secret %s: %s", p.Name, secretHow(p))})
 				}
 				continue
 			}
@@ -154,21 +154,21 @@ func Resolve(rb *Runbook, given map[string]string, src Sources) (Values, error) 
 		if !ok && !p.Default.IsZero() {
 			d, err := p.Default.Text(vals.Lookup)
 			if err != nil {
-				errs = append(errs, fmt.Sprintf("parameter %s: default %s: %v", p.Name, p.Default.Raw, err))
+				errs = append(errs, diag.Diagnostic{Summary: fmt.Sprintf("parameter %s: default %s: %v", p.Name, p.Default.Raw, err)})
 				continue
 			}
 			s, ok = d, true
 		}
 		if !ok {
 			if p.Required {
-				errs = append(errs, fmt.Sprintf("missing parameter %s: add -p %s=<value>%s", p.Name, p.Name, helpSuffix(p)))
+				errs = append(errs, diag.Diagnostic{Summary: fmt.Sprintf("missing parameter %s: add -p %s=<value>%s", p.Name, p.Name, helpSuffix(p))})
 			} else if p.Type == TBool {
 				vals[p.Name] = ref.Value{S: "false"}
 			}
 			continue
 		}
 		if err := CheckValue(p, s); err != nil {
-			errs = append(errs, fmt.Sprintf("parameter %s: %v%s", p.Name, err, helpSuffix(p)))
+			errs = append(errs, diag.Diagnostic{Summary: fmt.Sprintf("parameter %s: %v%s", p.Name, err, helpSuffix(p))})
 			continue
 		}
 		if p.Type == TBool {
@@ -178,7 +178,7 @@ func Resolve(rb *Runbook, given map[string]string, src Sources) (Values, error) 
 		vals[p.Name] = ref.Value{S: s}
 	}
 	if len(errs) > 0 {
-		return nil, errors.New(strings.Join(errs, "\n"))
+		return nil, errs
 	}
 	return vals, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cairn-runbooks/cairn/internal/diag"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/goccy/go-yaml"
 )
@@ -17,17 +18,17 @@ type Problem struct {
 	Fix  string
 }
 
-func (p Problem) String() string {
+// Diagnostic is the problem as the one diagnostic type: its address is file:line:col, its next
+// step the fix.
+func (p Problem) Diagnostic() diag.Diagnostic {
 	loc := p.File
 	if p.Pos.Line > 0 {
 		loc = fmt.Sprintf("%s:%d:%d", p.File, p.Pos.Line, p.Pos.Column)
 	}
-	s := loc + ": " + p.Msg
-	if p.Fix != "" {
-		s += "\n    fix: " + p.Fix
-	}
-	return s
+	return diag.Diagnostic{Address: loc, Summary: p.Msg, Next: p.Fix}
 }
+
+func (p Problem) String() string { return p.Diagnostic().Error() }
 
 // Problems is every problem found in one runbook; loading reports them all at once.
 type Problems []Problem
@@ -40,7 +41,9 @@ func (ps Problems) Error() string {
 	}
 	b.WriteString("); nothing was run:")
 	for _, p := range ps {
-		b.WriteString("\n  " + p.String())
+		for _, l := range diag.Lines(p.Diagnostic()) {
+			b.WriteString("\n  " + l)
+		}
 	}
 	return b.String()
 }

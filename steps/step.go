@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/cairn-runbooks/cairn/internal/diag"
 )
 
 // Step is one runbook step of some kind, decoded from the runbook's `with:` block. The runner calls
@@ -99,6 +101,12 @@ type Check struct {
 	Change Change
 	Reason string // "snapshot app-db-pre-kms already exists → nothing to do"
 	Fix    string // for Blocked: what the engineer does about it
+}
+
+// Diagnostic is a blocked (or undecidable) check as the one diagnostic type, addressed to the
+// step: the reason is its summary, the fix what to do next.
+func (c Check) Diagnostic(step string) diag.Diagnostic {
+	return diag.Diagnostic{Address: step, Summary: c.Reason, Next: c.Fix}
 }
 
 // Ready says the step has work to do.

@@ -30,7 +30,7 @@ func TestJudgeRefusesWhatCannotBeRebuilt(t *testing.T) {
 			i := ok
 			c.mod(&i)
 			fs := judge(i, c.del)
-			if len(fs) != 1 || !strings.Contains(fs[0].problem, c.want) || fs[0].fix == "" {
+			if len(fs) != 1 || !strings.Contains(fs[0].Summary, c.want) || fs[0].Next == "" {
 				t.Fatalf("want one finding %q with a fix, got %+v", c.want, fs)
 			}
 		})

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 
+	"github.com/cairn-runbooks/cairn/internal/diag"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
 )
@@ -62,32 +63,35 @@ func (p *Preflight) Describe(env *steps.Env) []steps.Action {
 	return acts
 }
 
-type finding struct{ problem, fix string }
+// finding is one thing that stops the rebuild, as the one diagnostic type: what is wrong and its fix.
+func finding(problem, fix string) diag.Diagnostic {
+	return diag.Diagnostic{Summary: problem, Next: fix}
+}
 
 // judge lists what stops a rebuild of inst. It is pure, so every rule is tested without AWS.
-func judge(inst rdstypes.DBInstance, willDelete bool) []finding {
+func judge(inst rdstypes.DBInstance, willDelete bool) []diag.Diagnostic {
 	id := aws.ToString(inst.DBInstanceIdentifier)
-	var out []finding
+	var out []diag.Diagnostic
 	if e := aws.ToString(inst.Engine); e != "postgres" {
-		out = append(out, finding{fmt.Sprintf("instance %s runs engine %q, not postgres", id, e),
-			"this runbook rebuilds RDS for PostgreSQL instances only; Aurora and other engines have their own encryption paths"})
+		out = append(out, finding(fmt.Sprintf("instance %s runs engine %q, not postgres", id, e),
+			"this runbook rebuilds RDS for PostgreSQL instances only; Aurora and other engines have their own encryption paths"))
 	}
 	if s := aws.ToString(inst.DBInstanceStatus); s != "available" {
-		out = append(out, finding{fmt.Sprintf("instance %s is %s, not available", id, s),
-			"wait until `aws rds describe-db-instances --db-instance-identifier " + id + "` says available, then run again"})
+		out = append(out, finding(fmt.Sprintf("instance %s is %s, not available", id, s),
+			"wait until `aws rds describe-db-instances --db-instance-identifier "+id+"` says available, then run again"))
 	}
 	if aws.ToBool(inst.StorageEncrypted) {
-		out = append(out, finding{fmt.Sprintf("instance %s is already encrypted (key %s)", id, aws.ToString(inst.KmsKeyId)),
-			"nothing to do; to change the key, copy a snapshot with the new key and restore it (strategy snapshot-copy works for that too once this check is relaxed)"})
+		out = append(out, finding(fmt.Sprintf("instance %s is already encrypted (key %s)", id, aws.ToString(inst.KmsKeyId)),
+			"nothing to do; to change the key, copy a snapshot with the new key and restore it (strategy snapshot-copy works for that too once this check is relaxed)"))
 	}
 	if willDelete && aws.ToBool(inst.DeletionProtection) {
-		out = append(out, finding{fmt.Sprintf("instance %s has deletion protection on, and this run deletes it", id),
-			"turn it off first: aws rds modify-db-instance --db-instance-identifier " + id + " --no-deletion-protection --apply-immediately (the new instance gets it back)"})
+		out = append(out, finding(fmt.Sprintf("instance %s has deletion protection on, and this run deletes it", id),
+			"turn it off first: aws rds modify-db-instance --db-instance-identifier "+id+" --no-deletion-protection --apply-immediately (the new instance gets it back)"))
 	}
 	return out
 }
 
-func (p *Preflight) findings(ctx context.Context, env *steps.Env) (rdstypes.DBInstance, string, []finding, error) {
+func (p *Preflight) findings(ctx context.Context, env *steps.Env) (rdstypes.DBInstance, string, []diag.Diagnostic, error) {
 	c, err := p.clients(ctx, env)
 	if err != nil {
 		return rdstypes.DBInstance{}, "", nil, err
@@ -98,25 +102,25 @@ func (p *Preflight) findings(ctx context.Context, env *steps.Env) (rdstypes.DBIn
 	}
 	id, key := v[0], v[1]
 	willDelete := v[2] == "true" || v[2] == "yes" || v[2] == "1"
-	var out []finding
+	var out []diag.Diagnostic
 	inst, ok, err := c.Instance(ctx, id)
 	if err != nil {
 		return inst, "", nil, err
 	}
 	if !ok {
-		out = append(out, finding{fmt.Sprintf("instance %s does not exist in this account and region", id),
-			"check the identifier and region: aws rds describe-db-instances --query 'DBInstances[].DBInstanceIdentifier'"})
+		out = append(out, finding(fmt.Sprintf("instance %s does not exist in this account and region", id),
+			"check the identifier and region: aws rds describe-db-instances --query 'DBInstances[].DBInstanceIdentifier'"))
 	} else {
 		out = append(out, judge(inst, willDelete)...)
 	}
 	arn, enabled, err := c.KeyARN(ctx, key)
 	switch {
 	case IsNotFound(err):
-		out = append(out, finding{fmt.Sprintf("KMS key %s does not exist", key), "give an existing key id, ARN or alias (aws kms list-aliases), or create one"})
+		out = append(out, finding(fmt.Sprintf("KMS key %s does not exist", key), "give an existing key id, ARN or alias (aws kms list-aliases), or create one"))
 	case err != nil:
-		out = append(out, finding{fmt.Sprintf("KMS key %s cannot be read: %v", key, err), "check the key policy grants this identity kms:DescribeKey"})
+		out = append(out, finding(fmt.Sprintf("KMS key %s cannot be read: %v", key, err), "check the key policy grants this identity kms:DescribeKey"))
 	case !enabled:
-		out = append(out, finding{fmt.Sprintf("KMS key %s (%s) is disabled", key, arn), "enable it (aws kms enable-key --key-id " + arn + ") or choose another key"})
+		out = append(out, finding(fmt.Sprintf("KMS key %s (%s) is disabled", key, arn), "enable it (aws kms enable-key --key-id "+arn+") or choose another key"))
 	}
 	for _, f := range p.Free {
 		name, err := env.Text(f)
@@ -129,8 +133,8 @@ func (p *Preflight) findings(ctx context.Context, env *steps.Env) (rdstypes.DBIn
 		if _, taken, err := c.Instance(ctx, name); err != nil {
 			return inst, "", nil, err
 		} else if taken {
-			out = append(out, finding{fmt.Sprintf("identifier %s is taken: an instance by that name exists", name),
-				"pass another -p target=…, or delete or rename " + name + " if it is left over from an earlier attempt (`cairn resume` that run instead, if it is one)"})
+			out = append(out, finding(fmt.Sprintf("identifier %s is taken: an instance by that name exists", name),
+				"pass another -p target=…, or delete or rename "+name+" if it is left over from an earlier attempt (`cairn resume` that run instead, if it is one)"))
 		}
 	}
 	for _, f := range p.FreeSnapshots {
@@ -141,8 +145,8 @@ func (p *Preflight) findings(ctx context.Context, env *steps.Env) (rdstypes.DBIn
 		if _, taken, err := c.Snapshot(ctx, name); err != nil {
 			return inst, "", nil, err
 		} else if taken {
-			out = append(out, finding{fmt.Sprintf("snapshot identifier %s is taken", name),
-				"delete the old snapshot (aws rds delete-db-snapshot --db-snapshot-identifier " + name + ") once you are sure it is not needed, or resume the run that made it"})
+			out = append(out, finding(fmt.Sprintf("snapshot identifier %s is taken", name),
+				"delete the old snapshot (aws rds delete-db-snapshot --db-snapshot-identifier "+name+") once you are sure it is not needed, or resume the run that made it"))
 		}
 	}
 	return inst, arn, out, nil
@@ -157,8 +161,8 @@ func (p *Preflight) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if len(fs) > 0 {
 		var reasons, fixes []string
 		for _, f := range fs {
-			reasons = append(reasons, f.problem)
-			fixes = append(fixes, f.fix)
+			reasons = append(reasons, f.Summary)
+			fixes = append(fixes, f.Next)
 		}
 		return steps.BlockedBy(strings.Join(reasons, "; "), strings.Join(fixes, "; "))
 	}
@@ -172,7 +176,7 @@ func (p *Preflight) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, e
 		return nil, err
 	}
 	if len(fs) > 0 {
-		return nil, fmt.Errorf("%s", fs[0].problem)
+		return nil, fmt.Errorf("%s", fs[0].Summary)
 	}
 	s := SettingsOf(inst)
 	v, err := texts(env, p.KeepIdentifier, p.Target)
