@@ -55,7 +55,10 @@ type Runner struct {
 	lostSecrets map[string]bool
 	qcount      int
 	goAsked     bool
-	skipped     []string // steps skipped after a failure, named when the run finishes
+	// ticked holds a checklist step's confirmation, by step key: the step's own checklist
+	// question is answered by it rather than asked a second time.
+	ticked  map[string]events.Answer
+	skipped []string // steps skipped after a failure, named when the run finishes
 	// journalErr is the first failure to write the journal; the run stops on it.
 	journalErr error
 	cancel     context.CancelFunc
@@ -330,6 +333,15 @@ func (r *Runner) baseEnv(ctx context.Context, key string) *steps.Env {
 		Now:      r.cfg.Now,
 		WorkDir:  r.cfg.Run.Path(journal.WorkDir),
 		Ask: func(ctx context.Context, q steps.Question) (steps.Answer, error) {
+			if q.Kind == "checklist" {
+				r.mu.Lock()
+				a, ok := r.ticked[key]
+				delete(r.ticked, key)
+				r.mu.Unlock()
+				if ok { // ticked with the step's confirmation, moments ago
+					return steps.Answer{Yes: a.Yes, Value: a.Value, By: a.By.String()}, nil
+				}
+			}
 			kind := events.AskChecklist
 			switch q.Kind {
 			case "yesno":

@@ -293,6 +293,23 @@ func (r *Runner) confirm(ctx context.Context, spec *runbooks.StepSpec, key strin
 	}
 	switch spec.Confirm {
 	case runbooks.ConfirmYes:
+		if cl, ok := spec.Step.(checklister); ok {
+			if items := cl.Checklist(r.baseEnv(ctx, key)); len(items) > 0 {
+				// one prompt: the checklist is the confirmation
+				a, err := r.ask(ctx, events.Question{Kind: events.AskChecklist, Purpose: events.PurposeApply, Step: key,
+					Prompt: "Apply " + spec.Title + "? Tick each item when it is done", Detail: destructiveNote(spec), Items: items})
+				if err != nil || !a.Yes {
+					return false, r.stopStatus(ctx, events.Aborted)
+				}
+				r.mu.Lock()
+				if r.ticked == nil {
+					r.ticked = map[string]events.Answer{}
+				}
+				r.ticked[key] = a
+				r.mu.Unlock()
+				break
+			}
+		}
 		a, err := r.ask(ctx, events.Question{Kind: events.AskConfirm, Purpose: events.PurposeApply, Step: key, Prompt: "Apply " + spec.Title + "?", Detail: destructiveNote(spec)})
 		if err != nil || !a.Yes {
 			return false, r.stopStatus(ctx, events.Aborted)
@@ -309,6 +326,11 @@ func (r *Runner) confirm(ctx context.Context, spec *runbooks.StepSpec, key strin
 		}
 	}
 	return true, ""
+}
+
+// checklister is a step whose apply is a checklist a person ticks (generic.Manual).
+type checklister interface {
+	Checklist(env *steps.Env) []string
 }
 
 // stopStatus is s, or Interrupted when the stop came from ctx ending (a question cut short).

@@ -41,6 +41,10 @@ func (m *Manual) Check(context.Context, *steps.Env) steps.Check {
 	return steps.CannotTell("a person confirms this checklist")
 }
 
+// Checklist is what the engineer ticks to apply the step. The runner asks it together with the
+// step's confirmation, as one prompt, and Apply's own question is then answered by that one.
+func (m *Manual) Checklist(env *steps.Env) []string { return m.items(env, m.Items) }
+
 // Apply asks the engineer to tick every item.
 func (m *Manual) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
 	return nil, m.ask(ctx, env, "Tick each item when it is done", m.Items)
