@@ -112,6 +112,7 @@ func TestWizardInTmux(t *testing.T) {
 	}
 	tm.send(".1", "source "+envFile+"; "+w.bin+" follow "+ids[0]+" --no-tui", "Enter")
 	tm.waitFor(".1", "Tick each item")
+	tm.waitFor(".0", "● ready") // the type-ahead guard: keys count once the question says so
 	tm.send(".0", "Space")
 	time.Sleep(200 * time.Millisecond)
 	tm.send(".0", "Enter")
