@@ -101,7 +101,7 @@ func (p *Preflight) findings(ctx context.Context, env *steps.Env) (rdstypes.DBIn
 		return rdstypes.DBInstance{}, "", nil, err
 	}
 	id, key := v[0], v[1]
-	willDelete := v[2] == "true" || v[2] == "yes" || v[2] == "1"
+	willDelete := isTrue(v[2])
 	var out []diag.Diagnostic
 	inst, ok, err := c.Instance(ctx, id)
 	if err != nil {
