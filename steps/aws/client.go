@@ -119,6 +119,17 @@ func (c *Clients) KeyARN(ctx context.Context, key string) (arn string, enabled b
 	return aws.ToString(out.KeyMetadata.Arn), out.KeyMetadata.Enabled, nil
 }
 
+// resolveKey resolves a KMS key id, ARN or alias to its ARN and says whether a resource whose
+// storage is encrypted (and with kmsKeyID) is encrypted with that key: the one place a step compares
+// an instance's or a snapshot's key with the key it was given.
+func (c *Clients) resolveKey(ctx context.Context, key string, encrypted *bool, kmsKeyID *string) (arn string, match bool, err error) {
+	arn, _, err = c.KeyARN(ctx, key)
+	if err != nil {
+		return "", false, err
+	}
+	return arn, aws.ToBool(encrypted) && aws.ToString(kmsKeyID) == arn, nil
+}
+
 // Credentials are a master user's name and password.
 type Credentials struct {
 	Username string

@@ -94,11 +94,11 @@ func judgeEncryption(ctx context.Context, c *Clients, inst rdstypes.DBInstance, 
 	if key == "" {
 		return !aws.ToBool(inst.StorageEncrypted), "unencrypted", nil
 	}
-	arn, _, err := c.KeyARN(ctx, key)
+	arn, match, err := c.resolveKey(ctx, key, inst.StorageEncrypted, inst.KmsKeyId)
 	if err != nil {
 		return false, "", err
 	}
-	return aws.ToBool(inst.StorageEncrypted) && aws.ToString(inst.KmsKeyId) == arn, "encrypted with " + arn, nil
+	return match, "encrypted with " + arn, nil
 }
 
 // Check looks at the identifier.

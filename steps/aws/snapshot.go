@@ -236,14 +236,6 @@ func (s *CopySnapshot) Describe(env *steps.Env) []steps.Action {
 	}
 }
 
-func (s *CopySnapshot) keyMatches(ctx context.Context, c *Clients, snap rdstypes.DBSnapshot, key string) (bool, string, error) {
-	arn, _, err := c.KeyARN(ctx, key)
-	if err != nil {
-		return false, "", err
-	}
-	return aws.ToBool(snap.Encrypted) && aws.ToString(snap.KmsKeyId) == arn, arn, nil
-}
-
 // copiedFrom says why a snapshot found under the copy's name is not a copy of the source snapshot
 // ("" when it is). A copy keeps its source's DbiResourceId (the instance's) and its
 // OriginalSnapshotCreateTime (when CreateDBSnapshot ran), so both must be the source's: a copy of
@@ -284,7 +276,7 @@ func (s *CopySnapshot) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if !ok {
 		return steps.ReadyTo(steps.Create, "copy %s of snapshot %s encrypted with %s → create", v[1], v[0], v[2])
 	}
-	match, arn, err := s.keyMatches(ctx, c, snap, v[2])
+	arn, match, err := c.resolveKey(ctx, v[2], snap.Encrypted, snap.KmsKeyId)
 	if err != nil {
 		return steps.CannotTell("key %s: %v", v[2], err)
 	}
@@ -357,7 +349,7 @@ func (s *CopySnapshot) Verify(ctx context.Context, env *steps.Env) error {
 	if !ok || aws.ToString(snap.Status) != "available" {
 		return &steps.VerifyError{What: "snapshot " + v[0], Expected: "available", Found: "missing or " + aws.ToString(snap.Status)}
 	}
-	match, arn, err := s.keyMatches(ctx, c, snap, v[1])
+	arn, match, err := c.resolveKey(ctx, v[1], snap.Encrypted, snap.KmsKeyId)
 	if err != nil {
 		return err
 	}
