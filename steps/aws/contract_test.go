@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
 
-	"github.com/cairn-runbooks/cairn/internal/pgcluster"
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 	"github.com/cairn-runbooks/cairn/internal/twin"
 	"github.com/cairn-runbooks/cairn/steps"
@@ -20,19 +19,9 @@ import (
 
 // The AWS kinds pass the step contract on the twin, judged by the test's own DescribeDB* probe.
 func TestContractOnTheTwin(t *testing.T) {
-	testbed.Require(t, "PostgreSQL server", func() error { _, err := pgcluster.Installed(); return err })
 	ctx := context.Background()
-	tw, err := twin.Start(ctx, twin.Options{Dir: testbed.TempDir(t), Speed: twin.SpeedFast, Seed: twin.SeedDemo, Rows: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tw.Close(context.Background()) })
-	for _, kv := range tw.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	ep := tw.Endpoint()
-	rdsc := awsrds.NewFromConfig(twin.AWSConfig(), func(o *awsrds.Options) { o.BaseEndpoint = &ep })
+	tb := testbed.StartTwinSDK(t)
+	rdsc := tb.RDS
 	probe := func(t testing.TB) string {
 		var b strings.Builder
 		is, err := rdsc.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{})

@@ -14,7 +14,6 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
 
-	"github.com/cairn-runbooks/cairn/internal/pgcluster"
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 	"github.com/cairn-runbooks/cairn/internal/twin"
 	"github.com/cairn-runbooks/cairn/steps"
@@ -26,20 +25,10 @@ import (
 // twin, judged by the test's own IAM and DescribeDBInstances calls. The `with:` blocks are the
 // runbook's (runbooks/builtin/dblink-secret.yaml) with its parameters and earlier outputs filled in.
 func TestIAMKindsContractOnTheTwin(t *testing.T) {
-	testbed.Require(t, "PostgreSQL server", func() error { _, err := pgcluster.Installed(); return err })
 	ctx := context.Background()
-	tw, err := twin.Start(ctx, twin.Options{Dir: testbed.TempDir(t), Speed: twin.SpeedFast, Seed: twin.SeedDemo, Rows: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tw.Close(context.Background()) })
-	for _, kv := range tw.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	ep := tw.Endpoint()
-	iamc := iam.NewFromConfig(twin.AWSConfig(), func(o *iam.Options) { o.BaseEndpoint = &ep })
-	rdsc := awsrds.NewFromConfig(twin.AWSConfig(), func(o *awsrds.Options) { o.BaseEndpoint = &ep })
+	tb := testbed.StartTwinSDK(t)
+	iamc := tb.IAM
+	rdsc := tb.RDS
 	reg := all.Registry()
 
 	t.Run("iam-role", func(t *testing.T) {

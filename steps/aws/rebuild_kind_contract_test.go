@@ -16,7 +16,6 @@ import (
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/cairn-runbooks/cairn/internal/pgcluster"
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 	"github.com/cairn-runbooks/cairn/internal/twin"
 	"github.com/cairn-runbooks/cairn/steps"
@@ -32,20 +31,10 @@ import (
 // outputs filled in. The subtests run in the runbook's order on one twin: each uses what the one
 // before left (the preflight's settings, the insurance snapshot, the encrypted copy).
 func TestRebuildKindsContractOnTheTwin(t *testing.T) {
-	testbed.Require(t, "PostgreSQL server", func() error { _, err := pgcluster.Installed(); return err })
 	ctx := context.Background()
-	tw, err := twin.Start(ctx, twin.Options{Dir: testbed.TempDir(t), Speed: twin.SpeedFast, Seed: twin.SeedDemo, Rows: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tw.Close(context.Background()) })
-	for _, kv := range tw.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	ep := tw.Endpoint()
-	rdsc := awsrds.NewFromConfig(twin.AWSConfig(), func(o *awsrds.Options) { o.BaseEndpoint = &ep })
-	kmsc := awskms.NewFromConfig(twin.AWSConfig(), func(o *awskms.Options) { o.BaseEndpoint = &ep })
+	tb := testbed.StartTwinSDK(t)
+	rdsc := tb.RDS
+	kmsc := tb.KMS
 	reg := all.Registry()
 
 	key, err := kmsc.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(twin.DemoKeyAlias)})
@@ -59,7 +48,7 @@ func TestRebuildKindsContractOnTheTwin(t *testing.T) {
 	// windows, IAM authentication, Performance Insights, log exports, storage autoscaling), and
 	// the rest set here (provisioned gp3 storage, no minor-version upgrades, another CA, Enhanced
 	// Monitoring with its role, a longer Performance Insights retention).
-	iamc := awsiam.NewFromConfig(twin.AWSConfig(), func(o *awsiam.Options) { o.BaseEndpoint = &ep })
+	iamc := tb.IAM
 	role, err := iamc.CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("rds-monitoring-role"),
 		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"monitoring.rds.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
 	if err != nil {
