@@ -4,6 +4,7 @@
 package steplist
 
 import (
+	"fmt"
 	"strings"
 
 	"charm.land/lipgloss/v2"
@@ -60,20 +61,69 @@ func Duration(c *common.Common, st *events.StepState) string {
 	return ""
 }
 
-// View draws the list in width×height.
-func View(c *common.Common, rs *events.RunState, width, height int) string {
+// offPath reports whether a step is folded: not on this path (its when: is false) and not run.
+func offPath(st *events.StepState) bool {
+	return st.Info.OffPath != "" && (st.Status == events.StatusPending || st.Status == events.StatusSkipped)
+}
+
+// Folded counts the steps not on this path that the list folds into one line.
+func Folded(rs *events.RunState) int {
+	n := 0
+	for _, st := range rs.Steps {
+		if offPath(st) {
+			n++
+		}
+	}
+	return n
+}
+
+// View draws the list in width×height. Steps not on this path fold into one line at the end
+// unless expand.
+func View(c *common.Common, rs *events.RunState, width, height int, expand bool) string {
 	s := c.Styles
 	if width < 10 || height < 1 {
 		return ""
 	}
+	// rows: step indexes, -1 for the folded line
+	var rows []int
+	folded := 0
+	curRow := -1
 	cur := rs.CurrentIndex()
+	for i, st := range rs.Steps {
+		if !expand && offPath(st) && i != cur {
+			folded++
+			continue
+		}
+		if i == cur {
+			curRow = len(rows)
+		}
+		rows = append(rows, i)
+	}
+	if folded > 0 {
+		rows = append(rows, -1)
+	}
 	first := 0
-	if n := len(rs.Steps); n > height && cur >= 0 {
-		first = min(max(0, cur-height/2), n-height)
+	if n := len(rows); n > height && curRow >= 0 {
+		first = min(max(0, curRow-height/2), n-height)
 	}
 	showStatus := width >= 44
 	var b strings.Builder
-	for i := first; i < len(rs.Steps) && i < first+height; i++ {
+	for r := first; r < len(rows) && r < first+height; r++ {
+		if r > first {
+			b.WriteByte('\n')
+		}
+		i := rows[r]
+		if i < 0 {
+			text := common.Plural(folded, "step") + " not on this path · o lists them"
+			if lipgloss.Width(text) > width {
+				text = common.Plural(folded, "step") + " not on this path"
+			}
+			if lipgloss.Width(text) > width {
+				text = fmt.Sprintf("%d not on this path · o", folded)
+			}
+			b.WriteString(s.Subtle.Render(ansi.Truncate(text, width, "…")))
+			continue
+		}
 		st := rs.Steps[i]
 		dur := Duration(c, st)
 		right := dur
@@ -84,6 +134,9 @@ func View(c *common.Common, rs *events.RunState, width, height int) string {
 			}
 		}
 		mark := Mark(st.Status)
+		if st.Info.OffPath != "" && st.Status == events.StatusPending {
+			right = "not on this path"
+		}
 		if st.Info.Cutback && st.Status == events.StatusPending {
 			// a cut-back step runs only if the engineer chooses cut back after a failure
 			mark, right = "↺", "if cut back"
@@ -106,9 +159,6 @@ func View(c *common.Common, rs *events.RunState, width, height int) string {
 			line = s.Current.Render(line)
 		case st.Status == events.StatusPending || st.Status == events.StatusSkipped:
 			line = s.Subtle.Render(line)
-		}
-		if i > first {
-			b.WriteByte('\n')
 		}
 		b.WriteString(line)
 	}

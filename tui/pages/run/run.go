@@ -85,6 +85,7 @@ type Model struct {
 	mdKey     string
 	timingsFn func(runbook string) map[string]time.Duration
 	arm       tea.Cmd // a new prompt's grace timer, started by the next Update
+	showOff   bool    // list the steps not on this path one by one
 }
 
 // New opens the page on a source.
@@ -343,6 +344,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.pane.Update(msg)
 		return nil
 	}
+	if key.Matches(msg, k.OffPath) && steplist.Folded(m.rs) > 0 {
+		m.showOff = !m.showOff
+		return nil
+	}
 	if promptLive {
 		return m.answerWith(msg)
 	}
@@ -436,7 +441,7 @@ func (m *Model) Help() keymap.Help {
 	full := [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Follow},
 		{k.Yes, k.No, k.Toggle, k.Submit, k.Cancel},
-		{k.Note, k.Quit, k.ForceQuit, k.Help},
+		{k.Note, k.OffPath, k.Quit, k.ForceQuit, k.Help},
 	}
 	return keymap.Help{Short: short, Full: full}
 }
@@ -444,9 +449,13 @@ func (m *Model) Help() keymap.Help {
 // View draws the page body in w×h.
 func (m *Model) View(w, h int) string {
 	s := m.c.Styles
+	// the list widens with the terminal: whole titles on a wide one, the output keeps the rest
 	leftW := min(max(w*3/10, 24), 48)
+	if w >= 120 {
+		leftW = min(w*2/5, 72)
+	}
 	rightW := w - leftW - 4
-	left := steplist.View(m.c, m.rs, leftW, h)
+	left := steplist.View(m.c, m.rs, leftW, h, m.showOff)
 	sep := s.Rule.Render(strings.TrimRight(strings.Repeat("│\n", h), "\n"))
 	right := m.right(rightW, h)
 	return lipgloss.JoinHorizontal(lipgloss.Top, " ", left, " ", sep, " ", right)
