@@ -19,7 +19,6 @@ import (
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/cairn-runbooks/cairn/internal/pgcluster"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 	"github.com/cairn-runbooks/cairn/internal/twin"
@@ -37,19 +36,9 @@ import (
 // (runbooks/builtin/rds-encrypt.yaml) with its parameters and earlier outputs filled in; the
 // subtests run in the runbook's order, each starting from what the one before left.
 func TestLogicalKindsContractOnTheTwin(t *testing.T) {
-	testbed.Require(t, "PostgreSQL server", func() error { _, err := pgcluster.Installed(); return err })
 	ctx := context.Background()
-	tw, err := twin.Start(ctx, twin.Options{Dir: testbed.TempDir(t), Speed: twin.SpeedFast, Seed: twin.SeedDemo, Rows: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tw.Close(context.Background()) })
-	for _, kv := range tw.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	ep := tw.Endpoint()
-	rdsc := awsrds.NewFromConfig(twin.AWSConfig(), func(o *awsrds.Options) { o.BaseEndpoint = &ep })
+	tb := testbed.StartTwinSDK(t)
+	rdsc := tb.RDS
 	reg := all.Registry()
 
 	// The new instance, as rds-create-instance leaves it: the source's master, with the real password.
