@@ -96,6 +96,8 @@ func TestWizard(t *testing.T) {
 				tm.Send(key(k))
 				screen(t, tm)
 			}
+			// huh moves focus by a Cmd: type only once the password field has it
+			waitScreen(t, tm, "┃ app_password")
 			tm.Type("hunter2")
 			tm.Send(key("enter"))
 			s := waitScreen(t, tm, "Plan", "5 steps, 1 destructive")
