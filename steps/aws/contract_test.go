@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 	"github.com/cairn-runbooks/cairn/internal/twin"
@@ -45,6 +46,7 @@ func TestContractOnTheTwin(t *testing.T) {
 	env := func() *steps.Env {
 		e := steptest.Env(t, map[string]string{})
 		e.Environ = os.Environ()
+		e.RunID = "run-contract"
 		return e
 	}
 	// A second instance, app-db-2 (restored from a snapshot of app-db), for the look-alikes: a
@@ -105,6 +107,45 @@ func TestContractOnTheTwin(t *testing.T) {
 				t.Fatal(err)
 			}
 		}})
+	})
+	// An older snapshot of the same instance under the same name, taken by another run (or by
+	// hand): the same DbiResourceId, another state of the data. Not done, never waited for as this
+	// run's; this run's own snapshot is done when the run is resumed.
+	t.Run("rds-snapshot: another run's snapshot of the same instance", func(t *testing.T) {
+		st := steptest.Decode(t, reg, "rds-snapshot", "instance: app-db\nsnapshot: contract-snap-run\n")
+		for _, tags := range [][]rdstypes.Tag{{{Key: aws.String(awsstep.TagRunID), Value: aws.String("run-yesterday")}}, nil} {
+			if _, err := rdsc.CreateDBSnapshot(ctx, &awsrds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String("app-db"),
+				DBSnapshotIdentifier: aws.String("contract-snap-run"), Tags: tags}); err != nil {
+				t.Fatal(err)
+			}
+			waitSnapshot(t, rdsc, "contract-snap-run")
+			waitInstance(t, rdsc, "app-db")
+			before := probe(t)
+			ch := st.Check(ctx, env())
+			if ch.State != steps.Blocked || ch.Fix == "" || !strings.Contains(ch.Reason, "not this run's") {
+				t.Fatalf("snapshot of app-db tagged %v: want blocked with a fix, got %+v", tags, ch)
+			}
+			if _, err := st.Apply(ctx, env()); err == nil {
+				t.Fatalf("apply passed over the snapshot of app-db tagged %v", tags)
+			}
+			if got := probe(t); got != before {
+				t.Fatalf("apply changed the target:\nbefore: %s\nafter:  %s", before, got)
+			}
+			if _, err := rdsc.DeleteDBSnapshot(ctx, &awsrds.DeleteDBSnapshotInput{DBSnapshotIdentifier: aws.String("contract-snap-run")}); err != nil {
+				t.Fatal(err)
+			}
+			waitSnapshotGone(t, rdsc, "contract-snap-run")
+		}
+		// This run's own: taken, then found done by a resumed run (a fresh Env of the same run).
+		if _, err := st.Apply(ctx, env()); err != nil {
+			t.Fatal(err)
+		}
+		if ch := st.Check(ctx, env()); ch.State != steps.Done {
+			t.Fatalf("this run's own snapshot on resume: check says %s (%s), want done", ch.State, ch.Reason)
+		}
+		if err := st.Rollback(ctx, env()); err != nil {
+			t.Fatal(err)
+		}
 	})
 	t.Run("rds-rename", func(t *testing.T) {
 		st := steptest.Decode(t, reg, "rds-rename", "from: app-db\nto: app-db-renamed\nencrypted: \"false\"\n")

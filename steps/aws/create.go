@@ -49,7 +49,7 @@ func (c *Create) Validate() error {
 }
 
 // createInput is the CreateDBInstance call for the source's settings s (password: the stand-in).
-func createInput(id, key, password string, s Settings) *rds.CreateDBInstanceInput {
+func createInput(env *steps.Env, id, key, password string, s Settings) *rds.CreateDBInstanceInput {
 	in := &rds.CreateDBInstanceInput{
 		DBInstanceIdentifier: &id, Engine: aws.String("postgres"), EngineVersion: aws.String(s.EngineVersion),
 		DBInstanceClass: aws.String(s.Class), AllocatedStorage: aws.Int32(s.AllocatedStorage),
@@ -57,7 +57,7 @@ func createInput(id, key, password string, s Settings) *rds.CreateDBInstanceInpu
 		Port: aws.Int32(s.Port), StorageEncrypted: aws.Bool(true), KmsKeyId: aws.String(key),
 		MultiAZ: aws.Bool(s.MultiAZ), PubliclyAccessible: aws.Bool(s.PubliclyAccessible),
 		CopyTagsToSnapshot: aws.Bool(s.CopyTagsToSnapshot), DeletionProtection: aws.Bool(s.DeletionProtection),
-		BackupRetentionPeriod: aws.Int32(s.BackupRetention), Tags: s.Tags,
+		BackupRetentionPeriod: aws.Int32(s.BackupRetention), Tags: runTags(env, s.Tags, s.ResourceID),
 	}
 	p := s.placement()
 	in.StorageType, in.DBParameterGroupName, in.DBSubnetGroupName = p.storageType, p.parameterGroup, p.subnetGroup
@@ -73,7 +73,7 @@ func (c *Create) Describe(env *steps.Env) []steps.Action {
 	st, err := env.Text(c.Settings)
 	s, perr := ParseSettings(st)
 	if err == nil && perr == nil {
-		create = callOf("rds CreateDBInstance", createInput(env.Describe(c.Identifier), env.Describe(c.KMSKey), "", s), map[string]string{"MasterUserPassword": pw})
+		create = callOf("rds CreateDBInstance", createInput(env, env.Describe(c.Identifier), env.Describe(c.KMSKey), "", s), map[string]string{"MasterUserPassword": pw})
 	} else {
 		create = call("rds CreateDBInstance", "DBInstanceIdentifier", env.Describe(c.Identifier), "Engine", "postgres", "StorageEncrypted", "true", "KmsKeyId", env.Describe(c.KMSKey),
 			"MasterUserPassword", pw, "settings", "copied from the source (known after apply)")
@@ -167,6 +167,9 @@ func (c *Create) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if !good {
 		return steps.BlockedBy(fmt.Sprintf("instance %s exists but is not %s", id, want), "it is not the instance this step creates: choose another identifier, or delete it")
 	}
+	if ours, why := instanceIsOurs(env, inst); !ours {
+		return steps.BlockedBy(why, fixForeignInstance(id))
+	}
 	if st := aws.ToString(inst.DBInstanceStatus); st != "available" {
 		return steps.ReadyTo(steps.Create, "instance %s is %s → wait, then set the master password", id, st)
 	}
@@ -208,10 +211,14 @@ func (c *Create) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 	if env.Secrets != nil {
 		env.Secrets(tmp)
 	}
-	if _, ok, err := cl.Instance(ctx, id); err != nil {
+	if inst, ok, err := cl.Instance(ctx, id); err != nil {
 		return nil, err
-	} else if !ok {
-		in := createInput(id, key, tmp, s)
+	} else if ok {
+		if ours, why := instanceIsOurs(env, inst); !ours {
+			return nil, fmt.Errorf("%s: nothing was created; %s", why, fixForeignInstance(id))
+		}
+	} else {
+		in := createInput(env, id, key, tmp, s)
 		if _, err := cl.RDS.CreateDBInstance(ctx, in); err != nil {
 			return nil, fmt.Errorf("CreateDBInstance %s: %w", id, err)
 		}

@@ -146,9 +146,12 @@ func (d *Delete) Rollback(ctx context.Context, env *steps.Env) error {
 }
 
 // DeleteRebuild is the `rds-delete-rebuild` kind, for cut-backs: delete the half-made encrypted
-// instance under Instance — only if it is encrypted and was created after Snapshot (the insurance
-// snapshot of this rebuild), so an instance this procedure did not make is never touched. Without a
-// final snapshot: it holds nothing the source and its snapshot do not.
+// instance under Instance — only if it is encrypted and carries this run's tag (cairn:run-id, put
+// there by rds-restore or rds-create-instance), so an instance this run did not make is never
+// touched: the unencrypted source is left alone (done), and an encrypted instance of another run or
+// made by hand is blocked, with the fix, never deleted. Snapshot (the rebuild's insurance snapshot)
+// is named in the plan only. Without a final snapshot: it holds nothing the source and its snapshot
+// do not.
 type DeleteRebuild struct {
 	Region   `yaml:",inline"`
 	Instance ref.Template `yaml:"instance"`
@@ -166,63 +169,77 @@ func (d *DeleteRebuild) Validate() error {
 // Describe lists the calls.
 func (d *DeleteRebuild) Describe(env *steps.Env) []steps.Action {
 	return []steps.Action{call("rds DeleteDBInstance", "DBInstanceIdentifier", env.Describe(d.Instance), "SkipFinalSnapshot", "true",
-		"only if", "encrypted and created after snapshot "+env.Describe(d.Snapshot))}
+		"only if", "encrypted and tagged "+TagRunID+"="+env.RunID+" (made by this run, after snapshot "+env.Describe(d.Snapshot)+")")}
 }
 
-func (d *DeleteRebuild) ours(ctx context.Context, env *steps.Env) (*Clients, string, bool, string, error) {
-	v, err := texts(env, d.Instance, d.Snapshot)
+// rebuildFinding is what DeleteRebuild finds under its name.
+type rebuildFinding int
+
+const (
+	rebuildNone    rebuildFinding = iota // nothing of this run's to delete (no instance, or the unencrypted source)
+	rebuildOurs                          // an encrypted instance this run made: to delete
+	rebuildForeign                       // an encrypted instance this run did not make: never touched
+)
+
+func (d *DeleteRebuild) ours(ctx context.Context, env *steps.Env) (*Clients, string, rebuildFinding, string, error) {
+	v, err := texts(env, d.Instance)
 	if err != nil {
-		return nil, "", false, "", err
+		return nil, "", rebuildNone, "", err
 	}
 	c, err := d.clients(ctx, env)
 	if err != nil {
-		return nil, "", false, "", err
+		return nil, "", rebuildNone, "", err
 	}
 	inst, ok, err := c.Instance(ctx, v[0])
 	if err != nil || !ok {
-		return c, v[0], false, "instance " + v[0] + " does not exist", err
+		return c, v[0], rebuildNone, "instance " + v[0] + " does not exist", err
 	}
 	if !aws.ToBool(inst.StorageEncrypted) {
-		return c, v[0], false, "instance " + v[0] + " is unencrypted: not a rebuild, left alone", nil
+		return c, v[0], rebuildNone, "instance " + v[0] + " is unencrypted: not a rebuild, left alone", nil
 	}
-	snap, ok, err := c.Snapshot(ctx, v[1])
-	if err != nil {
-		return c, v[0], false, "", err
+	if ours, why := instanceIsOurs(env, inst); !ours {
+		return c, v[0], rebuildForeign, why, nil
 	}
-	if !ok || snap.SnapshotCreateTime == nil || inst.InstanceCreateTime == nil || !inst.InstanceCreateTime.After(*snap.SnapshotCreateTime) {
-		return c, v[0], false, "instance " + v[0] + " was not made after snapshot " + v[1] + ": not this rebuild's, left alone", nil
-	}
-	return c, v[0], true, "", nil
+	return c, v[0], rebuildOurs, "", nil
 }
 
 // Check says whether there is a half-made instance of this rebuild.
 func (d *DeleteRebuild) Check(ctx context.Context, env *steps.Env) steps.Check {
-	_, id, ours, why, err := d.ours(ctx, env)
+	_, id, found, why, err := d.ours(ctx, env)
 	if err != nil {
 		return unknownOr(err, fixAWS)
 	}
-	if !ours {
-		return steps.AlreadyDone("%s", why)
+	switch found {
+	case rebuildOurs:
+		return steps.ReadyTo(steps.Delete, "delete the encrypted instance %s this run made", id)
+	case rebuildForeign:
+		return steps.BlockedBy("an encrypted instance is under "+id+" that this run did not make: "+why, fixForeignInstance(id))
 	}
-	return steps.ReadyTo(steps.Delete, "delete the encrypted instance %s this rebuild made", id)
+	return steps.AlreadyDone("%s", why)
 }
 
-// Apply deletes it.
+// Apply deletes it (only this run's).
 func (d *DeleteRebuild) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
-	c, id, ours, _, err := d.ours(ctx, env)
-	if err != nil || !ours {
+	c, id, found, why, err := d.ours(ctx, env)
+	if err != nil {
 		return nil, err
 	}
-	return nil, deleteMade(ctx, env, c, id, "*")
+	switch found {
+	case rebuildOurs:
+		return nil, deleteMade(ctx, env, c, id, "*")
+	case rebuildForeign:
+		return nil, fmt.Errorf("%s: nothing was deleted; %s", why, fixForeignInstance(id))
+	}
+	return nil, nil
 }
 
 // Verify proves it is gone (or never was this rebuild's).
 func (d *DeleteRebuild) Verify(ctx context.Context, env *steps.Env) error {
-	_, id, ours, _, err := d.ours(ctx, env)
+	_, id, found, _, err := d.ours(ctx, env)
 	if err != nil {
 		return err
 	}
-	if ours {
+	if found == rebuildOurs {
 		return &steps.VerifyError{What: "instance " + id, Expected: "deleted", Found: "still there"}
 	}
 	return nil

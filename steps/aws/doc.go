@@ -15,6 +15,9 @@
 // by Describe with its inputs.
 //
 // What Check accepts as done, and what binds it to this target (steps/LOOKALIKES.md has every kind):
+// what rds-snapshot, rds-restore and rds-create-instance make is tagged with this run's id
+// (cairn:run-id) and the source's DbiResourceId (cairn:source-resource-id), and is done only with
+// this run's tag — so is what rds-delete-rebuild deletes (runtags.go);
 // a snapshot only when its DbiResourceId is the instance's as it is now (an identifier can be reused,
 // a resource id cannot); an encrypted copy only when its DbiResourceId and OriginalSnapshotCreateTime
 // are its source snapshot's; an instance only with the key, every setting and (create) a real login

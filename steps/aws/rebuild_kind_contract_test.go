@@ -20,6 +20,7 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/twin"
 	"github.com/cairn-runbooks/cairn/steps"
 	"github.com/cairn-runbooks/cairn/steps/all"
+	awsstep "github.com/cairn-runbooks/cairn/steps/aws"
 	"github.com/cairn-runbooks/cairn/steps/steptest"
 )
 
@@ -92,7 +93,7 @@ will-delete: "${params.keep-identifier}"
 free: ["${params.target}", "${params.instance}-unencrypted"]
 free-snapshots: ["${params.instance}-pre-kms", "${params.instance}-pre-kms-enc", "${params.instance}-final-unencrypted"]
 `)
-		env := steptest.Env(t, vals)
+		env := runEnv(t, vals)
 		out, err := st.Apply(ctx, env)
 		if err != nil {
 			t.Fatalf("preflight of the demo instance: %v", err)
@@ -135,7 +136,7 @@ source: "${params.instance}-pre-kms"
 target: "${params.instance}-pre-kms-enc"
 kms-key: "${steps.preflight.key-arn}"
 `)
-		env := steptest.Env(t, vals)
+		env := runEnv(t, vals)
 		var older *time.Time
 		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, LookAlike: &steptest.LookAlike{
 			What: "app-db-pre-kms-enc encrypted with the key, but copied from an older snapshot of app-db",
@@ -196,7 +197,7 @@ identifier: "${params.target}"
 settings: "${steps.preflight.settings}"
 kms-key: "${steps.preflight.key-arn}"
 `)
-		steptest.Run(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: probe, LookAlike: &steptest.LookAlike{
+		steptest.Run(t, steptest.Case{Step: st, Env: runEnv(t, vals), Probe: probe, LookAlike: &steptest.LookAlike{
 			What: "app-db-enc restored from the encrypted copy by hand, without the source's settings",
 			Plant: func(t testing.TB) {
 				if _, err := rdsc.RestoreDBInstanceFromDBSnapshot(ctx, &awsrds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String("app-db-pre-kms-enc"),
@@ -232,10 +233,34 @@ kms-key: "${steps.preflight.key-arn}"
 			waitInstanceGone(t, rdsc, "app-db-enc")
 		}})
 
+		// The same instance, made by another run (its tag), is not this run's: blocked with the
+		// fix, and apply refuses and leaves it as it is. This run's own (a resume) is done.
+		t.Run("another run's instance is not done", func(t *testing.T) {
+			env := runEnv(t, vals)
+			if _, err := st.Apply(ctx, env); err != nil {
+				t.Fatal(err)
+			}
+			if ch := st.Check(ctx, env); ch.State != steps.Done {
+				t.Fatalf("this run's own app-db-enc: check says %s (%s), want done (a resumed run)", ch.State, ch.Reason)
+			}
+			other := runEnv(t, vals)
+			other.RunID = "run-other"
+			before := probe(t)
+			if ch := st.Check(ctx, other); ch.State != steps.Blocked || ch.Fix == "" || !strings.Contains(ch.Reason, contractRunID) {
+				t.Fatalf("app-db-enc made by run %s, checked by run-other: want blocked with a fix naming it, got %+v", contractRunID, ch)
+			}
+			if _, err := st.Apply(ctx, other); err == nil || !strings.Contains(err.Error(), "nothing was") {
+				t.Fatalf("apply by run-other over app-db-enc: want a refusal, got %v", err)
+			}
+			if got := probe(t); got != before {
+				t.Fatalf("run-other's apply changed app-db-enc:\nbefore: %s\nafter:  %s", before, got)
+			}
+		})
+
 		// The restore's work includes the source's settings: a restored instance whose security
 		// groups were changed afterwards is not the one this step makes.
 		t.Run("changed settings are noticed", func(t *testing.T) {
-			env := steptest.Env(t, vals)
+			env := runEnv(t, vals)
 			if _, err := st.Apply(ctx, env); err != nil {
 				t.Fatal(err)
 			}
@@ -257,7 +282,7 @@ kms-key: "${steps.preflight.key-arn}"
 		// A drifted operational setting is named by Verify. One the restore itself sets blocks the
 		// step; one its ModifyDBInstance sets is that call still to make, which Apply makes again.
 		t.Run("drifted operational settings are noticed", func(t *testing.T) {
-			env := steptest.Env(t, vals)
+			env := runEnv(t, vals)
 			if _, err := rdsc.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("app-db-enc"),
 				VpcSecurityGroupIds: []string{"sg-0cairn0app000000"}, ApplyImmediately: aws.Bool(true)}); err != nil {
 				t.Fatal(err)
@@ -325,7 +350,7 @@ kms-key: "${steps.preflight.key-arn}"
 	t.Run("rds-create-instance", func(t *testing.T) {
 		// The logical path builds under the preflight's build-id; app-db-new here, so the restore's
 		// identifier stays apart.
-		env := steptest.Env(t, mergeVals(vals, map[string]string{"steps.preflight.build-id": "app-db-new"}))
+		env := runEnv(t, mergeVals(vals, map[string]string{"steps.preflight.build-id": "app-db-new"}))
 		st := steptest.Decode(t, reg, "rds-create-instance", `
 region: "${params.region}"
 identifier: "${steps.preflight.build-id}"
@@ -371,6 +396,24 @@ password: "${params.master-password}"
 			}
 		}})
 
+		// The same instance, made by another run (its tag), is not this run's: blocked with the
+		// fix, and apply refuses and leaves it as it is. (The contract left its master password
+		// changed behind cairn's back, so this run's own is not done here: the restore shows that.)
+		t.Run("another run's instance is not done", func(t *testing.T) {
+			other := runEnv(t, mergeVals(vals, map[string]string{"steps.preflight.build-id": "app-db-new"}))
+			other.RunID = "run-other"
+			before := probe(t)
+			if ch := st.Check(ctx, other); ch.State != steps.Blocked || ch.Fix == "" || !strings.Contains(ch.Reason, contractRunID) {
+				t.Fatalf("app-db-new made by run %s, checked by run-other: want blocked with a fix naming it, got %+v", contractRunID, ch)
+			}
+			if _, err := st.Apply(ctx, other); err == nil || !strings.Contains(err.Error(), "nothing was") {
+				t.Fatalf("apply by run-other over app-db-new: want a refusal, got %v", err)
+			}
+			if got := probe(t); got != before {
+				t.Fatalf("run-other's apply changed app-db-new:\nbefore: %s\nafter:  %s", before, got)
+			}
+		})
+
 		// A created instance whose operational settings drifted is not the one this step creates.
 		t.Run("drifted operational settings are noticed", func(t *testing.T) {
 			if _, err := rdsc.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("app-db-new"), ApplyImmediately: aws.Bool(true),
@@ -398,23 +441,88 @@ region: "${params.region}"
 instance: "${params.target}"
 snapshot: "${params.instance}-pre-kms"
 `)
-		env := steptest.Env(t, mergeVals(vals, map[string]string{"target": "app-db-new"}))
-		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe,
-			NoLookAlike: "its done is \"no instance of this rebuild under the name\": an instance there that this rebuild did not make (unencrypted — the source — or made before the rebuild's snapshot) is by design left alone and is what a cut-back must call done; below, the source under the name is shown never touched",
+		env := runEnv(t, mergeVals(vals, map[string]string{"target": "app-db-new"}))
+		// restoreEncrypted restores the encrypted copy as app-db-new by hand, with the given tags.
+		restoreEncrypted := func(t testing.TB, tags ...rdstypes.Tag) {
+			if _, err := rdsc.RestoreDBInstanceFromDBSnapshot(ctx, &awsrds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String("app-db-pre-kms-enc"),
+				DBInstanceIdentifier: aws.String("app-db-new"), Tags: tags}); err != nil {
+				t.Fatal(err)
+			}
+			waitInstance(t, rdsc, "app-db-new")
+		}
+		rename := func(t testing.TB, from, to string) {
+			if _, err := rdsc.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String(from), NewDBInstanceIdentifier: aws.String(to),
+				ApplyImmediately: aws.Bool(true)}); err != nil {
+				t.Fatal(err)
+			}
+			waitInstance(t, rdsc, to)
+		}
+		runOf := func(t testing.TB, id string) (string, bool) {
+			is, err := rdsc.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
+			if err != nil || len(is.DBInstances) != 1 {
+				return "", false
+			}
+			for _, tg := range is.DBInstances[0].TagList {
+				if aws.ToString(tg.Key) == awsstep.TagRunID {
+					return aws.ToString(tg.Value), aws.ToBool(is.DBInstances[0].StorageEncrypted)
+				}
+			}
+			return "(none)", aws.ToBool(is.DBInstances[0].StorageEncrypted)
+		}
+		// app-db-new as the create left it is tagged with this run.
+		if run, enc := runOf(t, "app-db-new"); run != contractRunID || !enc {
+			t.Fatalf("app-db-new left by the create: run tag %q, encrypted %v; want %q, true", run, enc, contractRunID)
+		}
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, LookAlike: &steptest.LookAlike{
+			What: "an encrypted instance under app-db-new made by hand from the encrypted copy, after the snapshot, without this run's tag",
+			Plant: func(t testing.TB) {
+				rename(t, "app-db-new", "app-db-new-ours")
+				restoreEncrypted(t)
+			},
+			There: func(t testing.TB) bool {
+				run, enc := runOf(t, "app-db-new")
+				return run == "(none)" && enc
+			},
+			Remove: func(t testing.TB) {
+				if _, err := rdsc.DeleteDBInstance(ctx, &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("app-db-new"), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+					t.Fatal(err)
+				}
+				waitInstanceGone(t, rdsc, "app-db-new")
+				rename(t, "app-db-new-ours", "app-db-new")
+			},
+		},
 			Tamper: func(t testing.TB) {
 				if strings.Contains(probe(t), "instance app-db-new ") {
 					t.Fatal("app-db-new is still there after the delete")
 				}
-				// Another half-made encrypted instance appears under the name (a resumed rebuild).
-				if _, err := rdsc.RestoreDBInstanceFromDBSnapshot(ctx, &awsrds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String("app-db-pre-kms-enc"),
-					DBInstanceIdentifier: aws.String("app-db-new")}); err != nil {
-					t.Fatal(err)
-				}
-				waitInstance(t, rdsc, "app-db-new")
+				// Another half-made encrypted instance of this run appears under the name (a resumed rebuild).
+				restoreEncrypted(t, rdstypes.Tag{Key: aws.String(awsstep.TagRunID), Value: aws.String(contractRunID)})
 			}})
-		// Never the source: an unencrypted instance under the name is left alone.
-		src := steptest.Env(t, mergeVals(vals, map[string]string{"target": twin.DemoInstance}))
+		// Another run's encrypted instance under the name is blocked, with the fix, and never deleted.
+		if strings.Contains(probe(t), "instance app-db-new ") { // the contract's tampered one, if still there
+			if _, err := rdsc.DeleteDBInstance(ctx, &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("app-db-new"), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+				t.Fatal(err)
+			}
+			waitInstanceGone(t, rdsc, "app-db-new")
+		}
+		restoreEncrypted(t, rdstypes.Tag{Key: aws.String(awsstep.TagRunID), Value: aws.String("run-other")})
 		before := probe(t)
+		if ch := st.Check(ctx, env); ch.State != steps.Blocked || ch.Fix == "" || !strings.Contains(ch.Reason, "run-other") {
+			t.Fatalf("another run's encrypted instance: want blocked with a fix naming run-other, got %+v", ch)
+		}
+		if _, err := st.Apply(ctx, env); err == nil {
+			t.Fatal("apply deleted (or passed over) another run's encrypted instance without an error")
+		}
+		if got := probe(t); got != before {
+			t.Fatalf("delete-rebuild touched another run's instance:\nbefore: %s\nafter:  %s", before, got)
+		}
+		if _, err := rdsc.DeleteDBInstance(ctx, &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("app-db-new"), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+		waitInstanceGone(t, rdsc, "app-db-new")
+		// Never the source: an unencrypted instance under the name is left alone.
+		src := runEnv(t, mergeVals(vals, map[string]string{"target": twin.DemoInstance}))
+		before = probe(t)
 		if ch := st.Check(ctx, src); ch.State != "done" {
 			t.Fatalf("the unencrypted source must not be a delete candidate, got %+v", ch)
 		}
@@ -437,7 +545,7 @@ final-snapshot: "${params.instance}-final-unencrypted"
 require-snapshot: "${params.instance}-pre-kms"
 encrypted: "false"
 `)
-		steptest.Run(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: probe, LookAlike: &steptest.LookAlike{
+		steptest.Run(t, steptest.Case{Step: st, Env: runEnv(t, vals), Probe: probe, LookAlike: &steptest.LookAlike{
 			What: "a snapshot of app-db already under the final snapshot's name, taken earlier",
 			Plant: func(t testing.TB) {
 				if _, err := rdsc.CreateDBSnapshot(ctx, &awsrds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(twin.DemoInstance),
@@ -470,6 +578,16 @@ encrypted: "false"
 			waitInstance(t, rdsc, twin.DemoInstance)
 		}})
 	})
+}
+
+// contractRunID is the run the rebuild kinds' contract runs as: what they make is tagged with it.
+const contractRunID = "run-rebuild-contract"
+
+// runEnv is steptest.Env for the run contractRunID.
+func runEnv(t testing.TB, vals map[string]string) *steps.Env {
+	e := steptest.Env(t, vals)
+	e.RunID = contractRunID
+	return e
 }
 
 // opsOf describes an instance's operational settings as the twin's API reports them (no identifier,

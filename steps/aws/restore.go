@@ -59,7 +59,7 @@ func (r *Restore) input(env *steps.Env) (*rds.RestoreDBInstanceFromDBSnapshotInp
 		DBSnapshotIdentifier: aws.String(v[0]), DBInstanceIdentifier: aws.String(v[1]),
 		DBInstanceClass: aws.String(s.Class), Port: aws.Int32(s.Port), MultiAZ: aws.Bool(s.MultiAZ),
 		PubliclyAccessible: aws.Bool(s.PubliclyAccessible), CopyTagsToSnapshot: aws.Bool(s.CopyTagsToSnapshot),
-		DeletionProtection: aws.Bool(s.DeletionProtection), Tags: s.Tags,
+		DeletionProtection: aws.Bool(s.DeletionProtection), Tags: runTags(env, s.Tags, s.ResourceID),
 	}
 	p := s.placement()
 	in.StorageType, in.DBParameterGroupName, in.DBSubnetGroupName = p.storageType, p.parameterGroup, p.subnetGroup
@@ -132,12 +132,15 @@ func (r *Restore) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if !good {
 		return steps.BlockedBy(fmt.Sprintf("instance %s exists but is not %s", v[0], want), "this is not the instance this step restores: rename or delete it, or choose another identifier")
 	}
-	if st := aws.ToString(inst.DBInstanceStatus); st != "available" {
-		return steps.ReadyTo(steps.Create, "instance %s is %s → wait for it", v[0], st)
-	}
 	in, s, err := r.input(env)
 	if err != nil {
 		return unknownOr(err, "")
+	}
+	if ours, why := r.ours(env, inst, s); !ours {
+		return steps.BlockedBy(why, fixForeignInstance(v[0]))
+	}
+	if st := aws.ToString(inst.DBInstanceStatus); st != "available" {
+		return steps.ReadyTo(steps.Create, "instance %s is %s → wait for it", v[0], st)
 	}
 	if err := verifyInstance(ctx, c, v[0], v[1], in.DBInstanceClass, in.DBParameterGroupName, in.VpcSecurityGroupIds, s, afterRestoreFields); err != nil {
 		// restored, but not as this step restores it (settings changed since): do not call it done
@@ -152,6 +155,20 @@ func (r *Restore) Check(ctx context.Context, env *steps.Env) steps.Check {
 	return steps.AlreadyDone("instance %s exists, %s, available, settings as restored", v[0], want)
 }
 
+// ours says whether inst, found under the step's identifier, is this run's restore (tagged with
+// this run's id) or — for a restore of the unencrypted original (a cut-back) — the source itself,
+// never deleted (its DbiResourceId is the one the preflight recorded). Anything else is a look-alike.
+func (r *Restore) ours(env *steps.Env, inst rdstypes.DBInstance, s Settings) (bool, string) {
+	ok, why := instanceIsOurs(env, inst)
+	if ok {
+		return true, ""
+	}
+	if key, _ := env.Text(r.KMSKey); key == "" && s.ResourceID != "" && aws.ToString(inst.DbiResourceId) == s.ResourceID {
+		return true, ""
+	}
+	return false, why
+}
+
 // Apply restores (unless being restored already), waits, then sets what the restore cannot take
 // (unless the instance has it already) and waits for that.
 func (r *Restore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
@@ -164,6 +181,13 @@ func (r *Restore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 		return nil, err
 	}
 	id := *in.DBInstanceIdentifier
+	if inst, ok, err := c.Instance(ctx, id); err != nil {
+		return nil, err
+	} else if ok {
+		if ours, why := r.ours(env, inst, s); !ours {
+			return nil, fmt.Errorf("%s: nothing was restored; %s", why, fixForeignInstance(id))
+		}
+	}
 	if _, ok, err := c.Instance(ctx, id); err != nil {
 		return nil, err
 	} else if !ok {
@@ -298,6 +322,9 @@ func deleteMade(ctx context.Context, env *steps.Env, c *Clients, id, key string)
 		if !good {
 			return fmt.Errorf("instance %s is not %s: it is not the one this step made, so it is left alone", id, want)
 		}
+	}
+	if ours, why := instanceIsOurs(env, inst); !ours {
+		return fmt.Errorf("%s: so it is left alone", why)
 	}
 	if inst, err = c.WaitInstance(ctx, env, id); err != nil {
 		return err

@@ -12,7 +12,10 @@ import (
 // as an output (JSON), because on the logical path with keep-identifier the source is gone by the
 // time the new instance is created.
 type Settings struct {
-	Identifier         string            `json:"identifier"`
+	Identifier string `json:"identifier"`
+	// ResourceID is the source's DbiResourceId: what is made from it is tagged with it, and an
+	// instance under a step's name that is the source itself is told apart by it.
+	ResourceID         string            `json:"resource_id,omitempty"`
 	Class              string            `json:"class"`
 	Engine             string            `json:"engine"`
 	EngineVersion      string            `json:"engine_version"`
@@ -47,7 +50,7 @@ const SettingsVersion = 2
 // SettingsOf reads the settings of an instance.
 func SettingsOf(i rdstypes.DBInstance) Settings {
 	s := Settings{
-		Identifier: aws.ToString(i.DBInstanceIdentifier), Class: aws.ToString(i.DBInstanceClass), Engine: aws.ToString(i.Engine),
+		Identifier: aws.ToString(i.DBInstanceIdentifier), ResourceID: aws.ToString(i.DbiResourceId), Class: aws.ToString(i.DBInstanceClass), Engine: aws.ToString(i.Engine),
 		EngineVersion: aws.ToString(i.EngineVersion), MasterUsername: aws.ToString(i.MasterUsername), DBName: aws.ToString(i.DBName),
 		AllocatedStorage: aws.ToInt32(i.AllocatedStorage), StorageType: aws.ToString(i.StorageType),
 		AvailabilityZone: aws.ToString(i.AvailabilityZone), MultiAZ: aws.ToBool(i.MultiAZ), PubliclyAccessible: aws.ToBool(i.PubliclyAccessible),

@@ -13,8 +13,10 @@ import (
 	"github.com/cairn-runbooks/cairn/steps"
 )
 
-// Snapshot is the `rds-snapshot` kind: CreateDBSnapshot of an instance, then wait until it is
-// available, reporting PercentProgress. A snapshot found being created is waited for, not made
+// Snapshot is the `rds-snapshot` kind: CreateDBSnapshot of an instance, tagged with this run's id
+// and the instance's DbiResourceId, then wait until it is available, reporting PercentProgress. A
+// snapshot under the name is this run's only with its DbiResourceId and this run's tag: one of the
+// same instance taken by another run (an older state) is blocked, never done. A snapshot found being created is waited for, not made
 // again. Rollback deletes it — but never while its instance is gone (it is then the only copy).
 type Snapshot struct {
 	Region   `yaml:",inline"`
@@ -36,7 +38,8 @@ func (s *Snapshot) Validate() error {
 // Describe lists the calls.
 func (s *Snapshot) Describe(env *steps.Env) []steps.Action {
 	return []steps.Action{
-		call("rds CreateDBSnapshot", "DBInstanceIdentifier", env.Describe(s.Instance), "DBSnapshotIdentifier", env.Describe(s.Snapshot)),
+		call("rds CreateDBSnapshot", "DBInstanceIdentifier", env.Describe(s.Instance), "DBSnapshotIdentifier", env.Describe(s.Snapshot),
+			"Tags", "made-by=cairn,"+TagRunID+"="+env.RunID+","+TagSourceResourceID+"=<the instance's DbiResourceId>"),
 		{Kind: steps.ActWait, Target: "rds", Text: "poll DescribeDBSnapshots " + env.Describe(s.Snapshot) + " until Status = available (PercentProgress shown)"},
 	}
 }
@@ -56,7 +59,7 @@ func (s *Snapshot) Check(ctx context.Context, env *steps.Env) steps.Check {
 		return steps.CannotTell("%v", err)
 	}
 	if ok {
-		if why, err := s.foreign(ctx, c, snap, v[0]); err != nil {
+		if why, err := s.foreign(ctx, env, c, snap, v[0]); err != nil {
 			return steps.CannotTell("%v", err)
 		} else if why != "" {
 			return steps.BlockedBy(why, fmt.Sprintf("delete that snapshot if nothing needs it (aws rds delete-db-snapshot --db-snapshot-identifier %s), or choose another snapshot name", v[1]))
@@ -83,10 +86,16 @@ func (s *Snapshot) Check(ctx context.Context, env *steps.Env) steps.Check {
 // snapshots ("" when it is): another instance's name, or the same name borne by another instance
 // (an earlier one, deleted and made again, or one renamed into the name): the instance's
 // DbiResourceId never changes, so the snapshot's must be the instance's as it is now.
-func (s *Snapshot) foreign(ctx context.Context, c *Clients, snap rdstypes.DBSnapshot, instance string) (string, error) {
+func (s *Snapshot) foreign(ctx context.Context, env *steps.Env, c *Clients, snap rdstypes.DBSnapshot, instance string) (string, error) {
 	id := aws.ToString(snap.DBSnapshotIdentifier)
 	if src := aws.ToString(snap.DBInstanceIdentifier); src != instance {
 		return fmt.Sprintf("snapshot %s exists but is of instance %s, not %s", id, src, instance), nil
+	}
+	// of this instance, but taken by another run (or by hand): an older state of its data, which
+	// a cut-back would restore as if it were this run's insurance
+	if ok, why := madeByThisRun(env, snap.TagList); !ok {
+		return fmt.Sprintf("snapshot %s of %s (resource %s, taken %s) is not this run's: %s",
+			id, instance, aws.ToString(snap.DbiResourceId), timeText(snap.SnapshotCreateTime), why), nil
 	}
 	inst, ok, err := c.Instance(ctx, instance)
 	if err != nil || !ok {
@@ -119,7 +128,7 @@ func (s *Snapshot) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 	if snap, ok, err := c.Snapshot(ctx, v[1]); err != nil {
 		return nil, err
 	} else if ok {
-		if why, err := s.foreign(ctx, c, snap, v[0]); err != nil {
+		if why, err := s.foreign(ctx, env, c, snap, v[0]); err != nil {
 			return nil, err
 		} else if why != "" {
 			return nil, fmt.Errorf("%s: nothing was created; delete that snapshot or choose another name", why)
@@ -128,11 +137,12 @@ func (s *Snapshot) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 	if _, ok, err := c.Snapshot(ctx, v[1]); err != nil {
 		return nil, err
 	} else if !ok {
-		if _, err := c.WaitInstance(ctx, env, v[0]); err != nil {
+		inst, err := c.WaitInstance(ctx, env, v[0])
+		if err != nil {
 			return nil, err
 		}
-		if _, err := c.RDS.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: &v[0], DBSnapshotIdentifier: &v[1],
-			Tags: []rdstypes.Tag{{Key: aws.String("made-by"), Value: aws.String("cairn")}}}); err != nil {
+		tags := runTags(env, []rdstypes.Tag{{Key: aws.String("made-by"), Value: aws.String("cairn")}}, aws.ToString(inst.DbiResourceId))
+		if _, err := c.RDS.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: &v[0], DBSnapshotIdentifier: &v[1], Tags: tags}); err != nil {
 			return nil, fmt.Errorf("CreateDBSnapshot %s: %w", v[1], err)
 		}
 		env.Info("creating snapshot " + v[1] + " of " + v[0])
