@@ -31,21 +31,9 @@ func TestDatabaseKindsContractOnTheTwin(t *testing.T) {
 		return nil
 	})
 	ctx := context.Background()
-	tw, err := twin.Start(ctx, twin.Options{Dir: testbed.TempDir(t), Speed: twin.SpeedFast, Seed: twin.SeedDemo, Rows: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tw.Close(context.Background()) })
-	var ca string
-	for _, kv := range tw.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-		if k == "CAIRN_TWIN_CA_BUNDLE" {
-			ca = v
-		}
-	}
-	ep := tw.Endpoint()
-	rdsc := awsrds.NewFromConfig(twin.AWSConfig(), func(o *awsrds.Options) { o.BaseEndpoint = &ep })
+	tb := testbed.StartTwinSDK(t)
+	ca := tb.CABundle
+	rdsc := tb.RDS
 	is, err := rdsc.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(twin.DemoInstance)})
 	if err != nil {
 		t.Fatal(err)

@@ -48,25 +48,12 @@ func TestReadOnlyKindsOnTheTwin(t *testing.T) {
 		return err
 	})
 	ctx := context.Background()
-	tw, err := twin.Start(ctx, twin.Options{Dir: testbed.TempDir(t), Speed: twin.SpeedFast, Seed: twin.SeedDemo, Rows: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tw.Close(context.Background()) })
-	var ca string
-	for _, kv := range tw.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-		if k == "CAIRN_TWIN_CA_BUNDLE" {
-			ca = v
-		}
-	}
-	ep := tw.Endpoint()
-	cfg := twin.AWSConfig()
-	rdsc := awsrds.NewFromConfig(cfg, func(o *awsrds.Options) { o.BaseEndpoint = &ep })
-	smc := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = &ep })
-	iamc := iam.NewFromConfig(cfg, func(o *iam.Options) { o.BaseEndpoint = &ep })
-	lc := lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.BaseEndpoint = &ep })
+	tb := testbed.StartTwinSDK(t)
+	ca := tb.CABundle
+	rdsc := tb.RDS
+	smc := tb.SecretsManager
+	iamc := tb.IAM
+	lc := tb.Lambda
 	is, err := rdsc.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(twin.DemoInstance)})
 	if err != nil {
 		t.Fatal(err)
