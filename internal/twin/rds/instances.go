@@ -173,22 +173,7 @@ func (s *Service) createInstance(form awswire.Form) (any, error) {
 	if s.idTakenLocked(id) {
 		return nil, awswire.Errorf("DBInstanceAlreadyExists", "DB instance already exists")
 	}
-	if err := s.attachParameterGroupLocked(inst, inst.ParameterGroup); err != nil {
-		return nil, err
-	}
-	if _, err := s.applyOpsLocked(inst, form, opsCreate); err != nil {
-		return nil, err
-	}
-	if inst.NamePort, err = s.endpointLocked(inst.ID); err != nil {
-		return nil, err
-	}
-	s.st.Instances[inst.ResourceID] = inst
-	if err := s.saveLocked(); err != nil {
-		return nil, err
-	}
-	out := instanceResult{DBInstance: instanceXML(inst)}
-	s.goJob(func(ctx context.Context) { s.runCreate(ctx, inst.ResourceID) })
-	return out, nil
+	return s.admitLocked(inst, form, opsCreate, s.runCreate)
 }
 
 func orDefault(v, def string) string {
@@ -508,20 +493,30 @@ func (s *Service) restoreInstance(form awswire.Form) (any, error) {
 	if snap.StorageType == inst.StorageType {
 		inst.Ops.Iops, inst.Ops.StorageThroughput = snap.Iops, snap.StorageThroughput
 	}
+	return s.admitLocked(inst, form, opsRestore, s.runRestore)
+}
+
+// admitLocked takes in a new instance the way create, restore and point-in-time restore all do: its
+// parameter group, the request's operational settings, its name-following endpoint, saved, then the job
+// that brings it up. s.mu is held.
+func (s *Service) admitLocked(inst *Instance, form awswire.Form, call opsCall, job func(context.Context, string)) (any, error) {
 	if err := s.attachParameterGroupLocked(inst, inst.ParameterGroup); err != nil {
 		return nil, err
 	}
-	if _, err := s.applyOpsLocked(inst, form, opsRestore); err != nil {
+	if _, err := s.applyOpsLocked(inst, form, call); err != nil {
 		return nil, err
 	}
-	if inst.NamePort, err = s.endpointLocked(inst.ID); err != nil {
+	port, err := s.endpointLocked(inst.ID)
+	if err != nil {
 		return nil, err
 	}
+	inst.NamePort = port
 	s.st.Instances[inst.ResourceID] = inst
 	if err := s.saveLocked(); err != nil {
 		return nil, err
 	}
 	out := instanceResult{DBInstance: instanceXML(inst)}
-	s.goJob(func(ctx context.Context) { s.runRestore(ctx, inst.ResourceID) })
+	res := inst.ResourceID
+	s.goJob(func(ctx context.Context) { job(ctx, res) })
 	return out, nil
 }

@@ -89,22 +89,7 @@ func (s *Service) restoreToPointInTime(form awswire.Form) (any, error) {
 	}
 	inst.Ops = defaultOps(inst.EngineVersion)
 	inst.Ops.OptionGroup = src.Ops.OptionGroup
-	if err := s.attachParameterGroupLocked(inst, inst.ParameterGroup); err != nil {
-		return nil, err
-	}
-	if _, err := s.applyOpsLocked(inst, form, opsRestore); err != nil {
-		return nil, err
-	}
-	if inst.NamePort, err = s.endpointLocked(inst.ID); err != nil {
-		return nil, err
-	}
-	s.st.Instances[inst.ResourceID] = inst
-	if err := s.saveLocked(); err != nil {
-		return nil, err
-	}
-	out := instanceResult{DBInstance: instanceXML(inst)}
-	s.goJob(func(ctx context.Context) { s.runRestore(ctx, inst.ResourceID) })
-	return out, nil
+	return s.admitLocked(inst, form, opsRestore, s.runRestore)
 }
 
 // provisionFromInstance makes a point-in-time restore's cluster from a base backup of the source's
