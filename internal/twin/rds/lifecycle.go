@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/cairn-runbooks/cairn/internal/pgcluster"
 	"github.com/cairn-runbooks/cairn/internal/twin/awswire"
 )
 
@@ -124,12 +125,18 @@ func (s *Service) stopInstance(form awswire.Form) (any, error) {
 }
 
 func (s *Service) runStop(ctx context.Context, res string) {
+	s.runPower(ctx, res, jobStop, (*pgcluster.Cluster).Stop, StatusStopped, "DB instance stopped")
+}
+
+// runPower is a stop or a start: the instance's server stopped or started, the pace's two steps, then
+// the status it ends in (unless another job took the instance meanwhile).
+func (s *Service) runPower(ctx context.Context, res string, j job, act func(*pgcluster.Cluster, context.Context) error, done, event string) {
 	start := s.now()
 	s.mu.Lock()
 	c := s.clusters[res]
 	s.mu.Unlock()
 	if c != nil {
-		if err := c.Stop(ctx); err != nil {
+		if err := act(c, ctx); err != nil {
 			if ctx.Err() == nil {
 				s.failInstance(res, err)
 			}
@@ -140,9 +147,9 @@ func (s *Service) runStop(ctx context.Context, res string) {
 		return
 	}
 	s.update(func() {
-		if i, ok := s.st.Instances[res]; ok && i.Job == jobStop {
-			i.Status, i.Job = StatusStopped, jobNone
-			s.instanceEventLocked(i, "DB instance stopped", "notification")
+		if i, ok := s.st.Instances[res]; ok && i.Job == j {
+			i.Status, i.Job = done, jobNone
+			s.instanceEventLocked(i, event, "notification")
 		}
 	})
 }
@@ -167,25 +174,5 @@ func (s *Service) startInstance(form awswire.Form) (any, error) {
 }
 
 func (s *Service) runStart(ctx context.Context, res string) {
-	start := s.now()
-	s.mu.Lock()
-	c := s.clusters[res]
-	s.mu.Unlock()
-	if c != nil {
-		if err := c.Start(ctx); err != nil {
-			if ctx.Err() == nil {
-				s.failInstance(res, err)
-			}
-			return
-		}
-	}
-	if !s.sleepUntil(ctx, start.Add(2*s.o.Pace.Step)) {
-		return
-	}
-	s.update(func() {
-		if i, ok := s.st.Instances[res]; ok && i.Job == jobStart {
-			i.Status, i.Job = StatusAvailable, jobNone
-			s.instanceEventLocked(i, "DB instance started", "notification")
-		}
-	})
+	s.runPower(ctx, res, jobStart, (*pgcluster.Cluster).Start, StatusAvailable, "DB instance started")
 }
