@@ -131,32 +131,10 @@ steps:
 	return rb
 }
 
-func (p *pairing) onlyRun() *journal.Run {
-	p.t.Helper()
-	ids, _ := journal.List(p.state)
-	if len(ids) != 1 {
-		p.t.Fatalf("want 1 run, have %v", ids)
-	}
-	r, err := journal.Open(p.state, ids[0])
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return r
-}
+func (p *pairing) onlyRun() *journal.Run { return onlyRunIn(p.t, p.state) }
 
 func (p *pairing) waitFor(run *journal.Run, what string, cond func([]events.Event) bool) []events.Event {
-	p.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		recs, _ := journal.ReadAll(run)
-		if cond(recs) {
-			return recs
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	recs, _ := journal.ReadAll(run)
-	p.t.Fatalf("timed out waiting for %s; last record: %+v", what, lastOf(recs))
-	return nil
+	return waitForRecords(p.t, run, what, cond)
 }
 
 // stopRunner kills the run's live runner, as the kernel names it, when the test ends.

@@ -56,33 +56,41 @@ func (w *world) cairn(extraEnv []string, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
-// onlyRun returns the id of the single run in the state directory.
-func (w *world) onlyRun() *journal.Run {
-	w.t.Helper()
-	ids, _ := journal.List(w.state)
+// onlyRun returns the single run in the state directory.
+func (w *world) onlyRun() *journal.Run { return onlyRunIn(w.t, w.state) }
+
+// waitFor polls the journal until cond holds.
+func (w *world) waitFor(run *journal.Run, what string, cond func([]events.Event) bool) []events.Event {
+	return waitForRecords(w.t, run, what, cond)
+}
+
+// onlyRunIn returns the single run in a state directory.
+func onlyRunIn(t *testing.T, state string) *journal.Run {
+	t.Helper()
+	ids, _ := journal.List(state)
 	if len(ids) != 1 {
-		w.t.Fatalf("want 1 run, have %v", ids)
+		t.Fatalf("want 1 run, have %v", ids)
 	}
-	r, err := journal.Open(w.state, ids[0])
+	r, err := journal.Open(state, ids[0])
 	if err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return r
 }
 
-// waitFor polls the journal until cond holds.
-func (w *world) waitFor(run *journal.Run, what string, cond func([]events.Event) bool) []events.Event {
-	w.t.Helper()
+// waitForRecords polls a run's journal until cond holds.
+func waitForRecords(t *testing.T, run *journal.Run, what string, cond func([]events.Event) bool) []events.Event {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		recs, _ := journal.ReadAll(run)
 		if cond(recs) {
 			return recs
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 	recs, _ := journal.ReadAll(run)
-	w.t.Fatalf("timed out waiting for %s; journal has %d records; last: %+v", what, len(recs), lastOf(recs))
+	t.Fatalf("timed out waiting for %s; journal has %d records; last: %+v", what, len(recs), lastOf(recs))
 	return nil
 }
 
