@@ -3,7 +3,7 @@ package all
 
 import (
 	"github.com/cairn-runbooks/cairn/steps"
-	awsstep "github.com/cairn-runbooks/cairn/steps/aws"
+	"github.com/cairn-runbooks/cairn/steps/awsstep"
 	"github.com/cairn-runbooks/cairn/steps/dblink"
 	"github.com/cairn-runbooks/cairn/steps/generic"
 	"github.com/cairn-runbooks/cairn/steps/host"
@@ -11,7 +11,7 @@ import (
 	"github.com/cairn-runbooks/cairn/steps/pg"
 	"github.com/cairn-runbooks/cairn/steps/pgbackrest"
 	"github.com/cairn-runbooks/cairn/steps/pgdata"
-	sshsteps "github.com/cairn-runbooks/cairn/steps/ssh"
+	"github.com/cairn-runbooks/cairn/steps/sshsteps"
 )
 
 // Registry returns a registry with every built-in kind.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
-	awsstep "github.com/cairn-runbooks/cairn/steps/aws"
+	"github.com/cairn-runbooks/cairn/steps/awsstep"
 )
 
 // Target is the admin connection to the RDS instance: its endpoint from DescribeDBInstances and the

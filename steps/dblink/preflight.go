@@ -20,7 +20,7 @@ import (
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
-	awsstep "github.com/cairn-runbooks/cairn/steps/aws"
+	"github.com/cairn-runbooks/cairn/steps/awsstep"
 	lambdastep "github.com/cairn-runbooks/cairn/steps/lambda"
 )
 

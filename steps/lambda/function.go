@@ -17,7 +17,7 @@ import (
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
-	awsstep "github.com/cairn-runbooks/cairn/steps/aws"
+	"github.com/cairn-runbooks/cairn/steps/awsstep"
 )
 
 // BundleTag names, on a function cairn deployed, the bundle it carries.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
-	awsstep "github.com/cairn-runbooks/cairn/steps/aws"
+	"github.com/cairn-runbooks/cairn/steps/awsstep"
 )
 
 // Server says how to reach one PostgreSQL server: an RDS instance (endpoint from

@@ -18,7 +18,7 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/proc"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
-	awsstep "github.com/cairn-runbooks/cairn/steps/aws"
+	"github.com/cairn-runbooks/cairn/steps/awsstep"
 )
 
 // GlobalsDump is the `pg-globals-dump` kind: `pg_dumpall --globals-only --no-role-passwords` as the

@@ -13,7 +13,7 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 	"github.com/cairn-runbooks/cairn/internal/twin/pgext"
 	"github.com/cairn-runbooks/cairn/steps"
-	awsstep "github.com/cairn-runbooks/cairn/steps/aws"
+	"github.com/cairn-runbooks/cairn/steps/awsstep"
 )
 
 // A login carrying a master password, on a real PostgreSQL with TLS: it verifies the server's

@@ -13,7 +13,7 @@ import (
 
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 	"github.com/cairn-runbooks/cairn/steps"
-	sshsteps "github.com/cairn-runbooks/cairn/steps/ssh"
+	"github.com/cairn-runbooks/cairn/steps/sshsteps"
 	"github.com/cairn-runbooks/cairn/steps/steptest"
 )
 

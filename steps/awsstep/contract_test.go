@@ -14,7 +14,7 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 	"github.com/cairn-runbooks/cairn/internal/twin"
 	"github.com/cairn-runbooks/cairn/steps"
-	awsstep "github.com/cairn-runbooks/cairn/steps/aws"
+	"github.com/cairn-runbooks/cairn/steps/awsstep"
 	"github.com/cairn-runbooks/cairn/steps/steptest"
 )
 

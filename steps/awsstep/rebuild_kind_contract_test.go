@@ -20,7 +20,7 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/twin"
 	"github.com/cairn-runbooks/cairn/steps"
 	"github.com/cairn-runbooks/cairn/steps/all"
-	awsstep "github.com/cairn-runbooks/cairn/steps/aws"
+	"github.com/cairn-runbooks/cairn/steps/awsstep"
 	"github.com/cairn-runbooks/cairn/steps/steptest"
 )
 

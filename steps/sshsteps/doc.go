@@ -1,5 +1,5 @@
 // Package sshsteps holds the step kinds that set up a forced-command ssh key for cron-driven
-// rsync backups (directory steps/ssh; named sshsteps so it never shadows golang.org/x/crypto/ssh):
+// rsync backups (named sshsteps so it never shadows golang.org/x/crypto/ssh):
 //
 //   - ssh-backup-preflight: read-only checks of everything the others need. Changes nothing.
 //   - ssh-keypair: an ed25519 key pair without passphrase on this host. Never overwrites a file;
