@@ -25,7 +25,6 @@ func Registry() *steps.Registry {
 	host.RegisterCron(r)
 	awsstep.Register(r)
 	pgdata.Register(r)
-	awsstep.RegisterIAM(r)
 	lambdastep.Register(r)
 	dblink.Register(r)
 	return r

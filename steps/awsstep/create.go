@@ -37,6 +37,11 @@ type Create struct {
 	Password          ref.Template `yaml:"password"`
 }
 
+// registerCreate adds the `rds-create-instance` kind.
+func registerCreate(r *steps.Registry) {
+	r.Register("rds-create-instance", "CreateDBInstance encrypted with the source's settings; master password from a secret", func() steps.Step { return &Create{} })
+}
+
 // OutputNames declares the outputs.
 func (c *Create) OutputNames() []string { return []string{"arn", "endpoint", "resource-id"} }
 

@@ -24,6 +24,11 @@ type Delete struct {
 	Encrypted       ref.Template `yaml:"encrypted"`
 }
 
+// registerDelete adds the `rds-delete` kind.
+func registerDelete(r *steps.Registry) {
+	r.Register("rds-delete", "DeleteDBInstance with a final snapshot, guarded", func() steps.Step { return &Delete{} })
+}
+
 // OutputNames declares the outputs.
 func (d *Delete) OutputNames() []string { return []string{"final-snapshot-arn"} }
 
@@ -156,6 +161,11 @@ type DeleteRebuild struct {
 	Region   `yaml:",inline"`
 	Instance ref.Template `yaml:"instance"`
 	Snapshot ref.Template `yaml:"snapshot"`
+}
+
+// registerDeleteRebuild adds the `rds-delete-rebuild` kind.
+func registerDeleteRebuild(r *steps.Registry) {
+	r.Register("rds-delete-rebuild", "cut-back: delete the half-made encrypted instance of this rebuild", func() steps.Step { return &DeleteRebuild{} })
 }
 
 // Validate checks the parameters.

@@ -25,3 +25,20 @@
 // association only with this ARN for this feature. A thing of the same name that is not this
 // target's is blocked with the fix — never done, never overwritten.
 package awsstep
+
+import "github.com/cairn-runbooks/cairn/steps"
+
+// Register adds the AWS kinds; each kind's name and summary sit beside its type.
+func Register(r *steps.Registry) {
+	registerPreflight(r)
+	registerKMSKey(r)
+	registerSnapshot(r)
+	registerCopySnapshot(r)
+	registerRestore(r)
+	registerCreate(r)
+	registerRename(r)
+	registerDelete(r)
+	registerDeleteRebuild(r)
+	registerIAMRole(r)
+	registerAddRole(r)
+}

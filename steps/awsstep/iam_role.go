@@ -56,6 +56,11 @@ type IAMRole struct {
 	Allow       []Statement  `yaml:"allow"`
 }
 
+// registerIAMRole adds the `iam-role` kind.
+func registerIAMRole(r *steps.Registry) {
+	r.Register("iam-role", "an IAM role one service may assume, with one inline policy scoped to named resources; only roles cairn made are changed", func() steps.Step { return &IAMRole{} })
+}
+
 // Statement is one Allow statement of the inline policy. A statement whose resources all resolve
 // to empty is left out (an optional KMS key, say).
 type Statement struct {
@@ -431,10 +436,4 @@ func (r *IAMRole) Rollback(ctx context.Context, env *steps.Env) error {
 	}
 	env.Info("deleted IAM role " + d.name)
 	return nil
-}
-
-// RegisterIAM adds the IAM and role-association kinds.
-func RegisterIAM(r *steps.Registry) {
-	r.Register("iam-role", "an IAM role one service may assume, with one inline policy scoped to named resources; only roles cairn made are changed", func() steps.Step { return &IAMRole{} })
-	r.Register("rds-add-role", "associate an IAM role with an RDS instance for a feature (Lambda, s3Import…) and wait until ACTIVE", func() steps.Step { return &AddRole{} })
 }

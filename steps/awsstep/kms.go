@@ -15,6 +15,11 @@ type KMSKey struct {
 	Key    ref.Template `yaml:"key"`
 }
 
+// registerKMSKey adds the `kms-key` kind.
+func registerKMSKey(r *steps.Registry) {
+	r.Register("kms-key", "read a KMS key (id, ARN, alias): exists and enabled; outputs its ARN", func() steps.Step { return &KMSKey{} })
+}
+
 // OutputNames declares the outputs.
 func (k *KMSKey) OutputNames() []string { return []string{"arn"} }
 
@@ -76,16 +81,3 @@ func (k *KMSKey) Verify(ctx context.Context, env *steps.Env) error { return nil 
 
 // Rollback has nothing to undo.
 func (k *KMSKey) Rollback(ctx context.Context, env *steps.Env) error { return nil }
-
-// Register adds the AWS kinds.
-func Register(r *steps.Registry) {
-	r.Register("rds-preflight", "read an RDS PostgreSQL instance and a KMS key; refuse a rebuild that cannot start, with the fixes", func() steps.Step { return &Preflight{} })
-	r.Register("kms-key", "read a KMS key (id, ARN, alias): exists and enabled; outputs its ARN", func() steps.Step { return &KMSKey{} })
-	r.Register("rds-snapshot", "CreateDBSnapshot and wait, with PercentProgress", func() steps.Step { return &Snapshot{} })
-	r.Register("rds-copy-snapshot", "CopyDBSnapshot with a KMS key and wait", func() steps.Step { return &CopySnapshot{} })
-	r.Register("rds-restore", "RestoreDBInstanceFromDBSnapshot copying the source's settings, and wait", func() steps.Step { return &Restore{} })
-	r.Register("rds-create-instance", "CreateDBInstance encrypted with the source's settings; master password from a secret", func() steps.Step { return &Create{} })
-	r.Register("rds-rename", "rename an instance and wait for the new name to answer and be available", func() steps.Step { return &Rename{} })
-	r.Register("rds-delete", "DeleteDBInstance with a final snapshot, guarded", func() steps.Step { return &Delete{} })
-	r.Register("rds-delete-rebuild", "cut-back: delete the half-made encrypted instance of this rebuild", func() steps.Step { return &DeleteRebuild{} })
-}

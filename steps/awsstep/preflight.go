@@ -35,6 +35,11 @@ type Preflight struct {
 	Target         ref.Template `yaml:"target"`
 }
 
+// registerPreflight adds the `rds-preflight` kind.
+func registerPreflight(r *steps.Registry) {
+	r.Register("rds-preflight", "read an RDS PostgreSQL instance and a KMS key; refuse a rebuild that cannot start, with the fixes", func() steps.Step { return &Preflight{} })
+}
+
 // OutputNames declares the outputs.
 func (p *Preflight) OutputNames() []string {
 	return []string{"settings", "key-arn", "master-username", "engine-version", "summary", "build-id", "resource-id"}

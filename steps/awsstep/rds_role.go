@@ -22,6 +22,11 @@ type AddRole struct {
 	Feature  ref.Template `yaml:"feature"`
 }
 
+// registerAddRole adds the `rds-add-role` kind.
+func registerAddRole(r *steps.Registry) {
+	r.Register("rds-add-role", "associate an IAM role with an RDS instance for a feature (Lambda, s3Import…) and wait until ACTIVE", func() steps.Step { return &AddRole{} })
+}
+
 // Validate checks the parameters.
 func (a *AddRole) Validate() error {
 	if a.Instance.IsZero() || a.RoleArn.IsZero() || a.Feature.IsZero() {

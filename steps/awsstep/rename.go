@@ -24,6 +24,11 @@ type Rename struct {
 	Encrypted ref.Template `yaml:"encrypted"`
 }
 
+// registerRename adds the `rds-rename` kind.
+func registerRename(r *steps.Registry) {
+	r.Register("rds-rename", "rename an instance and wait for the new name to answer and be available", func() steps.Step { return &Rename{} })
+}
+
 // OutputNames declares the outputs.
 func (r *Rename) OutputNames() []string { return []string{"arn", "endpoint", "resource-id"} }
 

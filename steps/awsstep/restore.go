@@ -34,6 +34,11 @@ type Restore struct {
 	OnlyIfSnapshot bool `yaml:"only-if-snapshot"`
 }
 
+// registerRestore adds the `rds-restore` kind.
+func registerRestore(r *steps.Registry) {
+	r.Register("rds-restore", "RestoreDBInstanceFromDBSnapshot copying the source's settings, and wait", func() steps.Step { return &Restore{} })
+}
+
 // OutputNames declares the outputs.
 func (r *Restore) OutputNames() []string { return []string{"arn", "endpoint", "resource-id"} }
 

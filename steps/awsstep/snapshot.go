@@ -24,6 +24,11 @@ type Snapshot struct {
 	Snapshot ref.Template `yaml:"snapshot"`
 }
 
+// registerSnapshot adds the `rds-snapshot` kind.
+func registerSnapshot(r *steps.Registry) {
+	r.Register("rds-snapshot", "CreateDBSnapshot and wait, with PercentProgress", func() steps.Step { return &Snapshot{} })
+}
+
 // OutputNames declares the outputs.
 func (s *Snapshot) OutputNames() []string { return []string{"snapshot-arn", "snapshot-id"} }
 
@@ -224,6 +229,11 @@ type CopySnapshot struct {
 	Source ref.Template `yaml:"source"`
 	Target ref.Template `yaml:"target"`
 	KMSKey ref.Template `yaml:"kms-key"`
+}
+
+// registerCopySnapshot adds the `rds-copy-snapshot` kind.
+func registerCopySnapshot(r *steps.Registry) {
+	r.Register("rds-copy-snapshot", "CopyDBSnapshot with a KMS key and wait", func() steps.Step { return &CopySnapshot{} })
 }
 
 // OutputNames declares the outputs.
