@@ -94,3 +94,10 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// show reads one setting.
+func show(ctx context.Context, conn *pgx.Conn, name string) (string, error) {
+	var v string
+	err := conn.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&v)
+	return v, err
+}

@@ -26,6 +26,11 @@ type HBA struct {
 	Lines []ref.Template `yaml:"lines"`
 }
 
+// registerHBA adds the `pg-hba` kind.
+func registerHBA(r *steps.Registry) {
+	r.Register("pg-hba", "pg_hba.conf lines placed before their type's first line, validated before reload", func() steps.Step { return &HBA{} })
+}
+
 // Validate checks the lines.
 func (h *HBA) Validate() error {
 	if len(h.Lines) == 0 {

@@ -32,6 +32,11 @@ type PGPass struct {
 	Role     ref.Template `yaml:"role"`
 }
 
+// registerPGPass adds the `pgpass` kind.
+func registerPGPass(r *steps.Registry) {
+	r.Register("pgpass", "a ~/.pgpass entry with a generated password, 0600, owned by the OS user", func() steps.Step { return &PGPass{} })
+}
+
 // Validate checks the fields.
 func (p *PGPass) Validate() error {
 	var errs []error

@@ -32,6 +32,11 @@ type Restart struct {
 	LogFile ref.Template `yaml:"log_file"`
 }
 
+// registerRestart adds the `pg-restart` kind.
+func registerRestart(r *steps.Registry) {
+	r.Register("pg-restart", "a server restart through the service manager or pg_ctl, when a setting or the data directory mode needs it", func() steps.Step { return &Restart{} })
+}
+
 // Validate has nothing to check beyond types.
 func (r *Restart) Validate() error { return nil }
 

@@ -39,6 +39,11 @@ type Role struct {
 	Exclusive bool `yaml:"exclusive"`
 }
 
+// registerRole adds the `pg-role` kind.
+func registerRole(r *steps.Registry) {
+	r.Register("pg-role", "a role with exact attributes, memberships and EXECUTE grants (version-aware backup functions)", func() steps.Step { return &Role{} })
+}
+
 // Validate checks the fields.
 func (r *Role) Validate() error {
 	if r.Name.IsZero() {

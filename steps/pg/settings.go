@@ -28,6 +28,11 @@ type Settings struct {
 	LogFile ref.Template `yaml:"log_file"`
 }
 
+// registerSettings adds the `pg-settings` kind.
+func registerSettings(r *steps.Registry) {
+	r.Register("pg-settings", "server settings via ALTER SYSTEM, recorded for exact rollback", func() steps.Step { return &Settings{} })
+}
+
 // Validate checks the fields.
 func (s *Settings) Validate() error {
 	if len(s.Set) == 0 {

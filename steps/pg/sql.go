@@ -29,6 +29,11 @@ type SQL struct {
 	ReadOnly bool `yaml:"read_only"`
 }
 
+// registerSQL adds the `sql` kind.
+func registerSQL(r *steps.Registry) {
+	r.Register("sql", "SQL statements through pgx, with check, verify and rollback queries", func() steps.Step { return &SQL{} })
+}
+
 // Validate checks the decoded parameters.
 func (s *SQL) Validate() error {
 	if len(s.Statements) == 0 && s.Capture.IsZero() {
@@ -217,10 +222,4 @@ func (s *SQL) Rollback(ctx context.Context, env *steps.Env) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	return s.exec(ctx, conn, env, s.RollbackStatements, !s.NoTransaction)
-}
-
-// Register adds the PostgreSQL kinds.
-func Register(r *steps.Registry) {
-	r.Register("sql", "SQL statements through pgx, with check, verify and rollback queries", func() steps.Step { return &SQL{} })
-	registerMore(r)
 }
