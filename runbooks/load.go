@@ -156,6 +156,7 @@ func (l *loader) validateParams() map[string]*Param {
 				l.add(l.posOf(path+".pattern"), "write a Go regular expression", "parameter %q: bad pattern: %v", p.Name, err)
 			}
 		}
+		l.validateChoices(p, path)
 		if p.Secret && !p.Default.IsZero() {
 			l.add(p.pos, "remove the default; a secret comes from `env:`, a file, a prompt or Secrets Manager", "secret parameter %q has a default", p.Name)
 		}
@@ -176,6 +177,17 @@ func (l *loader) validateParams() map[string]*Param {
 		params[p.Name] = p
 	}
 	return params
+}
+
+// validateChoices checks a parameter's lookup: a known name, on a plain string parameter.
+func (l *loader) validateChoices(p *Param, path string) {
+	switch {
+	case p.Choices == LookupNone:
+	case !p.Choices.Known():
+		l.add(l.posOf(path+".choices"), "use one of: "+lookupNames(), "parameter %q: unknown lookup %q in choices", p.Name, p.Choices)
+	case p.Secret || p.Type != TString:
+		l.add(l.posOf(path+".choices"), "remove `choices:`, or make the parameter a plain (not secret) string", "parameter %q: choices is for string parameters, not a %s one", p.Name, map[bool]string{true: "secret", false: string(p.Type)}[p.Secret])
+	}
 }
 
 var confirmModes = []Confirm{"", ConfirmNone, ConfirmYes, ConfirmTyped}

@@ -34,6 +34,8 @@ func TestMalformedRunbooks(t *testing.T) {
 		{"title on two lines", header + "steps:\n  - id: a\n    kind: exec\n    title: \"A\\n[b] done\"\n    with: {argv: [\"true\"]}\n", []string{"bad.yaml:14:", `step "a": title: "A\n[b] done" holds a line break`, "`notes:` hold the rest"}},
 		{"secret default refused", "schema: 1\nname: t\ntitle: T\nparameters:\n  - name: pw\n    secret: true\n    default: hunter2\nsteps:\n  - id: a\n    kind: exec\n    title: A\n    with: {argv: [\"true\"]}\n", []string{`secret parameter "pw" has a default`}},
 		{"bad condition", header + "steps:\n  - id: a\n    kind: exec\n    title: A\n    when: ${params.role} > 3\n    with: {argv: [\"true\"]}\n", []string{"bad.yaml:", "only ==, !=, &&, || and !"}},
+		{"unknown lookup", "schema: 1\nname: t\ntitle: T\nparameters:\n  - name: instance\n    choices: rds\nsteps:\n  - id: a\n    kind: exec\n    title: A\n    with: {argv: [\"true\"]}\n", []string{"bad.yaml:6:14", `parameter "instance": unknown lookup "rds" in choices`, "use one of: rds-instances, rds-unencrypted, kms-keys, secrets, pg-roles, os-users, pg-clusters"}},
+		{"lookup on a bool", "schema: 1\nname: t\ntitle: T\nparameters:\n  - name: keep\n    type: bool\n    choices: os-users\nsteps:\n  - id: a\n    kind: exec\n    title: A\n    with: {argv: [\"true\"]}\n", []string{`parameter "keep": choices is for string parameters, not a bool one`}},
 		{"sql without statements", header + "steps:\n  - id: a\n    kind: sql\n    title: A\n    with: {check: \"SELECT true\"}\n", []string{"give `statements:`"}},
 	}
 	reg := all.Registry()

@@ -55,6 +55,8 @@ type Param struct {
 	// Env names the environment variable a secret is read from (secrets never come from flags).
 	Env  string `yaml:"env"`
 	Help string `yaml:"help"`
+	// Choices names the lookup whose candidates the form offers (a string parameter's only).
+	Choices Lookup `yaml:"choices"`
 
 	pos ref.Pos
 }

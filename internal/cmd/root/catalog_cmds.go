@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
+	"github.com/cairn-runbooks/cairn/runbooks"
 	"github.com/spf13/cobra"
 )
 
@@ -74,6 +75,9 @@ func newCmdShow(f *cmdutil.Factory, files *[]string) *cobra.Command {
 					flags = append(flags, "one of "+strings.Join(p.Values, "|"))
 				}
 				fmt.Fprintf(out, "  %-20s %s\n  %-20s %s\n", p.Name, strings.Join(flags, ", "), "", p.Help)
+				if p.Choices != runbooks.LookupNone {
+					fmt.Fprintf(out, "  %-20s choices: %s — %s; any other value may be typed\n", "", p.Choices, p.Choices.About())
+				}
 			}
 			fmt.Fprintln(out, "\nSteps:")
 			for i, s := range rb.Steps {

@@ -65,7 +65,8 @@ func TestListAndShowWithoutATerminal(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"role-password        string, required, secret, from $CAIRN_ROLE_PASSWORD", "schema               string, default ${params.role}_data", " 2. create-role"} {
+	for _, want := range []string{"role-password        string, required, secret, from $CAIRN_ROLE_PASSWORD", "schema               string, default ${params.role}_data", " 2. create-role",
+		"choices: pg-clusters — PostgreSQL servers running on this host, as connection strings; any other value may be typed"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("show lacks %q:\n%s", want, out)
 		}
