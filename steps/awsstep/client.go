@@ -354,17 +354,29 @@ func call(op string, kv ...string) steps.Action {
 	return steps.Action{Kind: steps.ActAWS, Target: strings.SplitN(op, " ", 2)[0], Text: b.String()}
 }
 
-// texts resolves several templates at once.
-func texts(env *steps.Env, ts ...ref.Template) ([]string, error) {
-	out := make([]string, len(ts))
-	for i, t := range ts {
-		s, err := env.Text(t)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = s
+// resolver reads a step's templates into named strings, keeping the first error, so a kind
+// names what it reads instead of indexing a slice:
+//
+//	rv := resolving(env)
+//	from, to := rv.text(r.From), rv.text(r.To)
+//	if err := rv.err; err != nil { … }
+//
+// After an error the remaining texts are not read and are empty.
+type resolver struct {
+	env *steps.Env
+	err error
+}
+
+func resolving(env *steps.Env) *resolver { return &resolver{env: env} }
+
+// text reads one template, unless an earlier one failed.
+func (r *resolver) text(t ref.Template) string {
+	if r.err != nil {
+		return ""
 	}
-	return out, nil
+	s, err := r.env.Text(t)
+	r.err = err
+	return s
 }
 
 // unknownOr maps a failed read to the contract: a check that could not look (a reference known

@@ -95,12 +95,13 @@ func (c *Create) Describe(env *steps.Env) []steps.Action {
 }
 
 func (c *Create) credentials(ctx context.Context, env *steps.Env, cl *Clients, s Settings) (Credentials, error) {
-	v, err := texts(env, c.CredentialsSecret)
-	if err != nil {
+	rv := resolving(env)
+	secret := rv.text(c.CredentialsSecret)
+	if err := rv.err; err != nil {
 		return Credentials{}, err
 	}
-	if v[0] != "" {
-		cr, err := cl.MasterCredentials(ctx, env, v[0])
+	if secret != "" {
+		cr, err := cl.MasterCredentials(ctx, env, secret)
 		if err != nil {
 			return cr, err
 		}
@@ -138,15 +139,16 @@ func login(ctx context.Context, env *steps.Env, ep Endpoint, user, pw string) (*
 }
 
 func (c *Create) state(ctx context.Context, env *steps.Env) (cl *Clients, s Settings, id, key string, err error) {
-	v, err := texts(env, c.Identifier, c.Settings, c.KMSKey)
-	if err != nil {
+	rv := resolving(env)
+	id, settings, key := rv.text(c.Identifier), rv.text(c.Settings), rv.text(c.KMSKey)
+	if err := rv.err; err != nil {
 		return nil, s, "", "", err
 	}
-	if s, err = ParseSettings(v[1]); err != nil {
+	if s, err = ParseSettings(settings); err != nil {
 		return nil, s, "", "", err
 	}
 	cl, err = c.clients(ctx, env)
-	return cl, s, v[0], v[2], err
+	return cl, s, id, key, err
 }
 
 // Check looks at the instance and whether the master can log in with the real password.

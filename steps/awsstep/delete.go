@@ -53,73 +53,75 @@ func (d *Delete) Describe(env *steps.Env) []steps.Action {
 
 // Check looks at the instance and the guards.
 func (d *Delete) Check(ctx context.Context, env *steps.Env) steps.Check {
-	v, err := texts(env, d.Instance, d.FinalSnapshot, d.RequireSnapshot, d.Encrypted)
-	if err != nil {
+	rv := resolving(env)
+	instance, finalSnapshot, insurance, encrypted := rv.text(d.Instance), rv.text(d.FinalSnapshot), rv.text(d.RequireSnapshot), rv.text(d.Encrypted)
+	if err := rv.err; err != nil {
 		return unknownOr(err, "")
 	}
 	c, err := d.clients(ctx, env)
 	if err != nil {
 		return unknownOr(err, fixAWS)
 	}
-	inst, ok, err := c.Instance(ctx, v[0])
+	inst, ok, err := c.Instance(ctx, instance)
 	if err != nil {
 		return steps.CannotTell("%v", err)
 	}
 	if !ok {
-		return steps.AlreadyDone("instance %s does not exist", v[0])
+		return steps.AlreadyDone("instance %s does not exist", instance)
 	}
-	if aws.ToBool(inst.StorageEncrypted) != isTrue(v[3]) {
-		return steps.BlockedBy(fmt.Sprintf("instance %s has StorageEncrypted=%v; this step deletes only the one with %s", v[0], aws.ToBool(inst.StorageEncrypted), v[3]),
+	if aws.ToBool(inst.StorageEncrypted) != isTrue(encrypted) {
+		return steps.BlockedBy(fmt.Sprintf("instance %s has StorageEncrypted=%v; this step deletes only the one with %s", instance, aws.ToBool(inst.StorageEncrypted), encrypted),
 			"check which instance is which (aws rds describe-db-instances); nothing was deleted")
 	}
 	if aws.ToString(inst.DBInstanceStatus) == "deleting" {
-		return steps.ReadyTo(steps.Delete, "instance %s is being deleted → wait", v[0])
+		return steps.ReadyTo(steps.Delete, "instance %s is being deleted → wait", instance)
 	}
 	if aws.ToBool(inst.DeletionProtection) {
-		return steps.BlockedBy("instance "+v[0]+" has deletion protection on",
-			"aws rds modify-db-instance --db-instance-identifier "+v[0]+" --no-deletion-protection --apply-immediately, then retry")
+		return steps.BlockedBy("instance "+instance+" has deletion protection on",
+			"aws rds modify-db-instance --db-instance-identifier "+instance+" --no-deletion-protection --apply-immediately, then retry")
 	}
-	if v[2] != "" {
-		snap, ok, err := c.Snapshot(ctx, v[2])
+	if insurance != "" {
+		snap, ok, err := c.Snapshot(ctx, insurance)
 		if err != nil {
 			return steps.CannotTell("%v", err)
 		}
 		if !ok || aws.ToString(snap.Status) != "available" {
-			return steps.BlockedBy("insurance snapshot "+v[2]+" is not available", "the snapshot step must have finished and verified before anything is deleted")
+			return steps.BlockedBy("insurance snapshot "+insurance+" is not available", "the snapshot step must have finished and verified before anything is deleted")
 		}
 	}
-	if _, taken, err := c.Snapshot(ctx, v[1]); err != nil {
+	if _, taken, err := c.Snapshot(ctx, finalSnapshot); err != nil {
 		return steps.CannotTell("%v", err)
 	} else if taken {
-		return steps.BlockedBy("final snapshot name "+v[1]+" is taken", "delete or rename that snapshot, or choose another final-snapshot name")
+		return steps.BlockedBy("final snapshot name "+finalSnapshot+" is taken", "delete or rename that snapshot, or choose another final-snapshot name")
 	}
-	return steps.ReadyTo(steps.Delete, "delete %s, keeping final snapshot %s", v[0], v[1])
+	return steps.ReadyTo(steps.Delete, "delete %s, keeping final snapshot %s", instance, finalSnapshot)
 }
 
 // Apply deletes and waits.
 func (d *Delete) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
-	v, err := texts(env, d.Instance, d.FinalSnapshot)
-	if err != nil {
+	rv := resolving(env)
+	instance, finalSnapshot := rv.text(d.Instance), rv.text(d.FinalSnapshot)
+	if err := rv.err; err != nil {
 		return nil, err
 	}
 	c, err := d.clients(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	inst, ok, err := c.Instance(ctx, v[0])
+	inst, ok, err := c.Instance(ctx, instance)
 	if err != nil {
 		return nil, err
 	}
 	if ok && aws.ToString(inst.DBInstanceStatus) != "deleting" {
-		if _, err := c.RDS.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: &v[0], FinalDBSnapshotIdentifier: &v[1]}); err != nil {
-			return nil, fmt.Errorf("DeleteDBInstance %s: %w", v[0], err)
+		if _, err := c.RDS.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: &instance, FinalDBSnapshotIdentifier: &finalSnapshot}); err != nil {
+			return nil, fmt.Errorf("DeleteDBInstance %s: %w", instance, err)
 		}
-		env.Info("deleting " + v[0] + " with final snapshot " + v[1])
+		env.Info("deleting " + instance + " with final snapshot " + finalSnapshot)
 	}
-	if err := c.WaitInstanceGone(ctx, env, v[0]); err != nil {
+	if err := c.WaitInstanceGone(ctx, env, instance); err != nil {
 		return nil, err
 	}
-	snap, err := c.WaitSnapshot(ctx, env, v[1])
+	snap, err := c.WaitSnapshot(ctx, env, finalSnapshot)
 	if err != nil {
 		return nil, err
 	}
@@ -128,18 +130,19 @@ func (d *Delete) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 
 // Verify proves the instance is gone.
 func (d *Delete) Verify(ctx context.Context, env *steps.Env) error {
-	v, err := texts(env, d.Instance)
-	if err != nil {
+	rv := resolving(env)
+	instance := rv.text(d.Instance)
+	if err := rv.err; err != nil {
 		return err
 	}
 	c, err := d.clients(ctx, env)
 	if err != nil {
 		return err
 	}
-	if _, ok, err := c.Instance(ctx, v[0]); err != nil {
+	if _, ok, err := c.Instance(ctx, instance); err != nil {
 		return err
 	} else if ok {
-		return &steps.VerifyError{What: "instance " + v[0], Expected: "deleted", Found: "still there"}
+		return &steps.VerifyError{What: "instance " + instance, Expected: "deleted", Found: "still there"}
 	}
 	return nil
 }
@@ -192,25 +195,26 @@ const (
 )
 
 func (d *DeleteRebuild) ours(ctx context.Context, env *steps.Env) (*Clients, string, rebuildFinding, string, error) {
-	v, err := texts(env, d.Instance)
-	if err != nil {
+	rv := resolving(env)
+	instance := rv.text(d.Instance)
+	if err := rv.err; err != nil {
 		return nil, "", rebuildNone, "", err
 	}
 	c, err := d.clients(ctx, env)
 	if err != nil {
 		return nil, "", rebuildNone, "", err
 	}
-	inst, ok, err := c.Instance(ctx, v[0])
+	inst, ok, err := c.Instance(ctx, instance)
 	if err != nil || !ok {
-		return c, v[0], rebuildNone, "instance " + v[0] + " does not exist", err
+		return c, instance, rebuildNone, "instance " + instance + " does not exist", err
 	}
 	if !aws.ToBool(inst.StorageEncrypted) {
-		return c, v[0], rebuildNone, "instance " + v[0] + " is unencrypted: not a rebuild, left alone", nil
+		return c, instance, rebuildNone, "instance " + instance + " is unencrypted: not a rebuild, left alone", nil
 	}
 	if ours, why := instanceIsOurs(env, inst); !ours {
-		return c, v[0], rebuildForeign, why, nil
+		return c, instance, rebuildForeign, why, nil
 	}
-	return c, v[0], rebuildOurs, "", nil
+	return c, instance, rebuildOurs, "", nil
 }
 
 // Check says whether there is a half-made instance of this rebuild.

@@ -101,12 +101,11 @@ func (p *Preflight) findings(ctx context.Context, env *steps.Env) (rdstypes.DBIn
 	if err != nil {
 		return rdstypes.DBInstance{}, "", nil, err
 	}
-	v, err := texts(env, p.Instance, p.KMSKey, p.WillDelete)
-	if err != nil {
+	rv := resolving(env)
+	id, key, willDelete := rv.text(p.Instance), rv.text(p.KMSKey), isTrue(rv.text(p.WillDelete))
+	if err := rv.err; err != nil {
 		return rdstypes.DBInstance{}, "", nil, err
 	}
-	id, key := v[0], v[1]
-	willDelete := isTrue(v[2])
 	var out []diag.Diagnostic
 	inst, ok, err := c.Instance(ctx, id)
 	if err != nil {
@@ -184,12 +183,13 @@ func (p *Preflight) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, e
 		return nil, fmt.Errorf("%s", fs[0].Summary)
 	}
 	s := SettingsOf(inst)
-	v, err := texts(env, p.KeepIdentifier, p.Target)
-	if err != nil {
+	rv := resolving(env)
+	keepIdentifier, target := rv.text(p.KeepIdentifier), rv.text(p.Target)
+	if err := rv.err; err != nil {
 		return nil, err
 	}
-	build := v[1]
-	if isTrue(v[0]) || build == "" {
+	build := target
+	if isTrue(keepIdentifier) || build == "" {
 		build = s.Identifier
 	}
 	env.Info("source: " + s.Summary())

@@ -43,63 +43,70 @@ func (a *AddRole) Describe(env *steps.Env) []steps.Action {
 	}
 }
 
+// roleAssociation is what an rds-add-role step asks for, as this run reads it.
+type roleAssociation struct {
+	instance, roleARN, feature string
+}
+
 // association finds the instance's role for the feature.
-func (a *AddRole) association(ctx context.Context, env *steps.Env) (c *Clients, v []string, found *rdstypes.DBInstanceRole, err error) {
-	if v, err = texts(env, a.Instance, a.RoleArn, a.Feature); err != nil {
-		return nil, nil, nil, err
+func (a *AddRole) association(ctx context.Context, env *steps.Env) (c *Clients, want roleAssociation, found *rdstypes.DBInstanceRole, err error) {
+	rv := resolving(env)
+	want = roleAssociation{instance: rv.text(a.Instance), roleARN: rv.text(a.RoleArn), feature: rv.text(a.Feature)}
+	if err = rv.err; err != nil {
+		return nil, want, nil, err
 	}
 	if c, err = a.clients(ctx, env); err != nil {
-		return nil, v, nil, err
+		return nil, want, nil, err
 	}
-	inst, ok, err := c.Instance(ctx, v[0])
+	inst, ok, err := c.Instance(ctx, want.instance)
 	if err != nil {
-		return c, v, nil, err
+		return c, want, nil, err
 	}
 	if !ok {
-		return c, v, nil, fmt.Errorf("instance %s does not exist", v[0])
+		return c, want, nil, fmt.Errorf("instance %s does not exist", want.instance)
 	}
 	for _, r := range inst.AssociatedRoles {
-		if aws.ToString(r.FeatureName) == v[2] || aws.ToString(r.RoleArn) == v[1] {
-			return c, v, &r, nil
+		if aws.ToString(r.FeatureName) == want.feature || aws.ToString(r.RoleArn) == want.roleARN {
+			return c, want, &r, nil
 		}
 	}
-	return c, v, nil, nil
+	return c, want, nil, nil
 }
 
 // Check reads the instance's associated roles.
 func (a *AddRole) Check(ctx context.Context, env *steps.Env) steps.Check {
-	_, v, r, err := a.association(ctx, env)
+	_, want, r, err := a.association(ctx, env)
 	if err != nil {
 		return unknownOr(err, fixAWS)
 	}
 	switch {
 	case r == nil:
-		return steps.ReadyTo(steps.Create, "instance %s has no role for %s → associate %s", v[0], v[2], v[1])
-	case aws.ToString(r.RoleArn) != v[1] || aws.ToString(r.FeatureName) != v[2]:
-		return steps.BlockedBy(fmt.Sprintf("instance %s already has role %s for feature %s", v[0], aws.ToString(r.RoleArn), aws.ToString(r.FeatureName)),
+		return steps.ReadyTo(steps.Create, "instance %s has no role for %s → associate %s", want.instance, want.feature, want.roleARN)
+	case aws.ToString(r.RoleArn) != want.roleARN || aws.ToString(r.FeatureName) != want.feature:
+		return steps.BlockedBy(fmt.Sprintf("instance %s already has role %s for feature %s", want.instance, aws.ToString(r.RoleArn), aws.ToString(r.FeatureName)),
 			fmt.Sprintf("give that role the permissions instead, or remove it: aws rds remove-role-from-db-instance --db-instance-identifier %s --role-arn %s --feature-name %s",
-				v[0], aws.ToString(r.RoleArn), aws.ToString(r.FeatureName)))
+				want.instance, aws.ToString(r.RoleArn), aws.ToString(r.FeatureName)))
 	case aws.ToString(r.Status) == "ACTIVE":
-		return steps.AlreadyDone("role %s is associated with %s for %s (ACTIVE)", v[1], v[0], v[2])
+		return steps.AlreadyDone("role %s is associated with %s for %s (ACTIVE)", want.roleARN, want.instance, want.feature)
 	}
-	return steps.ReadyTo(steps.Create, "role %s is being associated with %s (%s) → wait for it", v[1], v[0], aws.ToString(r.Status))
+	return steps.ReadyTo(steps.Create, "role %s is being associated with %s (%s) → wait for it", want.roleARN, want.instance, aws.ToString(r.Status))
 }
 
 // Apply associates the role (unless already) and waits for ACTIVE.
 func (a *AddRole) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
-	c, v, r, err := a.association(ctx, env)
+	c, want, r, err := a.association(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	if r != nil && (aws.ToString(r.RoleArn) != v[1] || aws.ToString(r.FeatureName) != v[2]) {
-		return nil, fmt.Errorf("instance %s already has role %s for %s: nothing changed", v[0], aws.ToString(r.RoleArn), aws.ToString(r.FeatureName))
+	if r != nil && (aws.ToString(r.RoleArn) != want.roleARN || aws.ToString(r.FeatureName) != want.feature) {
+		return nil, fmt.Errorf("instance %s already has role %s for %s: nothing changed", want.instance, aws.ToString(r.RoleArn), aws.ToString(r.FeatureName))
 	}
 	if r == nil {
-		if _, err := c.RDS.AddRoleToDBInstance(ctx, &rds.AddRoleToDBInstanceInput{DBInstanceIdentifier: &v[0], RoleArn: &v[1], FeatureName: &v[2]}); err != nil {
-			return nil, fmt.Errorf("rds AddRoleToDBInstance %s: %w", v[0], err)
+		if _, err := c.RDS.AddRoleToDBInstance(ctx, &rds.AddRoleToDBInstanceInput{DBInstanceIdentifier: &want.instance, RoleArn: &want.roleARN, FeatureName: &want.feature}); err != nil {
+			return nil, fmt.Errorf("rds AddRoleToDBInstance %s: %w", want.instance, err)
 		}
 	}
-	p := newPoller(env, "role "+v[1]+" on "+v[0]+" to be ACTIVE")
+	p := newPoller(env, "role "+want.roleARN+" on "+want.instance+" to be ACTIVE")
 	for {
 		_, _, r, err := a.association(ctx, env)
 		if err != nil {
@@ -111,10 +118,10 @@ func (a *AddRole) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 		}
 		switch status {
 		case "ACTIVE":
-			env.Info(fmt.Sprintf("role %s is associated with %s for %s", v[1], v[0], v[2]))
+			env.Info(fmt.Sprintf("role %s is associated with %s for %s", want.roleARN, want.instance, want.feature))
 			return steps.Outputs{}, nil
 		case "INVALID":
-			return nil, fmt.Errorf("RDS cannot assume role %s (status INVALID): its trust policy must let rds.amazonaws.com assume it", v[1])
+			return nil, fmt.Errorf("RDS cannot assume role %s (status INVALID): its trust policy must let rds.amazonaws.com assume it", want.roleARN)
 		}
 		if err := p.wait(ctx, status); err != nil {
 			return nil, err
@@ -124,40 +131,40 @@ func (a *AddRole) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 
 // Verify reads the association back.
 func (a *AddRole) Verify(ctx context.Context, env *steps.Env) error {
-	_, v, r, err := a.association(ctx, env)
+	_, want, r, err := a.association(ctx, env)
 	if err != nil {
 		return err
 	}
-	if r == nil || aws.ToString(r.RoleArn) != v[1] || aws.ToString(r.Status) != "ACTIVE" {
+	if r == nil || aws.ToString(r.RoleArn) != want.roleARN || aws.ToString(r.Status) != "ACTIVE" {
 		found := "no role"
 		if r != nil {
 			found = aws.ToString(r.RoleArn) + " " + aws.ToString(r.Status)
 		}
-		return &steps.VerifyError{What: "role of " + v[0] + " for " + v[2], Expected: v[1] + " ACTIVE", Found: found}
+		return &steps.VerifyError{What: "role of " + want.instance + " for " + want.feature, Expected: want.roleARN + " ACTIVE", Found: found}
 	}
 	return nil
 }
 
 // Rollback removes the association this step made.
 func (a *AddRole) Rollback(ctx context.Context, env *steps.Env) error {
-	c, v, r, err := a.association(ctx, env)
+	c, want, r, err := a.association(ctx, env)
 	if err != nil {
 		return err
 	}
-	if r == nil || aws.ToString(r.RoleArn) != v[1] {
+	if r == nil || aws.ToString(r.RoleArn) != want.roleARN {
 		return nil
 	}
-	if _, err := c.RDS.RemoveRoleFromDBInstance(ctx, &rds.RemoveRoleFromDBInstanceInput{DBInstanceIdentifier: &v[0], RoleArn: &v[1], FeatureName: &v[2]}); err != nil && !IsNotFound(err) && errCode(err) != "DBInstanceRoleNotFound" {
-		return fmt.Errorf("rds RemoveRoleFromDBInstance %s: %w", v[0], err)
+	if _, err := c.RDS.RemoveRoleFromDBInstance(ctx, &rds.RemoveRoleFromDBInstanceInput{DBInstanceIdentifier: &want.instance, RoleArn: &want.roleARN, FeatureName: &want.feature}); err != nil && !IsNotFound(err) && errCode(err) != "DBInstanceRoleNotFound" {
+		return fmt.Errorf("rds RemoveRoleFromDBInstance %s: %w", want.instance, err)
 	}
-	p := newPoller(env, "role "+v[1]+" to leave "+v[0])
+	p := newPoller(env, "role "+want.roleARN+" to leave "+want.instance)
 	for {
 		_, _, r, err := a.association(ctx, env)
 		if err != nil {
 			return err
 		}
 		if r == nil {
-			env.Info(fmt.Sprintf("role %s removed from %s", v[1], v[0]))
+			env.Info(fmt.Sprintf("role %s removed from %s", want.roleARN, want.instance))
 			return nil
 		}
 		if err := p.wait(ctx, aws.ToString(r.Status)); err != nil {

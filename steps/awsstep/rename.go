@@ -85,40 +85,41 @@ func (r *Rename) guard(ctx context.Context, c *Clients, env *steps.Env, id strin
 
 // Check says which name the instance answers to.
 func (r *Rename) Check(ctx context.Context, env *steps.Env) steps.Check {
-	v, err := texts(env, r.From, r.To)
-	if err != nil {
+	rv := resolving(env)
+	from, to := rv.text(r.From), rv.text(r.To)
+	if err := rv.err; err != nil {
 		return unknownOr(err, "")
 	}
 	c, err := r.clients(ctx, env)
 	if err != nil {
 		return unknownOr(err, fixAWS)
 	}
-	fromOK, toOK, err := r.where(ctx, c, v[0], v[1])
+	fromOK, toOK, err := r.where(ctx, c, from, to)
 	if err != nil {
 		return steps.CannotTell("%v", err)
 	}
 	switch {
 	case fromOK && toOK:
-		return steps.BlockedBy(fmt.Sprintf("both %s and %s exist", v[0], v[1]), "the new name is taken: rename or delete "+v[1]+" first")
+		return steps.BlockedBy(fmt.Sprintf("both %s and %s exist", from, to), "the new name is taken: rename or delete "+to+" first")
 	case fromOK:
-		if err := r.guard(ctx, c, env, v[0]); err != nil {
+		if err := r.guard(ctx, c, env, from); err != nil {
 			return steps.BlockedBy(err.Error(), "check which instance is which: aws rds describe-db-instances")
 		}
-		return steps.ReadyTo(steps.Update, "rename %s → %s", v[0], v[1])
+		return steps.ReadyTo(steps.Update, "rename %s → %s", from, to)
 	case toOK:
-		if err := r.guard(ctx, c, env, v[1]); err != nil {
+		if err := r.guard(ctx, c, env, to); err != nil {
 			return steps.BlockedBy(err.Error(), "check which instance is which: aws rds describe-db-instances")
 		}
-		inst, _, err := c.Instance(ctx, v[1])
+		inst, _, err := c.Instance(ctx, to)
 		if err != nil {
 			return steps.CannotTell("%v", err)
 		}
 		if st := aws.ToString(inst.DBInstanceStatus); st != "available" {
-			return steps.ReadyTo(steps.Update, "%s answers but is %s → wait for it", v[1], st)
+			return steps.ReadyTo(steps.Update, "%s answers but is %s → wait for it", to, st)
 		}
-		return steps.AlreadyDone("%s answers and is available; %s is gone", v[1], v[0])
+		return steps.AlreadyDone("%s answers and is available; %s is gone", to, from)
 	}
-	return steps.CannotTell("neither %s nor %s answers", v[0], v[1])
+	return steps.CannotTell("neither %s nor %s answers", from, to)
 }
 
 func (r *Rename) rename(ctx context.Context, env *steps.Env, c *Clients, from, to string) (steps.Outputs, error) {
@@ -144,18 +145,19 @@ func (r *Rename) rename(ctx context.Context, env *steps.Env, c *Clients, from, t
 
 // Apply renames (unless done already) and waits for the new name.
 func (r *Rename) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
-	v, err := texts(env, r.From, r.To)
-	if err != nil {
+	rv := resolving(env)
+	from, to := rv.text(r.From), rv.text(r.To)
+	if err := rv.err; err != nil {
 		return nil, err
 	}
 	c, err := r.clients(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.guard(ctx, c, env, v[0]); err != nil {
+	if err := r.guard(ctx, c, env, from); err != nil {
 		return nil, err
 	}
-	return r.rename(ctx, env, c, v[0], v[1])
+	return r.rename(ctx, env, c, from, to)
 }
 
 // Observe reads the renamed instance's outputs.
@@ -165,46 +167,48 @@ func (r *Rename) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, er
 
 // Verify proves the new name answers, is available, and the old one is gone.
 func (r *Rename) Verify(ctx context.Context, env *steps.Env) error {
-	v, err := texts(env, r.From, r.To)
-	if err != nil {
+	rv := resolving(env)
+	from, to := rv.text(r.From), rv.text(r.To)
+	if err := rv.err; err != nil {
 		return err
 	}
 	c, err := r.clients(ctx, env)
 	if err != nil {
 		return err
 	}
-	inst, ok, err := c.Instance(ctx, v[1])
+	inst, ok, err := c.Instance(ctx, to)
 	if err != nil {
 		return err
 	}
 	if !ok || aws.ToString(inst.DBInstanceStatus) != "available" {
-		return &steps.VerifyError{What: "instance " + v[1], Expected: "available", Found: statusOr(aws.ToString(inst.DBInstanceStatus), ok)}
+		return &steps.VerifyError{What: "instance " + to, Expected: "available", Found: statusOr(aws.ToString(inst.DBInstanceStatus), ok)}
 	}
-	if _, ok, err := c.Instance(ctx, v[0]); err != nil {
+	if _, ok, err := c.Instance(ctx, from); err != nil {
 		return err
 	} else if ok {
-		return &steps.VerifyError{What: "old name " + v[0], Expected: "gone", Found: "still answering"}
+		return &steps.VerifyError{What: "old name " + from, Expected: "gone", Found: "still answering"}
 	}
-	return r.guard(ctx, c, env, v[1])
+	return r.guard(ctx, c, env, to)
 }
 
 // Rollback renames back.
 func (r *Rename) Rollback(ctx context.Context, env *steps.Env) error {
-	v, err := texts(env, r.From, r.To)
-	if err != nil {
+	rv := resolving(env)
+	from, to := rv.text(r.From), rv.text(r.To)
+	if err := rv.err; err != nil {
 		return err
 	}
 	c, err := r.clients(ctx, env)
 	if err != nil {
 		return err
 	}
-	renamed, original, err := r.where(ctx, c, v[1], v[0])
+	renamed, original, err := r.where(ctx, c, to, from)
 	if err != nil {
 		return err
 	}
 	if original || !renamed {
 		return nil // the old name already answers (never renamed, or renamed back)
 	}
-	_, err = r.rename(ctx, env, c, v[1], v[0])
+	_, err = r.rename(ctx, env, c, to, from)
 	return err
 }

@@ -52,16 +52,17 @@ func (r *Restore) Validate() error {
 
 // input is the restore call and the settings it copies.
 func (r *Restore) input(env *steps.Env) (*rds.RestoreDBInstanceFromDBSnapshotInput, Settings, error) {
-	v, err := texts(env, r.Snapshot, r.Identifier, r.Settings)
-	if err != nil {
+	rv := resolving(env)
+	snapshot, id, settings := rv.text(r.Snapshot), rv.text(r.Identifier), rv.text(r.Settings)
+	if err := rv.err; err != nil {
 		return nil, Settings{}, err
 	}
-	s, err := ParseSettings(v[2])
+	s, err := ParseSettings(settings)
 	if err != nil {
 		return nil, s, err
 	}
 	in := &rds.RestoreDBInstanceFromDBSnapshotInput{
-		DBSnapshotIdentifier: aws.String(v[0]), DBInstanceIdentifier: aws.String(v[1]),
+		DBSnapshotIdentifier: aws.String(snapshot), DBInstanceIdentifier: aws.String(id),
 		DBInstanceClass: aws.String(s.Class), Port: aws.Int32(s.Port), MultiAZ: aws.Bool(s.MultiAZ),
 		PubliclyAccessible: aws.Bool(s.PubliclyAccessible), CopyTagsToSnapshot: aws.Bool(s.CopyTagsToSnapshot),
 		DeletionProtection: aws.Bool(s.DeletionProtection), Tags: runTags(env, s.Tags, s.ResourceID),
@@ -108,56 +109,57 @@ func judgeEncryption(ctx context.Context, c *Clients, inst rdstypes.DBInstance, 
 
 // Check looks at the identifier.
 func (r *Restore) Check(ctx context.Context, env *steps.Env) steps.Check {
-	v, err := texts(env, r.Identifier, r.KMSKey, r.Snapshot)
-	if err != nil {
+	rv := resolving(env)
+	id, key, snapshot := rv.text(r.Identifier), rv.text(r.KMSKey), rv.text(r.Snapshot)
+	if err := rv.err; err != nil {
 		return unknownOr(err, "")
 	}
 	c, err := r.clients(ctx, env)
 	if err != nil {
 		return unknownOr(err, fixAWS)
 	}
-	inst, ok, err := c.Instance(ctx, v[0])
+	inst, ok, err := c.Instance(ctx, id)
 	if err != nil {
 		return steps.CannotTell("%v", err)
 	}
 	if !ok {
 		if r.OnlyIfSnapshot {
-			if _, have, err := c.Snapshot(ctx, v[2]); err != nil {
+			if _, have, err := c.Snapshot(ctx, snapshot); err != nil {
 				return steps.CannotTell("%v", err)
 			} else if !have {
-				return steps.AlreadyDone("no snapshot %s: nothing to restore", v[2])
+				return steps.AlreadyDone("no snapshot %s: nothing to restore", snapshot)
 			}
 		}
-		return steps.ReadyTo(steps.Create, "restore snapshot %s as %s", v[2], v[0])
+		return steps.ReadyTo(steps.Create, "restore snapshot %s as %s", snapshot, id)
 	}
-	good, want, err := judgeEncryption(ctx, c, inst, v[1])
+	good, want, err := judgeEncryption(ctx, c, inst, key)
 	if err != nil {
 		return steps.CannotTell("%v", err)
 	}
 	if !good {
-		return steps.BlockedBy(fmt.Sprintf("instance %s exists but is not %s", v[0], want), "this is not the instance this step restores: rename or delete it, or choose another identifier")
+		return steps.BlockedBy(fmt.Sprintf("instance %s exists but is not %s", id, want), "this is not the instance this step restores: rename or delete it, or choose another identifier")
 	}
 	in, s, err := r.input(env)
 	if err != nil {
 		return unknownOr(err, "")
 	}
 	if ours, why := r.ours(env, inst, s); !ours {
-		return steps.BlockedBy(why, fixForeignInstance(v[0]))
+		return steps.BlockedBy(why, fixForeignInstance(id))
 	}
 	if st := aws.ToString(inst.DBInstanceStatus); st != "available" {
-		return steps.ReadyTo(steps.Create, "instance %s is %s → wait for it", v[0], st)
+		return steps.ReadyTo(steps.Create, "instance %s is %s → wait for it", id, st)
 	}
-	if err := verifyInstance(ctx, c, v[0], v[1], in.DBInstanceClass, in.DBParameterGroupName, in.VpcSecurityGroupIds, s, afterRestoreFields); err != nil {
+	if err := verifyInstance(ctx, c, id, key, in.DBInstanceClass, in.DBParameterGroupName, in.VpcSecurityGroupIds, s, afterRestoreFields); err != nil {
 		// restored, but not as this step restores it (settings changed since): do not call it done
-		return steps.BlockedBy(fmt.Sprintf("instance %s exists but differs from what this step restores: %v", v[0], err),
-			"put the settings back with `aws rds modify-db-instance --db-instance-identifier "+v[0]+" …` (or delete the instance and run this step again)")
+		return steps.BlockedBy(fmt.Sprintf("instance %s exists but differs from what this step restores: %v", id, err),
+			"put the settings back with `aws rds modify-db-instance --db-instance-identifier "+id+" …` (or delete the instance and run this step again)")
 	}
 	if ms := only(diffSettings(s, SettingsOf(inst)), true, afterRestoreFields); len(ms) > 0 {
 		// the settings the restore cannot take are this step's second call: not made yet (or
 		// changed since), so it is made again
-		return steps.ReadyTo(steps.Update, "instance %s is restored; %v → ModifyDBInstance", v[0], mismatchError(v[0], ms))
+		return steps.ReadyTo(steps.Update, "instance %s is restored; %v → ModifyDBInstance", id, mismatchError(id, ms))
 	}
-	return steps.AlreadyDone("instance %s exists, %s, available, settings as restored", v[0], want)
+	return steps.AlreadyDone("instance %s exists, %s, available, settings as restored", id, want)
 }
 
 // ours says whether inst, found under the step's identifier, is this run's restore (tagged with
@@ -233,20 +235,21 @@ func (r *Restore) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, e
 }
 
 func observeInstance(ctx context.Context, env *steps.Env, region Region, ident ref.Template) (steps.Outputs, error) {
-	v, err := texts(env, ident)
-	if err != nil {
+	rv := resolving(env)
+	id := rv.text(ident)
+	if err := rv.err; err != nil {
 		return nil, err
 	}
 	c, err := region.clients(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	inst, ok, err := c.Instance(ctx, v[0])
+	inst, ok, err := c.Instance(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("instance %s not found", v[0])
+		return nil, fmt.Errorf("instance %s not found", id)
 	}
 	return instanceOutputs(inst), nil
 }
@@ -301,15 +304,16 @@ func verifyInstance(ctx context.Context, c *Clients, id, key string, class, pgro
 
 // Rollback deletes the restored instance (turning its deletion protection off first).
 func (r *Restore) Rollback(ctx context.Context, env *steps.Env) error {
-	v, err := texts(env, r.Identifier, r.KMSKey)
-	if err != nil {
+	rv := resolving(env)
+	id, key := rv.text(r.Identifier), rv.text(r.KMSKey)
+	if err := rv.err; err != nil {
 		return err
 	}
 	c, err := r.clients(ctx, env)
 	if err != nil {
 		return err
 	}
-	return deleteMade(ctx, env, c, v[0], v[1])
+	return deleteMade(ctx, env, c, id, key)
 }
 
 // deleteMade deletes an instance a step made, after checking it is the one (its encryption), with

@@ -51,40 +51,41 @@ func (s *Snapshot) Describe(env *steps.Env) []steps.Action {
 
 // Check looks at the snapshot.
 func (s *Snapshot) Check(ctx context.Context, env *steps.Env) steps.Check {
-	v, err := texts(env, s.Instance, s.Snapshot)
-	if err != nil {
+	rv := resolving(env)
+	instance, snapshot := rv.text(s.Instance), rv.text(s.Snapshot)
+	if err := rv.err; err != nil {
 		return unknownOr(err, "")
 	}
 	c, err := s.clients(ctx, env)
 	if err != nil {
 		return unknownOr(err, fixAWS)
 	}
-	snap, ok, err := c.Snapshot(ctx, v[1])
+	snap, ok, err := c.Snapshot(ctx, snapshot)
 	if err != nil {
 		return steps.CannotTell("%v", err)
 	}
 	if ok {
-		if why, err := s.foreign(ctx, env, c, snap, v[0]); err != nil {
+		if why, err := s.foreign(ctx, env, c, snap, instance); err != nil {
 			return steps.CannotTell("%v", err)
 		} else if why != "" {
-			return steps.BlockedBy(why, fmt.Sprintf("delete that snapshot if nothing needs it (aws rds delete-db-snapshot --db-snapshot-identifier %s), or choose another snapshot name", v[1]))
+			return steps.BlockedBy(why, fmt.Sprintf("delete that snapshot if nothing needs it (aws rds delete-db-snapshot --db-snapshot-identifier %s), or choose another snapshot name", snapshot))
 		}
 		if aws.ToString(snap.Status) == "available" {
-			return steps.AlreadyDone("snapshot %s of %s (resource %s) is available", v[1], v[0], aws.ToString(snap.DbiResourceId))
+			return steps.AlreadyDone("snapshot %s of %s (resource %s) is available", snapshot, instance, aws.ToString(snap.DbiResourceId))
 		}
-		return steps.ReadyTo(steps.Create, "snapshot %s is being created (%s, %d%%) → wait for it", v[1], aws.ToString(snap.Status), aws.ToInt32(snap.PercentProgress))
+		return steps.ReadyTo(steps.Create, "snapshot %s is being created (%s, %d%%) → wait for it", snapshot, aws.ToString(snap.Status), aws.ToInt32(snap.PercentProgress))
 	}
-	inst, ok, err := c.Instance(ctx, v[0])
+	inst, ok, err := c.Instance(ctx, instance)
 	if err != nil {
 		return steps.CannotTell("%v", err)
 	}
 	if !ok {
-		return steps.BlockedBy("instance "+v[0]+" does not exist", "check the identifier")
+		return steps.BlockedBy("instance "+instance+" does not exist", "check the identifier")
 	}
 	if st := aws.ToString(inst.DBInstanceStatus); st != "available" {
-		return steps.ReadyTo(steps.Create, "instance %s is %s: the snapshot will be taken once it is available", v[0], st)
+		return steps.ReadyTo(steps.Create, "instance %s is %s: the snapshot will be taken once it is available", instance, st)
 	}
-	return steps.ReadyTo(steps.Create, "snapshot %s of %s → create", v[1], v[0])
+	return steps.ReadyTo(steps.Create, "snapshot %s of %s → create", snapshot, instance)
 }
 
 // foreign says why a snapshot found under the step's name is not of the instance the step
@@ -122,65 +123,67 @@ func timeText(t *time.Time) string {
 
 // Apply creates (unless being created already) and waits.
 func (s *Snapshot) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
-	v, err := texts(env, s.Instance, s.Snapshot)
-	if err != nil {
+	rv := resolving(env)
+	instance, snapshot := rv.text(s.Instance), rv.text(s.Snapshot)
+	if err := rv.err; err != nil {
 		return nil, err
 	}
 	c, err := s.clients(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	if snap, ok, err := c.Snapshot(ctx, v[1]); err != nil {
+	if snap, ok, err := c.Snapshot(ctx, snapshot); err != nil {
 		return nil, err
 	} else if ok {
-		if why, err := s.foreign(ctx, env, c, snap, v[0]); err != nil {
+		if why, err := s.foreign(ctx, env, c, snap, instance); err != nil {
 			return nil, err
 		} else if why != "" {
 			return nil, fmt.Errorf("%s: nothing was created; delete that snapshot or choose another name", why)
 		}
 	}
-	if _, ok, err := c.Snapshot(ctx, v[1]); err != nil {
+	if _, ok, err := c.Snapshot(ctx, snapshot); err != nil {
 		return nil, err
 	} else if !ok {
-		inst, err := c.WaitInstance(ctx, env, v[0])
+		inst, err := c.WaitInstance(ctx, env, instance)
 		if err != nil {
 			return nil, err
 		}
 		tags := runTags(env, []rdstypes.Tag{{Key: aws.String("made-by"), Value: aws.String("cairn")}}, aws.ToString(inst.DbiResourceId))
-		if _, err := c.RDS.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: &v[0], DBSnapshotIdentifier: &v[1], Tags: tags}); err != nil {
-			return nil, fmt.Errorf("CreateDBSnapshot %s: %w", v[1], err)
+		if _, err := c.RDS.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: &instance, DBSnapshotIdentifier: &snapshot, Tags: tags}); err != nil {
+			return nil, fmt.Errorf("CreateDBSnapshot %s: %w", snapshot, err)
 		}
-		env.Info("creating snapshot " + v[1] + " of " + v[0])
+		env.Info("creating snapshot " + snapshot + " of " + instance)
 	} else {
-		env.Info("snapshot " + v[1] + " is already being created: waiting for it")
+		env.Info("snapshot " + snapshot + " is already being created: waiting for it")
 	}
-	snap, err := c.WaitSnapshot(ctx, env, v[1])
+	snap, err := c.WaitSnapshot(ctx, env, snapshot)
 	if err != nil {
 		return nil, err
 	}
-	return steps.Outputs{}.Set("snapshot-arn", aws.ToString(snap.DBSnapshotArn)).Set("snapshot-id", v[1]), nil
+	return steps.Outputs{}.Set("snapshot-arn", aws.ToString(snap.DBSnapshotArn)).Set("snapshot-id", snapshot), nil
 }
 
 // Observe reads the outputs of a snapshot found available.
 func (s *Snapshot) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
-	v, err := texts(env, s.Snapshot)
-	if err != nil {
+	rv := resolving(env)
+	snapshot := rv.text(s.Snapshot)
+	if err := rv.err; err != nil {
 		return nil, err
 	}
 	c, err := s.clients(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	snap, ok, err := c.Snapshot(ctx, v[0])
+	snap, ok, err := c.Snapshot(ctx, snapshot)
 	if err != nil || !ok {
-		return nil, fmt.Errorf("snapshot %s: not found (%v)", v[0], err)
+		return nil, fmt.Errorf("snapshot %s: not found (%v)", snapshot, err)
 	}
-	return steps.Outputs{}.Set("snapshot-arn", aws.ToString(snap.DBSnapshotArn)).Set("snapshot-id", v[0]), nil
+	return steps.Outputs{}.Set("snapshot-arn", aws.ToString(snap.DBSnapshotArn)).Set("snapshot-id", snapshot), nil
 }
 
-// Verify proves the snapshot is available and of the instance.
+// Verify proves the snapshot is available (Check has bound it to the instance and this run).
 func (s *Snapshot) Verify(ctx context.Context, env *steps.Env) error {
-	v, err := texts(env, s.Instance, s.Snapshot)
+	snapshot, err := env.Text(s.Snapshot)
 	if err != nil {
 		return err
 	}
@@ -188,38 +191,39 @@ func (s *Snapshot) Verify(ctx context.Context, env *steps.Env) error {
 	if err != nil {
 		return err
 	}
-	snap, ok, err := c.Snapshot(ctx, v[1])
+	snap, ok, err := c.Snapshot(ctx, snapshot)
 	if err != nil {
 		return err
 	}
 	if !ok || aws.ToString(snap.Status) != "available" {
-		return &steps.VerifyError{What: "snapshot " + v[1], Expected: "available", Found: statusOr(aws.ToString(snap.Status), ok)}
+		return &steps.VerifyError{What: "snapshot " + snapshot, Expected: "available", Found: statusOr(aws.ToString(snap.Status), ok)}
 	}
 	return nil
 }
 
 // Rollback deletes the snapshot, unless its instance is gone.
 func (s *Snapshot) Rollback(ctx context.Context, env *steps.Env) error {
-	v, err := texts(env, s.Instance, s.Snapshot)
-	if err != nil {
+	rv := resolving(env)
+	instance, snapshot := rv.text(s.Instance), rv.text(s.Snapshot)
+	if err := rv.err; err != nil {
 		return err
 	}
 	c, err := s.clients(ctx, env)
 	if err != nil {
 		return err
 	}
-	if _, ok, err := c.Instance(ctx, v[0]); err != nil {
+	if _, ok, err := c.Instance(ctx, instance); err != nil {
 		return err
 	} else if !ok {
-		return steps.NotReversible("instance %s is gone, so snapshot %s is kept: it is the only copy of its data", v[0], v[1])
+		return steps.NotReversible("instance %s is gone, so snapshot %s is kept: it is the only copy of its data", instance, snapshot)
 	}
-	if _, ok, err := c.Snapshot(ctx, v[1]); err != nil || !ok {
+	if _, ok, err := c.Snapshot(ctx, snapshot); err != nil || !ok {
 		return err
 	}
-	if _, err := c.WaitSnapshot(ctx, env, v[1]); err != nil {
+	if _, err := c.WaitSnapshot(ctx, env, snapshot); err != nil {
 		return err
 	}
-	return c.DeleteSnapshot(ctx, env, v[1])
+	return c.DeleteSnapshot(ctx, env, snapshot)
 }
 
 // CopySnapshot is the `rds-copy-snapshot` kind: CopyDBSnapshot with a KMS key (this is what
@@ -281,70 +285,72 @@ func copiedFrom(ctx context.Context, c *Clients, cp rdstypes.DBSnapshot, source 
 
 // Check looks at the copy.
 func (s *CopySnapshot) Check(ctx context.Context, env *steps.Env) steps.Check {
-	v, err := texts(env, s.Source, s.Target, s.KMSKey)
-	if err != nil {
+	rv := resolving(env)
+	source, target, key := rv.text(s.Source), rv.text(s.Target), rv.text(s.KMSKey)
+	if err := rv.err; err != nil {
 		return unknownOr(err, "")
 	}
 	c, err := s.clients(ctx, env)
 	if err != nil {
 		return unknownOr(err, fixAWS)
 	}
-	snap, ok, err := c.Snapshot(ctx, v[1])
+	snap, ok, err := c.Snapshot(ctx, target)
 	if err != nil {
 		return steps.CannotTell("%v", err)
 	}
 	if !ok {
-		return steps.ReadyTo(steps.Create, "copy %s of snapshot %s encrypted with %s → create", v[1], v[0], v[2])
+		return steps.ReadyTo(steps.Create, "copy %s of snapshot %s encrypted with %s → create", target, source, key)
 	}
-	arn, match, err := c.resolveKey(ctx, v[2], snap.Encrypted, snap.KmsKeyId)
+	arn, match, err := c.resolveKey(ctx, key, snap.Encrypted, snap.KmsKeyId)
 	if err != nil {
-		return steps.CannotTell("key %s: %v", v[2], err)
+		return steps.CannotTell("key %s: %v", key, err)
 	}
 	if !match {
-		return steps.BlockedBy(fmt.Sprintf("snapshot %s exists but is not encrypted with %s (encrypted %v, key %s)", v[1], arn, aws.ToBool(snap.Encrypted), aws.ToString(snap.KmsKeyId)),
+		return steps.BlockedBy(fmt.Sprintf("snapshot %s exists but is not encrypted with %s (encrypted %v, key %s)", target, arn, aws.ToBool(snap.Encrypted), aws.ToString(snap.KmsKeyId)),
 			"delete it or choose another name")
 	}
-	if why, err := copiedFrom(ctx, c, snap, v[0]); err != nil {
+	if why, err := copiedFrom(ctx, c, snap, source); err != nil {
 		return steps.CannotTell("%v", err)
 	} else if why != "" {
-		return steps.BlockedBy(why, fmt.Sprintf("delete that copy if nothing needs it (aws rds delete-db-snapshot --db-snapshot-identifier %s), or choose another target name", v[1]))
+		return steps.BlockedBy(why, fmt.Sprintf("delete that copy if nothing needs it (aws rds delete-db-snapshot --db-snapshot-identifier %s), or choose another target name", target))
 	}
 	if aws.ToString(snap.Status) == "available" {
-		return steps.AlreadyDone("encrypted copy %s of %s is available", v[1], v[0])
+		return steps.AlreadyDone("encrypted copy %s of %s is available", target, source)
 	}
-	return steps.ReadyTo(steps.Create, "encrypted copy %s is being made (%d%%) → wait for it", v[1], aws.ToInt32(snap.PercentProgress))
+	return steps.ReadyTo(steps.Create, "encrypted copy %s is being made (%d%%) → wait for it", target, aws.ToInt32(snap.PercentProgress))
 }
 
 // Apply copies (unless being copied already) and waits.
 func (s *CopySnapshot) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
-	v, err := texts(env, s.Source, s.Target, s.KMSKey)
-	if err != nil {
+	rv := resolving(env)
+	source, target, key := rv.text(s.Source), rv.text(s.Target), rv.text(s.KMSKey)
+	if err := rv.err; err != nil {
 		return nil, err
 	}
 	c, err := s.clients(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	if snap, ok, err := c.Snapshot(ctx, v[1]); err != nil {
+	if snap, ok, err := c.Snapshot(ctx, target); err != nil {
 		return nil, err
 	} else if ok {
-		if why, err := copiedFrom(ctx, c, snap, v[0]); err != nil {
+		if why, err := copiedFrom(ctx, c, snap, source); err != nil {
 			return nil, err
 		} else if why != "" {
 			return nil, fmt.Errorf("%s: nothing was copied; delete that copy or choose another target name", why)
 		}
 	} else {
-		if _, err := c.RDS.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: &v[0], TargetDBSnapshotIdentifier: &v[1],
-			KmsKeyId: &v[2], CopyTags: aws.Bool(true)}); err != nil {
-			return nil, fmt.Errorf("CopyDBSnapshot %s → %s: %w", v[0], v[1], err)
+		if _, err := c.RDS.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: &source, TargetDBSnapshotIdentifier: &target,
+			KmsKeyId: &key, CopyTags: aws.Bool(true)}); err != nil {
+			return nil, fmt.Errorf("CopyDBSnapshot %s → %s: %w", source, target, err)
 		}
-		env.Info("copying snapshot " + v[0] + " to " + v[1] + " encrypted with " + v[2])
+		env.Info("copying snapshot " + source + " to " + target + " encrypted with " + key)
 	}
-	snap, err := c.WaitSnapshot(ctx, env, v[1])
+	snap, err := c.WaitSnapshot(ctx, env, target)
 	if err != nil {
 		return nil, err
 	}
-	return steps.Outputs{}.Set("snapshot-arn", aws.ToString(snap.DBSnapshotArn)).Set("snapshot-id", v[1]), nil
+	return steps.Outputs{}.Set("snapshot-arn", aws.ToString(snap.DBSnapshotArn)).Set("snapshot-id", target), nil
 }
 
 // Observe reads the outputs of a copy found available.
@@ -354,46 +360,48 @@ func (s *CopySnapshot) Observe(ctx context.Context, env *steps.Env) (steps.Outpu
 
 // Verify proves the copy is available and encrypted with the key.
 func (s *CopySnapshot) Verify(ctx context.Context, env *steps.Env) error {
-	v, err := texts(env, s.Target, s.KMSKey)
-	if err != nil {
+	rv := resolving(env)
+	target, key := rv.text(s.Target), rv.text(s.KMSKey)
+	if err := rv.err; err != nil {
 		return err
 	}
 	c, err := s.clients(ctx, env)
 	if err != nil {
 		return err
 	}
-	snap, ok, err := c.Snapshot(ctx, v[0])
+	snap, ok, err := c.Snapshot(ctx, target)
 	if err != nil {
 		return err
 	}
 	if !ok || aws.ToString(snap.Status) != "available" {
-		return &steps.VerifyError{What: "snapshot " + v[0], Expected: "available", Found: "missing or " + aws.ToString(snap.Status)}
+		return &steps.VerifyError{What: "snapshot " + target, Expected: "available", Found: "missing or " + aws.ToString(snap.Status)}
 	}
-	arn, match, err := c.resolveKey(ctx, v[1], snap.Encrypted, snap.KmsKeyId)
+	arn, match, err := c.resolveKey(ctx, key, snap.Encrypted, snap.KmsKeyId)
 	if err != nil {
 		return err
 	}
 	if !match {
-		return &steps.VerifyError{What: "encryption of snapshot " + v[0], Expected: "key " + arn, Found: aws.ToString(snap.KmsKeyId)}
+		return &steps.VerifyError{What: "encryption of snapshot " + target, Expected: "key " + arn, Found: aws.ToString(snap.KmsKeyId)}
 	}
 	return nil
 }
 
 // Rollback deletes the copy (the source snapshot stays).
 func (s *CopySnapshot) Rollback(ctx context.Context, env *steps.Env) error {
-	v, err := texts(env, s.Target)
-	if err != nil {
+	rv := resolving(env)
+	target := rv.text(s.Target)
+	if err := rv.err; err != nil {
 		return err
 	}
 	c, err := s.clients(ctx, env)
 	if err != nil {
 		return err
 	}
-	if _, ok, err := c.Snapshot(ctx, v[0]); err != nil || !ok {
+	if _, ok, err := c.Snapshot(ctx, target); err != nil || !ok {
 		return err
 	}
-	if _, err := c.WaitSnapshot(ctx, env, v[0]); err != nil {
+	if _, err := c.WaitSnapshot(ctx, env, target); err != nil {
 		return err
 	}
-	return c.DeleteSnapshot(ctx, env, v[0])
+	return c.DeleteSnapshot(ctx, env, target)
 }
