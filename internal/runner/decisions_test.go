@@ -211,3 +211,35 @@ func TestApprovalRefused(t *testing.T) {
 		t.Fatalf("ended %s with lines %v", s, counts(dir))
 	}
 }
+
+// A blocked check fails its step with the check's own diagnostic: its reason as the summary, its
+// fix as what to do next, and the run's state; nothing of the step is applied.
+func TestBlockedStepFailsWithItsFix(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "b.lookalike"), nil, 0o600)
+	run, cfg := tallyRun(t, dir, "", `with: {file: "DIR/b"}`, journal.Policy{Interactive: true})
+	done := runAsync(cfg)
+	q := answerOpen(t, run, events.PurposeFailure, events.Answer{Choice: events.Abort})
+	if s := <-done; s != events.Aborted {
+		t.Fatalf("ended %s, want aborted", s)
+	}
+	recs, _ := journal.ReadAll(run)
+	var failed *events.Event
+	for i := range recs {
+		if recs[i].Type == events.StepFailed {
+			failed = &recs[i]
+		}
+	}
+	b := filepath.Join(dir, "b")
+	want := events.Diag{Summary: "step b is blocked: " + b + " is another run's", Detail: b + " is another run's",
+		State: "applied so far: a", Next: "move " + b + ".lookalike aside"}
+	if failed == nil || failed.Step != "b" || failed.Phase != "check" || failed.Error == nil || *failed.Error != want {
+		t.Fatalf("the failure: %+v, want step b failed in check with %+v", failed, want)
+	}
+	if q.Prompt != want.Summary || q.Detail != want.Detail {
+		t.Fatalf("the decision asked %q (%q), want the failure's summary and detail", q.Prompt, q.Detail)
+	}
+	if got := counts(dir); got != [3]int{1, 0, 0} {
+		t.Fatalf("lines in a, b, c: %v, want only a applied", got)
+	}
+}

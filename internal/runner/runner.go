@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cairn-runbooks/cairn/internal/diag"
 	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/journal"
 	"github.com/cairn-runbooks/cairn/internal/proc"
@@ -358,22 +359,23 @@ func (r *Runner) baseEnv(ctx context.Context, key string) *steps.Env {
 	}
 }
 
-// diag builds an engineer-facing error.
+// diag builds an engineer-facing error with the run's state.
 func (r *Runner) diag(summary string, err error, next string) *events.Diag {
-	d := &events.Diag{Summary: summary, Next: next}
+	d := diag.Diagnostic{Summary: summary, Next: next}
 	if err != nil {
 		d.Detail = err.Error()
 	}
-	var done []string
-	for _, k := range r.done {
-		done = append(done, k)
-	}
-	if len(done) == 0 {
+	return r.stated(d)
+}
+
+// stated is d with what state the run has left things in.
+func (r *Runner) stated(d diag.Diagnostic) *events.Diag {
+	if len(r.done) == 0 {
 		d.State = "no step of this run has changed anything yet"
 	} else {
-		d.State = "applied so far: " + strings.Join(done, ", ")
+		d.State = "applied so far: " + strings.Join(r.done, ", ")
 	}
-	return d
+	return &d
 }
 
 var errAbort = errors.New("aborted")

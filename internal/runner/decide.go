@@ -1,0 +1,92 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/runbooks"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// failed is the failure as the engineer reads it: the check's own diagnostic (its fix is what to
+// do next), summed up as this step blocked or failed in a phase, with the run's state.
+func (r *Runner) failed(key string, ch steps.Check, f *failure) *events.Diag {
+	d := ch.Diagnostic("")
+	d.Summary, d.Detail = fmt.Sprintf("step %s failed in %s", key, f.phase), f.err.Error()
+	if ch.State == steps.Blocked {
+		d.Summary = fmt.Sprintf("step %s is blocked: %s", key, ch.Reason)
+	}
+	return r.stated(d)
+}
+
+// afterFailure asks what to do about a failed step and does it. retry says to check the step
+// again; otherwise status is the run's final status, or "" to go on with the next step.
+func (r *Runner) afterFailure(ctx context.Context, a *attempt, d *events.Diag) (retry bool, status events.RunStatus) {
+	r.at(a.key, phaseDecide)
+	switch choice := r.decide(ctx, a.spec, a.key, d); choice {
+	case events.Retry:
+		a.interrupted = false
+		return true, ""
+	case events.Skip:
+		r.emit(events.Event{Type: events.StepSkipped, Step: a.key, Note: "skipped by the engineer after a failure"})
+		r.status[a.key] = skippedStep
+		r.skipped = append(r.skipped, a.key)
+		return false, ""
+	case events.Rollback:
+		return false, r.rollbackAll(ctx, "after "+a.key+" failed")
+	case events.Cutback:
+		return false, r.cutback(ctx, "after "+a.key+" failed")
+	case "":
+		return false, events.Interrupted
+	default:
+		return false, events.Aborted
+	}
+}
+
+// decide asks what to do after a failure.
+func (r *Runner) decide(ctx context.Context, spec *runbooks.StepSpec, key string, d *events.Diag) events.Decision {
+	opts := []events.Option{{Key: events.Retry, Label: "Retry", Effect: "check " + key + " again, then apply it if it is still to do"}}
+	if len(r.cfg.Runbook.Cutback) > 0 {
+		opts = append(opts, events.Option{Key: events.Cutback, Label: "Cut back", Effect: "run the runbook's cut-back steps: " + idsOf(r.cfg.Runbook.Cutback)})
+	}
+	if len(r.done) > 0 {
+		opts = append(opts, events.Option{Key: events.Rollback, Label: "Roll back", Effect: "undo " + reverseList(r.done) + ", in that order, each confirmed"})
+	}
+	if spec.AllowSkip {
+		opts = append(opts, events.Option{Key: events.Skip, Label: "Skip", Effect: "leave " + key + " undone and go on with the next step"})
+	}
+	opts = append(opts, events.Option{Key: events.Abort, Label: "Abort", Effect: "stop here and leave everything as it is; `cairn resume " + r.cfg.Run.ID + "` or `cairn rollback " + r.cfg.Run.ID + "` later"})
+	a, err := r.ask(ctx, events.Question{Kind: events.AskDecision, Purpose: events.PurposeFailure, Step: key, Prompt: d.Summary, Detail: d.Detail, Options: opts})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ""
+		}
+		return events.Abort
+	}
+	for _, o := range opts {
+		if o.Key == a.Choice {
+			return a.Choice
+		}
+	}
+	return events.Abort
+}
+
+func idsOf(specs []*runbooks.StepSpec) string {
+	var ids []string
+	for _, s := range specs {
+		ids = append(ids, s.ID)
+	}
+	return joinList(ids)
+}
+
+func reverseList(xs []string) string {
+	var out []string
+	for i := len(xs) - 1; i >= 0; i-- {
+		out = append(out, xs[i])
+	}
+	return joinList(out)
+}
+
+func joinList(xs []string) string { return strings.Join(xs, ", ") }

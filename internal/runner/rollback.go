@@ -1,0 +1,88 @@
+package runner
+
+import (
+	"context"
+	"errors"
+
+	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/runbooks"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// rollbackAll walks back the steps this run applied, newest first, each confirmed.
+func (r *Runner) rollbackAll(ctx context.Context, why string) events.RunStatus {
+	if len(r.cfg.Runbook.Cutback) > 0 && r.cfg.Mode == ModeRollback {
+		return r.cutback(ctx, why)
+	}
+	r.emit(events.Event{Type: events.Note, Note: "rolling back " + why + ": " + reverseList(r.done)})
+	for i := len(r.done) - 1; i >= 0; i-- {
+		key := r.done[i]
+		spec := r.specOf(key)
+		if spec == nil {
+			continue
+		}
+		r.at(key, phaseConfirm)
+		a, err := r.ask(ctx, events.Question{Kind: events.AskConfirm, Purpose: events.PurposeUndoStep, Step: key, Prompt: "Roll back " + key + " (" + spec.Title + ")?"})
+		if err != nil {
+			return r.stopStatus(ctx, events.Failed)
+		}
+		if !a.Yes {
+			r.emit(events.Event{Type: events.Note, Step: key, Note: "rollback of " + key + " declined: stopping the rollback here"})
+			return events.Failed
+		}
+		env := r.baseEnv(ctx, key)
+		r.at(key, phaseRollback)
+		r.emit(events.Event{Type: events.StepRollingBack, Step: key})
+		err = spec.Step.Rollback(ctx, env)
+		if err != nil && ctx.Err() != nil {
+			return events.Interrupted
+		}
+		switch {
+		case steps.IsNotReversible(err):
+			r.emit(events.Event{Type: events.Note, Step: key, Note: r.red.String(err.Error()) + "; left as it is"})
+			r.emit(events.Event{Type: events.StepRolledBack, Step: key, Note: "not reversible: left in place"})
+		case err != nil:
+			r.emit(events.Event{Type: events.StepRollbackFailed, Step: key, Phase: phaseRollback, Error: r.diag("rollback of "+key+" failed", err, "fix the cause, then `cairn rollback "+r.cfg.Run.ID+"` to continue walking back")})
+			return events.Failed
+		default:
+			r.emit(events.Event{Type: events.StepRolledBack, Step: key})
+		}
+		r.done = r.done[:i]
+	}
+	return events.RolledBack
+}
+
+// cutback runs the runbook's own cut-back steps (e.g. restore the source from its snapshot).
+func (r *Runner) cutback(ctx context.Context, why string) events.RunStatus {
+	r.emit(events.Event{Type: events.Note, Note: "cutting back " + why})
+	for _, spec := range r.cfg.Runbook.Cutback {
+		env := r.baseEnv(ctx, spec.ID)
+		if ok, err := spec.When.Eval(env.Lookup); err == nil && !ok {
+			r.emit(events.Event{Type: events.StepSkipped, Step: spec.ID, Note: "condition " + spec.When.Raw + " is false"})
+			continue
+		} else if err != nil && !errors.Is(err, ref.ErrUnknown) {
+			r.emit(events.Event{Type: events.StepSkipped, Step: spec.ID, Note: err.Error()})
+			continue
+		}
+		if status := r.runOne(ctx, spec, spec.ID); status != "" {
+			return status
+		}
+	}
+	return events.RolledBack
+}
+
+func (r *Runner) specOf(key string) *runbooks.StepSpec {
+	id, _ := events.BaseID(key)
+	for _, s := range r.cfg.Runbook.Steps {
+		if s.ID == id {
+			return s
+		}
+	}
+	for _, s := range r.cfg.Runbook.Cutback {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
+}
