@@ -64,10 +64,6 @@ func orStar(env *steps.Env, t ref.Template) (string, error) {
 	return env.Text(t)
 }
 
-func pgpassEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(s)
-}
-
 func (p *PGPass) spec(env *steps.Env) (pgpassSpec, error) {
 	var s pgpassSpec
 	name, err := env.Text(p.User)
@@ -108,7 +104,7 @@ func (p *PGPass) spec(env *steps.Env) (pgpassSpec, error) {
 // step's entry would never be used. It returns the line number and the line with its password
 // masked, or 0.
 func (s pgpassSpec) shadow(content string) (int, string) {
-	want := pgpassFields(strings.TrimSuffix(s.key, ":"))
+	want := pgpassFields(strings.TrimSuffix(s.key, ":"), true)
 	for i, l := range strings.Split(content, "\n") {
 		if strings.HasPrefix(l, s.key) && len(l) > len(s.key) {
 			return 0, "" // the step's own entry comes first
@@ -116,7 +112,7 @@ func (s pgpassSpec) shadow(content string) (int, string) {
 		if strings.HasPrefix(strings.TrimSpace(l), "#") {
 			continue
 		}
-		f := pgpassFields(l)
+		f := pgpassFields(l, true)
 		if len(f) < 5 || len(want) != 4 {
 			continue
 		}
@@ -131,26 +127,6 @@ func (s pgpassSpec) shadow(content string) (int, string) {
 		}
 	}
 	return 0, ""
-}
-
-// pgpassFields splits a .pgpass line at its unescaped colons (the fields keep their escapes).
-func pgpassFields(l string) []string {
-	var out []string
-	var cur strings.Builder
-	for i := 0; i < len(l); i++ {
-		switch {
-		case l[i] == '\\' && i+1 < len(l):
-			cur.WriteByte(l[i])
-			cur.WriteByte(l[i+1])
-			i++
-		case l[i] == ':' && len(out) < 4:
-			out = append(out, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteByte(l[i])
-		}
-	}
-	return append(out, cur.String())
 }
 
 // state says whether the entry is there, and whether the file's owner and mode are right.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -183,43 +182,6 @@ func RoleDiff(ctx context.Context, conn *pgx.Conn, f RoleFound, w RoleWant) (mis
 	slices.Sort(missing)
 	slices.Sort(extra)
 	return missing, extra, nil
-}
-
-// PgpassPassword finds the password of the first entry for role in a .pgpass file.
-func PgpassPassword(file, role string) (string, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := splitPgpass(line)
-		if len(f) == 5 && f[3] == role {
-			return f[4], nil
-		}
-	}
-	return "", fmt.Errorf("%s has no entry for role %s", file, role)
-}
-
-// splitPgpass splits a .pgpass line on unescaped colons, unescaping \: and \\.
-func splitPgpass(line string) []string {
-	var out []string
-	var cur strings.Builder
-	for i := 0; i < len(line); i++ {
-		switch c := line[i]; {
-		case c == '\\' && i+1 < len(line):
-			i++
-			cur.WriteByte(line[i])
-		case c == ':' && len(out) < 4:
-			out = append(out, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	return append(out, cur.String())
 }
 
 type roleSpec struct {
