@@ -1,7 +1,12 @@
 # cairn — make demo (rehearse on a throwaway cluster / the twin), make test (the whole suite).
 SHELL := /bin/bash
 GO ?= go
-PKGS_DEBIAN := postgresql-15 postgresql-client-15 openssh-server openssh-client rsync pgbackrest cron tmux awscli pgcopydb postgresql-plpython3-15 zip sudo
+PKGS_DEBIAN := postgresql-15 postgresql-client-15 openssh-server openssh-client rsync pgbackrest cron tmux awscli pgcopydb postgresql-plpython3-15 zip sudo nodejs
+# npm is its own package in Debian; a nodejs from elsewhere (NodeSource) ships it and conflicts with it
+PKGS_DEBIAN += $(if $(shell command -v npm),,npm)
+# mermaid, jsdom and dompurify, pinned in package-lock.json: the tests check the report's gantt block
+# with mermaid's own parser (scripts/mermaid/check.mjs)
+MERMAID := scripts/mermaid/node_modules/.package-lock.json
 BIN := bin/cairn
 
 .PHONY: all deps build test test-short fuzz vet demo demo-sample bench bench-migrate clean lambda lambda-all
@@ -23,6 +28,11 @@ deps:
 		echo "cairn needs these Debian packages:$$missing"; echo "  sudo apt-get install -y$$missing"; exit 1; \
 	fi
 	@mkdir -p /run/sshd 2>/dev/null || true
+	@$(MAKE) --no-print-directory $(MERMAID)
+
+$(MERMAID): scripts/mermaid/package.json scripts/mermaid/package-lock.json
+	cd scripts/mermaid && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 build: lambda
 	$(GO) build -o $(BIN) ./cmd/cairn

@@ -12,6 +12,7 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/diag"
 	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/journal"
+	"github.com/cairn-runbooks/cairn/internal/timeline"
 	"github.com/spf13/cobra"
 )
 
@@ -22,6 +23,9 @@ func newCmdReport(f *cmdutil.Factory) *cobra.Command {
 		Short: "The record of a run for a change ticket (Markdown or JSON), notes and decisions included",
 		Args:  runIDArgs(1, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "md" && format != "markdown" && format != "json" {
+				return &usageErr{fmt.Errorf("--format %q: use md or json", format)}
+			}
 			run, err := journal.Open(f.StateDir(), args[0])
 			if err != nil {
 				return err
@@ -33,19 +37,16 @@ func newCmdReport(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			switch format {
-			case "json":
+			if format == "json" {
 				enc := json.NewEncoder(f.IO.Out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(struct {
 					Run     string         `json:"run"`
 					Records []events.Event `json:"records"`
 				}{run.ID, recs})
-			case "md", "markdown":
-				writeReport(f.IO.Out, run, recs)
-				return nil
 			}
-			return &usageErr{fmt.Errorf("--format %q: use md or json", format)}
+			writeReport(f.IO.Out, run, recs)
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "md", "md | json")
@@ -90,6 +91,8 @@ func writeReport(w io.Writer, run *journal.Run, recs []events.Event) {
 		}
 		fmt.Fprintf(w, "| %d | %s — %s | %s | %s | %s |\n", i+1, s.Info.ID, s.Info.Title, reportStatus(st, s), s.Elapsed.Round(time.Millisecond), strings.ReplaceAll(note, "|", "\\|"))
 	}
+	fmt.Fprintln(w)
+	fmt.Fprint(w, reportTimeline(run, st, recs))
 	fmt.Fprintln(w, "\n## Decisions, approvals and notes")
 	for _, e := range recs {
 		switch e.Type {
@@ -121,6 +124,22 @@ func writeReport(w io.Writer, run *journal.Run, recs []events.Event) {
 			}
 		}
 	}
+}
+
+// reportTimeline is the report's Timeline section: the run beside the rehearsal journal.Twin
+// picks, as a Mermaid gantt block and as plain text.
+func reportTimeline(run *journal.Run, st *events.RunState, recs []events.Event) string {
+	tl := timeline.Build(recs)
+	twin, ok := journal.Twin(journal.StateDirOf(run), st.Info, st.Started)
+	if !ok {
+		return timeline.Markdown(tl, nil, "No earlier rehearsal of "+st.Info.Runbook+" succeeded, so this run stands alone.")
+	}
+	why := "Beside rehearsal " + twin.Run.ID + " (started " + twin.State.Started.UTC().Format(time.RFC3339) + "): the latest earlier rehearsal of " + st.Info.Runbook + " that succeeded"
+	if twin.Meta.RunbookSHA256 == st.Info.RunbookSHA256 {
+		why += ", with the same runbook text"
+	}
+	why += ". Its bars are drawn from this run's start, so both read on one clock."
+	return timeline.Markdown(tl, timeline.Build(twin.Records), why)
 }
 
 func stepOr(s string) string {

@@ -1,0 +1,85 @@
+package timeline
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Mermaid writes the run as a Mermaid gantt chart (the body of a ```mermaid block, which GitHub
+// and GitLab render): a section with tonight's bars — done, active (in flight), crit (failed) —
+// and a row per wait for a person; a section with the rehearsal's bars (before, may be nil),
+// moved to start when tonight started so both share tonight's clock; the window's end as a
+// milestone. Times are Unix seconds (dateFormat X); names lose the characters gantt syntax
+// reserves (: ; #).
+func Mermaid(t, before *Timeline) string {
+	var b strings.Builder
+	title := "cairn run " + t.RunID + " — " + t.Runbook
+	if before != nil {
+		title += " beside rehearsal " + before.RunID
+	}
+	fmt.Fprintf(&b, "gantt\n    title %s\n    dateFormat X\n    axisFormat %%H:%%M\n    todayMarker off\n", name(title))
+	at := func(d time.Duration) int64 { return t.Start.Add(d).Unix() }
+	task := func(label, tags string, n int, from, to time.Duration) {
+		if tags != "" {
+			tags += ", "
+		}
+		fmt.Fprintf(&b, "    %s :%ss%d, %d, %d\n", name(label), tags, n, at(from), max(at(to), at(from)+1))
+	}
+	section := "tonight"
+	if t.Rehearsal {
+		section = "this rehearsal"
+	}
+	fmt.Fprintf(&b, "    section %s\n", section)
+	n := 0
+	rows := rowsOf(t, before)
+	for _, r := range rows {
+		if !r.bar.Started() {
+			continue
+		}
+		n++
+		tags := "done"
+		switch {
+		case r.bar.Status == "failed":
+			tags = "crit, done"
+		case r.bar.Spans[len(r.bar.Spans)-1].Open:
+			tags = "active"
+		}
+		label := r.bar.Title
+		if r.bar.wait {
+			label += " (waiting on a condition)"
+		}
+		task(label, tags, n, r.bar.From(), r.bar.To())
+		for _, s := range r.bar.Spans {
+			if s.Mark == Prompt && s.To > s.From {
+				n++
+				task(r.bar.Title+" · waiting for you", "active", n, s.From, s.To)
+			}
+		}
+	}
+	if before != nil {
+		fmt.Fprintf(&b, "    section rehearsal %s\n", name(before.RunID))
+		for _, r := range rows {
+			if r.prev == nil || !r.prev.Started() {
+				continue
+			}
+			n++
+			task(r.prev.Title, "", n, r.prev.From(), r.prev.To())
+		}
+	}
+	if win, ok := t.Window(); ok {
+		fmt.Fprintf(&b, "    section window\n    %s :milestone, crit, w, %d, %d\n", name("window ends "+t.WindowEnd.UTC().Format("15h04")+" UTC"), at(win), at(win))
+	}
+	return b.String()
+}
+
+// name makes text safe as a gantt title or task name: no colon (it ends the name), semicolon or
+// hash (line and comment syntax), no line breaks.
+func name(s string) string {
+	s = strings.NewReplacer(":", " -", ";", ",", "#", "no. ", "\n", " ", "\r", " ").Replace(s)
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "step"
+	}
+	return s
+}

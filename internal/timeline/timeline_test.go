@@ -1,0 +1,141 @@
+package timeline_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/internal/testbed"
+	"github.com/cairn-runbooks/cairn/internal/timeline"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+var night = time.Date(2026, 11, 26, 2, 14, 0, 0, time.UTC)
+
+// script is a run of five steps: a check, a wait step polling, a confirmation answered after a
+// minute, a typed confirmation before the destructive swap. scale stretches every step (the
+// rehearsal ran at other speeds); upTo cuts the run off at that many seconds (a live run).
+func script(id string, start time.Time, rehearsal bool, scale float64, upTo int) []events.Event {
+	var evs []events.Event
+	at := 0
+	add := func(after int, e events.Event) {
+		at += int(float64(after) * scale)
+		if upTo > 0 && at > upTo {
+			return
+		}
+		e.Time = start.Add(time.Duration(at) * time.Second)
+		evs = append(evs, e)
+	}
+	add(0, events.Event{Type: events.RunStarted, Run: &events.RunInfo{ID: id, Runbook: "rds-encrypt", Title: "Encrypt an RDS instance", Rehearsal: rehearsal,
+		WindowEnd: start.Add(45 * time.Minute), Steps: []events.StepInfo{
+			{ID: "snapshot", Title: "Snapshot the instance"},
+			{ID: "copy", Title: "Copy: the snapshot; with key #1"},
+			{ID: "wait-copy", Title: "Wait for the copy", Kind: "wait"},
+			{ID: "logical", Title: "Dump and restore", OffPath: "strategy is snapshot"},
+			{ID: "stop-app", Title: "Stop the application"},
+			{ID: "swap", Title: "Restore and swap the instance", Destructive: true},
+		}}})
+	step := func(id string, took int) {
+		add(1, events.Event{Type: events.StepChecking, Step: id})
+		add(1, events.Event{Type: events.StepApplying, Step: id})
+		add(took, events.Event{Type: events.StepVerifying, Step: id})
+		add(2, events.Event{Type: events.StepVerified, Step: id})
+	}
+	step("snapshot", 40)
+	step("copy", 600)
+	step("wait-copy", 300)
+	add(1, events.Event{Type: events.StepChecking, Step: "stop-app"})
+	add(1, events.Event{Type: events.QuestionAsked, Step: "stop-app", Question: &events.Question{ID: "q1", Kind: events.AskConfirm}})
+	add(60, events.Event{Type: events.QuestionAnswered, Answer: &events.Answer{QuestionID: "q1", Yes: true}})
+	add(0, events.Event{Type: events.StepApplying, Step: "stop-app"})
+	add(10, events.Event{Type: events.StepVerified, Step: "stop-app"})
+	step("swap", 1200)
+	add(1, events.Event{Type: events.RunFinished, Status: events.Succeeded})
+	return evs
+}
+
+func tonightAndRehearsal(upTo int) (*timeline.Timeline, *timeline.Timeline) {
+	return timeline.Build(script("r-20261126-0214", night, false, 1, upTo)),
+		timeline.Build(script("r-20261120-2200", night.Add(-6*24*time.Hour), true, 1.2, 0))
+}
+
+func TestFold(t *testing.T) {
+	tl, _ := tonightAndRehearsal(0)
+	if tl.Bar("logical") != nil {
+		t.Fatal("a step not on this path has a bar")
+	}
+	w := tl.Bar("wait-copy")
+	if len(w.Spans) != 3 || w.Spans[1].Mark != timeline.Wait || w.Spans[1].To-w.Spans[1].From != 300*time.Second {
+		t.Fatalf("wait step spans = %+v, want check, 300s polling, verify", w.Spans)
+	}
+	s := tl.Bar("stop-app")
+	if len(s.Spans) != 3 || s.Spans[1].Mark != timeline.Prompt || s.Spans[1].To-s.Spans[1].From != time.Minute || s.Took() != 11*time.Second {
+		t.Fatalf("stop-app spans = %+v took %v, want work, a 60s prompt, work (11s without the prompt)", s.Spans, s.Took())
+	}
+	if tl.Live() || tl.Status != events.Succeeded {
+		t.Fatalf("status %q", tl.Status)
+	}
+
+	live, _ := tonightAndRehearsal(700) // polling for the copy
+	c := live.Bar("wait-copy")
+	if !live.Live() || !c.Spans[len(c.Spans)-1].Open || c.To() != 650*time.Second {
+		t.Fatalf("live wait-copy = %+v, want polling since 650s, open", c.Spans)
+	}
+	live.Until(night.Add(800 * time.Second))
+	if c.To() != 800*time.Second {
+		t.Fatalf("an open span does not reach now: %v", c.To())
+	}
+	live.Until(night.Add(750 * time.Second))
+	if c.To() != 800*time.Second {
+		t.Fatal("an open span moved back")
+	}
+}
+
+// The report's Timeline section: a gantt block mermaid's own parser accepts (step titles with
+// gantt's reserved characters included), the plain chart beside it; a broken block is rejected
+// by the same check.
+func TestMarkdownGanttParses(t *testing.T) {
+	tl, before := tonightAndRehearsal(0)
+	md := timeline.Markdown(tl, before, "Beside rehearsal r-20261120-2200.")
+	golden(t, "report.md", md)
+	if err := testbed.MermaidParse(t, md); err != nil {
+		t.Fatalf("mermaid rejects the report's gantt block: %v\n%s", err, md)
+	}
+	for _, want := range []string{"section tonight", "section rehearsal r-20261120-2200", ":milestone, crit, w,", "Stop the application · waiting for you :active", "Copy - the snapshot, with key no. 1"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the gantt block lacks %q", want)
+		}
+	}
+	live, _ := tonightAndRehearsal(700)
+	if md := timeline.Markdown(live, nil, ""); !strings.Contains(md, "Wait for the copy (waiting on a condition) :active, s3,") || testbed.MermaidParse(t, md) != nil {
+		t.Fatalf("a live run's gantt block (the wait active) does not parse:\n%s", md)
+	}
+
+	// a task line that lost its data (what a title with an unescaped colon used to do)
+	broken := strings.Replace(md, " :done, s2,", " done s2", 1)
+	if err := testbed.MermaidParse(t, broken); err == nil {
+		t.Fatalf("the check accepts a broken gantt block:\n%s", broken)
+	}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	p := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(want) != got {
+		t.Fatalf("%s differs from %s (go test -update rewrites it):\n%s", name, p, got)
+	}
+}
