@@ -99,6 +99,14 @@ func Lines(d Diagnostic) []string {
 	return out
 }
 
+// Headed is Lines with head in front of the summary line, for a view that opens the line with its
+// own words ("b FAILED (apply): …", "check: blocked — …").
+func Headed(head string, d Diagnostic) []string {
+	out := Lines(d)
+	out[0] = head + out[0]
+	return out
+}
+
 // Style is what the styled variant needs: a function per role that colours and wraps a line.
 // A nil function leaves its lines as they are.
 type Style struct {

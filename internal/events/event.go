@@ -136,6 +136,12 @@ type CheckInfo struct {
 	Fix    string `json:"fix,omitempty"`
 }
 
+// Diagnostic is the check as the one diagnostic type, as steps.Check.Diagnostic makes it: the
+// reason its summary, the fix what to do next.
+func (c CheckInfo) Diagnostic(step string) Diag {
+	return Diag{Address: step, Summary: c.Reason, Next: c.Fix}
+}
+
 // Diag is an error for the engineer: what failed, why and in what state things are, what to do next.
 // It is the one diagnostic type (package diag), so every view prints it through diag's formatter.
 type Diag = diag.Diagnostic

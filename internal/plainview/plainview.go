@@ -118,14 +118,13 @@ func (v *View) line(e events.Event) {
 		v.printf(e.Time, "%schecking: %s", tag, title)
 	case events.StepChecked:
 		c := e.Check
-		msg := fmt.Sprintf("%scheck: %s", tag, c.State)
+		head := tag + "check: " + c.State
 		if c.Reason != "" {
-			msg += " — " + c.Reason
+			head += " — "
 		}
-		if c.Fix != "" {
-			msg += " (fix: " + c.Fix + ")"
+		for _, l := range diag.Headed(head, c.Diagnostic("")) {
+			v.printf(e.Time, "%s", l)
 		}
-		v.printf(e.Time, "%s", msg)
 	case events.StepSkipped:
 		v.printf(e.Time, "%sskipped: %s", tag, e.Note)
 	case events.StepApplying:
@@ -151,9 +150,7 @@ func (v *View) line(e events.Event) {
 		}
 		v.printf(e.Time, "%s", msg)
 	case events.StepFailed, events.StepRollbackFailed:
-		lines := diag.Lines(*e.Error)
-		v.printf(e.Time, "%sFAILED (%s): %s", tag, e.Phase, lines[0])
-		for _, l := range lines[1:] {
+		for _, l := range diag.Headed(fmt.Sprintf("%sFAILED (%s): ", tag, e.Phase), *e.Error) {
 			v.printf(e.Time, "%s", l)
 		}
 	case events.StepInterrupted:

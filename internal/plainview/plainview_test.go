@@ -42,3 +42,34 @@ func TestInterruptedRunLines(t *testing.T) {
 		t.Errorf("an interrupted run shown as a success:\n%s", out.String())
 	}
 }
+
+// A blocked check and the failure it makes print through the one formatter: the reason on the
+// check's line, the fix as its "next:" line; the failure's why, state and next each on their own.
+func TestBlockedCheckLines(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
+	ch := make(chan events.Event, 8)
+	for _, e := range []events.Event{
+		{Seq: 1, Time: t0, Type: events.RunStarted, Run: &events.RunInfo{ID: "r1", Runbook: "rb", Steps: []events.StepInfo{{ID: "b", Title: "B"}}}},
+		{Seq: 2, Time: t0, Type: events.StepChecked, Step: "b", Check: &events.CheckInfo{State: "blocked", Reason: "snapshot s1 is another instance's", Fix: "choose another snapshot name"}},
+		{Seq: 3, Time: t0, Type: events.StepFailed, Step: "b", Phase: "check", Error: &events.Diag{Summary: "step b is blocked: snapshot s1 is another instance's",
+			Detail: "snapshot s1 is another instance's", State: "no step of this run has changed anything yet", Next: "choose another snapshot name"}},
+		{Seq: 4, Time: t0, Type: events.RunFinished, Status: events.Failed},
+	} {
+		ch <- e
+	}
+	close(ch)
+	var out bytes.Buffer
+	v := &View{Out: &out, RunID: "r1", ReadOnly: true}
+	v.Render(context.Background(), ch)
+	want := strings.Join([]string{
+		"2026-12-04T03:00:00Z  [b] check: blocked — snapshot s1 is another instance's",
+		"2026-12-04T03:00:00Z    next: choose another snapshot name",
+		"2026-12-04T03:00:00Z  [b] FAILED (check): step b is blocked: snapshot s1 is another instance's",
+		"2026-12-04T03:00:00Z    why: snapshot s1 is another instance's",
+		"2026-12-04T03:00:00Z    state: no step of this run has changed anything yet",
+		"2026-12-04T03:00:00Z    next: choose another snapshot name",
+	}, "\n")
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("want\n%s\nin:\n%s", want, out.String())
+	}
+}
