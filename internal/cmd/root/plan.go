@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
+	"github.com/cairn-runbooks/cairn/internal/diag"
 	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/launch"
 	"github.com/cairn-runbooks/cairn/internal/runner"
@@ -93,14 +94,13 @@ func WritePlan(w io.Writer, rb *runbooks.Runbook, vals runbooks.Values, infos []
 			fmt.Fprintf(w, "   %s — %s\n", runner.PlanNotOnPath, si.OffPath)
 		} else if ok {
 			counts[ch.Status]++
-			msg := fmt.Sprintf("   check: %s", ch.Status)
+			head := fmt.Sprintf("check: %s", ch.Status)
 			if ch.Reason != "" {
-				msg += " — " + ch.Reason
+				head += " — "
 			}
-			if ch.Fix != "" {
-				msg += " (fix: " + ch.Fix + ")"
+			for _, l := range diag.Headed(head, ch.Diagnostic("")) {
+				fmt.Fprintln(w, "   "+l)
 			}
-			fmt.Fprintln(w, msg)
 		}
 		fmt.Fprintln(w, "```")
 		for _, a := range si.Actions {
