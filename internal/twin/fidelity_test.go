@@ -99,7 +99,8 @@ func TestFidelity(t *testing.T) {
 			t.Errorf("CREATE EXTENSION plpython3u as the master: %v, want permission denied", err)
 		}
 	})
-	var probe *pgx.Conn // the master's connection, once its password is reset
+	var probe *pgx.Conn          // the master's connection, once its password is reset
+	var pitr rdstypes.DBInstance // fid-db's point-in-time restore, once made
 	var serverVersion string
 	t.Cleanup(func() {
 		if probe != nil {
@@ -243,7 +244,7 @@ func TestFidelity(t *testing.T) {
 			TargetDBInstanceIdentifier: aws.String("fid-pitr"), UseLatestRestorableTime: aws.Bool(true)}); err != nil {
 			t.Fatal(err)
 		}
-		pitr := waitAvailable(t, ctx, c, "fid-pitr")
+		pitr = waitAvailable(t, ctx, c, "fid-pitr")
 		pconn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d dbname=postgres user=master password=%s sslmode=disable",
 			*pitr.Endpoint.Address, *pitr.Endpoint.Port, pgcluster.QuoteValue(pw)))
 		if err != nil {
@@ -272,6 +273,82 @@ func TestFidelity(t *testing.T) {
 		iamc := awsiam.NewFromConfig(twin.AWSConfig(), func(o *awsiam.Options) { o.BaseEndpoint = aws.String(s.Endpoint()) })
 		if _, err := iamc.CreateRole(ctx, &awsiam.CreateRoleInput{RoleName: aws.String("fid-role"), AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)}); err != nil {
 			t.Fatal(err)
+		}
+	})
+
+	t.Run("logical replication as the master", func(t *testing.T) {
+		if pitr.Endpoint == nil {
+			t.Skip("needs fid-db rebooted with rds.logical_replication=1 and its point-in-time restore")
+		}
+		pitrDSN := func(user, password string) string {
+			return fmt.Sprintf("host=%s port=%d dbname=postgres user=%s password=%s sslmode=disable",
+				*pitr.Endpoint.Address, *pitr.Endpoint.Port, user, pgcluster.QuoteValue(password))
+		}
+		pub, sub := connectDSN(t, ctx, dsn("postgres")), connectDSN(t, ctx, pitrDSN("master", pw))
+		mustExec := func(conn *pgx.Conn, qs ...string) {
+			t.Helper()
+			for _, q := range qs {
+				if _, err := conn.Exec(ctx, q); err != nil {
+					t.Fatalf("as %s, %s: %v (RDS allows it)", conn.Config().User, q, err)
+				}
+			}
+		}
+		// As AWS's guide has it: a publication for all tables on the source, a subscription on the
+		// target naming the source's endpoint, both by the master user.
+		mustExec(pub, "CREATE TABLE flow (id int PRIMARY KEY, note text)", "CREATE PUBLICATION fid_all FOR ALL TABLES")
+		mustExec(sub, "CREATE TABLE flow (id int PRIMARY KEY, note text)")
+		conninfo := fmt.Sprintf("host=%s port=%d dbname=postgres user=master password=%s", *inst.Endpoint.Address, *inst.Endpoint.Port, pw)
+		mustExec(sub, "CREATE SUBSCRIPTION fid_sub CONNECTION '"+conninfo+"' PUBLICATION fid_all WITH (copy_data = false)")
+		mustExec(pub, "INSERT INTO flow VALUES (1, 'flows')")
+		var note string
+		for ctx.Err() == nil {
+			if err := sub.QueryRow(ctx, "SELECT note FROM flow WHERE id = 1").Scan(&note); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if note != "flows" {
+			t.Fatalf("the row inserted on fid-db never reached fid-pitr through the subscription (note %q)", note)
+		}
+		var pubOwner, subOwner string
+		if err := pub.QueryRow(ctx, "SELECT pubowner::regrole::text FROM pg_publication WHERE pubname = 'fid_all'").Scan(&pubOwner); err != nil || pubOwner != "master" {
+			t.Errorf("fid_all's owner = %q (%v), want master", pubOwner, err)
+		}
+		if err := sub.QueryRow(ctx, "SELECT subowner::regrole::text FROM pg_subscription WHERE subname = 'fid_sub'").Scan(&subOwner); err != nil || subOwner != "master" {
+			t.Errorf("fid_sub's owner = %q (%v), want master", subOwner, err)
+		}
+		// The cut-over's teardown, as the master; then the slot left on the source.
+		mustExec(sub, "ALTER SUBSCRIPTION fid_sub DISABLE", "ALTER SUBSCRIPTION fid_sub SET (slot_name = NONE)", "DROP SUBSCRIPTION fid_sub")
+		mustExec(pub, "SELECT pg_drop_replication_slot('fid_sub')", "DROP PUBLICATION fid_all")
+		// A member of rds_replication (granted by the master above) manages slots.
+		repl := connectDSN(t, ctx, strings.Replace(dsn("postgres"), "user=master password="+pgcluster.QuoteValue(pw), "user=replicator password=replicator-pass-1", 1))
+		mustExec(repl, "SELECT pg_create_logical_replication_slot('fid_slot', 'pgoutput')", "SELECT pg_drop_replication_slot('fid_slot')")
+
+		// Nothing more: a subscription must reach its publisher over TCP with a password, and a role
+		// outside rds_superuser and rds_replication gets stock PostgreSQL's refusals.
+		for q, want := range map[string]string{
+			"CREATE SUBSCRIPTION fid_sock CONNECTION 'host=/var/run/postgresql user=rdsadmin password=x dbname=postgres' PUBLICATION fid_all": "must connect over TCP",
+			"CREATE SUBSCRIPTION fid_nopw CONNECTION 'host=127.0.0.1 port=1 user=rdsadmin dbname=postgres' PUBLICATION fid_all":               "password is required",
+		} {
+			if _, err := sub.Exec(ctx, q); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("as the master, %s: %v, want %q", q, err, want)
+			}
+		}
+		mustExec(pub, "CREATE ROLE fid_plain LOGIN PASSWORD 'plain-pass-1'", "GRANT CREATE ON DATABASE postgres TO fid_plain")
+		mustExec(sub, "CREATE ROLE fid_plain LOGIN PASSWORD 'plain-pass-1'", "GRANT CREATE ON DATABASE postgres TO fid_plain")
+		plainPub := connectDSN(t, ctx, strings.Replace(dsn("postgres"), "user=master password="+pgcluster.QuoteValue(pw), "user=fid_plain password=plain-pass-1", 1))
+		plainSub := connectDSN(t, ctx, pitrDSN("fid_plain", "plain-pass-1"))
+		for _, r := range []struct {
+			conn    *pgx.Conn
+			q, want string
+		}{
+			{plainPub, "CREATE PUBLICATION fid_plain_all FOR ALL TABLES", "must be superuser to create FOR ALL TABLES publication"},
+			{plainSub, "CREATE SUBSCRIPTION fid_plain_sub CONNECTION '" + conninfo + "' PUBLICATION fid_pub WITH (connect = false)", "must be superuser to create subscriptions"},
+			{plainPub, "SELECT pg_create_logical_replication_slot('fid_plain_slot', 'pgoutput')", "must be superuser or replication role"},
+		} {
+			if _, err := r.conn.Exec(ctx, r.q); err == nil || !strings.Contains(err.Error(), r.want) {
+				t.Errorf("as fid_plain (no rds_superuser), %s: %v, want %q", r.q, err, r.want)
+			}
 		}
 	})
 

@@ -120,3 +120,14 @@ func connect(t *testing.T, ctx context.Context, inst rdstypes.DBInstance, passwo
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	return conn
 }
+
+// connectDSN connects with dsn, closed on cleanup.
+func connectDSN(t *testing.T, ctx context.Context, dsn string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return conn
+}

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cairn-runbooks/cairn/internal/pgcluster"
 	"github.com/cairn-runbooks/cairn/internal/twin/awswire"
 	"github.com/cairn-runbooks/cairn/internal/twin/iam"
 	"github.com/cairn-runbooks/cairn/internal/twin/kms"
@@ -126,7 +127,22 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		AccessKeyID: DummyAccessKeyID, SecretAccessKey: DummySecretAccessKey}); err != nil {
 		return nil, fmt.Errorf("start twin: %w", err)
 	}
-	if s.rds, err = rds.Open(ctx, rds.Options{Dir: o.Dir, KMS: s.kms, Pace: pace, Settings: settings, RoleExists: s.iam.RoleExists}); err != nil {
+	// RDS lets rds_superuser members create subscriptions and publications for all tables; stock
+	// PostgreSQL needs a server hook for that (see pgext.BuildAllowances). Without it the twin would
+	// refuse what RDS allows, so it does not start.
+	major, err := pgcluster.Installed()
+	if err != nil {
+		return nil, fmt.Errorf("start twin: %w", err)
+	}
+	cache, err := pgext.CacheDir()
+	if err != nil {
+		return nil, fmt.Errorf("start twin: %w", err)
+	}
+	hook, err := pgext.BuildAllowances(ctx, cache, major)
+	if err != nil {
+		return nil, fmt.Errorf("start twin: %w", err)
+	}
+	if s.rds, err = rds.Open(ctx, rds.Options{Dir: o.Dir, KMS: s.kms, Pace: pace, Settings: settings, Preload: []string{hook}, RoleExists: s.iam.RoleExists}); err != nil {
 		return nil, fmt.Errorf("start twin: %w", err)
 	}
 	s.ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", o.Port))

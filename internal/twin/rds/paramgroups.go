@@ -459,10 +459,14 @@ func (s *Service) describeParameters(form awswire.Form) (any, error) {
 
 // effectiveSettings turns a group's parameters into the server settings they make: rds.logical_replication
 // sets wal_level=logical and raises the WAL senders and replication slots, as on RDS.
-func effectiveSettings(params map[string]string) map[string]string {
+// A group's shared_preload_libraries keeps the twin's own libraries, as RDS keeps its own.
+func (s *Service) effectiveSettings(params map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range params {
 		out[k] = v
+	}
+	if v, ok := params["shared_preload_libraries"]; ok {
+		out["shared_preload_libraries"] = s.preload(v)
 	}
 	if v := params["rds.logical_replication"]; v == "1" || v == "on" || v == "true" {
 		out["wal_level"] = "logical"
@@ -512,5 +516,5 @@ func (s *Service) groupSettingsLocked(inst *Instance) map[string]string {
 	if err != nil {
 		return nil
 	}
-	return effectiveSettings(g.Params)
+	return s.effectiveSettings(g.Params)
 }

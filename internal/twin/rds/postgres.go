@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -31,7 +32,7 @@ func (s *Service) settings() map[string]string {
 	// As RDS's default parameter group: pg_stat_statements preloaded, and rds.force_ssl known (0: the
 	// twin accepts plain connections; see the README).
 	out := map[string]string{"wal_keep_size": "256MB", "max_connections": "50", "shared_buffers": "32MB",
-		"shared_preload_libraries": "pg_stat_statements"}
+		"shared_preload_libraries": s.preload("pg_stat_statements")}
 	// RDS's own parameters at their defaults: so SHOW finds them, and ALTER SYSTEM (a parameter
 	// group's value) may set them.
 	for _, d := range rdsParams {
@@ -39,6 +40,11 @@ func (s *Service) settings() map[string]string {
 	}
 	maps.Copy(out, s.o.Settings)
 	return out
+}
+
+// preload adds the libraries every instance loads to a shared_preload_libraries value.
+func (s *Service) preload(libs string) string {
+	return strings.Join(slices.DeleteFunc(append([]string{libs}, s.o.Preload...), func(l string) bool { return l == "" }), ",")
 }
 
 // template returns a data directory initdb'd with rdsadmin as superuser, made once per state directory,

@@ -50,6 +50,9 @@ type Options struct {
 	Pace Pace
 	// Settings are extra postgresql.conf settings for every cluster (fsync=off for tests, say).
 	Settings map[string]string
+	// Preload are server libraries (absolute paths) every instance loads whatever its parameter group
+	// says, as RDS's own: the twin's rds_allowances hook.
+	Preload []string
 	// RoleExists says whether an IAM role ARN exists (AddRoleToDBInstance refuses others); nil accepts any.
 	RoleExists func(arn string) bool
 }
@@ -100,6 +103,10 @@ func Open(ctx context.Context, o Options) (*Service, error) {
 	}
 	if s.params, err = loadParamDefs(ctx, s.settings()); err != nil {
 		return nil, fmt.Errorf("open rds: %w", err)
+	}
+	if d := s.params["shared_preload_libraries"]; d.Name != "" {
+		d.Default = "pg_stat_statements" // the twin's own libraries are its business, as RDS's are
+		s.params[d.Name] = d
 	}
 	if s.st.ParamGroups == nil {
 		s.st.ParamGroups = map[string]*ParamGroup{}

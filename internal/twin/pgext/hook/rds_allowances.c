@@ -1,0 +1,292 @@
+/*
+ * rds_allowances: what RDS for PostgreSQL lets members of rds_superuser and rds_replication do that
+ * stock PostgreSQL 15 lets only a superuser do. The cairn twin loads it into every instance through
+ * shared_preload_libraries (by absolute path; internal/twin/pgext builds it with PGXS).
+ *
+ * Why a server hook and not SQL: these checks are hard-coded superuser() calls in the server
+ * (CreateSubscription, CreatePublication with FOR ALL TABLES) and role-attribute checks
+ * (has_rolreplication for replication slots and walsender connections); no GRANT reaches them.
+ *
+ * What it allows, and nothing more:
+ *   - CREATE SUBSCRIPTION, and CREATE PUBLICATION ... FOR ALL TABLES, by a non-superuser who has the
+ *     privileges of rds_superuser: that one statement runs as the bootstrap superuser (rdsadmin), and
+ *     the object it made is then given to the caller, as on RDS (so the caller may ALTER and DROP it
+ *     under the server's own ownership checks). A publication needs CREATE on the database, as for
+ *     anyone. Inside a security-restricted operation nothing is escalated.
+ *   - A subscription made or re-pointed (ALTER SUBSCRIPTION ... CONNECTION) by a non-superuser must
+ *     name a TCP host and carry a password: its connection is made by the server's OS user, which
+ *     could otherwise reach a local socket with trust authentication as any role (PostgreSQL 16
+ *     enforces the same with password_required).
+ *   - The REPLICATION attribute follows membership of rds_replication (rds_superuser is a member):
+ *     after GRANT/REVOKE of a role or CREATE ROLE, every login role that has the privileges of
+ *     rds_replication gets REPLICATION, and on REVOKE every one that lost them loses it. That lets
+ *     them create and drop replication slots and open logical replication connections, as
+ *     rds_replication members can on RDS; the twin's pg_hba.conf keeps physical replication to
+ *     rdsadmin.
+ * Any other statement passes through untouched.
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_publication.h"
+#include "catalog/pg_subscription.h"
+#include "commands/dbcommands.h"
+#include "fmgr.h"
+#include "libpq-fe.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+static ProcessUtility_hook_type prev_process_utility = NULL;
+
+static void
+next_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					 ProcessUtilityContext context, ParamListInfo params,
+					 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+}
+
+/* has_role: whether roleid has the privileges of the role named name (false when it does not exist). */
+static bool
+has_role(Oid roleid, const char *name)
+{
+	Oid			role = get_role_oid(name, true);
+
+	return OidIsValid(role) && has_privs_of_role(roleid, role);
+}
+
+/* escalates: whether the current user is a non-superuser member of rds_superuser outside a restricted operation. */
+static bool
+escalates(void)
+{
+	Oid			user = GetUserId();
+
+	return !superuser() && !InSecurityRestrictedOperation() && has_role(user, "rds_superuser");
+}
+
+/*
+ * check_conninfo refuses, for a non-superuser, a subscription connection string that could reach
+ * a server without a password: no password, a Unix socket host (or none: the default is a
+ * socket), or a service file that could name one.
+ */
+static void
+check_conninfo(const char *conninfo)
+{
+	char	   *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+	bool		password = false;
+	bool		tcp = false;
+	const char *socket = NULL;
+
+	if (opts == NULL)
+	{
+		char	   *msg = err ? pstrdup(err) : "out of memory";
+
+		if (err)
+			PQfreemem(err);
+		ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR), errmsg("invalid connection string syntax: %s", msg)));
+	}
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+	{
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (strcmp(o->keyword, "password") == 0)
+			password = true;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			tcp = true;
+		else if (strcmp(o->keyword, "host") == 0)
+		{
+			char	   *hosts = pstrdup(o->val);
+			char	   *h;
+
+			tcp = true;
+			for (h = strtok(hosts, ","); h != NULL; h = strtok(NULL, ","))
+				if (h[0] == '/' || h[0] == '@')
+					socket = pstrdup(h);
+		}
+		else if (strcmp(o->keyword, "service") == 0 || strcmp(o->keyword, "servicefile") == 0)
+			socket = "a service file";
+	}
+	PQconninfoFree(opts);
+	if (!password)
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("password is required"),
+				 errdetail("Non-superusers must provide a password in the connection string.")));
+	if (socket != NULL || !tcp)
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("a subscription of a non-superuser must connect over TCP"),
+				 errdetail("The connection string names %s; name the publisher with host=<address> port=<port>.",
+						   socket != NULL ? socket : "no host (the default is a Unix socket)")));
+}
+
+/* give_subscription makes owner the owner of the subscription name in this database. */
+static void
+give_subscription(const char *name, Oid owner)
+{
+	Relation	rel = table_open(SubscriptionRelationId, RowExclusiveLock);
+	HeapTuple	tup = SearchSysCacheCopy2(SUBSCRIPTIONNAME, ObjectIdGetDatum(MyDatabaseId), CStringGetDatum(name));
+	Form_pg_subscription form;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "rds_allowances: subscription \"%s\" not found after creating it", name);
+	form = (Form_pg_subscription) GETSTRUCT(tup);
+	form->subowner = owner;
+	CatalogTupleUpdate(rel, &tup->t_self, tup);
+	changeDependencyOnOwner(SubscriptionRelationId, form->oid, owner);
+	heap_freetuple(tup);
+	table_close(rel, RowExclusiveLock);
+}
+
+/* give_publication makes owner the owner of the publication name in this database. */
+static void
+give_publication(const char *name, Oid owner)
+{
+	Relation	rel = table_open(PublicationRelationId, RowExclusiveLock);
+	HeapTuple	tup = SearchSysCacheCopy1(PUBLICATIONNAME, CStringGetDatum(name));
+	Form_pg_publication form;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "rds_allowances: publication \"%s\" not found after creating it", name);
+	form = (Form_pg_publication) GETSTRUCT(tup);
+	form->pubowner = owner;
+	CatalogTupleUpdate(rel, &tup->t_self, tup);
+	changeDependencyOnOwner(PublicationRelationId, form->oid, owner);
+	heap_freetuple(tup);
+	table_close(rel, RowExclusiveLock);
+}
+
+/*
+ * sync_replication gives REPLICATION to every non-superuser login role with the privileges of
+ * rds_replication (grant) or takes it from every one without them (revoke).
+ */
+static void
+sync_replication(bool grant)
+{
+	Oid			repl = get_role_oid("rds_replication", true);
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	List	   *change = NIL;
+	ListCell   *lc;
+
+	if (!OidIsValid(repl))
+		return;
+	CommandCounterIncrement();	/* see the membership the statement just changed */
+	rel = table_open(AuthIdRelationId, RowExclusiveLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_authid role = (Form_pg_authid) GETSTRUCT(tup);
+		bool		member;
+
+		if (role->rolsuper || !role->rolcanlogin || role->rolreplication == grant)
+			continue;
+		member = has_privs_of_role(role->oid, repl);
+		if (member == grant)
+			change = lappend_oid(change, role->oid);
+	}
+	table_endscan(scan);
+	foreach(lc, change)
+	{
+		HeapTuple	copy = SearchSysCacheCopy1(AUTHOID, ObjectIdGetDatum(lfirst_oid(lc)));
+
+		if (!HeapTupleIsValid(copy))
+			continue;
+		((Form_pg_authid) GETSTRUCT(copy))->rolreplication = grant;
+		CatalogTupleUpdate(rel, &copy->t_self, copy);
+		heap_freetuple(copy);
+	}
+	table_close(rel, RowExclusiveLock);
+	if (change != NIL)
+		CommandCounterIncrement();
+}
+
+static void
+rds_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					ProcessUtilityContext context, ParamListInfo params,
+					QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	const char *subscription = NULL;
+	const char *publication = NULL;
+	Oid			caller;
+	int			sec;
+
+	switch (nodeTag(stmt))
+	{
+		case T_CreateSubscriptionStmt:
+			if (escalates())
+			{
+				check_conninfo(((CreateSubscriptionStmt *) stmt)->conninfo);
+				subscription = pstrdup(((CreateSubscriptionStmt *) stmt)->subname);
+			}
+			break;
+		case T_AlterSubscriptionStmt:
+			if (((AlterSubscriptionStmt *) stmt)->kind == ALTER_SUBSCRIPTION_CONNECTION && !superuser())
+				check_conninfo(((AlterSubscriptionStmt *) stmt)->conninfo);
+			break;
+		case T_CreatePublicationStmt:
+			if (((CreatePublicationStmt *) stmt)->for_all_tables && escalates())
+			{
+				if (pg_database_aclcheck(MyDatabaseId, GetUserId(), ACL_CREATE) != ACLCHECK_OK)
+					aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_DATABASE, get_database_name(MyDatabaseId));
+				publication = pstrdup(((CreatePublicationStmt *) stmt)->pubname);
+			}
+			break;
+		case T_GrantRoleStmt:
+		case T_CreateRoleStmt:
+			next_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+			sync_replication(!IsA(stmt, GrantRoleStmt) || ((GrantRoleStmt *) stmt)->is_grant);
+			return;
+		default:
+			break;
+	}
+	if (subscription == NULL && publication == NULL)
+	{
+		next_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+		return;
+	}
+	GetUserIdAndSecContext(&caller, &sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		next_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(caller, sec);
+	}
+	PG_END_TRY();
+	CommandCounterIncrement();	/* see the object the statement just made */
+	if (subscription != NULL)
+		give_subscription(subscription, caller);
+	else
+		give_publication(publication, caller);
+}
+
+void
+_PG_init(void)
+{
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = rds_process_utility;
+}
