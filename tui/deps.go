@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/internal/lookup"
 	"github.com/cairn-runbooks/cairn/runbooks"
 )
 
@@ -45,6 +46,8 @@ type Deps struct {
 	// in the form, secret parameters included (typed at a terminal, masked): route those through
 	// runbooks.Sources.Prompt, never treat them as -p flags.
 	Resolve func(rb *runbooks.Runbook, given map[string]string) (runbooks.Values, error)
+	// Lookup lists a parameter's candidates for the form (`choices:`); nil: plain inputs.
+	Lookup func(ctx context.Context, l runbooks.Lookup, in lookup.Inputs) lookup.Result
 	// Plan lists the steps with their described actions.
 	Plan func(rb *runbooks.Runbook, vals runbooks.Values) ([]events.StepInfo, error)
 	// Start starts a run in the runner's process and returns its source.

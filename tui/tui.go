@@ -17,9 +17,11 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/internal/lookup"
 	"github.com/cairn-runbooks/cairn/runbooks"
 	"github.com/cairn-runbooks/cairn/tui/common"
 	"github.com/cairn-runbooks/cairn/tui/components/header"
+	"github.com/cairn-runbooks/cairn/tui/components/picker"
 	"github.com/cairn-runbooks/cairn/tui/components/planview"
 	"github.com/cairn-runbooks/cairn/tui/keymap"
 	"github.com/cairn-runbooks/cairn/tui/pages/home"
@@ -100,7 +102,7 @@ type runReadyMsg struct {
 func New(d Deps, opts ...Option) Model {
 	m := newModel(d, opts)
 	if m.o.runbook != nil {
-		m.st.page = params.New(m.c, m.o.runbook, d.Prefill, d.Target)
+		m.st.page = m.paramsPage(m.o.runbook, d.Prefill)
 	} else {
 		m.st.page = m.home()
 	}
@@ -112,6 +114,15 @@ func NewRunView(d Deps, src RunSource, opts ...Option) Model {
 	m := newModel(d, opts)
 	m.st.page = m.runPage(src)
 	return m
+}
+
+// paramsPage is the form for rb, its lookups run through Deps.Lookup under the wizard's context.
+func (m Model) paramsPage(rb *runbooks.Runbook, prefill map[string]string) *params.Model {
+	var run picker.RunFunc
+	if d, ctx := m.d, m.o.ctx; d.Lookup != nil {
+		run = func(l runbooks.Lookup, in lookup.Inputs) lookup.Result { return d.Lookup(ctx, l, in) }
+	}
+	return params.New(m.c, rb, prefill, m.d.Target, run)
 }
 
 func newModel(d Deps, opts []Option) Model {
@@ -214,13 +225,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.st.history = m.st.history[:n-1]
 			if pp, ok := m.st.page.(*params.Model); ok {
 				// reopen the form with what was entered
-				m.st.page = params.New(m.c, pp.Runbook(), pp.Given(), m.d.Target)
+				m.st.page = m.paramsPage(pp.Runbook(), pp.Given())
 				return m, m.st.page.Init()
 			}
 		}
 		return m, nil
 	case common.ChooseRunbookMsg:
-		return m, m.switchTo(params.New(m.c, msg.Runbook, m.d.Prefill, m.d.Target), true)
+		return m, m.switchTo(m.paramsPage(msg.Runbook, m.d.Prefill), true)
 	case common.ParamsDoneMsg:
 		m.st.busy = "resolving parameters and planning…"
 		d := m.d

@@ -13,6 +13,7 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/exitcode"
 	"github.com/cairn-runbooks/cairn/internal/journal"
 	"github.com/cairn-runbooks/cairn/internal/launch"
+	"github.com/cairn-runbooks/cairn/internal/lookup"
 	"github.com/cairn-runbooks/cairn/internal/runner"
 	"github.com/cairn-runbooks/cairn/runbooks"
 	"github.com/cairn-runbooks/cairn/tui"
@@ -65,6 +66,7 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 		WindowEnd: windowEnd,
 		ReadOnly:  readOnly,
 		Now:       time.Now,
+		Lookup:    lookup.Run,
 	}
 	d.Runs = func() ([]tui.RunSummary, error) {
 		runs, err := listRuns(state)

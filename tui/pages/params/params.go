@@ -1,6 +1,7 @@
 // Package params is the Parameters screen: a Huh form generated from the runbook's parameter
 // schema — enums as selects, bools as confirms, everything else as an input validated inline with
-// runbooks.CheckValue; secrets masked and never shown again; -p values prefilled.
+// runbooks.CheckValue; secrets masked and never shown again; -p values prefilled. A parameter whose
+// runbook names a lookup (`choices:`) is a picker: the input with the lookup's candidates under it.
 package params
 
 import (
@@ -13,9 +14,11 @@ import (
 	"charm.land/huh/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/cairn-runbooks/cairn/internal/lookup"
 	"github.com/cairn-runbooks/cairn/runbooks"
 	"github.com/cairn-runbooks/cairn/tui/common"
 	"github.com/cairn-runbooks/cairn/tui/components/header"
+	"github.com/cairn-runbooks/cairn/tui/components/picker"
 	"github.com/cairn-runbooks/cairn/tui/keymap"
 )
 
@@ -29,11 +32,14 @@ type Model struct {
 	bools  map[string]*bool
 	err    string
 	done   bool
+	// run runs a lookup (nil: every parameter is a plain input); pickers are the fields it feeds.
+	run     picker.RunFunc
+	pickers []*picker.Field
 }
 
-// New builds the form; prefill holds -p values.
-func New(c *common.Common, rb *runbooks.Runbook, prefill map[string]string, target string) *Model {
-	m := &Model{c: c, rb: rb, target: target, strs: map[string]*string{}, bools: map[string]*bool{}}
+// New builds the form; prefill holds -p values; run runs the parameters' lookups (nil: none).
+func New(c *common.Common, rb *runbooks.Runbook, prefill map[string]string, target string, run picker.RunFunc) *Model {
+	m := &Model{c: c, rb: rb, target: target, strs: map[string]*string{}, bools: map[string]*bool{}, run: run}
 	for _, p := range rb.Parameters {
 		v, given := prefill[p.Name]
 		if !given && !p.Secret && !derived(p) {
@@ -61,6 +67,7 @@ func derived(p *runbooks.Param) bool { return strings.Contains(p.Default.Raw, "$
 
 func (m *Model) build() {
 	var fields []huh.Field
+	m.pickers = nil
 	for _, p := range m.rb.Parameters {
 		title := p.Name
 		if p.Required {
@@ -97,7 +104,15 @@ func (m *Model) build() {
 		} else {
 			desc = hint
 		}
-		fields = append(fields, in.Description(desc))
+		in = in.Description(desc)
+		if p.Choices != runbooks.LookupNone && m.run != nil {
+			pk := picker.New(in, p.Name, m.strs[p.Name], p.Choices, m.run, m.lookupInputs, p.Required && p.Default.IsZero()).
+				Rows(max(3, min(8, (m.c.Height-16)/2)))
+			m.pickers = append(m.pickers, pk)
+			fields = append(fields, pk)
+			continue
+		}
+		fields = append(fields, in)
 	}
 	if len(fields) == 0 {
 		fields = append(fields, huh.NewNote().Title("No parameters").Description("This runbook takes no parameters. enter to plan it.").Next(true).NextLabel("Plan"))
@@ -105,6 +120,9 @@ func (m *Model) build() {
 	m.form = huh.NewForm(huh.NewGroup(fields...)).WithShowHelp(false).WithTheme(m.c.Styles.Form()).
 		WithWidth(max(m.c.Width-4, 20)).WithHeight(max(m.c.Height-header.Height-4, 5))
 }
+
+// lookupInputs are the values typed so far that lookups read (region, conn).
+func (m *Model) lookupInputs() lookup.Inputs { return lookup.InputsOf(m.Given()) }
 
 func validator(p *runbooks.Param) func(string) error {
 	return func(s string) error {
@@ -140,7 +158,11 @@ func (m *Model) Init() tea.Cmd {
 		m.done = true
 		return m.doneCmd()
 	}
-	return m.form.Init()
+	var cmds []tea.Cmd
+	for _, pk := range m.pickers {
+		cmds = append(cmds, pk.Start())
+	}
+	return tea.Batch(append(cmds, m.form.Init())...)
 }
 
 // Capturing: the form always takes text.
