@@ -230,7 +230,7 @@ func (h *HBA) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) 
 	if st.changed {
 		sys := st.fi.Sys().(*syscall.Stat_t)
 		rec := hbaRecord{File: st.file, Original: []byte(st.old), Written: []byte(st.new), Mode: uint32(st.fi.Mode().Perm()), UID: int(sys.Uid), GID: int(sys.Gid)}
-		if b, ok, err := readRecord(env, "hba.json"); err != nil {
+		if b, ok, err := env.ReadRecord("pg", "hba.json"); err != nil {
 			return nil, err
 		} else if ok {
 			var prev hbaRecord
@@ -239,7 +239,7 @@ func (h *HBA) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) 
 			}
 		}
 		b, _ := json.Marshal(rec)
-		if err := writeRecord(env, "hba.json", b); err != nil {
+		if err := env.WriteRecord("pg", "hba.json", b); err != nil {
 			return nil, err
 		}
 		if err := fsutil.WriteAtomicAs(st.file, []byte(st.new), fsutil.FileMode(rec.Mode), rec.UID, rec.GID); err != nil {
@@ -318,7 +318,7 @@ func (h *HBA) Verify(ctx context.Context, env *steps.Env) error {
 // Rollback restores the original file (or, if someone changed the file since, removes only the
 // lines this step added), validates it and reloads.
 func (h *HBA) Rollback(ctx context.Context, env *steps.Env) error {
-	b, ok, err := readRecord(env, "hba.json")
+	b, ok, err := env.ReadRecord("pg", "hba.json")
 	if err != nil {
 		return err
 	}
@@ -370,6 +370,6 @@ func (h *HBA) Rollback(ctx context.Context, env *steps.Env) error {
 	if err := reload(ctx, conn, rec.File); err != nil {
 		return err
 	}
-	dropRecord(env, "hba.json")
+	env.RemoveRecord("pg", "hba.json")
 	return nil
 }

@@ -222,7 +222,7 @@ func (p *PGPass) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 	if line, shadow := s.shadow(content); line > 0 {
 		return nil, fmt.Errorf("%s line %d (%s) comes before cairn's entry and libpq would use it instead: nothing changed; remove or narrow that line by hand", s.file, line, shadow)
 	}
-	if _, ok, err := readRecord(env, "pgpass.json"); err != nil {
+	if _, ok, err := env.ReadRecord("pg", "pgpass.json"); err != nil {
 		return nil, err
 	} else if !ok {
 		rec := pgpassRecord{File: s.file, Existed: exists, Original: []byte(content)}
@@ -231,7 +231,7 @@ func (p *PGPass) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 			rec.Mode, rec.UID, rec.GID = uint32(fi.Mode().Perm()), int(st.Uid), int(st.Gid)
 		}
 		b, _ := json.Marshal(rec)
-		if err := writeRecord(env, "pgpass.json", b); err != nil {
+		if err := env.WriteRecord("pg", "pgpass.json", b); err != nil {
 			return nil, err
 		}
 	}
@@ -272,7 +272,7 @@ func (p *PGPass) Verify(ctx context.Context, env *steps.Env) error {
 
 // Rollback restores the file as it was.
 func (p *PGPass) Rollback(ctx context.Context, env *steps.Env) error {
-	b, ok, err := readRecord(env, "pgpass.json")
+	b, ok, err := env.ReadRecord("pg", "pgpass.json")
 	if err != nil {
 		return err
 	}
@@ -294,6 +294,6 @@ func (p *PGPass) Rollback(ctx context.Context, env *steps.Env) error {
 	if err != nil {
 		return err
 	}
-	dropRecord(env, "pgpass.json")
+	env.RemoveRecord("pg", "pgpass.json")
 	return nil
 }

@@ -350,7 +350,7 @@ func (r *Role) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error)
 		return nil, fmt.Errorf("role %s already exists with other privileges: %s; nothing changed", s.name, strings.Join(extra, ", "))
 	}
 	var rec roleRecord
-	if b, ok, err := readRecord(env, "role.json"); err != nil {
+	if b, ok, err := env.ReadRecord("pg", "role.json"); err != nil {
 		return nil, err
 	} else if ok {
 		_ = json.Unmarshal(b, &rec)
@@ -400,7 +400,7 @@ func (r *Role) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error)
 		}
 	}
 	b, _ := json.Marshal(rec)
-	if err := writeRecord(env, "role.json", b); err != nil {
+	if err := env.WriteRecord("pg", "role.json", b); err != nil {
 		return nil, err
 	}
 	tx, err := conn.Begin(ctx)
@@ -447,7 +447,7 @@ func (r *Role) Verify(ctx context.Context, env *steps.Env) error {
 
 // Rollback drops the role it created, or revokes what it granted and restores attributes.
 func (r *Role) Rollback(ctx context.Context, env *steps.Env) error {
-	b, ok, err := readRecord(env, "role.json")
+	b, ok, err := env.ReadRecord("pg", "role.json")
 	if err != nil {
 		return err
 	}
@@ -496,6 +496,6 @@ func (r *Role) Rollback(ctx context.Context, env *steps.Env) error {
 	if err := tx.Commit(ctx); err != nil {
 		return err
 	}
-	dropRecord(env, "role.json")
+	env.RemoveRecord("pg", "role.json")
 	return nil
 }

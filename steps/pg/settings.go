@@ -182,7 +182,7 @@ func (s *Settings) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 		return nil, err
 	}
 	rec := settingsRecord{Auto: map[string]*string{}}
-	if b, ok, err := readRecord(env, "settings.json"); err != nil {
+	if b, ok, err := env.ReadRecord("pg", "settings.json"); err != nil {
 		return nil, err
 	} else if ok {
 		_ = json.Unmarshal(b, &rec)
@@ -202,7 +202,7 @@ func (s *Settings) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 		}
 	}
 	b, _ := json.Marshal(rec)
-	if err := writeRecord(env, "settings.json", b); err != nil {
+	if err := env.WriteRecord("pg", "settings.json", b); err != nil {
 		return nil, err
 	}
 	for _, n := range s.names() {
@@ -239,7 +239,7 @@ func (s *Settings) Verify(ctx context.Context, env *steps.Env) error {
 
 // Rollback restores the recorded values, reloads, and restarts if needed and allowed.
 func (s *Settings) Rollback(ctx context.Context, env *steps.Env) error {
-	b, ok, err := readRecord(env, "settings.json")
+	b, ok, err := env.ReadRecord("pg", "settings.json")
 	if err != nil {
 		return err
 	}
@@ -299,6 +299,6 @@ func (s *Settings) Rollback(ctx context.Context, env *steps.Env) error {
 			}
 		}
 	}
-	dropRecord(env, "settings.json")
+	env.RemoveRecord("pg", "settings.json")
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cairn-runbooks/cairn/internal/fsutil"
 	"github.com/cairn-runbooks/cairn/internal/proc"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
@@ -403,26 +402,15 @@ func (c *Command) Rollback(ctx context.Context, env *steps.Env) error {
 	return nil
 }
 
-func markerPath(env *steps.Env, name string) string {
-	id := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
-			return r
-		}
-		return '_'
-	}, env.StepID)
-	return filepath.Join(env.WorkDir, "pgbackrest-"+id+"-"+name)
-}
-
+// writeMarker records, in the run's work directory, that this step did something (created the
+// stanza) — what its rollback may undo.
 func writeMarker(env *steps.Env, name string) error {
-	if env.WorkDir == "" {
-		return errors.New("the run has no work directory")
-	}
-	return fsutil.WriteAtomic(markerPath(env, name), []byte("1\n"), 0o600)
+	return env.WriteRecord("pgbackrest", name, []byte("1\n"))
 }
 
 func hasMarker(env *steps.Env, name string) bool {
-	_, err := os.Stat(markerPath(env, name))
-	return err == nil
+	_, ok, _ := env.ReadRecord("pgbackrest", name)
+	return ok
 }
 
-func removeMarker(env *steps.Env, name string) { _ = os.Remove(markerPath(env, name)) }
+func removeMarker(env *steps.Env, name string) { env.RemoveRecord("pgbackrest", name) }
