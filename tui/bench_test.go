@@ -56,6 +56,29 @@ func BenchmarkKeyToFrame(b *testing.B) {
 	}
 }
 
+// BenchmarkFirstFrameTimeline: as BenchmarkFirstFrame, with the rehearsal read and the timeline
+// opened (t) before the first frame.
+func BenchmarkFirstFrameTimeline(b *testing.B) {
+	evs := runEvents(500)
+	for b.Loop() {
+		m := tui.NewRunView(timelineDeps(), newFake("r-bench"), opts()...)
+		m = feed(m, tea.WindowSizeMsg{Width: 160, Height: 48}, run.EventsMsg{Events: evs}, tea.KeyPressMsg{Code: 't', Text: "t"})
+		_ = m.View()
+	}
+}
+
+// BenchmarkKeyToFrameTimeline: with the timeline open, one key (t: back to the output, or to the
+// timeline again) and the frame after it.
+func BenchmarkKeyToFrameTimeline(b *testing.B) {
+	m := tui.NewRunView(timelineDeps(), newFake("r-bench"), opts()...)
+	m = feed(m, tea.WindowSizeMsg{Width: 160, Height: 48}, run.EventsMsg{Events: runEvents(500)}, tea.KeyPressMsg{Code: 't', Text: "t"})
+	_ = m.View()
+	for b.Loop() {
+		m = feed(m, tea.KeyPressMsg{Code: 't', Text: "t"})
+		_ = m.View()
+	}
+}
+
 // TestFrameBudgets keeps the benchmark targets honest in ordinary test runs (with slack for a busy
 // machine): first frame < 50ms, key to frame < 16ms.
 func TestRootUpdate(t *testing.T) {

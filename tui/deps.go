@@ -56,6 +56,9 @@ type Deps struct {
 	Attach func(ctx context.Context, runID string) (RunSource, error)
 	// Timings gives per-step durations from earlier rehearsals (may be nil, or return nil).
 	Timings func(runbook string) map[string]time.Duration
+	// Twin gives the records of the rehearsal a run is compared with on its timeline
+	// (journal.Twin), or nil; it is asked once the run's first record names the run.
+	Twin func(run events.RunInfo, started time.Time) []events.Event
 	// Now is the clock (tests fix it); nil means time.Now.
 	Now func() time.Time
 	// After is the timer a question's type-ahead guard waits on before its keys count (tests

@@ -3,7 +3,7 @@
 // its questions through Deps; it holds no domain logic.
 //
 // Layout follows soft-serve: common (shared context), styles (the only place styles are built),
-// keymap, components (steplist, logpane, planview, header, prompt) and pages (home, params, plan,
+// keymap, components (steplist, logpane, planview, header, prompt, timeline) and pages (home, params, plan,
 // run).
 package tui
 
@@ -159,6 +159,7 @@ func (m Model) runPage(src RunSource) *run.Model {
 	cfg := run.Config{Ctx: m.o.ctx, Source: src, Target: m.d.Target, WindowEnd: m.d.WindowEnd, ReadOnly: m.d.ReadOnly}
 	rp := run.New(m.c, cfg)
 	rp.SetTimings(m.d.Timings)
+	rp.SetTwin(m.d.Twin)
 	return rp
 }
 

@@ -60,6 +60,7 @@ func Chart(t, before *Timeline, w, h int, focus string, st Style) []string {
 		span = max(span, win)
 	}
 	span = max(span, time.Minute)
+	span += span * 6 / time.Duration(barW) // room after the last bar for the window's label
 	col := func(d time.Duration) int { return min(int(int64(d)*int64(barW)/int64(span)), barW-1) }
 	winCol := -1
 	if hasWin {
@@ -243,18 +244,15 @@ func axis(span time.Duration, barW, labelW, winCol int, win time.Duration, st St
 	}
 	for d := time.Duration(0); d <= span; d += step {
 		c := int(int64(d) * int64(barW) / int64(span))
-		label := short(d)
-		if d == 0 {
-			label = "0"
-		}
-		if c+len(label) <= barW && (winCol < 0 || c > winCol || c+len(label)+1 < winCol-len(short(win))) {
+		label := tick(d)
+		if c+len(label) <= barW && (winCol < 0 || c > winCol || c+len(label)+1 < winCol) {
 			put(c, label)
 		}
 	}
 	text := string(line)
 	if winCol >= 0 {
 		w := []rune(text)
-		wl := string(GlyphWindow) + short(win)
+		wl := string(GlyphWindow) + tick(win.Truncate(time.Minute))
 		at := min(winCol, barW-len([]rune(wl)))
 		copy(w[at:], []rune(wl))
 		text = apply(st.Axis, string(w[:at])) + apply(st.Window, wl) + apply(st.Axis, string(w[at+len([]rune(wl)):]))
@@ -289,6 +287,19 @@ func legend(t, before *Timeline, w int, st Style) string {
 		out += sep + p
 	}
 	return out
+}
+
+// tick labels the axis: 0, 5m, 45m, 1h, 1h30.
+func tick(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%dh%02d", int(d/time.Hour), int(d%time.Hour/time.Minute))
 }
 
 // short writes a duration in at most five columns: 45s, 3m05, 12m, 1h05.

@@ -197,12 +197,21 @@ func (t *Timeline) Apply(e events.Event) {
 	}
 }
 
-// Until draws open spans up to now (a live run between records); it never moves a span back.
-func (t *Timeline) Until(now time.Time) {
-	if t.Start.IsZero() || !t.Live() {
-		return
+// At is a copy of the timeline with its open spans drawn up to now (a live run between records);
+// the timeline itself keeps folding records as they come.
+func (t *Timeline) At(now time.Time) *Timeline {
+	c := *t
+	c.Bars = make([]*Bar, len(t.Bars))
+	c.byID = make(map[string]*Bar, len(t.Bars))
+	for i, b := range t.Bars {
+		nb := *b
+		nb.Spans = append([]Span(nil), b.Spans...)
+		if n := len(nb.Spans); n > 0 && nb.Spans[n-1].Open && t.Live() && !t.Start.IsZero() {
+			nb.Spans[n-1].To = max(nb.Spans[n-1].To, now.Sub(t.Start))
+		}
+		c.Bars[i], c.byID[b.ID] = &nb, &nb
 	}
-	t.extend(now.Sub(t.Start))
+	return &c
 }
 
 // End is where the axis must reach: the last record or the end of the last span.

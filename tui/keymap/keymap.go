@@ -15,7 +15,7 @@ type KeyMap struct {
 	// Plan.
 	Start, Save, OffPath key.Binding
 	// Run.
-	Follow, Note key.Binding
+	Follow, Note, Timeline key.Binding
 	// Prompts.
 	Yes, No, Toggle, Submit, Cancel key.Binding
 }
@@ -37,12 +37,13 @@ func Default() *KeyMap {
 		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
 		ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
 
-		Resume:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "resume run")),
-		Start:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "start the run")),
-		Save:    key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "save as Markdown")),
-		OffPath: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "steps not on this path")),
-		Follow:  key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "follow output")),
-		Note:    key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "add a note")),
+		Resume:   key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "resume run")),
+		Start:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "start the run")),
+		Save:     key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "save as Markdown")),
+		OffPath:  key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "steps not on this path")),
+		Follow:   key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "follow output")),
+		Note:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "add a note")),
+		Timeline: key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "timeline")),
 
 		Yes:    key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
 		No:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "no")),

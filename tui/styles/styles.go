@@ -39,6 +39,10 @@ type Styles struct {
 	PromptBox  lipgloss.Style // a question waiting for an answer
 	FailBox    lipgloss.Style // a failure decision
 	ErrorText  lipgloss.Style // an inline validation message
+
+	// The timeline: tonight's bars in the accent (a failed step's in red), waits for a person in
+	// amber, the rehearsal's bars muted, the window's end in amber.
+	TimelineWork, TimelineWait, TimelinePrompt, TimelineRehearsal, TimelineWindow lipgloss.Style
 }
 
 // New builds the styles for a dark or light background. Colours are given in full; Bubble Tea
@@ -75,6 +79,11 @@ func New(isDark bool) *Styles {
 	s.PromptBox = lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(s.Accent).Padding(0, 1)
 	s.FailBox = lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(s.Fail).Padding(0, 1)
 	s.ErrorText = lipgloss.NewStyle().Foreground(s.Fail)
+	s.TimelineWork = lipgloss.NewStyle().Foreground(s.Accent)
+	s.TimelineWait = lipgloss.NewStyle().Foreground(s.Accent).Faint(true)
+	s.TimelinePrompt = lipgloss.NewStyle().Foreground(s.Warn).Bold(true)
+	s.TimelineRehearsal = lipgloss.NewStyle().Foreground(s.Muted)
+	s.TimelineWindow = lipgloss.NewStyle().Foreground(s.Warn)
 	return s
 }
 

@@ -148,6 +148,12 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 		return newRunSource(ctx, f, run, who, after), nil
 	}
 	d.Timings = func(name string) map[string]time.Duration { return journal.RehearsalTimings(state, name) }
+	d.Twin = func(run events.RunInfo, started time.Time) []events.Event {
+		if r, ok := journal.Twin(state, run, started); ok {
+			return r.Records
+		}
+		return nil
+	}
 	return d, nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/cairn-runbooks/cairn/tui/components/logpane"
 	"github.com/cairn-runbooks/cairn/tui/components/prompt"
 	"github.com/cairn-runbooks/cairn/tui/components/steplist"
+	"github.com/cairn-runbooks/cairn/tui/components/timeline"
 	"github.com/cairn-runbooks/cairn/tui/keymap"
 )
 
@@ -86,6 +87,9 @@ type Model struct {
 	timingsFn func(runbook string) map[string]time.Duration
 	arm       tea.Cmd // a new prompt's grace timer, started by the next Update
 	showOff   bool    // list the steps not on this path one by one
+	timeline  *timeline.Model
+	showTL    bool // the timeline in place of the step list and output
+	twinFn    func(run events.RunInfo, started time.Time) []events.Event
 }
 
 // New opens the page on a source.
@@ -95,10 +99,11 @@ func New(c *common.Common, cfg Config) *Model {
 	}
 	m := &Model{
 		c: c, cfg: cfg, rs: events.NewRunState(), out: map[string][]string{},
-		pane:  logpane.New(c),
-		spin:  spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(c.Styles.Current)),
-		bar:   progress.New(progress.WithColors(c.Styles.Accent), progress.WithWidth(30), progress.WithoutPercentage()),
-		notes: map[string]string{},
+		pane:     logpane.New(c),
+		spin:     spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(c.Styles.Current)),
+		bar:      progress.New(progress.WithColors(c.Styles.Accent), progress.WithWidth(30), progress.WithoutPercentage()),
+		notes:    map[string]string{},
+		timeline: timeline.New(c),
 	}
 	m.note = textinput.New()
 	m.note.SetStyles(c.Styles.TextInput())
@@ -163,6 +168,7 @@ func note(ctx context.Context, src Source, text string) tea.Cmd {
 func (m *Model) Apply(evs ...events.Event) {
 	for _, e := range evs {
 		m.rs.Apply(e)
+		m.timeline.Apply(e)
 		if e.Type == events.OutputLine && e.Line != nil {
 			id, _ := events.BaseID(e.Step)
 			lines := append(m.out[id], e.Line.Text)
@@ -178,6 +184,9 @@ func (m *Model) Apply(evs ...events.Event) {
 			m.notes = map[string]string{}
 			if m.timingsFn != nil && m.cfg.Timings == nil {
 				m.cfg.Timings = m.timingsFn(e.Run.Runbook)
+			}
+			if m.twinFn != nil {
+				m.timeline.SetRehearsal(m.twinFn(*e.Run, e.Time))
 			}
 		}
 	}
@@ -344,6 +353,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.pane.Update(msg)
 		return nil
 	}
+	if key.Matches(msg, k.Timeline) {
+		m.showTL = !m.showTL
+		return nil
+	}
 	if key.Matches(msg, k.OffPath) && steplist.Folded(m.rs) > 0 {
 		m.showOff = !m.showOff
 		return nil
@@ -429,7 +442,11 @@ func (m *Model) Help() keymap.Help {
 	if m.prompt == nil || m.cfg.ReadOnly {
 		scroll = append([]key.Binding{k.Up, k.Down}, scroll...)
 	}
+	if m.showTL {
+		scroll = nil
+	}
 	short = append(short, scroll...)
+	short = append(short, k.Timeline)
 	if !m.cfg.ReadOnly && m.Running() && m.prompt == nil {
 		short = append(short, k.Note)
 	}
@@ -441,7 +458,7 @@ func (m *Model) Help() keymap.Help {
 	full := [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Follow},
 		{k.Yes, k.No, k.Toggle, k.Submit, k.Cancel},
-		{k.Note, k.OffPath, k.Quit, k.ForceQuit, k.Help},
+		{k.Note, k.OffPath, k.Timeline, k.Quit, k.ForceQuit, k.Help},
 	}
 	return keymap.Help{Short: short, Full: full}
 }
@@ -449,6 +466,9 @@ func (m *Model) Help() keymap.Help {
 // View draws the page body in w×h.
 func (m *Model) View(w, h int) string {
 	s := m.c.Styles
+	if m.showTL {
+		return m.timelineView(w, h)
+	}
 	// the list widens with the terminal: whole titles on a wide one, the output keeps the rest
 	leftW := min(max(w*3/10, 24), 48)
 	if w >= 120 {
@@ -470,11 +490,7 @@ func (m *Model) right(w, h int) string {
 		}
 	}
 	cur := m.rs.Current()
-	add(m.banner(w))
-	if m.quitting {
-		q := "Leave cairn? " + m.LeaveMessage() + "."
-		add(s.PromptBox.Width(w).Render(s.Bold.Render(lipgloss.NewStyle().Width(w-4).Render(q)) + "\n" + s.Current.Render("y") + " leave   " + s.Current.Render("n") + " stay"))
-	}
+	top = append(top, m.above(w)...)
 	if cur != nil {
 		n := m.rs.CurrentIndex() + 1
 		title := fmt.Sprintf("%d/%d  %s", n, len(m.rs.Steps), cur.Info.Title)
@@ -521,19 +537,7 @@ func (m *Model) right(w, h int) string {
 	} else if m.rs.Status == "" {
 		add(s.Subtle.Render("waiting for the run's first record…"))
 	}
-	if m.prompt != nil {
-		add(m.prompt.View(w))
-		if m.sent != "" {
-			add(s.Subtle.Render("answer sent; waiting for the runner…"))
-		}
-	}
-	if m.noting {
-		m.note.SetWidth(w - 10)
-		add(m.note.View())
-	}
-	if m.status != "" {
-		add(s.Subtle.Render(wrapText(m.status, w)))
-	}
+	top = append(top, m.below(w)...)
 	fixed := strings.Join(top, "\n")
 	used := 0
 	if fixed != "" {
@@ -562,6 +566,59 @@ func (m *Model) right(w, h int) string {
 		parts = append(parts, m.pane.View())
 	}
 	return lipgloss.NewStyle().Width(w).MaxWidth(w).Height(h).MaxHeight(h).Render(strings.Join(parts, "\n"))
+}
+
+// above is what stands over the page's body: how the run ended, the leave question.
+func (m *Model) above(w int) []string {
+	s := m.c.Styles
+	var out []string
+	if b := m.banner(w); b != "" {
+		out = append(out, b)
+	}
+	if m.quitting {
+		q := "Leave cairn? " + m.LeaveMessage() + "."
+		out = append(out, s.PromptBox.Width(w).Render(s.Bold.Render(lipgloss.NewStyle().Width(w-4).Render(q))+"\n"+s.Current.Render("y")+" leave   "+s.Current.Render("n")+" stay"))
+	}
+	return out
+}
+
+// below is what follows the current step: the open question, the note being typed, a status line.
+func (m *Model) below(w int) []string {
+	s := m.c.Styles
+	var out []string
+	if m.prompt != nil {
+		out = append(out, m.prompt.View(w))
+		if m.sent != "" {
+			out = append(out, s.Subtle.Render("answer sent; waiting for the runner…"))
+		}
+	}
+	if m.noting {
+		m.note.SetWidth(w - 10)
+		out = append(out, m.note.View())
+	}
+	if m.status != "" {
+		out = append(out, s.Subtle.Render(wrapText(m.status, w)))
+	}
+	return out
+}
+
+// timelineView is the body with the timeline open: the chart over the whole width, the open
+// question and any message under it.
+func (m *Model) timelineView(w, h int) string {
+	inner := w - 2
+	above, below := m.above(inner), m.below(inner)
+	used := 0
+	for _, x := range append(append([]string{}, above...), below...) {
+		used += lipgloss.Height(x)
+	}
+	focus := ""
+	if cur := m.rs.Current(); cur != nil {
+		focus = cur.Info.ID
+	}
+	parts := append(above, m.timeline.View(inner, max(h-used, 3), focus))
+	parts = append(parts, below...)
+	body := lipgloss.NewStyle().PaddingLeft(1).Render(strings.Join(parts, "\n"))
+	return lipgloss.NewStyle().Width(w).MaxWidth(w).Height(h).MaxHeight(h).Render(body)
 }
 
 func (m *Model) banner(w int) string {
@@ -688,6 +745,10 @@ func (m *Model) Restyle() {
 		m.prompt.Restyle()
 	}
 }
+
+// SetTwin sets where the rehearsal the timeline compares the run with comes from; it is asked
+// once the run names itself.
+func (m *Model) SetTwin(f func(run events.RunInfo, started time.Time) []events.Event) { m.twinFn = f }
 
 // SetTimings sets the rehearsal timings source; it is read once the run names its runbook.
 func (m *Model) SetTimings(f func(runbook string) map[string]time.Duration) { m.timingsFn = f }
