@@ -2,11 +2,13 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Config says where the writer writes and how fast.
@@ -41,9 +43,9 @@ func (c Config) withDefaults() Config {
 // while it lasts (or when the run stopped inside it).
 type Outage struct {
 	Start, End time.Time
-	// Failures is the number of failed attempts in it; FirstError the first one's error.
-	Failures   int
-	FirstError string
+	// Failures is the number of failed attempts in it; FirstError and LastError their errors.
+	Failures              int
+	FirstError, LastError string
 }
 
 // Length is End − Start (0 while the outage is open).
@@ -65,9 +67,13 @@ type Commit struct {
 // Record is what a writer saw: every committed order, every outage, and what did not add up while
 // it ran (an update that found no row, an id handed out twice).
 type Record struct {
-	Commits   []Commit
-	Outages   []Outage
-	Updates   int
+	Commits []Commit
+	Outages []Outage
+	Updates int
+	// Uncertain counts inserts sent without an answer (the connection ended, or the answer came too
+	// late): each may or may not have been committed, so the table may hold up to this many rows
+	// more than Commits says. An insert the server answered with an error is not uncertain.
+	Uncertain int
 	Anomalies []string
 }
 
@@ -185,6 +191,12 @@ func (w *Writer) round(ctx context.Context, conn *pgx.Conn) error {
 	defer cancel()
 	var id int64
 	if err := conn.QueryRow(octx, insertSQL, w.customer).Scan(&id); err != nil {
+		var pgErr *pgconn.PgError
+		if !pgconn.SafeToRetry(err) && !errors.As(err, &pgErr) {
+			w.mu.Lock()
+			w.rec.Uncertain++
+			w.mu.Unlock()
+		}
 		return err
 	}
 	w.committed(id)
@@ -259,6 +271,7 @@ func (w *Writer) failed(ctx context.Context, err error) {
 		n++
 	}
 	w.rec.Outages[n-1].Failures++
+	w.rec.Outages[n-1].LastError = err.Error()
 	w.mu.Unlock()
 	sleep(ctx, w.cfg.Retry)
 }
