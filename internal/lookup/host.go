@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // maxUsers bounds the accounts listed (a directory service can hold thousands).
@@ -69,7 +71,8 @@ var socketDirs = []string{"/var/run/postgresql", "/tmp"}
 
 // pgClusters lists the PostgreSQL servers running on this host as libpq connection strings: each
 // postmaster found in /proc (its working directory is its data directory, whose postmaster.pid
-// names port, socket directory and state), then sockets in the usual directories whose server
+// names port, socket directory and state; its owner, initdb's default superuser, is the user),
+// then sockets in the usual directories whose server
 // could not be read that way (another user's, when not root). A standby is shown as read-only.
 func pgClusters() ([]Choice, error) {
 	procs, err := os.ReadDir("/proc")
@@ -103,7 +106,7 @@ func pgClusters() ([]Choice, error) {
 		}
 		seen[realDir(sock)+":"+port] = true
 		ver, _ := os.ReadFile(filepath.Join(dataDir, "PG_VERSION"))
-		c := Choice{Value: "host=" + connValue(host) + " port=" + port,
+		c := Choice{Value: "host=" + connValue(host) + " port=" + port + owner(dataDir),
 			Detail: fmt.Sprintf("PostgreSQL %s · %s · %s · pid %s", strings.TrimSpace(string(ver)), dataDir, state, pid)}
 		if state == "standby" {
 			c.NotEligible = "a standby: read-only"
@@ -124,6 +127,23 @@ func pgClusters() ([]Choice, error) {
 		}
 	}
 	return out, nil
+}
+
+// owner is " user=<name>" for the owner of a data directory — initdb's default superuser — or "".
+func owner(dataDir string) string {
+	st, err := os.Stat(dataDir)
+	if err != nil {
+		return ""
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	u, err := user.LookupId(strconv.FormatUint(uint64(sys.Uid), 10))
+	if err != nil {
+		return ""
+	}
+	return " user=" + connValue(u.Username)
 }
 
 func realDir(d string) string {

@@ -39,7 +39,7 @@ func TestLocalLookups(t *testing.T) {
 		t.Errorf("pg-roles on a missing socket: %+v", r)
 	}
 
-	cluster := find(t, lookup.Run(ctx, runbooks.LookupPGClusters, lookup.Inputs{}), "host="+pg.SocketDir+" port="+strconv.Itoa(pg.Port))
+	cluster := find(t, lookup.Run(ctx, runbooks.LookupPGClusters, lookup.Inputs{}), "host="+pg.SocketDir+" port="+strconv.Itoa(pg.Port)+" user="+pg.OSUser)
 	if want := "PostgreSQL " + strconv.Itoa(pg.Version) + " · " + pg.DataDir + " · ready · pid "; !strings.HasPrefix(cluster.Detail, want) {
 		t.Errorf("cluster detail %q, want it to start %q", cluster.Detail, want)
 	}

@@ -185,19 +185,14 @@ func (f *Field) Update(msg tea.Msg) (huh.Model, tea.Cmd) {
 			f.Input.Value(f.value)
 			f.cursor, f.typed = -1, false
 		}
-		before := *f.value
-		m, cmd := f.Input.Update(msg)
-		if in, ok := m.(*huh.Input); ok {
-			f.Input = in
-		}
-		if *f.value != before {
-			f.typed, f.cursor = true, -1
-		}
-		return f, cmd
 	}
+	before := *f.value
 	m, cmd := f.Input.Update(msg)
 	if in, ok := m.(*huh.Input); ok {
 		f.Input = in
+	}
+	if *f.value != before { // typed, deleted or pasted: the list filters by the text, and enter takes it
+		f.typed, f.cursor = true, -1
 	}
 	return f, cmd
 }
