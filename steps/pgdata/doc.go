@@ -11,6 +11,9 @@
 // What they change: the dump directory, and on the target only databases and roles named in the
 // dump. What they never touch: databases on the source (the quiesce changes only application roles'
 // connection limits, and its lift puts them back), RDS-owned roles. Passwords travel in the
-// children's environment (PGPASSWORD), never in argv or files. Rollback: dumps are removed, restored
-// databases dropped, roles created by the globals restore dropped, the quiesce lifted.
+// children's environment (PGPASSWORD), never in argv or files — except a subscription's connection
+// string, which the target server keeps in pg_subscription (superuser-only) until the cut-over drops
+// it. Rollback: dumps are removed, restored databases dropped, roles created by the globals restore
+// dropped, the quiesce lifted; subscriptions, this run's slots and publications dropped, replica
+// identities put back.
 package pgdata

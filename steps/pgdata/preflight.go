@@ -150,4 +150,5 @@ func Register(r *steps.Registry) {
 	r.Register("pg-compare-rows", "compare every table's row count between a quiesced source and its physical copy", func() steps.Step { return &CompareRows{} })
 	r.Register("pg-verify-rows", "count every table (and checksums) on the source and the target, the manifest a third witness; or, the source gone, against the manifest bound to it", func() steps.Step { return &VerifyRows{} })
 	registerStream(r)
+	registerReplication(r)
 }

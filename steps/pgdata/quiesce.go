@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -35,6 +36,8 @@ type QuiesceState struct {
 	// against this quiesce only when it is of the same source.
 	Source *Identity `json:"source,omitempty"`
 	RunID  string    `json:"run_id,omitempty"`
+	// At is when the application roles were blocked: where the downtime starts.
+	At time.Time `json:"at,omitzero"`
 }
 
 // quiesceOf reads the quiesce's state from t; known is false while the quiesce has not run (a
@@ -156,7 +159,7 @@ func (q *Quiesce) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 	if q.Lift {
 		return nil, q.lift(ctx, env, c, roles)
 	}
-	st := QuiesceState{Limits: roles, Writes: map[string]int64{}}
+	st := QuiesceState{Limits: roles, Writes: map[string]int64{}, At: time.Now().UTC()}
 	for _, r := range sortedKeys(roles) {
 		if roles[r] == 0 {
 			st.Limits[r] = -1 // found blocked by an interrupted quiesce: its limit before is not known

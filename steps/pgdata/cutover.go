@@ -1,0 +1,485 @@
+package pgdata
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cairn-runbooks/cairn/internal/proc"
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// Cutover is the `pg-replication-cutover` kind, the replicate strategy's window after the quiesce:
+//
+//  1. it reads the source's current WAL insert position and waits until every subscription of this
+//     run has applied it (its slot's confirmed_flush_lsn at or past it);
+//  2. copies every sequence (not replicated): setval from the source's last_value — never lower
+//     than the target's own;
+//  3. copies the large objects (not replicated; the preflight said so): the target's are replaced
+//     by the source's, read from the quiesced source with pg_dump's large-object entries alone;
+//  4. counts every table (and the large objects) on both sides, each under one snapshot, and — with
+//     Checksums — hashes them; every difference is listed and nothing is dropped;
+//  5. compares the schemas (`pg_dump --schema-only` of each database, both sides): DDL is not
+//     replicated, so a change made on the source during the replication stops the cut-over here;
+//  6. records what it proved (the run's work directory), then drops the subscriptions, this run's
+//     slots and publications.
+//
+// Nothing is dropped until 1–5 pass, so a failure leaves the replication running: fix and retry.
+// Check says done only after this run's record, with none of its subscriptions or slots left; a
+// target whose subscriptions are gone without that record (dropped by hand, another run's copy) is
+// blocked. A re-run after a kill finds the work where it stopped: each part is idempotent. It cannot
+// be rolled back: the slots are gone, so the replication cannot resume where it stopped — the
+// runbook's cut-back gives the source its name back instead.
+type Cutover struct {
+	Source    Server       `yaml:"source"`
+	Target    Server       `yaml:"target"`
+	Quiesce   ref.Template `yaml:"quiesce"`
+	Checksums ref.Template `yaml:"checksums"`
+}
+
+// OutputNames declares the outputs.
+func (c *Cutover) OutputNames() []string {
+	return []string{"lsn", "tables", "rows", "sequences", "counts"}
+}
+
+// Describe lists the statements.
+func (c *Cutover) Describe(env *steps.Env) []steps.Action {
+	src, tgt := c.Source.describe(env), c.Target.describe(env)
+	sum := map[bool]string{true: " and md5 of its rows", false: ""}[env.Describe(c.Checksums) == "true"]
+	return []steps.Action{
+		{Kind: steps.ActSQL, Target: src, Text: "SELECT pg_current_wal_insert_lsn();   -- after the quiesce: everything written before the window"},
+		{Kind: steps.ActWait, Target: src, Text: "poll: SELECT confirmed_flush_lsn >= <that position> FROM pg_replication_slots WHERE slot_name = <each of this run's slots>   -- the target has applied it"},
+		{Kind: steps.ActSQL, Target: src + " → " + tgt, Text: "-- per database, every sequence:\nSELECT last_value, is_called FROM <seq> (both sides) → SELECT setval(<seq>, <source's last_value>, <is_called>) on the target, unless the target's is already higher"},
+		{Kind: steps.ActExec, Target: src + " → " + tgt, Text: "-- only in a database with large objects:\nSELECT lo_unlink(oid) FROM pg_largeobject_metadata (target); pg_dump -Fc <db> → pg_restore --exit-on-error -L <its BLOB, BLOBS and LARGE OBJECT entries only> -d <db>"},
+		{Kind: steps.ActSQL, Target: src + " and " + tgt, Text: "-- per database, one REPEATABLE READ snapshot per side:\nSELECT count(*)" + sum + " FROM ONLY <each user table>; SELECT count(*) FROM pg_largeobject_metadata   -- every count must be equal"},
+		{Kind: steps.ActExec, Target: src + " and " + tgt, Text: "pg_dump --schema-only --no-publications --no-subscriptions <db>   -- both sides; the schemas must be the same (DDL is not replicated)"},
+		{Kind: steps.ActSQL, Target: tgt, Text: "-- per database: ALTER SUBSCRIPTION <sub> DISABLE; ALTER SUBSCRIPTION <sub> SET (slot_name = NONE); DROP SUBSCRIPTION <sub>;"},
+		{Kind: steps.ActSQL, Target: src, Text: "SELECT pg_drop_replication_slot(<each of this run's slots>); DROP PUBLICATION " + publicationName(env) + ";   -- per database"},
+	}
+}
+
+// cutoverRecord is what the cut-over proved, kept in the run's work directory before anything is
+// dropped: the run, the position applied, and every table's count.
+type cutoverRecord struct {
+	path   string
+	RunID  string                      `json:"run_id"`
+	LSN    string                      `json:"lsn"`
+	At     time.Time                   `json:"at"`
+	Counts map[string]map[string]int64 `json:"counts"`
+}
+
+func cutoverRecordOf(env *steps.Env) (*cutoverRecord, bool, error) {
+	r := &cutoverRecord{}
+	if env.WorkDir != "" {
+		r.path = filepath.Join(env.WorkDir, "pgdata-"+unsafeName.ReplaceAllString(env.StepID, "_")+"-cutover.json")
+	}
+	if r.path == "" {
+		return r, false, nil
+	}
+	b, err := os.ReadFile(r.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, err
+	}
+	if err := json.Unmarshal(b, r); err != nil {
+		return r, false, fmt.Errorf("the cut-over's record %s: %w", r.path, err)
+	}
+	return r, r.RunID == env.RunID, nil
+}
+
+// left lists what of this run's replication is still there: subscriptions on the target, slots on
+// the source.
+func (c *Cutover) left(ctx context.Context, env *steps.Env) (dsn, dsn, []string, map[string]uint32, []string, error) {
+	src, dbs, oids, err := sourceDatabases(ctx, env, c.Source)
+	if err != nil {
+		return src, dsn{}, nil, nil, nil, err
+	}
+	tgt, err := c.Target.resolve(ctx, env)
+	if err != nil {
+		return src, tgt, dbs, oids, nil, err
+	}
+	var left []string
+	for _, db := range dbs {
+		_, ok, err := subscriptionIn(ctx, tgt, db, slotName(env, oids[db]))
+		if err != nil && !strings.Contains(err.Error(), "does not exist") {
+			return src, tgt, dbs, oids, nil, err
+		}
+		if ok {
+			left = append(left, "subscription "+slotName(env, oids[db]))
+		}
+	}
+	sc, err := src.connect(ctx, "")
+	if err != nil {
+		return src, tgt, dbs, oids, nil, err
+	}
+	defer sc.Close(context.WithoutCancel(ctx))
+	all, err := cairnSlots(ctx, sc)
+	if err != nil {
+		return src, tgt, dbs, oids, nil, err
+	}
+	mine, _ := ofRun(env, all)
+	for _, n := range sortedKeys(mine) {
+		left = append(left, "slot "+n)
+	}
+	return src, tgt, dbs, oids, left, nil
+}
+
+// Check says whether this run's cut-over is done.
+func (c *Cutover) Check(ctx context.Context, env *steps.Env) steps.Check {
+	_, tgt, _, _, left, err := c.left(ctx, env)
+	if err != nil {
+		if strings.Contains(err.Error(), "does not exist") {
+			return steps.CannotTell("%v (an earlier step makes it)", err)
+		}
+		return unknownOr(err, "check the source's and the target's connections")
+	}
+	rec, ours, err := cutoverRecordOf(env)
+	if err != nil {
+		return steps.CannotTell("%v", err)
+	}
+	switch {
+	case len(left) > 0:
+		return steps.ReadyTo(steps.Update, "wait for the target to apply the source's last write, copy sequences and large objects, compare rows and schemas, then drop %s", strings.Join(left, ", "))
+	case ours:
+		return steps.AlreadyDone("cut over at %s: rows and schemas compared, subscriptions and slots dropped", rec.LSN)
+	}
+	return steps.BlockedBy(fmt.Sprintf("no subscription or slot of this run is left on %s, and this run did not cut over: the replication was dropped outside this step (or the databases there are another run's copy) — nothing proves the target holds the source's last writes", tgt.Label),
+		"roll back to the replicate step (`cairn rollback`) and replicate again; never swap names on an unproven copy")
+}
+
+// Apply catches up, copies what replication does not, verifies, records, and drops the replication.
+func (c *Cutover) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	src, tgt, dbs, oids, left, err := c.left(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	rec, ours, err := cutoverRecordOf(env)
+	if err != nil {
+		return nil, err
+	}
+	if len(left) == 0 && !ours {
+		ch := c.Check(ctx, env)
+		return nil, fmt.Errorf("%s — %s", ch.Reason, ch.Fix)
+	}
+	checksums := false
+	if s, err := optText(env, c.Checksums); err == nil {
+		checksums = isTrueText(s)
+	}
+	if len(left) > 0 {
+		if rec.LSN, err = c.catchUp(ctx, env, src, dbs, oids); err != nil {
+			return nil, err
+		}
+	}
+	seqs := 0
+	for _, db := range dbs {
+		n, err := syncSequences(ctx, env, src, tgt, db)
+		if err != nil {
+			return nil, err
+		}
+		seqs += n
+		if err := syncLargeObjects(ctx, env, src, tgt, db); err != nil {
+			return nil, err
+		}
+	}
+	counts, tables, rows, err := compareBoth(ctx, env, src, tgt, dbs, checksums)
+	if err != nil {
+		return nil, err
+	}
+	if err := compareSchemas(ctx, env, src, tgt, dbs); err != nil {
+		return nil, err
+	}
+	rec.RunID, rec.Counts, rec.At = env.RunID, counts, time.Now().UTC()
+	if rec.path != "" {
+		b, _ := json.Marshal(rec)
+		if err := writeDurable(filepath.Dir(rec.path), filepath.Base(rec.path), b); err != nil {
+			return nil, err
+		}
+	}
+	for _, db := range dbs {
+		if err := dropSubscription(ctx, env, tgt, db, slotName(env, oids[db])); err != nil {
+			return nil, err
+		}
+	}
+	if err := dropRunSlots(ctx, env, src, dbs); err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(counts)
+	return steps.Outputs{}.Set("lsn", rec.LSN).Set("tables", strconv.Itoa(tables)).Set("rows", strconv.FormatInt(rows, 10)).
+		Set("sequences", strconv.Itoa(seqs)).Set("counts", string(b)), nil
+}
+
+// catchUp waits until every slot of this run has confirmed the source's current insert position.
+func (c *Cutover) catchUp(ctx context.Context, env *steps.Env, src dsn, dbs []string, oids map[string]uint32) (string, error) {
+	sc, err := src.connect(ctx, "")
+	if err != nil {
+		return "", err
+	}
+	defer sc.Close(context.WithoutCancel(ctx))
+	var lsn string
+	if err := sc.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
+		return "", fmt.Errorf("read the source's WAL position: %w", err)
+	}
+	var names []string
+	for _, db := range dbs {
+		names = append(names, slotName(env, oids[db]))
+	}
+	t0 := time.Now()
+	env.Info("waiting for the target to apply the source's WAL up to " + lsn)
+	var said time.Time
+	for {
+		var behind int
+		var lag int64
+		if err := sc.QueryRow(ctx, `SELECT count(*) FILTER (WHERE confirmed_flush_lsn IS NULL OR confirmed_flush_lsn < $1::pg_lsn),
+				coalesce(max(pg_wal_lsn_diff($1::pg_lsn, confirmed_flush_lsn)), 0)::bigint
+			FROM pg_replication_slots WHERE slot_name = ANY($2)`, lsn, names).Scan(&behind, &lag); err != nil {
+			return "", fmt.Errorf("read the slots' positions: %w", err)
+		}
+		if behind == 0 {
+			env.Info(fmt.Sprintf("the target applied everything up to %s (%s)", lsn, since(t0)))
+			return lsn, nil
+		}
+		env.Out.Progress(0, float64(max(lag, 1)), "bytes to apply")
+		if time.Since(said) >= 10*time.Second {
+			said = time.Now()
+			env.Info(fmt.Sprintf("still waiting for %d subscriptions to apply up to %s (%s behind) [%s elapsed]", behind, lsn, bytesText(max(lag, 0)), since(t0)))
+		}
+		if err := sleepCtx(ctx, 100); err != nil {
+			return "", err
+		}
+	}
+}
+
+// syncSequences sets every sequence of db on the target from the source's, never lower than the
+// target's own value, and returns how many it set.
+func syncSequences(ctx context.Context, env *steps.Env, src, tgt dsn, db string) (int, error) {
+	sc, err := src.connect(ctx, db)
+	if err != nil {
+		return 0, err
+	}
+	defer sc.Close(context.WithoutCancel(ctx))
+	seqs, err := names(ctx, sc, `SELECT format('%I.%I', n.nspname, s.relname) FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace
+		WHERE s.relkind = 'S' AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype = 'e') ORDER BY 1`)
+	if err != nil || len(seqs) == 0 {
+		return 0, err
+	}
+	tc, err := tgt.connect(ctx, db)
+	if err != nil {
+		return 0, err
+	}
+	defer tc.Close(context.WithoutCancel(ctx))
+	set := 0
+	for _, q := range seqs {
+		var last, tlast int64
+		var called, tcalled bool
+		if err := sc.QueryRow(ctx, "SELECT last_value, is_called FROM "+q).Scan(&last, &called); err != nil {
+			return set, fmt.Errorf("%s: read sequence %s on the source: %w", db, q, err)
+		}
+		if err := tc.QueryRow(ctx, "SELECT last_value, is_called FROM "+q).Scan(&tlast, &tcalled); err != nil {
+			return set, fmt.Errorf("%s: read sequence %s on the target: %w", db, q, err)
+		}
+		if tlast > last || tlast == last && (tcalled || !called) {
+			continue // the target is already there or past it: never moved back
+		}
+		if _, err := tc.Exec(ctx, "SELECT setval($1::regclass, $2, $3)", q, last, called); err != nil {
+			return set, fmt.Errorf("%s: set sequence %s: %w", db, q, err)
+		}
+		set++
+	}
+	env.Info(fmt.Sprintf("%s: %d of %d sequences set from the source", db, set, len(seqs)))
+	return set, nil
+}
+
+// syncLargeObjects replaces the target's large objects of db with the source's, when the source
+// has any.
+func syncLargeObjects(ctx context.Context, env *steps.Env, src, tgt dsn, db string) error {
+	sc, err := src.connect(ctx, db)
+	if err != nil {
+		return err
+	}
+	n, _, err := countLargeObjects(ctx, sc, false)
+	sc.Close(context.WithoutCancel(ctx))
+	if err != nil || n == 0 {
+		return err
+	}
+	work, err := os.MkdirTemp(env.WorkDir, "blobs-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	archive := filepath.Join(work, "blobs.dump")
+	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_dump", "-Fc", "--blobs", "--exclude-table=*.*", "-f", archive, "-d", src.dbArg(db)}, Env: src.environ(env.Environ, "")}); err != nil {
+		return fmt.Errorf("pg_dump (large objects) %s: %w", db, err)
+	}
+	listed, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "-l", archive}, Env: src.environ(env.Environ, ""), Quiet: true})
+	if err != nil {
+		return fmt.Errorf("pg_restore -l (large objects) %s: %w", db, err)
+	}
+	var keep []string
+	for _, l := range strings.Split(listed.Stdout, "\n") {
+		if strings.Contains(l, " BLOB ") || strings.Contains(l, " BLOBS ") || strings.Contains(l, " LARGE OBJECT ") || strings.Contains(l, " BLOB METADATA ") {
+			keep = append(keep, l)
+		}
+	}
+	list := archive + ".list"
+	if err := os.WriteFile(list, []byte(strings.Join(keep, "\n")+"\n"), 0o600); err != nil {
+		return err
+	}
+	tc, err := tgt.connect(ctx, db)
+	if err != nil {
+		return err
+	}
+	_, err = tc.Exec(ctx, "SELECT count(lo_unlink(oid)) FROM pg_largeobject_metadata")
+	tc.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return fmt.Errorf("%s: remove the target's large objects before the copy: %w", db, err)
+	}
+	if _, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_restore", "--exit-on-error", "-L", list, "-d", tgt.dbArg(db), archive}, Env: tgt.environ(env.Environ, "")}); err != nil {
+		return fmt.Errorf("pg_restore (large objects) %s: %w", db, err)
+	}
+	env.Info(fmt.Sprintf("%s: %d large objects copied from the quiesced source", db, n))
+	return nil
+}
+
+// compareBoth counts every table on both sides and lists every difference.
+func compareBoth(ctx context.Context, env *steps.Env, src, tgt dsn, dbs []string, checksums bool) (map[string]map[string]int64, int, int64, error) {
+	counts := map[string]map[string]int64{}
+	var diffs []string
+	tables, total := 0, int64(0)
+	for _, db := range dbs {
+		want, wsums, err := countSideSums(ctx, src, db, checksums)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		got, gsums, err := countSideSums(ctx, tgt, db, checksums)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		diffs = append(diffs, compare(Database{Name: db, Rows: want, Checksums: wsums}, got, gsums)...)
+		counts[db] = want
+		for _, n := range want {
+			total += n
+		}
+		tables += len(want)
+	}
+	if len(diffs) > 0 {
+		return nil, 0, 0, fmt.Errorf("the target does not hold what the quiesced source holds (%d differences); nothing was dropped, the replication goes on — find out why (a write after the quiesce by a role it does not block, a table the subscription does not carry), then retry:\n%s", len(diffs), strings.Join(diffs, "\n"))
+	}
+	env.Info(fmt.Sprintf("%d tables, %d rows: the same on both sides", tables, total))
+	return counts, tables, total, nil
+}
+
+// countSideSums counts (and hashes) one database's tables on one side under one snapshot.
+func countSideSums(ctx context.Context, d dsn, db string, checksums bool) (map[string]int64, map[string]string, error) {
+	c, err := d.connect(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	tx, err := c.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	rows, sums, err := countTables(ctx, tx.Conn(), checksums)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s database %s: %w", d.Label, db, err)
+	}
+	return rows, sums, nil
+}
+
+// compareSchemas compares pg_dump --schema-only of each database on both sides.
+func compareSchemas(ctx context.Context, env *steps.Env, src, tgt dsn, dbs []string) error {
+	var diffs []string
+	for _, db := range dbs {
+		a, err := schemaText(ctx, env, src, db)
+		if err != nil {
+			return err
+		}
+		b, err := schemaText(ctx, env, tgt, db)
+		if err != nil {
+			return err
+		}
+		for _, l := range a {
+			if !slices.Contains(b, l) {
+				diffs = append(diffs, db+": only on the source: "+l)
+			}
+		}
+		for _, l := range b {
+			if !slices.Contains(a, l) {
+				diffs = append(diffs, db+": only on the target: "+l)
+			}
+		}
+	}
+	if len(diffs) > 0 {
+		if len(diffs) > 20 {
+			diffs = append(diffs[:20], fmt.Sprintf("… and %d more", len(diffs)-20))
+		}
+		return fmt.Errorf("the schemas differ (DDL is not replicated: a schema change was made on one side during the replication); nothing was dropped — apply the same change on the other side, then retry:\n%s", strings.Join(diffs, "\n"))
+	}
+	env.Info(fmt.Sprintf("schemas of %d databases: the same on both sides", len(dbs)))
+	return nil
+}
+
+// schemaText is a database's schema as pg_dump prints it, without comments, blank lines and the
+// per-run \restrict keys.
+func schemaText(ctx context.Context, env *steps.Env, d dsn, db string) ([]string, error) {
+	res, err := proc.Run(ctx, env, proc.Cmd{Argv: []string{"pg_dump", "--schema-only", "--no-publications", "--no-subscriptions", "-d", d.dbArg(db)}, Env: d.environ(env.Environ, ""), Quiet: true})
+	if err != nil {
+		return nil, fmt.Errorf("pg_dump --schema-only %s on %s: %w", db, d.Label, err)
+	}
+	var lines []string
+	for _, l := range strings.Split(res.Stdout, "\n") {
+		if l == "" || strings.HasPrefix(l, "--") || strings.HasPrefix(l, `\restrict`) || strings.HasPrefix(l, `\unrestrict`) {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	return lines, nil
+}
+
+// Observe reads the outputs of a cut-over found done.
+func (c *Cutover) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	rec, _, err := cutoverRecordOf(env)
+	if err != nil {
+		return nil, err
+	}
+	tables, rows := 0, int64(0)
+	for _, db := range rec.Counts {
+		tables += len(db)
+		for _, n := range db {
+			rows += n
+		}
+	}
+	b, _ := json.Marshal(rec.Counts)
+	return steps.Outputs{}.Set("lsn", rec.LSN).Set("tables", strconv.Itoa(tables)).Set("rows", strconv.FormatInt(rows, 10)).Set("counts", string(b)), nil
+}
+
+// Verify proves no subscription or slot of this run is left and the rows are still equal.
+func (c *Cutover) Verify(ctx context.Context, env *steps.Env) error {
+	src, tgt, dbs, _, left, err := c.left(ctx, env)
+	if err != nil {
+		return err
+	}
+	if len(left) > 0 {
+		return &steps.VerifyError{What: "replication after the cut-over", Expected: "no subscription or slot of this run", Found: strings.Join(left, ", ")}
+	}
+	_, _, _, err = compareBoth(ctx, env, src, tgt, dbs, false)
+	return err
+}
+
+// Rollback cannot resume a dropped replication.
+func (c *Cutover) Rollback(ctx context.Context, env *steps.Env) error {
+	return steps.NotReversible("the subscriptions and slots were dropped at the cut-over, so the replication cannot resume where it stopped; the cut-back gives the source its name back and lifts the quiesce")
+}

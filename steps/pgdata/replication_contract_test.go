@@ -1,0 +1,270 @@
+package pgdata_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cairn-runbooks/cairn/internal/testbed"
+	"github.com/cairn-runbooks/cairn/steps"
+	"github.com/cairn-runbooks/cairn/steps/all"
+	"github.com/cairn-runbooks/cairn/steps/steptest"
+)
+
+// The replicate strategy's PostgreSQL kinds — pg-replication-preflight, pg-replica-identity,
+// pg-replicate, pg-replication-wait and pg-replication-cutover — pass the step contract on two real
+// PostgreSQL 15 servers (the source at wal_level=logical), in the runbook's order, each subtest
+// starting from what the one before left; and the strategy's pitfalls each show their refusal or
+// fix: a table without a key, a large object, a sequence advanced during the replication, a slot
+// left by an abandoned run. Judged by the test's own probe (SQL as the superuser).
+func TestReplicationKindsContract(t *testing.T) {
+	ctx := context.Background()
+	src := testbed.Postgres(t, testbed.WithSettings(map[string]string{"wal_level": "logical"}))
+	tgt := testbed.Postgres(t)
+	reg := all.Registry()
+	src.Exec(t, "postgres", "CREATE DATABASE shop")
+	src.Exec(t, "shop", `CREATE TABLE items (id bigserial PRIMARY KEY, name text NOT NULL);
+		INSERT INTO items (name) SELECT 'item ' || g FROM generate_series(1, 500) g;
+		CREATE TABLE audit (at timestamptz NOT NULL DEFAULT now(), what text);   -- no key
+		INSERT INTO audit (what) SELECT 'seed ' || g FROM generate_series(1, 50) g;
+		CREATE SEQUENCE invoice_no START 100;
+		CREATE SEQUENCE ahead START 1;
+		SELECT lo_from_bytea(0, 'before the replication');`)
+
+	const run = "20261204-160000.000-aaaaaa"
+	vals := map[string]string{"src": src.ConnString("postgres", "postgres"), "tgt": tgt.ConnString("postgres", "postgres")}
+	const both = "source: { conn: \"${params.src}\" }\ntarget: { conn: \"${params.tgt}\" }\n"
+	env := func(t *testing.T) *steps.Env {
+		e := steptest.Env(t, vals)
+		e.RunID = run
+		return e
+	}
+	// one work directory for the run, as the runner gives every step of it
+	work := t.TempDir()
+	runEnv := func(t *testing.T, id string) *steps.Env {
+		e := env(t)
+		e.WorkDir, e.StepID = work, id
+		return e
+	}
+	probe := func(t testing.TB) string {
+		var b strings.Builder
+		for _, side := range []struct {
+			name string
+			pg   *testbed.PG
+		}{{"source", src}, {"target", tgt}} {
+			c := side.pg.Conn(t, "postgres", "postgres")
+			rows, err := c.Query(ctx, `SELECT 'slot ' || slot_name FROM pg_replication_slots UNION ALL SELECT 'db ' || datname FROM pg_database WHERE datname = 'shop' ORDER BY 1`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var s string
+				_ = rows.Scan(&s)
+				fmt.Fprintf(&b, "%s %s\n", side.name, s)
+			}
+			rows.Close()
+			if side.pg.QueryInt(t, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'shop'") == 0 {
+				continue
+			}
+			sc := side.pg.Conn(t, "shop", "postgres")
+			rows, err = sc.Query(ctx, `SELECT 'pub ' || pubname FROM pg_publication UNION ALL SELECT 'sub ' || subname FROM pg_subscription
+				UNION ALL SELECT 'table ' || relname || ' identity ' || relreplident::text FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY 1`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var s string
+				_ = rows.Scan(&s)
+				fmt.Fprintf(&b, "%s shop %s\n", side.name, s)
+			}
+			rows.Close()
+		}
+		return b.String()
+	}
+
+	t.Run("pg-replication-preflight lists the table without a key and refuses an unlogged one", func(t *testing.T) {
+		st := steptest.Decode(t, reg, "pg-replication-preflight", both)
+		e := env(t)
+		out, err := st.Apply(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(out["no-identity"].List, ","); got != "shop:public.audit" {
+			t.Errorf("tables without identity: %q, want shop:public.audit", got)
+		}
+		if out["large-objects"].Value != "1" || !strings.Contains(e.Out.(*steptest.Sink).Text(), "copies them at the cut-over") {
+			t.Errorf("large objects: %q; output:\n%s", out["large-objects"].Value, e.Out.(*steptest.Sink).Text())
+		}
+		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: env(t), Probe: probe,
+			NoLookAlike: "reads only: versions, tables, large objects and extensions, afresh every run"}, func(t testing.TB) {
+			src.Exec(t, "shop", "CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY); CREATE EXTENSION IF NOT EXISTS pg_trgm")
+		})
+		ch := st.Check(ctx, env(t))
+		if ch.State != steps.Blocked || !strings.Contains(ch.Reason, "scratch is UNLOGGED") || !strings.Contains(ch.Fix, "SET LOGGED") {
+			t.Errorf("an unlogged table: %s %q fix %q", ch.State, ch.Reason, ch.Fix)
+		}
+		src.Exec(t, "shop", "DROP TABLE scratch; DROP EXTENSION pg_trgm")
+	})
+
+	t.Run("pg-replicate refuses while a table has no key", func(t *testing.T) {
+		st := steptest.Decode(t, reg, "pg-replicate", both)
+		if _, err := st.Apply(ctx, runEnv(t, "replicate")); err == nil || !strings.Contains(err.Error(), "public.audit") || !strings.Contains(err.Error(), "REPLICA IDENTITY FULL") {
+			t.Fatalf("replicate with a keyless table: %v", err)
+		}
+		if err := st.Rollback(ctx, runEnv(t, "replicate")); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("pg-replica-identity", func(t *testing.T) {
+		st := steptest.Decode(t, reg, "pg-replica-identity", "source: { conn: \"${params.src}\" }\n")
+		e := runEnv(t, "identity")
+		steptest.Run(t, steptest.Case{Step: st, Env: e, Probe: probe,
+			LookAlike: &steptest.LookAlike{
+				What:  "a table with a unique index on a NOT NULL column but no primary key (DEFAULT identity uses the primary key only)",
+				Plant: func(t testing.TB) { src.Exec(t, "shop", "CREATE TABLE tags (id int NOT NULL UNIQUE, tag text)") },
+				There: func(t testing.TB) bool {
+					return src.QueryInt(t, "shop", "SELECT count(*) FROM pg_class WHERE relname = 'tags' AND relreplident = 'd'") == 1
+				},
+				Remove: func(t testing.TB) { src.Exec(t, "shop", "DROP TABLE tags") },
+			},
+			Tamper: func(t testing.TB) { src.Exec(t, "shop", "ALTER TABLE audit REPLICA IDENTITY DEFAULT") }})
+		if _, err := st.Apply(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	rep := steptest.Decode(t, reg, "pg-replicate", both)
+	t.Run("pg-replicate", func(t *testing.T) {
+		const other = "cairn_20261203_090000_000_bbbbbb_1"
+		steptest.Run(t, steptest.Case{Step: rep, Env: runEnv(t, "replicate"), Probe: probe,
+			LookAlike: &steptest.LookAlike{
+				What: "a slot of another cairn run on the source (an abandoned rehearsal's)",
+				Plant: func(t testing.TB) {
+					src.Exec(t, "shop", "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", other)
+				},
+				There: func(t testing.TB) bool {
+					return src.QueryInt(t, "postgres", "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", other) == 1
+				},
+				Remove: func(t testing.TB) { src.Exec(t, "postgres", "SELECT pg_drop_replication_slot($1)", other) },
+			},
+			Tamper: func(t testing.TB) { tgt.Exec(t, "shop", "DROP SUBSCRIPTION "+subName(t, tgt)) }})
+		// the tamper dropped the subscription (and its slot): the step's rollback cleans up, then
+		// the replication the next steps use
+		if err := rep.Rollback(ctx, runEnv(t, "replicate")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rep.Apply(ctx, runEnv(t, "replicate")); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	wait := steptest.Decode(t, reg, "pg-replication-wait", both+"max-lag: \"0\"\n")
+	t.Run("pg-replication-wait", func(t *testing.T) {
+		steptest.RunReadOnly(t, steptest.Case{Step: wait, Env: runEnv(t, "sync"), Probe: probe,
+			NoLookAlike: "reads only, live: this run's subscriptions (by name) on the target and slots on the source"}, nil)
+		if n := tgt.QueryInt(t, "shop", "SELECT count(*) FROM items"); n != 500 {
+			t.Fatalf("after the sync the target has %d items, want 500", n)
+		}
+	})
+
+	cut := steptest.Decode(t, reg, "pg-replication-cutover", both+"checksums: \"true\"\n")
+	t.Run("pg-replication-cutover", func(t *testing.T) {
+		e := runEnv(t, "cutover")
+		detached := func(t testing.TB) bool {
+			return tgt.QueryInt(t, "shop", "SELECT count(*) FROM pg_subscription") == 0 &&
+				src.QueryInt(t, "postgres", "SELECT count(*) FROM pg_replication_slots") == 0
+		}
+		steptest.Run(t, steptest.Case{Step: cut, Env: e, Probe: probe,
+			LookAlike: &steptest.LookAlike{
+				What: "the target's databases with no subscription of this run left and no cut-over of this run (dropped by hand)",
+				Plant: func(t testing.TB) {
+					if err := rep.Rollback(ctx, runEnv(t.(*testing.T), "replicate")); err != nil {
+						t.Fatal(err)
+					}
+					if err := tgt.Cluster.Start(ctx); err != nil && !strings.Contains(err.Error(), "running") {
+						t.Fatal(err)
+					}
+					tgt.Exec(t, "postgres", "CREATE DATABASE shop")
+				},
+				There: detached,
+				Remove: func(t testing.TB) {
+					tgt.Exec(t, "postgres", "DROP DATABASE shop WITH (FORCE)")
+					if _, err := rep.Apply(ctx, runEnv(t.(*testing.T), "replicate")); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := wait.Apply(ctx, runEnv(t.(*testing.T), "sync")); err != nil {
+						t.Fatal(err)
+					}
+					// writes during the replication: the keyless table's update and delete (they
+					// fail on the source without a replica identity), rows, a sequence advanced, a
+					// large object; and a target sequence already past the source's
+					src.Exec(t, "shop", `UPDATE audit SET what = 'changed' WHERE what = 'seed 1';
+						DELETE FROM audit WHERE what = 'seed 2';
+						INSERT INTO items (name) SELECT 'late ' || g FROM generate_series(1, 20) g;
+						SELECT setval('invoice_no', 4242);
+						SELECT lo_from_bytea(0, 'written during the replication');`)
+					tgt.Exec(t, "shop", "SELECT setval('ahead', 9000)")
+				},
+			}})
+		if got := src.QueryInt(t, "postgres", "SELECT count(*) FROM pg_replication_slots"); got != 0 {
+			t.Errorf("%d slots left on the source after the cut-over", got)
+		}
+		for _, q := range []string{"SELECT count(*) FROM items", "SELECT count(*) FROM audit WHERE what = 'changed'", "SELECT count(*) FROM audit",
+			"SELECT count(*) FROM pg_largeobject_metadata", "SELECT sum(length(lo_get(oid))) FROM pg_largeobject_metadata"} {
+			if s, g := src.QueryInt(t, "shop", q), tgt.QueryInt(t, "shop", q); s != g {
+				t.Errorf("%s: source %d, target %d", q, s, g)
+			}
+		}
+		if n := tgt.QueryInt(t, "shop", "SELECT count(*) FROM items"); n != 520 {
+			t.Errorf("target items %d, want 520", n)
+		}
+		if got := tgt.QueryInt(t, "shop", "SELECT nextval('invoice_no')"); got != 4243 {
+			t.Errorf("the sequence advanced on the source to 4242: the target's next value is %d, want 4243", got)
+		}
+		if got := tgt.QueryInt(t, "shop", "SELECT last_value FROM ahead"); got != 9000 {
+			t.Errorf("a target sequence ahead of the source's was moved back to %d", got)
+		}
+		if got := tgt.QueryInt(t, "shop", "SELECT nextval('items_id_seq')"); got != 521 {
+			t.Errorf("items' sequence on the target gives %d next, want 521", got)
+		}
+	})
+
+	t.Run("a slot left by an abandoned run is dropped by its rollback, the target gone", func(t *testing.T) {
+		tgt.Exec(t, "postgres", "DROP DATABASE shop WITH (FORCE)")
+		if _, err := rep.Apply(ctx, runEnv(t, "replicate")); err != nil {
+			t.Fatal(err)
+		}
+		if n := src.QueryInt(t, "postgres", "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'cairn\\_%'"); n != 1 {
+			t.Fatalf("%d cairn slots on the source, want 1", n)
+		}
+		if err := tgt.Cluster.Stop(ctx); err != nil { // the run is abandoned and its target is gone
+			t.Fatal(err)
+		}
+		defer tgt.Cluster.Start(ctx)
+		if ch := rep.Check(ctx, runEnv(t, "other")); ch.State != steps.Unknown && ch.State != steps.Blocked {
+			t.Errorf("check with the target down: %s", ch.State)
+		}
+		e := runEnv(t, "replicate")
+		e.RunID = "20261205-010000.000-cccccc" // a later run sees the abandoned one's slot
+		if ch := rep.Check(ctx, e); ch.State == steps.Done || ch.State == steps.Ready {
+			t.Errorf("another run's slot on the source: check says %s (%s)", ch.State, ch.Reason)
+		}
+		if err := rep.Rollback(ctx, runEnv(t, "replicate")); err != nil {
+			t.Fatal(err)
+		}
+		if n := src.QueryInt(t, "postgres", "SELECT count(*) FROM pg_replication_slots"); n != 0 {
+			t.Errorf("the abandoned run's rollback left %d slots on the source", n)
+		}
+	})
+}
+
+func subName(t testing.TB, pg *testbed.PG) string {
+	var n string
+	c := pg.Conn(t, "shop", "postgres")
+	if err := c.QueryRow(context.Background(), "SELECT subname FROM pg_subscription").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,215 @@
+package pgdata
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
+)
+
+// ReplicationWait is the `pg-replication-wait` kind: it waits, before the window, until every table
+// of every subscription of this run has finished its initial copy (pg_subscription_rel all 'r') and
+// the subscribers are at most MaxLag bytes behind the source, reporting the tables synced and then
+// the lag (bytes, and seconds from pg_stat_replication) as progress. It guards the source's disk: a
+// slot of this run whose WAL was given up (wal_status lost: max_slot_wal_keep_size reached) or that
+// keeps more than MaxRetained bytes of WAL stops the wait with the fix — `cairn rollback` drops the
+// slot (the replicate step's rollback). It reads only; nothing to roll back.
+type ReplicationWait struct {
+	Source Server `yaml:"source"`
+	Target Server `yaml:"target"`
+	// MaxLag is how far behind (bytes of WAL) the subscribers may be for the wait to end (default 16 MiB).
+	MaxLag ref.Template `yaml:"max-lag"`
+	// MaxRetained is how much WAL (bytes) a slot of this run may keep on the source before the
+	// wait stops (default 10 GiB).
+	MaxRetained ref.Template `yaml:"max-retained-wal"`
+}
+
+// Describe lists the queries.
+func (w *ReplicationWait) Describe(env *steps.Env) []steps.Action {
+	return []steps.Action{
+		{Kind: steps.ActWait, Target: w.Target.describe(env), Text: "poll, per database: SELECT srsubstate, count(*) FROM pg_subscription_rel WHERE srsubid = <this run's subscription> GROUP BY 1   -- until every table is 'r' (ready)"},
+		{Kind: steps.ActWait, Target: w.Source.describe(env), Text: fmt.Sprintf("poll: SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), wal_status, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) FROM pg_replication_slots WHERE slot_name = <this run's>; replay_lag FROM pg_stat_replication   -- until the lag is at most %s bytes; stop if a slot is lost or keeps more than %s bytes of WAL",
+			orDefault(env.Describe(w.MaxLag), "16777216"), orDefault(env.Describe(w.MaxRetained), "10737418240"))},
+	}
+}
+
+func intOf(env *steps.Env, t ref.Template, def int64) (int64, error) {
+	s, err := optText(env, t)
+	if err != nil || strings.TrimSpace(s) == "" {
+		return def, err
+	}
+	return strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+}
+
+// syncState is one look at the replication.
+type syncState struct {
+	ready, tables int
+	lag           int64   // the largest of this run's slots' unconfirmed WAL
+	lagSeconds    float64 // the largest replay_lag
+	slots         map[string]slot
+	missing       []string // databases without this run's subscription or slot
+}
+
+func (w *ReplicationWait) look(ctx context.Context, env *steps.Env) (syncState, error) {
+	st := syncState{}
+	src, dbs, oids, err := sourceDatabases(ctx, env, w.Source)
+	if err != nil {
+		return st, err
+	}
+	tgt, err := w.Target.resolve(ctx, env)
+	if err != nil {
+		return st, err
+	}
+	for _, db := range dbs {
+		name := slotName(env, oids[db])
+		tc, err := tgt.connect(ctx, db)
+		if err != nil {
+			return st, err
+		}
+		var ready, total int
+		err = tc.QueryRow(ctx, `SELECT count(*) FILTER (WHERE r.srsubstate = 'r'), count(*) FROM pg_subscription_rel r
+			JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = $1`, name).Scan(&ready, &total)
+		if err == nil {
+			_, ok, e := subscriptionOf(ctx, tc, name)
+			if e == nil && !ok {
+				st.missing = append(st.missing, db)
+			}
+			err = e
+		}
+		tc.Close(context.WithoutCancel(ctx))
+		if err != nil {
+			return st, fmt.Errorf("%s: read the subscription's tables: %w", db, err)
+		}
+		st.ready += ready
+		st.tables += total
+	}
+	c, err := src.connect(ctx, "")
+	if err != nil {
+		return st, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	all, err := cairnSlots(ctx, c)
+	if err != nil {
+		return st, err
+	}
+	st.slots, _ = ofRun(env, all)
+	for _, db := range dbs {
+		if s, ok := st.slots[slotName(env, oids[db])]; ok {
+			st.lag = max(st.lag, s.Lag)
+		} else {
+			st.missing = append(st.missing, db+" (no slot on the source)")
+		}
+	}
+	var secs float64
+	if err := c.QueryRow(ctx, `SELECT coalesce(max(extract(epoch FROM replay_lag)), 0)::float8 FROM pg_stat_replication WHERE application_name LIKE $1`, "cairn_"+runTag(env)+"_%").Scan(&secs); err == nil {
+		st.lagSeconds = secs
+	}
+	return st, nil
+}
+
+// guard stops on a slot that lost its WAL or keeps too much of it.
+func (w *ReplicationWait) guard(env *steps.Env, st syncState, maxRetained int64) error {
+	for _, name := range sortedKeys(st.slots) {
+		s := st.slots[name]
+		switch {
+		case s.WALStatus == "lost":
+			return fmt.Errorf("replication slot %s lost WAL it still needed (max_slot_wal_keep_size reached): the subscriber can never catch up — roll back (`cairn rollback`: drops the subscriptions and slots) and start the replication again", name)
+		case s.Retained > maxRetained:
+			return fmt.Errorf("replication slot %s keeps %s of WAL on the source (limit max-retained-wal %s): the subscriber is not keeping up, and the source's disk fills — find out why (the target's log, pg_stat_subscription), or roll back (`cairn rollback`: drops the subscriptions and slots, freeing the WAL)", name, bytesText(s.Retained), bytesText(maxRetained))
+		}
+	}
+	return nil
+}
+
+func (st syncState) caughtUp(maxLag int64) bool {
+	return len(st.missing) == 0 && st.ready == st.tables && st.lag <= maxLag
+}
+
+// Check says whether the subscribers have caught up.
+func (w *ReplicationWait) Check(ctx context.Context, env *steps.Env) steps.Check {
+	maxLag, err := intOf(env, w.MaxLag, 16<<20)
+	if err != nil {
+		return unknownOr(err, "give max-lag in bytes")
+	}
+	st, err := w.look(ctx, env)
+	if err != nil {
+		if strings.Contains(err.Error(), "does not exist") {
+			return steps.CannotTell("%v (an earlier step makes it)", err)
+		}
+		return unknownOr(err, "check the source's and the target's connections")
+	}
+	if st.caughtUp(maxLag) {
+		return steps.AlreadyDone("every table synced (%d), lag %s (%.1f s)", st.tables, bytesText(st.lag), st.lagSeconds)
+	}
+	return steps.ReadyTo(steps.Read, "wait for the initial copy (%d of %d tables ready) and a lag of at most %s (now %s)", st.ready, st.tables, bytesText(maxLag), bytesText(st.lag))
+}
+
+// Apply waits, reporting progress.
+func (w *ReplicationWait) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	maxLag, err := intOf(env, w.MaxLag, 16<<20)
+	if err != nil {
+		return nil, err
+	}
+	maxRetained, err := intOf(env, w.MaxRetained, 10<<30)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	var firstLag int64 = -1
+	var said time.Time
+	for {
+		st, err := w.look(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.guard(env, st, maxRetained); err != nil {
+			return nil, err
+		}
+		if len(st.missing) > 0 {
+			return nil, fmt.Errorf("no subscription or slot of this run for %s: the replication was dropped — run the replicate step again (roll back to it)", strings.Join(st.missing, ", "))
+		}
+		if st.caughtUp(maxLag) {
+			env.Out.Progress(1, 1, "caught up")
+			env.Info(fmt.Sprintf("every table synced (%d); lag %s, %.1f s — after %s", st.tables, bytesText(st.lag), st.lagSeconds, time.Since(start).Round(time.Second)))
+			return steps.Outputs{}.Set("lag-bytes", strconv.FormatInt(st.lag, 10)).Set("tables", strconv.Itoa(st.tables)), nil
+		}
+		if st.ready < st.tables {
+			env.Out.Progress(float64(st.ready), float64(st.tables), "tables synced")
+		} else {
+			if firstLag < st.lag {
+				firstLag = st.lag
+			}
+			env.Out.Progress(float64(firstLag-st.lag), float64(firstLag), "bytes of lag caught up")
+		}
+		if time.Since(said) >= 10*time.Second {
+			said = time.Now()
+			env.Info(fmt.Sprintf("still waiting for the subscribers: %d of %d tables synced, lag %s (%.1f s) [%s elapsed]", st.ready, st.tables, bytesText(st.lag), st.lagSeconds, time.Since(start).Round(time.Second)))
+		}
+		if err := sleepCtx(ctx, 500); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// OutputNames declares the outputs.
+func (w *ReplicationWait) OutputNames() []string { return []string{"lag-bytes", "tables"} }
+
+// Verify: the wait is its own proof.
+func (w *ReplicationWait) Verify(context.Context, *steps.Env) error { return nil }
+
+// Rollback has nothing to undo (the replicate step's rollback drops the slots).
+func (w *ReplicationWait) Rollback(context.Context, *steps.Env) error { return nil }
+
+// sleepCtx waits ms milliseconds or until ctx ends.
+func sleepCtx(ctx context.Context, ms int) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Duration(ms) * time.Millisecond):
+		return nil
+	}
+}
