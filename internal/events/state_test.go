@@ -73,3 +73,27 @@ func TestRunStateFoldsAnInterruption(t *testing.T) {
 		t.Fatal("Resumable is wrong")
 	}
 }
+
+func TestETA(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 2, 14, 0, 0, time.UTC)
+	s := NewRunState()
+	s.Apply(Event{Type: RunStarted, Time: t0, Run: &RunInfo{ID: "r-1", Steps: []StepInfo{{ID: "a"}, {ID: "b"}, {ID: "c"}}}})
+	s.Apply(Event{Type: StepChecking, Step: "a", Time: t0})
+	s.Apply(Event{Type: StepApplying, Step: "a", Time: t0})
+	tm := map[string]time.Duration{"a": 3 * time.Minute, "b": 5 * time.Minute}
+	// a: 2m left, b: 5m, c: untimed
+	if eta, ok := s.ETA(tm, t0.Add(time.Minute)); !ok || !eta.Equal(t0.Add(8*time.Minute)) {
+		t.Fatalf("ETA = %v %v", eta, ok)
+	}
+	// a step overrunning its timing adds nothing, never a negative
+	if eta, _ := s.ETA(tm, t0.Add(10*time.Minute)); !eta.Equal(t0.Add(15 * time.Minute)) {
+		t.Fatalf("ETA of an overrun = %v", eta)
+	}
+	if _, ok := s.ETA(nil, t0); ok {
+		t.Fatal("an ETA without timings")
+	}
+	s.Apply(Event{Type: RunFinished, Status: Succeeded, Time: t0})
+	if _, ok := s.ETA(tm, t0); ok {
+		t.Fatal("an ETA of an ended run")
+	}
+}

@@ -151,7 +151,7 @@ func (t *Timeline) Apply(e events.Event) {
 		}
 		if b := t.byID[t.asked[e.Answer.QuestionID]]; b != nil {
 			delete(t.asked, e.Answer.QuestionID)
-			if b.close(at) == Prompt && active(b.Status) {
+			if b.close(at) == Prompt && b.Status.Active() {
 				b.open(b.resume, at)
 			}
 		}
@@ -264,12 +264,4 @@ func (b *Bar) close(at time.Duration) Mark {
 	s := &b.Spans[n-1]
 	s.To, s.Open = max(s.To, at), false
 	return s.Mark
-}
-
-func active(s events.StepStatus) bool {
-	switch s {
-	case events.StatusChecking, events.StatusRunning, events.StatusVerifying, events.StatusRollingBack:
-		return true
-	}
-	return false
 }

@@ -40,14 +40,8 @@ func Mark(s events.StepStatus) string {
 	}
 }
 
-// Active reports whether a step is being worked on right now.
-func Active(s events.StepStatus) bool {
-	switch s {
-	case events.StatusChecking, events.StatusRunning, events.StatusVerifying, events.StatusWaiting, events.StatusRollingBack:
-		return true
-	}
-	return false
-}
+// Active reports whether a step is being worked on right now (events.StepStatus.Active).
+func Active(s events.StepStatus) bool { return s.Active() }
 
 // Duration is what the list shows for a step: time so far while it is active, its apply+verify
 // time once done, nothing before it starts.

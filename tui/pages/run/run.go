@@ -382,27 +382,6 @@ func (m *Model) answerWith(msg tea.Msg) tea.Cmd {
 	return answer(m.cfg.Ctx, m.cfg.Source, *a)
 }
 
-// ETA is when the run should end, from the rehearsal timings of the steps still to do.
-func ETA(rs *events.RunState, timings map[string]time.Duration, now time.Time) (time.Time, bool) {
-	if len(timings) == 0 || rs.Status != "" {
-		return time.Time{}, false
-	}
-	var rem time.Duration
-	for _, st := range rs.Steps {
-		t, ok := timings[st.Info.ID]
-		if !ok {
-			continue
-		}
-		switch {
-		case st.Status == events.StatusPending:
-			rem += t
-		case steplist.Active(st.Status) && !st.Started.IsZero():
-			rem += max(0, t-now.Sub(st.Started))
-		}
-	}
-	return now.Add(rem), true
-}
-
 // Header is what the header shows.
 func (m *Model) Header() header.Info {
 	in := header.Info{
@@ -421,7 +400,7 @@ func (m *Model) Header() header.Info {
 	if m.rs.Status != "" {
 		in.Finished = m.rs.Last
 	}
-	in.ETA, in.ETAKnown = ETA(m.rs, m.cfg.Timings, m.c.Now())
+	in.ETA, in.ETAKnown = m.rs.ETA(m.cfg.Timings, m.c.Now())
 	return in
 }
 

@@ -48,20 +48,6 @@ func readyNow(m *Model) {
 	m.Update(prompt.ReadyMsg{QuestionID: m.Prompt().Q.ID})
 }
 
-func TestETA(t *testing.T) {
-	m, _ := page(false)
-	m.Apply(started()...)
-	tm := map[string]time.Duration{"a": 3 * time.Minute, "b": 5 * time.Minute}
-	eta, ok := ETA(m.State(), tm, t0.Add(time.Minute))
-	// a: 2m left, b: 5m, c: untimed
-	if !ok || !eta.Equal(t0.Add(8*time.Minute)) {
-		t.Fatalf("ETA = %v %v", eta, ok)
-	}
-	if _, ok := ETA(m.State(), nil, t0); ok {
-		t.Fatal("an ETA without timings")
-	}
-}
-
 func TestOutputFollowsCurrentStep(t *testing.T) {
 	m, _ := page(false)
 	m.Apply(started()...)
