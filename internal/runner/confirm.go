@@ -102,17 +102,18 @@ func (r *Runner) goNoGo(ctx context.Context, spec *runbooks.StepSpec, key string
 		r.emit(events.Event{Type: events.Note, Step: key, Note: "no rehearsal timings for this runbook: cairn cannot say whether the rest fits the window"})
 		return true, ""
 	}
-	var left time.Duration
+	var left []events.Left // this step and every one after it, none begun
 	counting := false
 	for _, s := range r.cfg.Runbook.Steps {
 		if s == spec {
 			counting = true
 		}
 		if counting {
-			left += timings[s.ID]
+			left = append(left, events.Left{ID: s.ID})
 		}
 	}
-	eta := r.cfg.Now().Add(left)
+	now := r.cfg.Now()
+	eta := now.Add(events.Remaining(timings, left, now))
 	if !eta.After(end) {
 		return true, ""
 	}
