@@ -10,7 +10,6 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/cmd/root"
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
 	"github.com/cairn-runbooks/cairn/internal/exitcode"
-	"golang.org/x/term"
 )
 
 func main() {
@@ -22,13 +21,7 @@ func run() int {
 	if err != nil {
 		exe = os.Args[0]
 	}
-	tty := term.IsTerminal(int(os.Stdout.Fd()))
-	f := &cmdutil.Factory{
-		IO: &cmdutil.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, IsTerminal: tty,
-			NoColor: !tty || os.Getenv("NO_COLOR") != ""},
-		Getenv:     os.Getenv,
-		Executable: exe,
-	}
+	f := &cmdutil.Factory{IO: cmdutil.System(os.Getenv), Getenv: os.Getenv, Executable: exe}
 	cmd := root.NewCmdRoot(f)
 	err = cmd.ExecuteContext(context.Background())
 	if err == nil {
@@ -42,7 +35,7 @@ func run() int {
 		return ec.Code
 	}
 	fmt.Fprintln(os.Stderr, "cairn:", err)
-	if root.IsUsage(err) {
+	if cmdutil.IsUsage(err) {
 		return exitcode.Usage
 	}
 	return exitcode.Error

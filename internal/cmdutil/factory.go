@@ -1,24 +1,13 @@
 // Package cmdutil holds what every cairn command is given instead of reaching for globals: the I/O
-// streams, the environment, the state directory. Commands take a *Factory in their constructor
+// streams (stdin included), the environment, the state directory; and the typed usage error every
+// command returns for wrong flags or arguments. Commands take a *Factory in their constructor
 // (cli/cli's pkg/cmdutil), so a test swaps any of it.
 package cmdutil
 
 import (
-	"io"
 	"os"
 	"path/filepath"
 )
-
-// IOStreams are the three standard streams plus what cairn needs to know about them.
-type IOStreams struct {
-	In     io.Reader
-	Out    io.Writer
-	ErrOut io.Writer
-	// IsTerminal is true when Out is an interactive terminal (the TUI may open).
-	IsTerminal bool
-	// NoColor is true when NO_COLOR is set or Out is not a terminal.
-	NoColor bool
-}
 
 // Factory is handed to every command constructor.
 type Factory struct {

@@ -4,38 +4,21 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cairn-runbooks/cairn/internal/cmd/shared"
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
 	"github.com/cairn-runbooks/cairn/runbooks"
 	"github.com/spf13/cobra"
 )
 
-func newCmdList(f *cmdutil.Factory, files *[]string) *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List the runbooks",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := catalog(*files)
-			if err != nil {
-				return err
-			}
-			for _, rb := range c.All() {
-				fmt.Fprintf(f.IO.Out, "%-18s %2d steps  %s\n", rb.Name, len(rb.Steps), rb.Title)
-			}
-			return nil
-		},
-	}
-}
-
-func newCmdShow(f *cmdutil.Factory, files *[]string) *cobra.Command {
+func newCmdShow(f *cmdutil.Factory, files func() []string) *cobra.Command {
 	var kind string
 	var kinds bool
 	cmd := &cobra.Command{
 		Use:   "show <runbook> | --kind <kind> | --kinds",
 		Short: "Show a runbook (parameters and steps), or a step kind's parameters",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  cmdutil.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, reg, err := catalog(*files)
+			c, reg, err := shared.Catalog(files())
 			if err != nil {
 				return err
 			}
@@ -49,7 +32,7 @@ func newCmdShow(f *cmdutil.Factory, files *[]string) *cobra.Command {
 			case kind != "":
 				return writeKind(f.IO.Out, reg, kind)
 			case len(args) == 0:
-				return &usageErr{fmt.Errorf("give a runbook name, --kind <kind> or --kinds")}
+				return cmdutil.FlagErrorf("give a runbook name, --kind <kind> or --kinds")
 			}
 			rb, err := c.Get(args[0])
 			if err != nil {

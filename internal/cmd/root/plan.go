@@ -1,12 +1,11 @@
 package root
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
+	"github.com/cairn-runbooks/cairn/internal/cmd/shared"
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
 	"github.com/cairn-runbooks/cairn/internal/diag"
 	"github.com/cairn-runbooks/cairn/internal/events"
@@ -23,7 +22,7 @@ type planOptions struct {
 	Markdown    bool
 }
 
-func newCmdPlan(f *cmdutil.Factory, files *[]string) *cobra.Command {
+func newCmdPlan(f *cmdutil.Factory, files func() []string) *cobra.Command {
 	o := &planOptions{}
 	cmd := &cobra.Command{
 		Use:   "plan <runbook> [-p name=value…]",
@@ -31,13 +30,13 @@ func newCmdPlan(f *cmdutil.Factory, files *[]string) *cobra.Command {
 		Long: `Show every action a run would take — argv of commands, SQL with its bound values, AWS calls —
 with secrets as •••• and values known only after an earlier step as (known after apply).
 --check also runs each step's read-only check against the real targets.`,
-		Args: cobra.ExactArgs(1),
+		Args: cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rb, given, err := runbookAndParams(*files, args[0], o.Params)
+			rb, given, err := shared.RunbookAndParams(files(), args[0], o.Params)
 			if err != nil {
 				return err
 			}
-			src, err := sources(f, o.SecretFiles, true)
+			src, err := shared.Sources(f, o.SecretFiles, true)
 			if err != nil {
 				return err
 			}
@@ -50,7 +49,7 @@ with secrets as •••• and values known only after an earlier step as (kno
 				return err
 			}
 			defer os.RemoveAll(dir)
-			env := planEnv(f, dir)
+			env := shared.PlanEnv(f, dir)
 			infos := runner.Describe(rb, vals, env)
 			var checks map[string]runner.PlanCheck
 			if o.Check {
@@ -125,14 +124,4 @@ func WritePlan(w io.Writer, rb *runbooks.Runbook, vals runbooks.Values, infos []
 			fmt.Fprintf(w, "Plan: %d steps (not checked against the targets: add --check).\n", len(rb.Steps))
 		}
 	}
-}
-
-type usageErr struct{ error }
-
-func (u *usageErr) Unwrap() error { return u.error }
-
-// IsUsage reports whether err is a usage error (exit status 2).
-func IsUsage(err error) bool {
-	var u *usageErr
-	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown flag") || strings.HasPrefix(err.Error(), "accepts ")
 }

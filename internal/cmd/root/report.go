@@ -21,10 +21,10 @@ func newCmdReport(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report <run-id>",
 		Short: "The record of a run for a change ticket (Markdown or JSON), notes and decisions included",
-		Args:  runIDArgs(1, false),
+		Args:  cmdutil.RunIDArgs(1, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "md" && format != "markdown" && format != "json" {
-				return &usageErr{fmt.Errorf("--format %q: use md or json", format)}
+				return cmdutil.FlagErrorf("--format %q: use md or json", format)
 			}
 			run, err := journal.Open(f.StateDir(), args[0])
 			if err != nil {

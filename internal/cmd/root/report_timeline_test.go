@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-runbooks/cairn/internal/cmdutil"
 	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/journal"
 	"github.com/cairn-runbooks/cairn/internal/testbed"
@@ -74,7 +75,7 @@ func TestReportTimeline(t *testing.T) {
 	f, _, _ = testFactory(map[string]string{"CAIRN_STATE_DIR": state})
 	cmd = NewCmdRoot(f)
 	cmd.SetArgs([]string{"report", "--format", "html", "20261204-133718.123-a1b2c3"})
-	if err := cmd.Execute(); !IsUsage(err) || !strings.Contains(err.Error(), "use md or json") {
+	if err := cmd.Execute(); !cmdutil.IsUsage(err) || !strings.Contains(err.Error(), "use md or json") {
 		t.Fatalf("--format html: %v, want a usage error before the (missing) run is looked up", err)
 	}
 }

@@ -1,16 +1,30 @@
-// Package root assembles cairn's command tree (cli/cli style: each command an options struct, a
-// constructor and a run function; RunE only parses and validates; dependencies come from the
-// Factory so tests swap them).
+// Package root assembles cairn's command tree and nothing else: every verb lives in its own
+// package under internal/cmd (cli/cli's pkg/cmd/<noun>/<verb>: an options struct, a constructor
+// NewCmdX(f, runF) and a run function; RunE only parses and validates; dependencies come from the
+// Factory so tests swap them). The root's own work is bare `cairn` on a terminal: the wizard's Home.
 package root
 
 import (
+	"github.com/cairn-runbooks/cairn/internal/cmd/approve"
+	"github.com/cairn-runbooks/cairn/internal/cmd/attach"
+	"github.com/cairn-runbooks/cairn/internal/cmd/follow"
+	"github.com/cairn-runbooks/cairn/internal/cmd/list"
+	"github.com/cairn-runbooks/cairn/internal/cmd/note"
+	"github.com/cairn-runbooks/cairn/internal/cmd/pause"
+	"github.com/cairn-runbooks/cairn/internal/cmd/pgcluster"
+	"github.com/cairn-runbooks/cairn/internal/cmd/resume"
+	"github.com/cairn-runbooks/cairn/internal/cmd/rollback"
+	"github.com/cairn-runbooks/cairn/internal/cmd/run"
+	"github.com/cairn-runbooks/cairn/internal/cmd/runner"
+	"github.com/cairn-runbooks/cairn/internal/cmd/runs"
+	"github.com/cairn-runbooks/cairn/internal/cmd/shared"
+	"github.com/cairn-runbooks/cairn/internal/cmd/twin"
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
 	"github.com/spf13/cobra"
 )
 
 // NewCmdRoot builds the whole command tree.
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
-	var files []string
 	cmd := &cobra.Command{
 		Use:   "cairn",
 		Short: "Walk through database maintenance runbooks step by step, checked before and after, with rollback",
@@ -24,31 +38,31 @@ Exit statuses: 0 done · 1 error, nothing run · 2 usage · 3 run stopped on a f
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.IO.IsTerminal {
-				return runHome(cmd.Context(), f, files)
+				return shared.RunHome(cmd.Context(), f, cmdutil.RunbookFiles(cmd))
 			}
 			return cmd.Help()
 		},
 	}
-	cmd.PersistentFlags().StringArrayVar(&files, "file", nil, "also load the runbook in this YAML `file` (repeatable)")
+	cmdutil.AddFileFlag(cmd)
+	cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
+	files := func() []string { return cmdutil.RunbookFiles(cmd) }
 	cmd.AddCommand(
-		newCmdList(f, &files),
-		newCmdShow(f, &files),
-		newCmdPlan(f, &files),
-		newCmdRun(f, &files),
-		newCmdResume(f),
-		newCmdRollback(f),
-		newCmdAttach(f),
-		newCmdFollow(f),
-		newCmdRuns(f),
+		list.NewCmdList(f, nil),
+		newCmdShow(f, files),
+		newCmdPlan(f, files),
+		run.NewCmdRun(f, nil),
+		resume.NewCmdResume(f, nil),
+		rollback.NewCmdRollback(f, nil),
+		attach.NewCmdAttach(f, nil),
+		follow.NewCmdFollow(f, nil),
+		runs.NewCmdRuns(f, nil),
 		newCmdReport(f),
-		newCmdApprove(f),
-		newCmdNote(f),
-		newCmdPause(f),
-		newCmdRunner(f),
-		newCmdPGCluster(f),
+		approve.NewCmdApprove(f, nil),
+		note.NewCmdNote(f, nil),
+		pause.NewCmdPause(f, nil),
+		runner.NewCmdRunner(f, nil),
+		pgcluster.NewCmdPGCluster(f, nil),
+		twin.NewCmdTwin(f),
 	)
-	for _, c := range extraCommands(f) {
-		cmd.AddCommand(c)
-	}
 	return cmd
 }

@@ -4,42 +4,9 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
 )
-
-func TestWindowEnd(t *testing.T) {
-	loc := time.FixedZone("X", 3600)
-	now := time.Date(2026, 11, 25, 23, 30, 0, 0, loc)
-	tests := []struct {
-		window time.Duration
-		until  string
-		want   time.Time
-		err    string
-	}{
-		{45 * time.Minute, "", now.Add(45 * time.Minute), ""},
-		{0, "03:00", time.Date(2026, 11, 26, 3, 0, 0, 0, loc), ""}, // past midnight
-		{0, "23:45", time.Date(2026, 11, 25, 23, 45, 0, 0, loc), ""},
-		{0, "23:30", time.Date(2026, 11, 26, 23, 30, 0, 0, loc), ""}, // now is not the future
-		{0, "", time.Time{}, ""},
-		{0, "3am", time.Time{}, "write a local time as HH:MM"},
-		{time.Hour, "03:00", time.Time{}, "not both"},
-		{-5 * time.Minute, "", time.Time{}, "--window -5m0s: give the window's length from now"},
-	}
-	for _, tt := range tests {
-		got, err := windowEnd(now, tt.window, tt.until)
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("windowEnd(%v, %q) error %v, want %q", tt.window, tt.until, err, tt.err)
-			}
-			continue
-		}
-		if err != nil || !got.Equal(tt.want) {
-			t.Errorf("windowEnd(%v, %q) = %v, %v; want %v", tt.window, tt.until, got, err, tt.want)
-		}
-	}
-}
 
 func testFactory(env map[string]string) (*cmdutil.Factory, *bytes.Buffer, *bytes.Buffer) {
 	var out, errb bytes.Buffer
@@ -92,7 +59,7 @@ func TestUsageErrors(t *testing.T) {
 		cmd := NewCmdRoot(f)
 		cmd.SetArgs(args)
 		err := cmd.Execute()
-		if err == nil || !IsUsage(err) {
+		if err == nil || !cmdutil.IsUsage(err) {
 			t.Errorf("%v: want a usage error, got %v", args, err)
 		}
 	}
@@ -128,7 +95,7 @@ func TestRunIDsValidated(t *testing.T) {
 			cmd := NewCmdRoot(f)
 			cmd.SetArgs(args)
 			err := cmd.Execute()
-			if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), "is not a run id") {
+			if err == nil || !cmdutil.IsUsage(err) || !strings.Contains(err.Error(), "is not a run id") {
 				t.Errorf("cairn %s: %v, want a usage error naming the run id", strings.Join(args, " "), err)
 			}
 		}
@@ -136,7 +103,7 @@ func TestRunIDsValidated(t *testing.T) {
 	f, _, _ := testFactory(map[string]string{"CAIRN_STATE_DIR": state})
 	cmd := NewCmdRoot(f)
 	cmd.SetArgs([]string{"report", "20261204-133718.123-a1b2c3"})
-	if err := cmd.Execute(); err == nil || IsUsage(err) || !strings.Contains(err.Error(), "no run") {
+	if err := cmd.Execute(); err == nil || cmdutil.IsUsage(err) || !strings.Contains(err.Error(), "no run") {
 		t.Errorf("report of a well-formed id of no run: %v", err)
 	}
 }

@@ -1,45 +1,25 @@
-package root
+package shared
 
 import (
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/cairn-runbooks/cairn/internal/cmd/cmdtest"
 	"github.com/cairn-runbooks/cairn/internal/events"
-	"github.com/cairn-runbooks/cairn/internal/journal"
 )
 
 // `cairn runs` tells an interrupted run from a succeeded one, and a run whose runner died without a
 // word (no live runner, a question left open) from one that waits.
 func TestRunsSaysHowEachRunStands(t *testing.T) {
 	state := t.TempDir()
-	write := func(recs ...events.Event) string {
-		t.Helper()
-		id := journal.NewID(time.Now())
-		run, err := journal.Create(state, journal.Meta{ID: id, Runbook: "rb"}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := journal.OpenWriter(run, journal.LockInfo{PID: 1}, time.Now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		start := events.Event{Type: events.RunStarted, Run: &events.RunInfo{ID: id, Runbook: "rb", Steps: []events.StepInfo{{ID: "a"}, {ID: "b"}}}}
-		for _, e := range append([]events.Event{start}, recs...) {
-			if _, err := w.Append(e); err != nil {
-				t.Fatal(err)
-			}
-		}
-		w.Close()
-		return id
-	}
+	write := func(recs ...events.Event) string { return cmdtest.WriteRun(t, state, recs...).ID }
 	ok := write(events.Event{Type: events.StepVerified, Step: "a"}, events.Event{Type: events.StepVerified, Step: "b"},
 		events.Event{Type: events.RunFinished, Status: events.Succeeded})
 	stopped := write(events.Event{Type: events.StepVerified, Step: "a"}, events.Event{Type: events.StepApplying, Step: "b"},
 		events.Event{Type: events.StepInterrupted, Step: "b", Phase: "apply"}, events.Event{Type: events.RunFinished, Status: events.Interrupted})
 	died := write(events.Event{Type: events.StepVerified, Step: "a"}, events.Event{Type: events.StepChecking, Step: "b"},
 		events.Event{Type: events.QuestionAsked, Step: "b", Question: &events.Question{ID: "q1", Kind: events.AskConfirm, Purpose: events.PurposeApply}})
-	runs, err := listRuns(state)
+	runs, err := ListRuns(state)
 	if err != nil {
 		t.Fatal(err)
 	}

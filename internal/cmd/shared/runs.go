@@ -1,13 +1,10 @@
-package root
+package shared
 
 import (
-	"fmt"
 	"time"
 
-	"github.com/cairn-runbooks/cairn/internal/cmdutil"
 	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/journal"
-	"github.com/spf13/cobra"
 )
 
 // RunSummary is one run as `cairn runs` and Home list it.
@@ -22,8 +19,8 @@ type RunSummary struct {
 	Live    bool
 }
 
-// listRuns folds every run's journal into a summary.
-func listRuns(stateDir string) ([]RunSummary, error) {
+// ListRuns folds every run's journal into a summary.
+func ListRuns(stateDir string) ([]RunSummary, error) {
 	ids, err := journal.List(stateDir)
 	if err != nil {
 		return nil, err
@@ -31,7 +28,7 @@ func listRuns(stateDir string) ([]RunSummary, error) {
 	var out []RunSummary
 	for _, id := range ids {
 		run := &journal.Run{Dir: journal.RunsDir(stateDir) + "/" + id, ID: id}
-		st, err := fold(run)
+		st, err := Fold(run)
 		if err != nil {
 			// listed, never dropped in silence: the report names the damaged line
 			out = append(out, RunSummary{ID: id, Status: "unreadable: `cairn report " + id + "` says why"})
@@ -63,7 +60,8 @@ func listRuns(stateDir string) ([]RunSummary, error) {
 	return out, nil
 }
 
-func fold(run *journal.Run) (*events.RunState, error) {
+// Fold reads a run's journal into its state.
+func Fold(run *journal.Run) (*events.RunState, error) {
 	recs, err := journal.ReadAll(run)
 	if err != nil {
 		return nil, err
@@ -73,25 +71,4 @@ func fold(run *journal.Run) (*events.RunState, error) {
 		st.Apply(e)
 	}
 	return st, nil
-}
-
-func newCmdRuns(f *cmdutil.Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:   "runs",
-		Short: "List runs, unfinished ones with what they wait for",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			runs, err := listRuns(f.StateDir())
-			if err != nil {
-				return err
-			}
-			if len(runs) == 0 {
-				fmt.Fprintln(f.IO.ErrOut, "no runs yet under "+f.StateDir())
-			}
-			for _, r := range runs {
-				fmt.Fprintf(f.IO.Out, "%-30s %-16s %-20s %s  %s\n", r.ID, r.Runbook, r.Status, r.Started.Local().Format(time.RFC3339), r.Current)
-			}
-			return nil
-		},
-	}
 }

@@ -1,4 +1,4 @@
-package root
+package shared
 
 import (
 	"context"
@@ -30,31 +30,31 @@ type runSource struct {
 
 func newRunSource(ctx context.Context, f *cmdutil.Factory, run *journal.Run, who events.Actor, after int64) *runSource {
 	who.Via = "tui"
-	return &runSource{f: f, run: run, ch: journal.FollowAfter(ctx, run, pollEvery, after), who: who}
+	return &runSource{f: f, run: run, ch: journal.FollowAfter(ctx, run, PollEvery, after), who: who}
 }
 
 func (s *runSource) Events() <-chan events.Event { return s.ch }
 func (s *runSource) RunID() string               { return s.run.ID }
 
 func (s *runSource) Answer(ctx context.Context, a events.Answer) error {
-	rep, err := tell(ctx, s.f, s.run, journal.Request{Kind: journal.AskAnswer, Via: "tui", Answer: &a})
+	rep, err := Tell(ctx, s.f.Getenv, s.run, journal.Request{Kind: journal.AskAnswer, Via: "tui", Answer: &a})
 	if err != nil {
 		return err
 	}
-	return replyErr(rep)
+	return ReplyErr(rep)
 }
 
 func (s *runSource) Note(ctx context.Context, text string) error {
-	rep, err := tell(ctx, s.f, s.run, journal.Request{Kind: journal.AskNote, Via: "tui", Text: text})
+	rep, err := Tell(ctx, s.f.Getenv, s.run, journal.Request{Kind: journal.AskNote, Via: "tui", Text: text})
 	if err != nil {
 		return err
 	}
-	return replyErr(rep)
+	return ReplyErr(rep)
 }
 
 // tuiDeps builds what the TUI is given: everything domain-side stays here.
-func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOptions, windowEnd time.Time, readOnly bool) (tui.Deps, error) {
-	c, _, err := catalog(files)
+func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *RunFlags, windowEnd time.Time, readOnly bool) (tui.Deps, error) {
+	c, _, err := Catalog(files)
 	if err != nil {
 		return tui.Deps{}, err
 	}
@@ -69,7 +69,7 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 		Lookup:    lookup.Run,
 	}
 	d.Runs = func() ([]tui.RunSummary, error) {
-		runs, err := listRuns(state)
+		runs, err := ListRuns(state)
 		var out []tui.RunSummary
 		for _, r := range runs {
 			if r.Final == events.Succeeded || r.Final == events.RolledBack || r.Final == events.Aborted {
@@ -95,7 +95,7 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 		if o != nil {
 			files = o.SecretFiles
 		}
-		src, err := sources(f, files, false)
+		src, err := Sources(f, files, false)
 		if err != nil {
 			return nil, err
 		}
@@ -108,14 +108,14 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
-		return runner.Describe(rb, vals, planEnv(f, dir)), nil
+		return runner.Describe(rb, vals, PlanEnv(f, dir)), nil
 	}
 	d.Start = func(ctx context.Context, rb *runbooks.Runbook, vals runbooks.Values, so tui.StartOptions) (tui.RunSource, error) {
-		ro := runOptions{}
+		ro := RunFlags{}
 		if o != nil {
 			ro = *o
 		}
-		policy, err := ro.policy(true)
+		policy, err := ro.Policy(true)
 		if err != nil {
 			return nil, err
 		}
@@ -131,7 +131,7 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 		return newRunSource(ctx, f, run, who, 0), nil
 	}
 	d.Attach = func(ctx context.Context, id string) (tui.RunSource, error) {
-		if err := checkRunID(id); err != nil {
+		if err := cmdutil.CheckRunID(id); err != nil {
 			return nil, err
 		}
 		run, err := journal.Open(state, id)
@@ -160,7 +160,7 @@ func tuiDeps(ctx context.Context, f *cmdutil.Factory, files []string, o *runOpti
 // resumeQuietly starts a runner on an unfinished run without prompting (the TUI owns the terminal):
 // secrets must come from their environment variables or --secret-file.
 func resumeQuietly(f *cmdutil.Factory, run *journal.Run) error {
-	rb, meta, err := runRunbook(run)
+	rb, meta, err := RunRunbook(run)
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func resumeQuietly(f *cmdutil.Factory, run *journal.Run) error {
 		}
 	}
 	meta.Policy.Interactive = true
-	if err := writeMeta(run, meta); err != nil {
+	if err := WriteMeta(run, meta); err != nil {
 		return err
 	}
 	_, err = launch.Start(f.Executable, run, "run", secrets, launch.Environ(rb, os.Environ()))
@@ -200,8 +200,8 @@ func runProgram(ctx context.Context, f *cmdutil.Factory, m tui.Model) error {
 	return nil
 }
 
-// runHome opens the wizard on Home.
-func runHome(ctx context.Context, f *cmdutil.Factory, files []string) error {
+// RunHome opens the wizard on Home.
+func RunHome(ctx context.Context, f *cmdutil.Factory, files []string) error {
 	d, err := tuiDeps(ctx, f, files, nil, time.Time{}, false)
 	if err != nil {
 		return err
@@ -209,20 +209,19 @@ func runHome(ctx context.Context, f *cmdutil.Factory, files []string) error {
 	return runProgram(ctx, f, tui.New(d, tui.WithContext(ctx)))
 }
 
-// runTUI opens the wizard on a runbook's Parameters page, prefilled from -p.
-func runTUI(ctx context.Context, f *cmdutil.Factory, rb *runbooks.Runbook, given map[string]string, o *runOptions, windowEnd time.Time) error {
-	d, err := tuiDeps(ctx, f, nil, o, windowEnd, false)
+// RunTUI opens the wizard on a runbook's Parameters page, prefilled from -p.
+func RunTUI(ctx context.Context, f *cmdutil.Factory, rb *runbooks.Runbook, given map[string]string, o *RunFlags, so tui.StartOptions) error {
+	d, err := tuiDeps(ctx, f, nil, o, so.WindowEnd, false)
 	if err != nil {
 		return err
 	}
 	d.Runbooks = append(d.Runbooks, rb)
 	d.Prefill = given
-	return runProgram(ctx, f, tui.New(d, tui.WithContext(ctx), tui.WithRunbook(rb),
-		tui.WithStartOptions(tui.StartOptions{Rehearsal: o.Rehearsal, WindowEnd: windowEnd, Approvals: o.Approvals})))
+	return runProgram(ctx, f, tui.New(d, tui.WithContext(ctx), tui.WithRunbook(rb), tui.WithStartOptions(so)))
 }
 
-// attachTUI opens the Run screen on an existing run (attach, follow, resume).
-func attachTUI(ctx context.Context, f *cmdutil.Factory, run *journal.Run, readOnly bool, after int64) error {
+// AttachTUI opens the Run screen on an existing run (attach, follow, resume).
+func AttachTUI(ctx context.Context, f *cmdutil.Factory, run *journal.Run, readOnly bool, after int64) error {
 	d, err := tuiDeps(ctx, f, nil, nil, time.Time{}, readOnly)
 	if err != nil {
 		return err

@@ -1,0 +1,28 @@
+package runner
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cairn-runbooks/cairn/internal/cmd/cmdtest"
+	cairnrunner "github.com/cairn-runbooks/cairn/internal/runner"
+)
+
+func TestNewCmdRunner(t *testing.T) {
+	cmdtest.Table(t, NewCmdRunner, func(o *RunnerOptions) { o.IO, o.Getenv = nil, nil }, []cmdtest.Case[RunnerOptions]{
+		{Name: "run", Argv: []string{"--run-dir", "/state/runs/r1"}, Want: RunnerOptions{RunDir: "/state/runs/r1", Mode: cairnrunner.ModeRun}},
+		{Name: "rollback", Argv: []string{"--run-dir", "/d", "--mode", "rollback"}, Want: RunnerOptions{RunDir: "/d", Mode: cairnrunner.ModeRollback}},
+		{Name: "an argument", Argv: []string{"/d"}, Usage: "unknown command"},
+	})
+}
+
+// The runner takes its secrets as JSON on stdin (they are never stored); anything else stops it
+// before it touches the run, and it says so only in its error.
+func TestRunnerRefusesSecretsThatAreNotJSON(t *testing.T) {
+	f, out, errOut := cmdtest.Factory(nil)
+	f.IO.In = strings.NewReader("password=hunter2\n")
+	err := cmdtest.Run(f, NewCmdRunner, "--run-dir", t.TempDir())
+	if err == nil || err.Error() != "read secrets from stdin: invalid character 'p' looking for beginning of value" || out.Len()+errOut.Len() != 0 {
+		t.Fatalf("runner: %v, stdout %q, stderr %q", err, out, errOut)
+	}
+}
