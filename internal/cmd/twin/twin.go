@@ -77,23 +77,23 @@ func newCmdUp(f *cmdutil.Factory, runF func(context.Context, *UpOptions) error) 
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start the twin and print the environment to use (eval \"$(cairn twin up --detach)\")",
-		Args:  cobra.NoArgs,
+		Args:  cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Dir == "" {
 				o.Dir = defaultDir(f)
 			}
 			if o.Speed != string(twinsrv.SpeedFast) && o.Speed != string(twinsrv.SpeedRealistic) {
-				return fmt.Errorf("--speed must be fast or realistic, not %q", o.Speed)
+				return cmdutil.FlagErrorf("--speed must be fast or realistic, not %q", o.Speed)
 			}
 			if o.Seed != "" && o.Seed != twinsrv.SeedDemo {
-				return fmt.Errorf("--seed must be demo, not %q", o.Seed)
+				return cmdutil.FlagErrorf("--seed must be demo, not %q", o.Seed)
 			}
 			if o.Rows < 0 || o.Port < 0 || o.Port > 65535 {
-				return errors.New("--rows and --port must not be negative (and --port at most 65535)")
+				return cmdutil.FlagErrorf("--rows and --port must not be negative (and --port at most 65535)")
 			}
 			abs, err := filepath.Abs(o.Dir)
 			if err != nil {
-				return fmt.Errorf("--dir: %w", err)
+				return cmdutil.FlagErrorf("--dir: %w", err)
 			}
 			o.Dir = abs
 			if runF != nil {
@@ -116,7 +116,7 @@ func newCmdDown(f *cmdutil.Factory, runF func(context.Context, *DownOptions) err
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Stop the twin and its PostgreSQL clusters (state is kept)",
-		Args:  cobra.NoArgs,
+		Args:  cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Dir == "" {
 				o.Dir = defaultDir(f)

@@ -14,6 +14,7 @@ import (
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cairn-runbooks/cairn/internal/cmd/cmdtest"
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
 	"github.com/cairn-runbooks/cairn/internal/pgcluster"
 	"github.com/cairn-runbooks/cairn/internal/testbed"
@@ -49,42 +50,22 @@ func testFactory(out, errOut *bytes.Buffer, env map[string]string) *cmdutil.Fact
 }
 
 func TestUpFlags(t *testing.T) {
-	tests := []struct {
-		name    string
-		args    []string
-		want    UpOptions
-		wantErr string
-	}{
-		{"defaults", []string{"up"}, UpOptions{Dir: "/state/twin", Speed: "realistic"}, ""},
-		{"all flags", []string{"up", "--dir", "/d", "--port", "4566", "--speed", "fast", "--seed", "demo", "--rows", "50", "--detach"},
-			UpOptions{Dir: "/d", Port: 4566, Speed: "fast", Seed: "demo", Rows: 50, Detach: true}, ""},
-		{"bad speed", []string{"up", "--speed", "warp"}, UpOptions{}, "--speed must be fast or realistic"},
-		{"bad seed", []string{"up", "--seed", "prod"}, UpOptions{}, "--seed must be demo"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got *UpOptions
-			f := testFactory(&bytes.Buffer{}, &bytes.Buffer{}, map[string]string{"CAIRN_STATE_DIR": "/state"})
-			cmd := newCmdUp(f, func(_ context.Context, o *UpOptions) error { got = o; return nil })
-			cmd.SetArgs(tt.args[1:])
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err := cmd.Execute()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			got.IO, got.Executable = nil, ""
-			if *got != tt.want {
-				t.Fatalf("options = %+v, want %+v", *got, tt.want)
-			}
-		})
-	}
+	cmdtest.Table(t, newCmdUp, func(o *UpOptions) { o.IO, o.Executable = nil, "" }, []cmdtest.Case[UpOptions]{
+		{Name: "defaults", Want: UpOptions{Dir: "/state/twin", Speed: "realistic"}},
+		{Name: "all flags", Argv: []string{"--dir", "/d", "--port", "4566", "--speed", "fast", "--seed", "demo", "--rows", "50", "--detach"},
+			Want: UpOptions{Dir: "/d", Port: 4566, Speed: "fast", Seed: "demo", Rows: 50, Detach: true}},
+		{Name: "bad speed", Argv: []string{"--speed", "warp"}, Usage: "--speed must be fast or realistic"},
+		{Name: "bad seed", Argv: []string{"--seed", "prod"}, Usage: "--seed must be demo"},
+		{Name: "negative port", Argv: []string{"--port", "-1"}, Usage: "--rows and --port must not be negative"},
+		{Name: "an argument", Argv: []string{"now"}, Usage: `unknown command "now"`},
+	})
+}
+
+func TestDownFlags(t *testing.T) {
+	cmdtest.Table(t, newCmdDown, func(o *DownOptions) { o.IO = nil }, []cmdtest.Case[DownOptions]{
+		{Name: "defaults", Want: DownOptions{Dir: "/state/twin", Wait: 2 * time.Minute}},
+		{Name: "dir", Argv: []string{"--dir", "/d"}, Want: DownOptions{Dir: "/d", Wait: 2 * time.Minute}},
+	})
 }
 
 func TestExportLinesQuote(t *testing.T) {
