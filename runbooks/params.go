@@ -71,8 +71,8 @@ func CheckValue(p *Param, s string) error {
 			return fmt.Errorf("%q is not a whole number", s)
 		}
 	case TBool:
-		if _, err := strconv.ParseBool(s); err != nil {
-			return fmt.Errorf("%q is not true or false", s)
+		if _, err := ref.ParseBool(s); err != nil {
+			return err
 		}
 	case TDuration:
 		d, err := time.ParseDuration(s)
@@ -172,7 +172,7 @@ func Resolve(rb *Runbook, given map[string]string, src Sources) (Values, error) 
 			continue
 		}
 		if p.Type == TBool {
-			b, _ := strconv.ParseBool(s)
+			b, _ := ref.ParseBool(s)
 			s = strconv.FormatBool(b)
 		}
 		vals[p.Name] = ref.Value{S: s}

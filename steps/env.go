@@ -2,6 +2,8 @@ package steps
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
@@ -66,6 +68,26 @@ type Answer struct {
 
 // Text resolves a template to text for this step.
 func (e *Env) Text(t ref.Template) (string, error) { return t.Text(e.Lookup) }
+
+// OptionalText is Text for a field that may be bound to an optional parameter: a template whose one
+// reference is ${params.x}, x given no value, reads as "".
+func (e *Env) OptionalText(t ref.Template) (string, error) {
+	s, err := e.Text(t)
+	if errors.Is(err, ref.ErrNoValue) && len(t.Refs()) == 1 && t.Refs()[0].Scope == ref.Params {
+		return "", nil
+	}
+	return s, err
+}
+
+// Flag resolves a yes/no template the one way cairn reads one (ref.ParseBool); one not given,
+// empty, or bound to an optional parameter not given, is false.
+func (e *Env) Flag(t ref.Template) (bool, error) {
+	s, err := e.OptionalText(t)
+	if err != nil || strings.TrimSpace(s) == "" {
+		return false, err
+	}
+	return ref.ParseBool(s)
+}
 
 // Describe renders a template for a plan.
 func (e *Env) Describe(t ref.Template) string { return t.Describe(e.Lookup) }

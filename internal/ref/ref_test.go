@@ -185,3 +185,22 @@ func FuzzTemplate(f *testing.F) {
 		_ = tm.DescribeSQL(look)
 	})
 }
+
+// Every yes/no spelling cairn accepts reads the same; anything else is refused, never read as false.
+func TestParseBool(t *testing.T) {
+	for _, s := range []string{"true", "True", "TRUE", "t", "yes", "Y", "on", "1", " true "} {
+		if b, err := ParseBool(s); err != nil || !b {
+			t.Errorf("ParseBool(%q) = %v, %v; want true", s, b, err)
+		}
+	}
+	for _, s := range []string{"false", "False", "f", "no", "N", "off", "0"} {
+		if b, err := ParseBool(s); err != nil || b {
+			t.Errorf("ParseBool(%q) = %v, %v; want false", s, b, err)
+		}
+	}
+	for _, s := range []string{"", "maybe", "2", "yes please"} {
+		if _, err := ParseBool(s); err == nil {
+			t.Errorf("ParseBool(%q) accepted", s)
+		}
+	}
+}

@@ -126,6 +126,9 @@ func scalar(node ast.Node) (string, Pos, error) {
 // ErrUnknown is returned when a value is not known yet (an earlier step's output at plan time).
 var ErrUnknown = errors.New("(known after apply)")
 
+// ErrNoValue is returned when a reference has no value at all (an optional parameter not given).
+var ErrNoValue = errors.New("no such value")
+
 // Text renders the template as plain text: each reference's value is inserted whole.
 // It is for argv elements, file contents and identifiers passed to APIs — never SQL.
 func (t Template) Text(look Lookup) (string, error) {
@@ -265,7 +268,7 @@ func (t Template) DescribeSQL(look Lookup) string {
 func resolve(look Lookup, r Ref) (Value, error) {
 	v, ok := look(r)
 	if !ok {
-		return v, fmt.Errorf("%s: no such value", r)
+		return v, fmt.Errorf("%s: %w", r, ErrNoValue)
 	}
 	if v.Unknown {
 		return v, fmt.Errorf("%s: %w", r, ErrUnknown)

@@ -369,6 +369,16 @@ type resolver struct {
 
 func resolving(env *steps.Env) *resolver { return &resolver{env: env} }
 
+// flag reads one yes/no template (steps.Env.Flag), unless an earlier one failed.
+func (r *resolver) flag(t ref.Template) bool {
+	if r.err != nil {
+		return false
+	}
+	b, err := r.env.Flag(t)
+	r.err = err
+	return b
+}
+
 // text reads one template, unless an earlier one failed.
 func (r *resolver) text(t ref.Template) string {
 	if r.err != nil {
@@ -430,5 +440,3 @@ func statusOr(status string, exists bool) string {
 	}
 	return status
 }
-
-func isTrue(s string) bool { return s == "true" || s == "yes" || s == "1" }

@@ -111,8 +111,8 @@ func (c *Create) credentials(ctx context.Context, env *steps.Env, cl *Clients, s
 		cr.Username = s.MasterUsername
 		return cr, nil
 	}
-	pw, err := env.Text(c.Password)
-	if err != nil && !(strings.HasSuffix(err.Error(), "no such value") && len(c.Password.Refs()) == 1 && c.Password.Refs()[0].Scope == ref.Params) {
+	pw, err := env.OptionalText(c.Password)
+	if err != nil {
 		return Credentials{}, err
 	}
 	if pw == "" {

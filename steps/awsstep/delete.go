@@ -54,7 +54,7 @@ func (d *Delete) Describe(env *steps.Env) []steps.Action {
 // Check looks at the instance and the guards.
 func (d *Delete) Check(ctx context.Context, env *steps.Env) steps.Check {
 	rv := resolving(env)
-	instance, finalSnapshot, insurance, encrypted := rv.text(d.Instance), rv.text(d.FinalSnapshot), rv.text(d.RequireSnapshot), rv.text(d.Encrypted)
+	instance, finalSnapshot, insurance, encrypted := rv.text(d.Instance), rv.text(d.FinalSnapshot), rv.text(d.RequireSnapshot), rv.flag(d.Encrypted)
 	if err := rv.err; err != nil {
 		return unknownOr(err, "")
 	}
@@ -69,8 +69,8 @@ func (d *Delete) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if !ok {
 		return steps.AlreadyDone("instance %s does not exist", instance)
 	}
-	if aws.ToBool(inst.StorageEncrypted) != isTrue(encrypted) {
-		return steps.BlockedBy(fmt.Sprintf("instance %s has StorageEncrypted=%v; this step deletes only the one with %s", instance, aws.ToBool(inst.StorageEncrypted), encrypted),
+	if aws.ToBool(inst.StorageEncrypted) != encrypted {
+		return steps.BlockedBy(fmt.Sprintf("instance %s has StorageEncrypted=%v; this step deletes only the one with StorageEncrypted=%v", instance, aws.ToBool(inst.StorageEncrypted), encrypted),
 			"check which instance is which (aws rds describe-db-instances); nothing was deleted")
 	}
 	if aws.ToString(inst.DBInstanceStatus) == "deleting" {

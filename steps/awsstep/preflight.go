@@ -102,7 +102,7 @@ func (p *Preflight) findings(ctx context.Context, env *steps.Env) (rdstypes.DBIn
 		return rdstypes.DBInstance{}, "", nil, err
 	}
 	rv := resolving(env)
-	id, key, willDelete := rv.text(p.Instance), rv.text(p.KMSKey), isTrue(rv.text(p.WillDelete))
+	id, key, willDelete := rv.text(p.Instance), rv.text(p.KMSKey), rv.flag(p.WillDelete)
 	if err := rv.err; err != nil {
 		return rdstypes.DBInstance{}, "", nil, err
 	}
@@ -184,12 +184,12 @@ func (p *Preflight) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, e
 	}
 	s := SettingsOf(inst)
 	rv := resolving(env)
-	keepIdentifier, target := rv.text(p.KeepIdentifier), rv.text(p.Target)
+	keepIdentifier, target := rv.flag(p.KeepIdentifier), rv.text(p.Target)
 	if err := rv.err; err != nil {
 		return nil, err
 	}
 	build := target
-	if isTrue(keepIdentifier) || build == "" {
+	if keepIdentifier || build == "" {
 		build = s.Identifier
 	}
 	env.Info("source: " + s.Summary())

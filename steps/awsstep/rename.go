@@ -77,7 +77,11 @@ func (r *Rename) guard(ctx context.Context, c *Clients, env *steps.Env, id strin
 	if err != nil || !ok {
 		return err
 	}
-	if aws.ToBool(inst.StorageEncrypted) != isTrue(want) {
+	encrypted, err := ref.ParseBool(want)
+	if err != nil {
+		return fmt.Errorf("encrypted: %w", err)
+	}
+	if aws.ToBool(inst.StorageEncrypted) != encrypted {
 		return fmt.Errorf("instance %s has StorageEncrypted=%v, but this step renames the one with %s: refusing", id, aws.ToBool(inst.StorageEncrypted), want)
 	}
 	return nil

@@ -223,7 +223,7 @@ func (r *Restart) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 		if err != nil {
 			return nil, err
 		}
-		if allowed, err = strconv.ParseBool(v); err != nil {
+		if allowed, err = ref.ParseBool(v); err != nil {
 			return nil, fmt.Errorf("allowed: %q is not true or false", v)
 		}
 	}

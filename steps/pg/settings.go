@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -284,7 +283,7 @@ func (s *Settings) Rollback(ctx context.Context, env *steps.Env) error {
 			if err != nil {
 				return err
 			}
-			allowed, _ = strconv.ParseBool(v)
+			allowed, _ = ref.ParseBool(v)
 		}
 		how, err := restartHow(ctx, conn, env, s.LogFile)
 		if err != nil {

@@ -59,7 +59,7 @@ func (s Server) resolve(ctx context.Context, env *steps.Env) (dsn, error) {
 		if i == 4 && v[2] != "" {
 			break // the secret gives the password
 		}
-		x, err := optText(env, t)
+		x, err := env.OptionalText(t)
 		if err != nil {
 			return dsn{}, err
 		}
@@ -187,13 +187,11 @@ func quoteConnValue(v string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
-// optText resolves a template whose parameter may not have been given (an optional secret).
-func optText(env *steps.Env, t ref.Template) (string, error) {
-	s, err := env.Text(t)
-	if err != nil && !errors.Is(err, ref.ErrUnknown) && strings.HasSuffix(err.Error(), "no such value") && len(t.Refs()) == 1 && t.Refs()[0].Scope == ref.Params {
-		return "", nil
-	}
-	return s, err
+// describesOn says whether a yes/no field reads as yes in a plan (ref.ParseBool; a value known
+// only later reads as no).
+func describesOn(env *steps.Env, t ref.Template) bool {
+	b, _ := ref.ParseBool(env.Describe(t))
+	return b
 }
 
 func orDefault(s, d string) string {
@@ -247,7 +245,7 @@ func unknownOr(err error, fix string) steps.Check {
 
 // only keeps the databases named in t (comma-separated; empty keeps all) and refuses unknown names.
 func only(env *steps.Env, t ref.Template, dbs []string) ([]string, error) {
-	s, err := optText(env, t)
+	s, err := env.OptionalText(t)
 	if err != nil || strings.TrimSpace(s) == "" {
 		return dbs, err
 	}

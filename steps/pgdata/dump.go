@@ -172,7 +172,7 @@ func (d *Dump) Describe(env *steps.Env) []steps.Action {
 		{Kind: steps.ActFile, Target: "local", Text: "fsync every file and directory of " + dir + "/<db>.dir   (each file's rows counted while pg_dump wrote it; the dump is on disk before the step is done)"},
 		{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: "-- under the same snapshot: each plain table's indexes and keys, for the restore to build as the table lands\nSELECT pg_get_indexdef(…), pg_get_constraintdef(…) FROM pg_index …"},
 		{Kind: steps.ActExec, Target: "local", Text: "pg_restore --list " + dir + "/<db>.dir   (validates the dump; row counts from its data files)"},
-		{Kind: steps.ActFile, Target: "local", Text: dir + "/" + manifestName + "   (written last, with the owner record's provenance: rows per table" + map[bool]string{true: " and checksums", false: ""}[env.Describe(d.Checksums) == "true"] + ")"},
+		{Kind: steps.ActFile, Target: "local", Text: dir + "/" + manifestName + "   (written last, with the owner record's provenance: rows per table" + map[bool]string{true: " and checksums", false: ""}[describesOn(env, d.Checksums)] + ")"},
 	}...)
 }
 
@@ -239,7 +239,7 @@ func (d *Dump) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error)
 	if err := checkCompress(z); err != nil {
 		return nil, err
 	}
-	cs, err := env.Text(d.Checksums)
+	checksums, err := env.Flag(d.Checksums)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +256,7 @@ func (d *Dump) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error)
 	m := &Manifest{Method: "dump", Provenance: &prov}
 	for i, db := range dbs {
 		env.Out.Progress(float64(i), float64(len(dbs)), "databases")
-		rec, err := d.dumpOne(ctx, env, src, dir, db, jobs, z, cs == "true")
+		rec, err := d.dumpOne(ctx, env, src, dir, db, jobs, z, checksums)
 		if err != nil {
 			return nil, err
 		}

@@ -351,7 +351,7 @@ func (g *GlobalsRestore) missing(ctx context.Context, env *steps.Env) (dsn, []st
 	if err != nil {
 		return dsn{}, nil, nil, fmt.Errorf("globals file: %w", err)
 	}
-	sid, err := optText(env, g.SourceID)
+	sid, err := env.OptionalText(g.SourceID)
 	if err != nil {
 		return dsn{}, nil, nil, err
 	}

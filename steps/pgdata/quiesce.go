@@ -47,7 +47,7 @@ func quiesceOf(env *steps.Env, t ref.Template) (QuiesceState, bool, error) {
 	if t.IsZero() {
 		return st, true, nil
 	}
-	s, err := optText(env, t)
+	s, err := env.OptionalText(t)
 	if errors.Is(err, ref.ErrUnknown) {
 		return st, false, nil
 	}

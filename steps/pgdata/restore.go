@@ -65,7 +65,7 @@ func (r *Restore) state(ctx context.Context, env *steps.Env) (dsn, *Manifest, ma
 	if err != nil {
 		return dsn{}, nil, nil, fmt.Errorf("no complete dump in %s: %w", dir, err)
 	}
-	sid, err := optText(env, r.SourceID)
+	sid, err := env.OptionalText(r.SourceID)
 	if err != nil {
 		return dsn{}, nil, nil, err
 	}

@@ -38,7 +38,7 @@ func (s Server) given() bool {
 // Describe lists the queries and says what the reference is.
 func (v *VerifyRows) Describe(env *steps.Env) []steps.Action {
 	man := env.Describe(v.Dir) + "/" + manifestName
-	q := "SELECT count(*)" + map[bool]string{true: ", md5 of the rows in order", false: ""}[env.Describe(v.Checksums) == "true"] + " FROM <each table>"
+	q := "SELECT count(*)" + map[bool]string{true: ", md5 of the rows in order", false: ""}[describesOn(env, v.Checksums)] + " FROM <each table>"
 	if v.Source.given() {
 		return []steps.Action{
 			{Kind: steps.ActSQL, Target: v.Source.describe(env), Text: provenanceSQL + "\n-- must be the server " + man + " was taken from by this run" + sourceWords(env, v.SourceID)},
@@ -130,14 +130,14 @@ func (v *VerifyRows) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, 
 	if err != nil {
 		return nil, fmt.Errorf("no complete dump or copy record in %s: %w", dir, err)
 	}
-	sid, err := optText(env, v.SourceID)
+	sid, err := env.OptionalText(v.SourceID)
 	if err != nil {
 		return nil, err
 	}
 	if err := boundTo("the manifest in "+dir, dir, m.Provenance, env.RunID, sid); err != nil {
 		return nil, err
 	}
-	cs, err := optText(env, v.Checksums)
+	checksums, err := env.Flag(v.Checksums)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func (v *VerifyRows) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, 
 	var tables int
 	var rows int64
 	for _, db := range m.Databases {
-		sums := cs == "true" || db.Checksums != nil
+		sums := checksums || db.Checksums != nil
 		man := side{name: "the manifest", rows: db.Rows, sums: db.Checksums}
 		t, err := count(ctx, tgt, "the target", db.Name, sums)
 		if err != nil {
@@ -206,7 +206,7 @@ func (v *VerifyRows) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, 
 		how = "on the target and in the manifest (the reference: the source was deleted before the restore; the manifest is bound to " + m.Provenance.Source.Label + " by its provenance)"
 	}
 	checked := ""
-	if cs == "true" || (len(m.Databases) > 0 && m.Databases[0].Checksums != nil) {
+	if checksums || (len(m.Databases) > 0 && m.Databases[0].Checksums != nil) {
 		checked = ", checksums equal"
 	}
 	env.Info(fmt.Sprintf("all %d tables in %d databases match %s: %d rows%s", tables, len(m.Databases), how, rows, checked))

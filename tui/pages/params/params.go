@@ -15,6 +15,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/cairn-runbooks/cairn/internal/lookup"
+	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/runbooks"
 	"github.com/cairn-runbooks/cairn/tui/common"
 	"github.com/cairn-runbooks/cairn/tui/components/header"
@@ -46,7 +47,7 @@ func New(c *common.Common, rb *runbooks.Runbook, prefill map[string]string, targ
 			v = p.Default.Raw
 		}
 		if p.Type == runbooks.TBool {
-			b, _ := strconv.ParseBool(v)
+			b, _ := ref.ParseBool(v)
 			m.bools[p.Name] = &b
 			continue
 		}
