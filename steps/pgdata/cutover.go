@@ -174,7 +174,7 @@ func (c *Cutover) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 		return nil, fmt.Errorf("%s — %s", ch.Reason, ch.Fix)
 	}
 	checksums := false
-	if s, err := optText(env, c.Checksums); err == nil {
+	if s, err := env.OptionalText(c.Checksums); err == nil {
 		checksums = isTrueText(s)
 	}
 	if len(left) > 0 {

@@ -67,7 +67,7 @@ type replFindings struct {
 
 func (p *ReplicationPreflight) read(ctx context.Context, env *steps.Env) (replFindings, error) {
 	var f replFindings
-	if k, err := optText(env, p.KeepIdentifier); err == nil && isTrueText(k) {
+	if k, err := env.OptionalText(p.KeepIdentifier); err == nil && isTrueText(k) {
 		f.refusals = append(f.refusals, "keep-identifier=true: the replicate strategy keeps the source running until the swap, so the new instance cannot take its identifier before")
 		f.fixes = append(f.fixes, "run without keep-identifier (the names are swapped at the cut-over)")
 	}

@@ -38,7 +38,7 @@ func (w *ReplicationWait) Describe(env *steps.Env) []steps.Action {
 }
 
 func intOf(env *steps.Env, t ref.Template, def int64) (int64, error) {
-	s, err := optText(env, t)
+	s, err := env.OptionalText(t)
 	if err != nil || strings.TrimSpace(s) == "" {
 		return def, err
 	}
