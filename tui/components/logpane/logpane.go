@@ -5,7 +5,6 @@ package logpane
 import (
 	"strings"
 
-	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -99,22 +98,8 @@ func (m *Model) sync() {
 
 // Update scrolls on the pane's keys; it reports whether the key was used.
 func (m *Model) Update(msg tea.KeyPressMsg) bool {
-	k := m.c.Keys
 	m.sync()
-	switch {
-	case key.Matches(msg, k.Up):
-		m.vp.ScrollUp(1)
-	case key.Matches(msg, k.Down):
-		m.vp.ScrollDown(1)
-	case key.Matches(msg, k.PageUp):
-		m.vp.PageUp()
-	case key.Matches(msg, k.PageDown):
-		m.vp.PageDown()
-	case key.Matches(msg, k.Top):
-		m.vp.GotoTop()
-	case key.Matches(msg, k.Bottom):
-		m.vp.GotoBottom()
-	default:
+	if !m.c.Keys.Scroll(&m.vp, msg) {
 		return false
 	}
 	m.follow = m.vp.AtBottom()
