@@ -77,6 +77,11 @@ func TestTimelineLive(t *testing.T) {
 			if strings.Contains(s, "line 30") {
 				t.Fatalf("the output pane is still there with the timeline open:\n%s", s)
 			}
+			for _, l := range strings.Split(s, "\n") {
+				if n := len([]rune(l)); n > sz.w {
+					t.Fatalf("a line of %d columns on a %d-column terminal: %q", n, sz.w, l)
+				}
+			}
 			goldenAs(t, "copying", s)
 
 			f.emit(80, events.Event{Type: events.StepVerified, Step: "copy", Elapsed: 36 * time.Second})

@@ -76,7 +76,7 @@ func Chart(t, before *Timeline, w, h int, focus string, st Style) []string {
 	body := len(rows) * per
 	first, last := 0, len(rows)
 	if h > 0 && body+2 > h {
-		fit := max((h-2)/per, 1)
+		fit := max((h-3)/per, 1) // the axis, the legend and the line that says which steps show
 		at := focusRow(rows, focus)
 		first = min(max(at-fit/2, 0), len(rows)-fit)
 		last = first + fit

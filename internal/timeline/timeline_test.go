@@ -2,6 +2,7 @@ package timeline_test
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,5 +139,31 @@ func golden(t *testing.T, name, got string) {
 	}
 	if string(want) != got {
 		t.Fatalf("%s differs from %s (go test -update rewrites it):\n%s", name, p, got)
+	}
+}
+
+// Twenty-five steps in twelve lines: the chart keeps the step in flight in view, says which steps
+// it shows, and every line is exactly as wide as asked.
+func TestChartFitsAroundTheCurrentStep(t *testing.T) {
+	var steps []events.StepInfo
+	for i := range 25 {
+		steps = append(steps, events.StepInfo{ID: fmt.Sprintf("s%02d", i+1), Title: fmt.Sprintf("Step number %d", i+1)})
+	}
+	evs := []events.Event{{Type: events.RunStarted, Time: night, Run: &events.RunInfo{ID: "r-1", Runbook: "rb", Steps: steps}}}
+	for i := range 18 {
+		evs = append(evs,
+			events.Event{Type: events.StepChecking, Step: steps[i].ID, Time: night.Add(time.Duration(i) * time.Minute)},
+			events.Event{Type: events.StepVerified, Step: steps[i].ID, Time: night.Add(time.Duration(i)*time.Minute + 50*time.Second)})
+	}
+	evs = append(evs, events.Event{Type: events.StepChecking, Step: "s19", Time: night.Add(18 * time.Minute)})
+	lines := timeline.Chart(timeline.Build(evs).At(night.Add(19*time.Minute)), nil, 80, 12, "", timeline.Style{})
+	all := strings.Join(lines, "\n")
+	if len(lines) > 12 || !strings.Contains(all, "Step number 19") || !strings.Contains(all, "of 25") {
+		t.Fatalf("%d lines, want ≤ 12 with step 19 and which steps are shown:\n%s", len(lines), all)
+	}
+	for _, l := range lines {
+		if n := len([]rune(l)); n != 80 {
+			t.Fatalf("a line of %d columns, want 80: %q", n, l)
+		}
 	}
 }
