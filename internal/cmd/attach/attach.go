@@ -11,32 +11,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// AttachOptions are what `cairn attach` was given.
-type AttachOptions struct {
-	// Factory opens the view.
-	Factory *cmdutil.Factory
-
-	RunID string
-	NoTUI bool
-}
+// AttachOptions are what `cairn attach` was given: the run id and --no-tui.
+type AttachOptions = shared.ViewOptions
 
 // NewCmdAttach builds `cairn attach`; runF replaces attachRun in tests.
 func NewCmdAttach(f *cmdutil.Factory, runF func(context.Context, *AttachOptions) error) *cobra.Command {
-	opts := &AttachOptions{Factory: f}
-	cmd := &cobra.Command{
-		Use:   "attach <run-id>",
-		Short: "Reconnect a view to a running run (and answer its questions)",
-		Args:  cmdutil.RunIDArgs(1, false),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.RunID = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return attachRun(cmd.Context(), opts)
-		},
-	}
-	cmd.Flags().BoolVar(&opts.NoTUI, "no-tui", false, "plain lines")
-	return cmd
+	return shared.NewCmdView(f, "attach <run-id>", "Reconnect a view to a running run (and answer its questions)", runF, attachRun)
 }
 
 func attachRun(ctx context.Context, opts *AttachOptions) error {

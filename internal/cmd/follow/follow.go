@@ -11,32 +11,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// FollowOptions are what `cairn follow` was given.
-type FollowOptions struct {
-	// Factory opens the view.
-	Factory *cmdutil.Factory
-
-	RunID string
-	NoTUI bool
-}
+// FollowOptions are what `cairn follow` was given: the run id and --no-tui.
+type FollowOptions = shared.ViewOptions
 
 // NewCmdFollow builds `cairn follow`; runF replaces followRun in tests.
 func NewCmdFollow(f *cmdutil.Factory, runF func(context.Context, *FollowOptions) error) *cobra.Command {
-	opts := &FollowOptions{Factory: f}
-	cmd := &cobra.Command{
-		Use:   "follow <run-id>",
-		Short: "Watch a run read-only, live (pairing: a second terminal, or over ssh)",
-		Args:  cmdutil.RunIDArgs(1, false),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.RunID = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return followRun(cmd.Context(), opts)
-		},
-	}
-	cmd.Flags().BoolVar(&opts.NoTUI, "no-tui", false, "plain lines")
-	return cmd
+	return shared.NewCmdView(f, "follow <run-id>", "Watch a run read-only, live (pairing: a second terminal, or over ssh)", runF, followRun)
 }
 
 func followRun(ctx context.Context, opts *FollowOptions) error {

@@ -11,37 +11,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// ResumeOptions are what `cairn resume` was given.
-type ResumeOptions struct {
-	// Factory starts the runner and the view.
-	Factory *cmdutil.Factory
-
-	RunID string
-	shared.RunFlags
-	TakeOver bool
-}
+// ResumeOptions are what `cairn resume` was given: the run id, the run flags, --take-over.
+type ResumeOptions = shared.RestartOptions
 
 // NewCmdResume builds `cairn resume`; runF replaces resumeRun in tests.
 func NewCmdResume(f *cmdutil.Factory, runF func(context.Context, *ResumeOptions) error) *cobra.Command {
-	opts := &ResumeOptions{Factory: f}
-	cmd := &cobra.Command{
-		Use:   "resume <run-id>",
-		Short: "Continue a run after a crash or an abort: completed steps are not repeated",
-		Args:  cmdutil.RunIDArgs(1, false),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.RunID = args[0]
-			if err := opts.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return resumeRun(cmd.Context(), opts)
-		},
-	}
-	opts.AddFlags(cmd)
-	cmd.Flags().BoolVar(&opts.TakeOver, "take-over", false, "stop the live runner of this run (a step in flight is re-checked, never repeated blindly) and drive the run yourself; recorded in the journal")
-	return cmd
+	return shared.NewCmdRestart(f, "resume <run-id>", "Continue a run after a crash or an abort: completed steps are not repeated", true, runF, resumeRun)
 }
 
 func resumeRun(ctx context.Context, opts *ResumeOptions) error {
