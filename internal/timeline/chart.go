@@ -59,7 +59,7 @@ func Chart(t, before *Timeline, w, h int, focus string, st Style) []string {
 	if hasWin {
 		span = max(span, win)
 	}
-	span = max(span, time.Minute)
+	span = max(span, 10*time.Second)
 	span += span * 6 / time.Duration(barW) // room after the last bar for the window's label
 	col := func(d time.Duration) int { return min(int(int64(d)*int64(barW)/int64(span)), barW-1) }
 	winCol := -1
@@ -152,8 +152,11 @@ func (r row) tonight(labelW, barW int, col func(time.Duration) int, winCol int, 
 		if r.prev != nil && r.prev.Started() && !r.bar.Spans[len(r.bar.Spans)-1].Open {
 			d := r.bar.Took() - r.prev.Took()
 			sign := "+"
-			if d < 0 {
+			switch {
+			case d < 0:
 				sign, d = "−", -d
+			case d.Round(time.Second) == 0:
+				sign = "±"
 			}
 			delta := sign + short(d)
 			if sign == "+" && d >= time.Minute {
@@ -228,7 +231,7 @@ func drawCells(cells []string, winCol int, paint func(string) string, st Style) 
 // axis is the scale line: offsets from the start at round steps, and the window's end.
 func axis(span time.Duration, barW, labelW, winCol int, win time.Duration, st Style) string {
 	step := time.Minute
-	for _, s := range []time.Duration{time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 6 * time.Hour} {
+	for _, s := range []time.Duration{time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 6 * time.Hour} {
 		step = s
 		if int64(span/s)*8 <= int64(barW) {
 			break
@@ -252,7 +255,7 @@ func axis(span time.Duration, barW, labelW, winCol int, win time.Duration, st St
 	text := string(line)
 	if winCol >= 0 {
 		w := []rune(text)
-		wl := string(GlyphWindow) + tick(win.Truncate(time.Minute))
+		wl := string(GlyphWindow) + tick(win.Round(time.Second))
 		at := min(winCol, barW-len([]rune(wl)))
 		copy(w[at:], []rune(wl))
 		text = apply(st.Axis, string(w[:at])) + apply(st.Window, wl) + apply(st.Axis, string(w[at+len([]rune(wl)):]))
@@ -289,11 +292,15 @@ func legend(t, before *Timeline, w int, st Style) string {
 	return out
 }
 
-// tick labels the axis: 0, 5m, 45m, 1h, 1h30.
+// tick labels the axis: 0, 30s, 5m, 45m, 1h, 1h30 (and a window's end to the second: 44m30).
 func tick(d time.Duration) string {
 	switch {
 	case d == 0:
 		return "0"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour && d%time.Minute != 0:
+		return fmt.Sprintf("%dm%02d", int(d/time.Minute), int(d%time.Minute/time.Second))
 	case d < time.Hour:
 		return fmt.Sprintf("%dm", int(d/time.Minute))
 	case d%time.Hour == 0:
