@@ -9,7 +9,7 @@ PKGS_DEBIAN += $(if $(shell command -v npm),,npm)
 MERMAID := scripts/mermaid/node_modules/.package-lock.json
 BIN := bin/cairn
 
-.PHONY: all deps build test test-short fuzz vet demo demo-sample bench bench-migrate clean lambda lambda-all
+.PHONY: all deps build test test-short fuzz vet demo demo-sample bench bench-migrate bench-downtime clean lambda lambda-all
 
 # the dblink-secret runbook's Lambda function, embedded in cairn (x86_64 for this machine; lambda-all adds arm64)
 LAMBDA_BUNDLE := steps/lambda/bundle
@@ -75,6 +75,11 @@ bench:
 
 bench-migrate: deps build
 	@./bench/migrate.sh
+
+## bench-downtime: rds-encrypt's strategies under a writer, downtime as the writer sees it (as root; not in make test)
+## DOWNTIME_FLAGS e.g. "-rows 30000,300000 -speeds fast -strategies replicate"
+bench-downtime: deps build
+	$(GO) run ./bench/downtime -cairn $(BIN) $(DOWNTIME_FLAGS)
 
 clean:
 	rm -rf bin
