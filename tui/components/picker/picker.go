@@ -244,7 +244,7 @@ func (f *Field) list(st huh.FieldStyles, inner int, line func(string) string) []
 	if len(f.choices) == 0 {
 		return []string{st.Description.Render(line("no " + string(f.lookup) + " found — type the value"))}
 	}
-	hint := "↑/↓ pick · enter takes the picked line, else what you typed"
+	hint := "enter takes the picked line (↑/↓), else what you typed"
 	if len(shown) == 0 {
 		return []string{st.Description.Render(line("none of " + string(f.lookup) + " matches — enter takes what you typed"))}
 	}

@@ -230,7 +230,11 @@ func (m *Model) Help() keymap.Help {
 	k := m.c.Keys
 	next := key.NewBinding(key.WithKeys("enter", "tab"), key.WithHelp("enter/tab", "next"))
 	prev := key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous"))
-	return keymap.Help{Short: []key.Binding{next, prev, k.Back, k.ForceQuit}}
+	short := []key.Binding{next, prev, k.Back, k.ForceQuit}
+	if _, ok := m.form.GetFocusedField().(*picker.Field); ok {
+		short = append([]key.Binding{key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "pick"))}, short...)
+	}
+	return keymap.Help{Short: short}
 }
 
 // View draws the page.
