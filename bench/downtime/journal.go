@@ -3,31 +3,45 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/journal"
 )
 
-// stepTimes sums the apply and verify times of the named steps in the one run under state.
-func stepTimes(state string, steps []string) (time.Duration, error) {
+// records reads the journal of the one run under state.
+func records(state string) ([]events.Event, error) {
 	ids, err := journal.List(state)
 	if err != nil || len(ids) != 1 {
-		return 0, fmt.Errorf("want one run in %s, have %v (%v)", state, ids, err)
+		return nil, fmt.Errorf("want one run in %s, have %v (%v)", state, ids, err)
 	}
 	run, err := journal.Open(state, ids[0])
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	recs, err := journal.ReadAll(run)
-	if err != nil {
-		return 0, err
-	}
+	return journal.ReadAll(run)
+}
+
+// stepTimes sums the apply and verify times of the named steps.
+func stepTimes(recs []events.Event, steps []string) time.Duration {
 	var d time.Duration
 	for _, e := range recs {
 		if (e.Type == events.StepApplied || e.Type == events.StepVerified) && slices.Contains(steps, e.Step) {
 			d += time.Duration(e.Elapsed)
 		}
 	}
-	return d, nil
+	return d
+}
+
+// stepSeconds reads a step's output that holds seconds ("" when the step or the output is missing).
+func stepSeconds(recs []events.Event, step, output string) (time.Duration, bool) {
+	for _, e := range recs {
+		if e.Type == events.StepApplied && e.Step == step {
+			if s, err := strconv.ParseFloat(e.Outputs[output], 64); err == nil {
+				return time.Duration(s * float64(time.Second)), true
+			}
+		}
+	}
+	return 0, false
 }

@@ -6,9 +6,13 @@ type strategy struct {
 	name string
 	// params are the -p assignments besides instance, kms-key and credentials-secret.
 	params []string
+	// confirm names the steps whose typed confirmation is the instance's name.
+	confirm []string
 	// cutover names the steps whose AWS operations are the cut-over's own (their apply and verify
 	// times, read from the journal, are what the realistic target allows besides 10 s).
 	cutover []string
+	// measured is the step whose output `seconds` is the downtime cairn measured itself, if any.
+	measured string
 }
 
 // rolesSecret holds the application roles' passwords for the strategies that cannot copy them
@@ -20,4 +24,6 @@ var strategies = []strategy{
 		cutover: []string{"rename-source", "rename-target"}},
 	{name: "logical", params: []string{"strategy=logical", "copy-method=stream", "passwords-secret=" + rolesSecret},
 		cutover: []string{"rename-source", "rename-target"}},
+	{name: "replicate", params: []string{"strategy=replicate", "passwords-secret=" + rolesSecret}, confirm: []string{"reboot"},
+		cutover: []string{"rename-source", "rename-target"}, measured: "downtime"},
 }

@@ -20,18 +20,22 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
 
 // printTable prints the results as a Markdown table, then the replicate strategy's targets.
 func printTable(w io.Writer, results []result) {
-	fmt.Fprintln(w, "| strategy | rows | speed | downtime (writer) | outages | cut-over AWS ops | whole run | committed | lost | sequence |")
-	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(w, "| strategy | rows | speed | downtime (writer) | cairn's own measure | outages | cut-over AWS ops | whole run | committed | lost | sequence |")
+	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range results {
 		if r.err != nil {
-			fmt.Fprintf(w, "| %s | %d | %s | failed: %s | | | | | | |\n", r.strategy, r.rows, r.speed, strings.ReplaceAll(firstLine(r.err.Error()), "|", "/"))
+			fmt.Fprintf(w, "| %s | %d | %s | failed: %s | | | | | | | |\n", r.strategy, r.rows, r.speed, strings.ReplaceAll(firstLine(r.err.Error()), "|", "/"))
 			continue
 		}
 		seq := "not behind"
 		if r.verdict.SequenceBehind {
 			seq = fmt.Sprintf("**behind** (%d)", r.verdict.SequenceLast)
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %d | %d | %s |\n", r.strategy, r.rows, r.speed, secs(r.downtime),
+		own := "—"
+		if r.cairnOK {
+			own = secs(r.cairn)
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %d | %d | %s |\n", r.strategy, r.rows, r.speed, secs(r.downtime), own,
 			outageList(r), secs(r.cutoverAWS), secs(r.run), r.verdict.Committed, r.verdict.Lost(), seq)
 	}
 	targets(w, results)

@@ -86,6 +86,15 @@ func (r *Record) Downtime() time.Duration {
 	return d
 }
 
+// LastOutage is the last outage (zero when there was none): after a rebuild, the cut-over's —
+// earlier ones (a reboot during the preparation, say) are not the window.
+func (r *Record) LastOutage() Outage {
+	if len(r.Outages) == 0 {
+		return Outage{}
+	}
+	return r.Outages[len(r.Outages)-1]
+}
+
 // MaxID is the highest id the writer saw committed.
 func (r *Record) MaxID() int64 {
 	var m int64
