@@ -49,7 +49,7 @@ type Cutover struct {
 
 // OutputNames declares the outputs.
 func (c *Cutover) OutputNames() []string {
-	return []string{"lsn", "tables", "rows", "sequences", "counts"}
+	return []string{"lsn", "tables", "rows", "sequences", "counts", "target-writes"}
 }
 
 // Describe lists the statements.
@@ -216,8 +216,15 @@ func (c *Cutover) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 		return nil, err
 	}
 	b, _ := json.Marshal(counts)
+	// the target's write counters now: a cut-back compares with them to list the writes made on the
+	// new instance after the cut-over (they are lost when it goes)
+	w, err := tableWrites(ctx, tgt, dbs)
+	if err != nil {
+		return nil, err
+	}
+	wb, _ := json.Marshal(w)
 	return steps.Outputs{}.Set("lsn", rec.LSN).Set("tables", strconv.Itoa(tables)).Set("rows", strconv.FormatInt(rows, 10)).
-		Set("sequences", strconv.Itoa(seqs)).Set("counts", string(b)), nil
+		Set("sequences", strconv.Itoa(seqs)).Set("counts", string(b)).Set("target-writes", string(wb)), nil
 }
 
 // catchUp waits until every slot of this run has confirmed the source's current insert position.
@@ -482,4 +489,36 @@ func (c *Cutover) Verify(ctx context.Context, env *steps.Env) error {
 // Rollback cannot resume a dropped replication.
 func (c *Cutover) Rollback(ctx context.Context, env *steps.Env) error {
 	return steps.NotReversible("the subscriptions and slots were dropped at the cut-over, so the replication cannot resume where it stopped; the cut-back gives the source its name back and lifts the quiesce")
+}
+
+// tableWrites reads every user table's write counters (inserts, updates, deletes) in each database
+// of a server, as "db" → "schema.table" → [ins, upd, del].
+func tableWrites(ctx context.Context, d dsn, dbs []string) (map[string]map[string][3]int64, error) {
+	out := map[string]map[string][3]int64{}
+	for _, db := range dbs {
+		c, err := d.connect(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := c.Query(ctx, "SELECT schemaname || '.' || relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables")
+		if err != nil {
+			c.Close(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("%s: read the write counters: %w", db, err)
+		}
+		m := map[string][3]int64{}
+		for rows.Next() {
+			var t string
+			var w [3]int64
+			if err := rows.Scan(&t, &w[0], &w[1], &w[2]); err != nil {
+				rows.Close()
+				c.Close(context.WithoutCancel(ctx))
+				return nil, err
+			}
+			m[t] = w
+		}
+		rows.Close()
+		c.Close(context.WithoutCancel(ctx))
+		out[db] = m
+	}
+	return out, nil
 }

@@ -193,5 +193,7 @@ func registerReplication(r *steps.Registry) {
 	r.Register("pg-replica-identity", "REPLICA IDENTITY FULL on the tables without a primary key or usable replica identity (confirmed; rollback puts each back)", func() steps.Step { return &ReplicaIdentity{} })
 	r.Register("pg-replicate", "publish every database FOR ALL TABLES, create its schema on the target, subscribe (copy_data) with slots named for the run", func() steps.Step { return &Replicate{} })
 	r.Register("pg-replication-wait", "wait for the initial copy and a small lag, reporting progress; stop before a slot fills the source's disk", func() steps.Step { return &ReplicationWait{} })
+	r.Register("pg-downtime", "measure the downtime: from the quiesce until the new instance answers under the name (or takes its first write)", func() steps.Step { return &Downtime{} })
+	r.Register("pg-lost-writes", "cut-back: list the tables of the new instance written after the cut-over (lost with it)", func() steps.Step { return &LostWrites{} })
 	r.Register("pg-replication-cutover", "after the quiesce: apply the source's last write, copy sequences and large objects, compare rows and schemas, drop the replication", func() steps.Step { return &Cutover{} })
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 	"github.com/cairn-runbooks/cairn/steps"
@@ -169,6 +170,18 @@ func TestReplicationKindsContract(t *testing.T) {
 		}
 	})
 
+	src.Exec(t, "postgres", "CREATE ROLE app_rw LOGIN")
+	var quiesced string
+	t.Run("the quiesce opens the window", func(t *testing.T) {
+		q := steptest.Decode(t, reg, "pg-quiesce", "source: { conn: \"${params.src}\" }\n")
+		out, err := q.Apply(ctx, runEnv(t, "quiesce"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		quiesced = out["state"].Value
+		vals["steps.quiesce.state"] = quiesced
+	})
+
 	cut := steptest.Decode(t, reg, "pg-replication-cutover", both+"checksums: \"true\"\n")
 	t.Run("pg-replication-cutover", func(t *testing.T) {
 		e := runEnv(t, "cutover")
@@ -228,6 +241,55 @@ func TestReplicationKindsContract(t *testing.T) {
 		}
 		if got := tgt.QueryInt(t, "shop", "SELECT nextval('items_id_seq')"); got != 521 {
 			t.Errorf("items' sequence on the target gives %d next, want 521", got)
+		}
+	})
+
+	var cutWrites string
+	t.Run("pg-downtime and pg-lost-writes", func(t *testing.T) {
+		out, err := cut.(steps.Observer).Observe(ctx, runEnv(t, "cutover"))
+		if err != nil || out["lsn"].Value == "" {
+			t.Fatalf("observe the cut-over: %v %v", out, err)
+		}
+		// the cut-over's own output, as the runbook passes it to the cut-back
+		w, err := cut.Apply(ctx, runEnv(t, "cutover"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cutWrites = w["target-writes"].Value
+		vals["steps.cutover.target-writes"] = cutWrites
+		dt := steptest.Decode(t, reg, "pg-downtime", "server: { conn: \"${params.tgt}\" }\nquiesce: \"${steps.quiesce.state}\"\n")
+		e := runEnv(t, "downtime")
+		steptest.RunReadOnly(t, steptest.Case{Step: dt, Env: e, Probe: probe,
+			NoLookAlike: "reads live: the server under the name counts only when its identity is not the quiesced source's"}, nil)
+		got, err := dt.Apply(ctx, e)
+		if err != nil || got["seconds"].Value == "" || strings.HasPrefix(got["seconds"].Value, "-") {
+			t.Fatalf("downtime: %v %v", got, err)
+		}
+		// the source itself under the name is not the new instance: the wait goes on
+		onSource := steptest.Decode(t, reg, "pg-downtime", "server: { conn: \"${params.src}\" }\nquiesce: \"${steps.quiesce.state}\"\n")
+		short, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if out, err := onSource.Apply(short, runEnv(t, "downtime")); err == nil {
+			t.Fatalf("the quiesced source answering under the name ended the downtime: %v", out)
+		}
+
+		lw := steptest.Decode(t, reg, "pg-lost-writes", "server: { conn: \"${params.tgt}\" }\nquiesce: \"${steps.quiesce.state}\"\nwrites: \"${steps.cutover.target-writes}\"\n")
+		tgt.Exec(t, "shop", "INSERT INTO items (name) VALUES ('after the swap 1'), ('after the swap 2'); DELETE FROM audit WHERE what = 'seed 3'")
+		steptest.RunReadOnly(t, steptest.Case{Step: lw, Env: runEnv(t, "lost"), Probe: probe,
+			NoLookAlike: "reads live: the new instance's write counters against the cut-over's"}, nil)
+		var lost []string
+		for range 50 { // the writer's statistics reach pg_stat_user_tables within a second
+			out, err := lw.Apply(ctx, runEnv(t, "lost"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lost = out["lost"].List; len(lost) == 2 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if strings.Join(lost, "; ") != "shop.public.audit: 0 inserted, 0 updated, 1 deleted; shop.public.items: 2 inserted, 0 updated, 0 deleted" {
+			t.Errorf("lost writes: %q", lost)
 		}
 	})
 
