@@ -64,7 +64,7 @@ func (c *Cutover) Describe(env *steps.Env) []steps.Action {
 		{Kind: steps.ActSQL, Target: src + " and " + tgt, Text: "-- per database, one REPEATABLE READ snapshot per side:\nSELECT count(*)" + sum + " FROM ONLY <each user table>; SELECT count(*) FROM pg_largeobject_metadata   -- every count must be equal"},
 		{Kind: steps.ActExec, Target: src + " and " + tgt, Text: "pg_dump --schema-only --no-publications --no-subscriptions <db>   -- both sides; the schemas must be the same (DDL is not replicated)"},
 		{Kind: steps.ActSQL, Target: tgt, Text: "-- per database: ALTER SUBSCRIPTION <sub> DISABLE; ALTER SUBSCRIPTION <sub> SET (slot_name = NONE); DROP SUBSCRIPTION <sub>;"},
-		{Kind: steps.ActSQL, Target: src, Text: "SELECT pg_drop_replication_slot(<each of this run's slots>); DROP PUBLICATION " + publicationName(env) + ";   -- per database"},
+		{Kind: steps.ActSQL, Target: src, Text: "SELECT pg_drop_replication_slot(<each of this run's slots>); DROP PUBLICATION " + shownName(env) + ";   -- per database"},
 	}
 }
 

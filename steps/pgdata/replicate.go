@@ -53,7 +53,7 @@ func (r *Replicate) OutputNames() []string { return []string{"databases", "slots
 
 // Describe lists the statements and commands.
 func (r *Replicate) Describe(env *steps.Env) []steps.Action {
-	src, tgt, pub := r.Source.describe(env), r.Target.describe(env), publicationName(env)
+	src, tgt, pub := r.Source.describe(env), r.Target.describe(env), shownName(env)
 	return []steps.Action{
 		{Kind: steps.ActSQL, Target: src, Text: "GRANT rds_replication TO CURRENT_USER;   -- on RDS (where the role exists), when the master is not yet a member"},
 		{Kind: steps.ActSQL, Target: src, Text: "-- per database:\nCREATE PUBLICATION " + pub + " FOR ALL TABLES;"},
@@ -425,4 +425,72 @@ func dropRunSlots(ctx context.Context, env *steps.Env, src dsn, dbs []string) er
 		}
 	}
 	return nil
+}
+
+// ReplicationDrop is the `pg-replication-drop` kind, the replicate strategy's cut-back: it drops this
+// run's subscriptions (when the target still answers), its slots and its publications on the source —
+// what the replicate step's rollback does, for a cut-back that deletes the target instead of walking
+// the run back. A slot left behind keeps WAL on the source until its disk fills. Another run's slots
+// are never touched. Check says done when no slot of this run is on the source. It cannot be rolled
+// back (a dropped slot's position is gone).
+type ReplicationDrop struct {
+	Source Server `yaml:"source"`
+	Target Server `yaml:"target"`
+}
+
+// Describe lists the statements.
+func (d *ReplicationDrop) Describe(env *steps.Env) []steps.Action {
+	return []steps.Action{
+		{Kind: steps.ActSQL, Target: d.Target.describe(env), Text: "-- per database, when the target still answers: ALTER SUBSCRIPTION <sub> DISABLE; ALTER SUBSCRIPTION <sub> SET (slot_name = NONE); DROP SUBSCRIPTION <sub>;"},
+		{Kind: steps.ActSQL, Target: d.Source.describe(env), Text: "SELECT pg_drop_replication_slot(<each slot " + shownName(env) + "_…>); DROP PUBLICATION IF EXISTS " + shownName(env) + ";   -- per database"},
+	}
+}
+
+func (d *ReplicationDrop) left(ctx context.Context, env *steps.Env) ([]string, error) {
+	src, err := d.Source.resolve(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	c, err := src.connect(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	all, err := cairnSlots(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	mine, _ := ofRun(env, all)
+	return sortedKeys(mine), nil
+}
+
+// Check says whether slots of this run are left.
+func (d *ReplicationDrop) Check(ctx context.Context, env *steps.Env) steps.Check {
+	left, err := d.left(ctx, env)
+	if err != nil {
+		return unknownOr(err, "check the source's connection and credentials")
+	}
+	if len(left) == 0 {
+		return steps.AlreadyDone("no replication slot of this run is on the source")
+	}
+	return steps.ReadyTo(steps.Delete, "drop this run's replication (%s) so no slot keeps WAL on the source", strings.Join(left, ", "))
+}
+
+// Apply drops the replication.
+func (d *ReplicationDrop) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
+	r := &Replicate{Source: d.Source, Target: d.Target}
+	return nil, r.Rollback(ctx, env)
+}
+
+// Verify proves no slot of this run is left.
+func (d *ReplicationDrop) Verify(ctx context.Context, env *steps.Env) error {
+	if left, err := d.left(ctx, env); err != nil || len(left) > 0 {
+		return &steps.VerifyError{What: "replication slots", Expected: "none of this run's", Found: fmt.Sprint(left, err)}
+	}
+	return nil
+}
+
+// Rollback cannot bring a dropped slot back.
+func (d *ReplicationDrop) Rollback(context.Context, *steps.Env) error {
+	return steps.NotReversible("a dropped replication slot's position is gone; replicate again")
 }

@@ -33,6 +33,14 @@ func runTag(env *steps.Env) string {
 
 func publicationName(env *steps.Env) string { return "cairn_" + runTag(env) }
 
+// shownName is publicationName as a plan shows it: outside a run, "cairn_<run id>".
+func shownName(env *steps.Env) string {
+	if env.RunID == "" {
+		return "cairn_<run id>"
+	}
+	return publicationName(env)
+}
+
 func slotName(env *steps.Env, dbOID uint32) string {
 	return fmt.Sprintf("cairn_%s_%d", runTag(env), dbOID)
 }
@@ -195,5 +203,6 @@ func registerReplication(r *steps.Registry) {
 	r.Register("pg-replication-wait", "wait for the initial copy and a small lag, reporting progress; stop before a slot fills the source's disk", func() steps.Step { return &ReplicationWait{} })
 	r.Register("pg-downtime", "measure the downtime: from the quiesce until the new instance answers under the name (or takes its first write)", func() steps.Step { return &Downtime{} })
 	r.Register("pg-lost-writes", "cut-back: list the tables of the new instance written after the cut-over (lost with it)", func() steps.Step { return &LostWrites{} })
+	r.Register("pg-replication-drop", "cut-back: drop this run's subscriptions, slots and publications (the target may be gone)", func() steps.Step { return &ReplicationDrop{} })
 	r.Register("pg-replication-cutover", "after the quiesce: apply the source's last write, copy sequences and large objects, compare rows and schemas, drop the replication", func() steps.Step { return &Cutover{} })
 }

@@ -313,9 +313,16 @@ func TestReplicationKindsContract(t *testing.T) {
 		if ch := rep.Check(ctx, e); ch.State == steps.Done || ch.State == steps.Ready {
 			t.Errorf("another run's slot on the source: check says %s (%s)", ch.State, ch.Reason)
 		}
-		if err := rep.Rollback(ctx, runEnv(t, "replicate")); err != nil {
-			t.Fatal(err)
+		// the cut-back's kind drops the abandoned run's slot (a later run's slot stays)
+		src.Exec(t, "postgres", "SELECT pg_create_logical_replication_slot('cairn_20261205_010000_000_cccccc_1', 'pgoutput')")
+		drop := steptest.Decode(t, reg, "pg-replication-drop", both)
+		srcSlots := func(t testing.TB) string { // the target is down: the source's slots and publications
+			return fmt.Sprint(src.QueryInt(t, "postgres", "SELECT count(*) FROM pg_replication_slots"), " slots, ",
+				src.QueryInt(t, "shop", "SELECT count(*) FROM pg_publication"), " publications")
 		}
+		steptest.Run(t, steptest.Case{Step: drop, Env: runEnv(t, "cut-drop"), Probe: srcSlots,
+			NoLookAlike: "it only removes: its done is the absence of this run's slots, and another run's slot (planted above) is never touched"})
+		src.Exec(t, "postgres", "SELECT pg_drop_replication_slot('cairn_20261205_010000_000_cccccc_1')")
 		if n := src.QueryInt(t, "postgres", "SELECT count(*) FROM pg_replication_slots"); n != 0 {
 			t.Errorf("the abandoned run's rollback left %d slots on the source", n)
 		}
