@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -133,7 +134,33 @@ func spread(left, right string, width int) string {
 // Footer draws the key help (short, or all keys with ?), with an optional status message above it.
 func Footer(c *common.Common, h *help.Model, keys keymap.Help, width int) string {
 	h.SetWidth(width - 2)
-	return c.Styles.Footer.Render(h.View(keys))
+	if !h.ShowAll {
+		return c.Styles.Footer.Render(shortHelp(h, keys.Short, width-2))
+	}
+	lines := strings.Split(h.View(keys), "\n")
+	for i, l := range lines {
+		lines[i] = ansi.Truncate(l, width-2, "…")
+	}
+	return c.Styles.Footer.Render(strings.Join(lines, "\n"))
+}
+
+// shortHelp is the one-line help in w columns. help cuts it with "…" itself, but keeps adding keys
+// once its "…" no longer fits (bubbles v2.2.1) and the line spilled over an 80-column terminal's
+// edge. Then the keys of the middle give way to a "…": the page's own first keys and the last two
+// (quit and all keys, which every page puts last) stay.
+func shortHelp(h *help.Model, keys []key.Binding, w int) string {
+	v := h.ShortHelpView(keys)
+	if lipgloss.Width(v) <= w || len(keys) < 3 {
+		return ansi.Truncate(v, w, "…")
+	}
+	more := " " + h.Styles.Ellipsis.Render(h.Ellipsis) + " "
+	tail := h.ShortHelpView(keys[len(keys)-2:])
+	for n := len(keys) - 3; n > 0; n-- {
+		if v := h.ShortHelpView(keys[:n]) + more + tail; lipgloss.Width(v) <= w {
+			return v
+		}
+	}
+	return ansi.Truncate(v, w, "…")
 }
 
 // NewHelp returns the help model styled for the background.
