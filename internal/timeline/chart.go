@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/cairn-runbooks/cairn/internal/events"
 )
 
 // Glyphs of the text chart. They read without colour (NO_COLOR, a report's code block).
@@ -135,13 +137,10 @@ func (r row) tonight(labelW, barW int, col func(time.Duration) int, winCol int, 
 	for i := range cells {
 		cells[i] = " "
 	}
-	failed := r.bar.Status == "failed"
+	failed := r.bar.Status == events.StatusFailed
 	for _, s := range r.bar.Spans {
 		g := map[Mark]rune{Work: GlyphWork, Wait: GlyphWait, Prompt: GlyphPrompt, Rollback: GlyphRollback}[s.Mark]
-		for c := col(s.From); c <= max(col(s.To), col(s.From)); c++ {
-			if s.To == s.From && c > col(s.From) {
-				break
-			}
+		for c := col(s.From); c <= col(s.To); c++ { // at least one cell, however short
 			cells[c] = string(g)
 		}
 	}

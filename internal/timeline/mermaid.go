@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/events"
 )
 
 // Mermaid writes the run as a Mermaid gantt chart (the body of a ```mermaid block, which GitHub
@@ -40,7 +42,7 @@ func Mermaid(t, before *Timeline) string {
 		n++
 		tags := "done"
 		switch {
-		case r.bar.Status == "failed":
+		case r.bar.Status == events.StatusFailed:
 			tags = "crit, done"
 		case r.bar.Spans[len(r.bar.Spans)-1].Open:
 			tags = "active"
