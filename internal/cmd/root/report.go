@@ -68,6 +68,11 @@ func writeReport(w io.Writer, run *journal.Run, recs []events.Event) {
 	if !st.Last.IsZero() && !st.Started.IsZero() {
 		fmt.Fprintf(w, "- Duration: %s\n", st.Last.Sub(st.Started).Round(time.Second))
 	}
+	for _, s := range st.Steps {
+		if d := s.Outputs["downtime"]; d != "" {
+			fmt.Fprintf(w, "- Downtime: %s (step %s: %s)\n", d, s.Info.ID, s.Info.Title)
+		}
+	}
 	if meta.Rehearsal {
 		fmt.Fprintln(w, "- Rehearsal: yes")
 	}
