@@ -2,17 +2,9 @@ package dblink_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
-	"github.com/jackc/pgx/v5"
-
-	"github.com/cairn-runbooks/cairn/internal/pgcluster"
-	"github.com/cairn-runbooks/cairn/internal/testbed"
 	"github.com/cairn-runbooks/cairn/internal/twin"
 	"github.com/cairn-runbooks/cairn/steps"
 	"github.com/cairn-runbooks/cairn/steps/all"
@@ -23,51 +15,9 @@ import (
 // contract on the twin's app-db (a real PostgreSQL cluster), judged by the test's own SQL as the
 // master user. Each works in its own database so neither sees the other's extensions.
 func TestDatabaseKindsContractOnTheTwin(t *testing.T) {
-	testbed.Require(t, "PostgreSQL server", func() error { _, err := pgcluster.Installed(); return err })
-	testbed.Require(t, "root (the twin installs its aws_lambda stand-in into PostgreSQL's extension directory)", func() error {
-		if u := os.Geteuid(); u != 0 {
-			return fmt.Errorf("running as uid %d", u)
-		}
-		return nil
-	})
 	ctx := context.Background()
-	tb := testbed.StartTwinSDK(t)
-	ca := tb.CABundle
-	rdsc := tb.RDS
-	is, err := rdsc.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(twin.DemoInstance)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := aws.ToInt32(is.DBInstances[0].Endpoint.Port)
-	// master opens the test's own connection to a database of app-db, as the master user.
-	master := func(t testing.TB, db string) *pgx.Conn {
-		t.Helper()
-		cfg, err := pgx.ParseConfig(fmt.Sprintf("host=127.0.0.1 port=%d dbname=%s sslmode=verify-full sslrootcert=%s", port, db, ca))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.User, cfg.Password = twin.DemoMaster, twin.DemoPassword
-		c, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close(context.Background()) })
-		return c
-	}
-	query := func(t testing.TB, c *pgx.Conn, sql string) string {
-		t.Helper()
-		var s string
-		if err := c.QueryRow(ctx, sql).Scan(&s); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-		return s
-	}
-	exec := func(t testing.TB, c *pgx.Conn, sql string) {
-		t.Helper()
-		if _, err := c.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	tw := startTwin(t)
+	ca, master := tw.CABundle, tw.master
 	reg := all.Registry()
 
 	t.Run("pg-extension", func(t *testing.T) {

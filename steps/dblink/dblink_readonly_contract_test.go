@@ -17,9 +17,7 @@ import (
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/jackc/pgx/v5"
 
-	"github.com/cairn-runbooks/cairn/internal/pgcluster"
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 	"github.com/cairn-runbooks/cairn/internal/twin"
 	"github.com/cairn-runbooks/cairn/runbooks"
@@ -35,58 +33,14 @@ import (
 // The "remote" is a login role on app-db itself, reached over TCP with verify-full TLS, as the
 // e2e test's remote-db is.
 func TestReadOnlyKindsOnTheTwin(t *testing.T) {
-	testbed.Require(t, "PostgreSQL server", func() error { _, err := pgcluster.Installed(); return err })
-	testbed.Require(t, "root (the twin installs its aws_lambda stand-in into PostgreSQL's extension directory)", func() error {
-		if u := os.Geteuid(); u != 0 {
-			return fmt.Errorf("running as uid %d", u)
-		}
-		return nil
-	})
 	arch := map[string]string{"amd64": "x86_64", "arm64": "arm64"}[runtime.GOARCH]
 	testbed.Require(t, "the Lambda bundle for "+arch, func() error {
 		_, err := os.Stat("../lambda/bundle/cairn-secret-lambda-" + arch + ".zip")
 		return err
 	})
 	ctx := context.Background()
-	tb := testbed.StartTwinSDK(t)
-	ca := tb.CABundle
-	rdsc := tb.RDS
-	smc := tb.SecretsManager
-	iamc := tb.IAM
-	lc := tb.Lambda
-	is, err := rdsc.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(twin.DemoInstance)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := aws.ToInt32(is.DBInstances[0].Endpoint.Port)
-	master := func(t testing.TB, db string) *pgx.Conn {
-		t.Helper()
-		cc, err := pgx.ParseConfig(fmt.Sprintf("host=127.0.0.1 port=%d dbname=%s sslmode=verify-full sslrootcert=%s", port, db, ca))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cc.User, cc.Password = twin.DemoMaster, twin.DemoPassword
-		c, err := pgx.ConnectConfig(ctx, cc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close(context.Background()) })
-		return c
-	}
-	query := func(t testing.TB, c *pgx.Conn, sql string) string {
-		t.Helper()
-		var s string
-		if err := c.QueryRow(ctx, sql).Scan(&s); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-		return s
-	}
-	exec := func(t testing.TB, c *pgx.Conn, sql string) {
-		t.Helper()
-		if _, err := c.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	tw := startTwin(t)
+	ca, rdsc, smc, iamc, lc, port, master := tw.CABundle, tw.RDS, tw.SecretsManager, tw.IAM, tw.Lambda, tw.port, tw.master
 	secret := func(t testing.TB, name string, v map[string]any) {
 		t.Helper()
 		raw, _ := json.Marshal(v)
