@@ -54,30 +54,33 @@ func (s Server) describe(env *steps.Env) string {
 }
 
 func (s Server) resolve(ctx context.Context, env *steps.Env) (dsn, error) {
-	v := make([]string, 5)
-	for i, t := range []ref.Template{s.Region, s.Instance, s.CredentialsSecret, s.Conn, s.Password} {
-		if i == 4 && v[2] != "" {
+	var region, instance, secret, conn, password string
+	for _, f := range []struct {
+		to *string
+		t  ref.Template
+	}{{&region, s.Region}, {&instance, s.Instance}, {&secret, s.CredentialsSecret}, {&conn, s.Conn}, {&password, s.Password}} {
+		if f.to == &password && secret != "" {
 			break // the secret gives the password
 		}
-		x, err := env.OptionalText(t)
+		x, err := env.OptionalText(f.t)
 		if err != nil {
 			return dsn{}, err
 		}
-		v[i] = x
+		*f.to = x
 	}
-	d := dsn{conn: v[3], Password: v[4], Label: s.describe(env)}
-	if v[1] != "" || v[2] != "" {
-		c, err := awsstep.NewClients(ctx, env, v[0])
+	d := dsn{conn: conn, Password: password, Label: s.describe(env)}
+	if instance != "" || secret != "" {
+		c, err := awsstep.NewClients(ctx, env, region)
 		if err != nil {
 			return d, err
 		}
-		if v[1] != "" {
-			inst, ok, err := c.Instance(ctx, v[1])
+		if instance != "" {
+			inst, ok, err := c.Instance(ctx, instance)
 			if err != nil {
 				return d, err
 			}
 			if !ok {
-				return d, fmt.Errorf("instance %s does not exist", v[1])
+				return d, &instanceMissing{instance}
 			}
 			ep, err := awsstep.EndpointOf(inst)
 			if err != nil {
@@ -86,11 +89,11 @@ func (s Server) resolve(ctx context.Context, env *steps.Env) (dsn, error) {
 			d.Host, d.Port = ep.Host, ep.Port
 			d.Instance, d.ResourceID = aws.ToString(inst.DBInstanceIdentifier), aws.ToString(inst.DbiResourceId)
 			if d.CA, err = awsstep.CABundle(env); err != nil {
-				return d, fmt.Errorf("instance %s: %w", v[1], err)
+				return d, fmt.Errorf("instance %s: %w", instance, err)
 			}
 		}
-		if v[2] != "" {
-			cr, err := c.MasterCredentials(ctx, env, v[2])
+		if secret != "" {
+			cr, err := c.MasterCredentials(ctx, env, secret)
 			if err != nil {
 				return d, err
 			}
@@ -192,6 +195,18 @@ func quoteConnValue(v string) string {
 func describesOn(env *steps.Env, t ref.Template) bool {
 	b, _ := ref.ParseBool(env.Describe(t))
 	return b
+}
+
+// instanceMissing is the error of a source or target whose instance does not exist (yet, or any
+// more): a lift finds nothing to lift.
+type instanceMissing struct{ id string }
+
+func (e *instanceMissing) Error() string { return "instance " + e.id + " does not exist" }
+
+// isInstanceMissing says whether err is, or wraps, an instanceMissing.
+func isInstanceMissing(err error) bool {
+	var m *instanceMissing
+	return errors.As(err, &m)
 }
 
 func orDefault(s, d string) string {

@@ -109,7 +109,7 @@ func sortedKeys[V any](m map[string]V) []string {
 func (q *Quiesce) Check(ctx context.Context, env *steps.Env) steps.Check {
 	src, err := q.Source.resolve(ctx, env)
 	if err != nil {
-		if q.Lift && strings.Contains(err.Error(), "does not exist") {
+		if q.Lift && isInstanceMissing(err) {
 			return steps.AlreadyDone("%v: nothing to lift", err)
 		}
 		return unknownOr(err, "check the source's connection and credentials")
@@ -143,19 +143,11 @@ func (q *Quiesce) Check(ctx context.Context, env *steps.Env) steps.Check {
 
 // Apply quiesces (or lifts).
 func (q *Quiesce) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
-	src, err := q.Source.resolve(ctx, env)
-	if err != nil {
-		return nil, err
-	}
-	c, err := src.connect(ctx, "")
+	src, c, roles, err := q.open(ctx, env)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	roles, err := appRoles(ctx, c)
-	if err != nil {
-		return nil, err
-	}
 	if q.Lift {
 		return nil, q.lift(ctx, env, c, roles)
 	}
@@ -174,13 +166,40 @@ func (q *Quiesce) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 		return nil, fmt.Errorf("end application sessions: %w", err)
 	}
 	env.Info(fmt.Sprintf("blocked %s; ended %d sessions", strings.Join(sortedKeys(roles), ", "), ended))
+	outs, err := st.outputs(ctx, env, src, c, roles)
+	if err != nil {
+		return nil, err
+	}
+	env.Info("WAL position recorded: " + st.WAL + " on " + st.Source.String())
+	return outs, nil
+}
+
+// open resolves the source, connects to it and reads its application roles (name → connection
+// limit). The caller closes c.
+func (q *Quiesce) open(ctx context.Context, env *steps.Env) (src dsn, c *pgx.Conn, roles map[string]int, err error) {
+	if src, err = q.Source.resolve(ctx, env); err != nil {
+		return src, nil, nil, err
+	}
+	if c, err = src.connect(ctx, ""); err != nil {
+		return src, nil, nil, err
+	}
+	if roles, err = appRoles(ctx, c); err != nil {
+		c.Close(context.WithoutCancel(ctx))
+		return src, nil, nil, err
+	}
+	return src, c, roles, nil
+}
+
+// outputs completes the state with the WAL position and the source's identity, and gives it as the
+// step's outputs.
+func (st *QuiesceState) outputs(ctx context.Context, env *steps.Env, src dsn, c *pgx.Conn, roles map[string]int) (steps.Outputs, error) {
+	var err error
 	if st.WAL, st.Writes, err = position(ctx, src, c); err != nil {
 		return nil, err
 	}
 	if err := st.identify(ctx, env, src, c); err != nil {
 		return nil, err
 	}
-	env.Info("WAL position recorded: " + st.WAL + " on " + st.Source.String())
 	b, _ := json.Marshal(st)
 	return steps.Outputs{}.Set("state", string(b)).Set("wal-lsn", st.WAL).Set("roles", strings.Join(sortedKeys(roles), ",")), nil
 }
@@ -240,31 +259,16 @@ func (q *Quiesce) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, e
 	if q.Lift {
 		return nil, nil
 	}
-	src, err := q.Source.resolve(ctx, env)
-	if err != nil {
-		return nil, err
-	}
-	c, err := src.connect(ctx, "")
+	src, c, roles, err := q.open(ctx, env)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	roles, err := appRoles(ctx, c)
-	if err != nil {
-		return nil, err
-	}
 	st := QuiesceState{Limits: map[string]int{}}
 	for r := range roles {
 		st.Limits[r] = -1
 	}
-	if st.WAL, st.Writes, err = position(ctx, src, c); err != nil {
-		return nil, err
-	}
-	if err := st.identify(ctx, env, src, c); err != nil {
-		return nil, err
-	}
-	b, _ := json.Marshal(st)
-	return steps.Outputs{}.Set("state", string(b)).Set("wal-lsn", st.WAL).Set("roles", strings.Join(sortedKeys(roles), ",")), nil
+	return st.outputs(ctx, env, src, c, roles)
 }
 
 // identify records which source was quiesced, by which run.
