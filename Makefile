@@ -1,7 +1,7 @@
 # cairn — make demo (rehearse on a throwaway cluster / the twin), make test (the whole suite).
 SHELL := /bin/bash
 GO ?= go
-PKGS_DEBIAN := postgresql-15 postgresql-client-15 openssh-server openssh-client rsync pgbackrest cron tmux awscli pgcopydb postgresql-plpython3-15 postgresql-server-dev-15 gcc zip sudo nodejs
+PKGS_DEBIAN := postgresql-15 postgresql-client-15 openssh-server openssh-client rsync pgbackrest cron tmux awscli pgcopydb postgresql-plpython3-15 postgresql-server-dev-15 libkrb5-dev gcc zip sudo nodejs
 # npm is its own package in Debian; a nodejs from elsewhere (NodeSource) ships it and conflicts with it
 PKGS_DEBIAN += $(if $(shell command -v npm),,npm)
 # mermaid, jsdom and dompurify, pinned in package-lock.json: the tests check the report's gantt block

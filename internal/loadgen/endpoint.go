@@ -13,7 +13,8 @@ import (
 // Endpoint asks RDS once for instance's endpoint — on RDS a DNS name made from the identifier, on
 // the twin a port that follows the name — and returns a connection string for it, as user on db.
 // The writer keeps using it whatever happens to the instance behind it, as an application keeps
-// its configured host name.
+// its configured host name. It uses TLS (sslmode=require), as RDS for PostgreSQL 15 requires by default
+// (rds.force_ssl=1).
 func Endpoint(ctx context.Context, rds *awsrds.Client, instance, db, user, password string) (string, error) {
 	out, err := rds.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(instance)})
 	if err != nil {
@@ -23,7 +24,7 @@ func Endpoint(ctx context.Context, rds *awsrds.Client, instance, db, user, passw
 		return "", fmt.Errorf("endpoint of %s: the instance has no endpoint yet", instance)
 	}
 	ep := out.DBInstances[0].Endpoint
-	return fmt.Sprintf("host=%s port=%d dbname=%s user=%s password=%s sslmode=disable connect_timeout=5",
+	return fmt.Sprintf("host=%s port=%d dbname=%s user=%s password=%s sslmode=require connect_timeout=5",
 		pgcluster.QuoteValue(aws.ToString(ep.Address)), aws.ToInt32(ep.Port), pgcluster.QuoteValue(db),
 		pgcluster.QuoteValue(user), pgcluster.QuoteValue(password)), nil
 }

@@ -30,10 +30,13 @@ func TestFidelity(t *testing.T) {
 	defer cancel()
 	pw := "fidelity-pass-1"
 	inst := createInstance(t, ctx, c, "fid-db", pw, nil)
+	// As a client of RDS for PostgreSQL 15 connects (rds.force_ssl is 1): TLS verified against the CA.
+	tls := "sslmode=verify-full sslrootcert=" + pgcluster.QuoteValue(s.CABundle())
 	dsn := func(db string) string {
-		return fmt.Sprintf("host=%s port=%d dbname=%s user=master password=%s sslmode=disable",
-			*inst.Endpoint.Address, *inst.Endpoint.Port, db, pgcluster.QuoteValue(pw))
+		return fmt.Sprintf("host=%s port=%d dbname=%s user=master password=%s %s",
+			*inst.Endpoint.Address, *inst.Endpoint.Port, db, pgcluster.QuoteValue(pw), tls)
 	}
+	plain := func(db string) string { return strings.Replace(dsn(db), tls, "sslmode=disable", 1) }
 
 	t.Run("master sees", func(t *testing.T) {
 		conn, err := pgx.Connect(ctx, dsn("postgres"))
@@ -91,8 +94,14 @@ func TestFidelity(t *testing.T) {
 		var ssl, preload string
 		if err := conn.QueryRow(ctx, "SELECT current_setting('rds.force_ssl'), current_setting('shared_preload_libraries')").Scan(&ssl, &preload); err != nil {
 			t.Errorf("rds.force_ssl: %v", err)
-		} else if ssl != "0" || !strings.Contains(preload, "pg_stat_statements") {
-			t.Errorf("rds.force_ssl = %q, shared_preload_libraries = %q", ssl, preload)
+		} else if ssl != "1" || !strings.Contains(preload, "pg_stat_statements") {
+			t.Errorf("rds.force_ssl = %q, shared_preload_libraries = %q; want 1 (RDS for PostgreSQL 15's default) and pg_stat_statements", ssl, preload)
+		}
+		if c, err := pgx.Connect(ctx, plain("postgres")); err == nil {
+			c.Close(context.Background())
+			t.Error("a connection without TLS got in while rds.force_ssl is 1")
+		} else if !strings.Contains(err.Error(), "no encryption") {
+			t.Errorf("a connection without TLS: %v, want RDS's pg_hba refusal (no encryption)", err)
 		}
 		// The master is still no superuser: an untrusted language stays out of reach.
 		if _, err := conn.Exec(ctx, "CREATE EXTENSION plpython3u"); err == nil || !strings.Contains(err.Error(), "permission denied") {
@@ -224,6 +233,23 @@ func TestFidelity(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close(context.Background())
+		// rds.force_ssl is dynamic: 0 in the instance's group lets a plain connection in at once.
+		if _, err := c.rds.ModifyDBParameterGroup(ctx, &awsrds.ModifyDBParameterGroupInput{DBParameterGroupName: aws.String("fid-logical"),
+			Parameters: []rdstypes.Parameter{{ParameterName: aws.String("rds.force_ssl"), ParameterValue: aws.String("0"), ApplyMethod: rdstypes.ApplyMethodImmediate}}}); err != nil {
+			t.Fatal(err)
+		}
+		// As on RDS, an immediate change reaches the server shortly after the call answers.
+		for {
+			c, err := pgx.Connect(ctx, plain("postgres"))
+			if err == nil {
+				c.Close(context.Background())
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("without TLS after rds.force_ssl=0: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		var logical, senders, slots string
 		if err := conn.QueryRow(ctx, "SELECT current_setting('wal_level'), current_setting('max_wal_senders'), current_setting('max_replication_slots')").Scan(&logical, &senders, &slots); err != nil {
 			t.Fatal(err)
@@ -245,8 +271,8 @@ func TestFidelity(t *testing.T) {
 			t.Fatal(err)
 		}
 		pitr = waitAvailable(t, ctx, c, "fid-pitr")
-		pconn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d dbname=postgres user=master password=%s sslmode=disable",
-			*pitr.Endpoint.Address, *pitr.Endpoint.Port, pgcluster.QuoteValue(pw)))
+		pconn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d dbname=postgres user=master password=%s %s",
+			*pitr.Endpoint.Address, *pitr.Endpoint.Port, pgcluster.QuoteValue(pw), tls))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,8 +307,8 @@ func TestFidelity(t *testing.T) {
 			t.Skip("needs fid-db rebooted with rds.logical_replication=1 and its point-in-time restore")
 		}
 		pitrDSN := func(user, password string) string {
-			return fmt.Sprintf("host=%s port=%d dbname=postgres user=%s password=%s sslmode=disable",
-				*pitr.Endpoint.Address, *pitr.Endpoint.Port, user, pgcluster.QuoteValue(password))
+			return fmt.Sprintf("host=%s port=%d dbname=postgres user=%s password=%s %s",
+				*pitr.Endpoint.Address, *pitr.Endpoint.Port, user, pgcluster.QuoteValue(password), tls)
 		}
 		pub, sub := connectDSN(t, ctx, dsn("postgres")), connectDSN(t, ctx, pitrDSN("master", pw))
 		mustExec := func(conn *pgx.Conn, qs ...string) {
@@ -383,7 +409,10 @@ func TestFidelity(t *testing.T) {
 	cases = append(cases,
 		cliCase{args: []string{"rds", "describe-db-parameter-groups"}, want: map[string]string{"DBParameterGroups.0.DBParameterGroupName": "default.postgres15", "DBParameterGroups.1.DBParameterGroupName": "fid-logical"}},
 		cliCase{args: []string{"rds", "describe-db-parameters", "--db-parameter-group-name", "fid-logical", "--source", "user"},
-			want: map[string]string{"#Parameters": "1", "Parameters.0.ParameterName": "rds.logical_replication", "Parameters.0.ParameterValue": "1", "Parameters.0.ApplyType": "static"}},
+			want: map[string]string{"#Parameters": "2", "Parameters.0.ParameterName": "rds.force_ssl", "Parameters.0.ParameterValue": "0", "Parameters.0.ApplyType": "dynamic",
+				"Parameters.1.ParameterName": "rds.logical_replication", "Parameters.1.ParameterValue": "1", "Parameters.1.ApplyType": "static"}},
+		cliCase{args: []string{"rds", "describe-db-parameters", "--db-parameter-group-name", "default.postgres15", "--query", "Parameters[?ParameterName=='rds.force_ssl']"},
+			want: map[string]string{"0.ParameterValue": "1", "0.ApplyType": "dynamic"}},
 		cliCase{args: []string{"rds", "describe-db-parameters", "--db-parameter-group-name", "default.postgres15", "--max-records", "20"}, want: map[string]string{"#Parameters": "20", "Marker": "*"}},
 		cliCase{args: []string{"rds", "modify-db-parameter-group", "--db-parameter-group-name", "default.postgres15", "--parameters", "ParameterName=rds.logical_replication,ParameterValue=1,ApplyMethod=pending-reboot"},
 			err: "InvalidParameterValue", msg: "Cannot modify a default parameter group."},
@@ -435,7 +464,7 @@ func TestEndpointsFollowNames(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	held := fmt.Sprintf("host=%s port=%d dbname=app user=master password=%s sslmode=disable connect_timeout=5",
+	held := fmt.Sprintf("host=%s port=%d dbname=app user=master password=%s sslmode=require connect_timeout=5",
 		*old.Endpoint.Address, *old.Endpoint.Port, pgcluster.QuoteValue(pw))
 	which := func() (string, error) {
 		conn, err := pgx.Connect(ctx, held)

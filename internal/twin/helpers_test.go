@@ -112,7 +112,7 @@ func createInstance(t *testing.T, ctx context.Context, c clients, id, password s
 
 func connect(t *testing.T, ctx context.Context, inst rdstypes.DBInstance, password string) *pgx.Conn {
 	t.Helper()
-	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d dbname=app user=master password=%s sslmode=disable",
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d dbname=app user=master password=%s sslmode=require",
 		*inst.Endpoint.Address, *inst.Endpoint.Port, pgcluster.QuoteValue(password)))
 	if err != nil {
 		t.Fatalf("connect to %s: %v", *inst.DBInstanceIdentifier, err)

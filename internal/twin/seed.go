@@ -111,7 +111,7 @@ func (s *Server) seedDemo(ctx context.Context) error {
 	if rows <= 0 {
 		rows = demoRowsDefault
 	}
-	if err := loadDemo(ctx, port, rows); err != nil {
+	if err := loadDemo(ctx, port, s.tls.CABundle, rows); err != nil {
 		return err
 	}
 	secret, err := json.Marshal(map[string]any{"username": DemoMaster, "password": DemoPassword, "host": "127.0.0.1",
@@ -128,9 +128,11 @@ func (s *Server) seedDemo(ctx context.Context) error {
 	return nil
 }
 
-func connectMaster(ctx context.Context, port int, db, password string) (*pgx.Conn, error) {
-	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=127.0.0.1 port=%d dbname=%s user=%s password=%s sslmode=disable",
-		port, db, DemoMaster, pgcluster.QuoteValue(password)))
+// connectMaster logs in as the demo's master user over TLS verified against the twin's CA, as a
+// client of RDS does (rds.force_ssl is 1).
+func connectMaster(ctx context.Context, port int, caBundle, db, password string) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=127.0.0.1 port=%d dbname=%s user=%s password=%s sslmode=verify-full sslrootcert=%s",
+		port, db, DemoMaster, pgcluster.QuoteValue(password), pgcluster.QuoteValue(caBundle)))
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s as %s: %w", db, DemoMaster, err)
 	}
@@ -138,8 +140,8 @@ func connectMaster(ctx context.Context, port int, db, password string) (*pgx.Con
 }
 
 // loadDemo builds a small shop application as the master user, the way one is built on RDS.
-func loadDemo(ctx context.Context, port, rows int) error {
-	conn, err := connectMaster(ctx, port, DemoDatabase, demoCreatePassword)
+func loadDemo(ctx context.Context, port int, caBundle string, rows int) error {
+	conn, err := connectMaster(ctx, port, caBundle, DemoDatabase, demoCreatePassword)
 	if err != nil {
 		return err
 	}
@@ -197,7 +199,7 @@ func loadDemo(ctx context.Context, port, rows int) error {
 			return fmt.Errorf("seed %s: %s: %w", DemoDatabase, firstLine(q), err)
 		}
 	}
-	aconn, err := connectMaster(ctx, port, "analytics", DemoPassword)
+	aconn, err := connectMaster(ctx, port, caBundle, "analytics", DemoPassword)
 	if err != nil {
 		return err
 	}

@@ -173,6 +173,10 @@ func (s *Server) Endpoint() string {
 // Port is the port the twin listens on.
 func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
 
+// CABundle is the PEM file of the twin's CA, which every instance's certificate chains to: a
+// client's sslrootcert for sslmode=verify-full.
+func (s *Server) CABundle() string { return s.tls.CABundle }
+
 // Env is the environment that points AWS SDKs and the AWS CLI at the twin, as NAME=value lines.
 func (s *Server) Env() []string {
 	return []string{

@@ -29,7 +29,7 @@ func TestStopStart(t *testing.T) {
 	if _, err := connect(t, ctx, inst, pw).Exec(ctx, "CREATE TABLE kept AS SELECT 42 AS n"); err != nil {
 		t.Fatal(err)
 	}
-	dsn := fmt.Sprintf("host=%s port=%d dbname=app user=master password=%s sslmode=disable connect_timeout=5",
+	dsn := fmt.Sprintf("host=%s port=%d dbname=app user=master password=%s sslmode=require connect_timeout=5",
 		*inst.Endpoint.Address, *inst.Endpoint.Port, pgcluster.QuoteValue(pw))
 	status := func() string {
 		out, err := c.rds.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})

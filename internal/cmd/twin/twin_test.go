@@ -108,8 +108,8 @@ func TestTwinProcess(t *testing.T) {
 		if !strings.ContainsAny(sec.Password, `"`) || !strings.Contains(sec.Password, `'`) || !strings.Contains(sec.Password, `\`) || !strings.Contains(sec.Password, " ") {
 			t.Fatalf("demo password %q lacks one of \" ' \\ and space", sec.Password)
 		}
-		conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d dbname=%s user=%s password=%s sslmode=disable",
-			sec.Host, sec.Port, sec.Dbname, sec.Username, pgcluster.QuoteValue(sec.Password)))
+		conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d dbname=%s user=%s password=%s sslmode=verify-full sslrootcert=%s",
+			sec.Host, sec.Port, sec.Dbname, sec.Username, pgcluster.QuoteValue(sec.Password), pgcluster.QuoteValue(p.Lookup("CAIRN_TWIN_CA_BUNDLE"))))
 		if err != nil {
 			t.Fatalf("log in with the demo secret: %v", err)
 		}

@@ -263,7 +263,7 @@ func (r *rig) login(id, db, user, pw string) (*pgx.Conn, error) {
 	if !found {
 		return nil, fmt.Errorf("instance %s not found", id)
 	}
-	return pgx.Connect(context.Background(), fmt.Sprintf("host=%s port=%d dbname=%s user=%s password=%s sslmode=disable",
+	return pgx.Connect(context.Background(), fmt.Sprintf("host=%s port=%d dbname=%s user=%s password=%s sslmode=require",
 		host, port, db, pgcluster.QuoteValue(user), pgcluster.QuoteValue(pw)))
 }
 

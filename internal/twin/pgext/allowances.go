@@ -46,13 +46,13 @@ func CacheDir() (string, error) {
 }
 
 // BuildAllowances returns the absolute path of the rds_allowances library for the installed
-// PostgreSQL major version, building it with PGXS (make, gcc, postgresql-server-dev-<major>) the
-// first time into cacheDir/pgext/<hash of the source and the server version>/. Processes building at
-// once each build in their own directory and the first rename wins.
+// PostgreSQL major version, building it with PGXS (make, gcc, postgresql-server-dev-<major>,
+// libkrb5-dev) the first time into cacheDir/pgext/<hash of the source and the server version>/.
+// Processes building at once each build in their own directory and the first rename wins.
 func BuildAllowances(ctx context.Context, cacheDir string, major int) (string, error) {
 	pgConfig := filepath.Join("/usr/lib/postgresql", strconv.Itoa(major), "bin", "pg_config")
 	pkg := fmt.Sprintf("postgresql-server-dev-%d", major)
-	fix := fmt.Sprintf("run `make deps` as root (or: apt-get install %s gcc make)", pkg)
+	fix := fmt.Sprintf("run `make deps` as root (or: apt-get install %s libkrb5-dev gcc make)", pkg)
 	version, err := exec.CommandContext(ctx, pgConfig, "--version").Output()
 	if err != nil {
 		return "", fmt.Errorf("build the rds_allowances server hook: %w: %s: %v; %s", ErrBuildTools, pgConfig, err, fix)
@@ -79,6 +79,10 @@ func BuildAllowances(ctx context.Context, cacheDir string, major int) (string, e
 	}
 	if _, err := os.Stat(strings.TrimSpace(string(pgxs))); err != nil {
 		return "", fmt.Errorf("build the rds_allowances server hook: %w: %s is not installed (no %s); %s", ErrBuildTools, pkg, strings.TrimSpace(string(pgxs)), fix)
+	}
+	// The server's libpq-be.h includes GSSAPI's header (Debian builds PostgreSQL with GSSAPI).
+	if _, err := os.Stat("/usr/include/gssapi/gssapi.h"); err != nil {
+		return "", fmt.Errorf("build the rds_allowances server hook: %w: libkrb5-dev is not installed (no /usr/include/gssapi/gssapi.h); %s", ErrBuildTools, fix)
 	}
 	for _, tool := range []string{"make", "gcc"} {
 		if _, err := exec.LookPath(tool); err != nil {

@@ -4,9 +4,10 @@
 // an IAM role associated with feature Lambda, as on RDS; and the rds_allowances server hook
 // (hook/rds_allowances.c), loaded into every instance, which lets members of rds_superuser create
 // subscriptions and publications FOR ALL TABLES and members of rds_replication use replication slots
-// and logical replication connections, as on RDS. That one needs a hook, not an extension file: the
-// server checks these with hard-coded superuser() calls and the REPLICATION attribute. BuildAllowances
-// builds it with PGXS (postgresql-server-dev-<major>) into a cache directory keyed by its source.
+// and logical replication connections, as on RDS, and enforces rds.force_ssl. That one needs a hook,
+// not an extension file: the server checks these with hard-coded superuser() calls and the
+// REPLICATION attribute, and TLS only through pg_hba.conf. BuildAllowances builds it with PGXS
+// (postgresql-server-dev-<major>) into a cache directory keyed by its source.
 //
 // What it touches outside the twin's state directory: the extension files (aws_commons.control,
 // aws_commons--1.2.sql, aws_lambda.control, aws_lambda--1.0.sql) in the share/extension directory of

@@ -60,7 +60,7 @@ type paramDef struct {
 // rdsParams are RDS's own parameters for PostgreSQL that the twin knows.
 var rdsParams = []paramDef{
 	{Name: "rds.logical_replication", Description: "Enables logical decoding.", DataType: "boolean", AllowedValues: "0,1", Default: "0", Static: true, Modifiable: true},
-	{Name: "rds.force_ssl", Description: "Force SSL connections.", DataType: "boolean", AllowedValues: "0,1", Default: "0", Modifiable: true},
+	{Name: "rds.force_ssl", Description: "Force SSL connections.", DataType: "boolean", AllowedValues: "0,1", Default: "1", Modifiable: true}, // 1 from RDS for PostgreSQL 15
 	{Name: "rds.log_retention_period", Description: "Amazon RDS for PostgreSQL will delete PostgreSQL logs that are older than N minutes.", DataType: "integer", AllowedValues: "1440-10080", Default: "4320", Modifiable: true, Min: 1440, Max: 10080, HasRange: true},
 	{Name: "rds.restrict_password_commands", Description: "Restricts password-related commands to members of rds_password.", DataType: "boolean", AllowedValues: "0,1", Default: "0", Static: true, Modifiable: true},
 }

@@ -29,8 +29,8 @@ func ClusterDir(stateDir, resourceID string) string {
 }
 
 func (s *Service) settings() map[string]string {
-	// As RDS's default parameter group: pg_stat_statements preloaded, and rds.force_ssl known (0: the
-	// twin accepts plain connections; see the README).
+	// As RDS's default parameter group: pg_stat_statements preloaded, and rds.force_ssl 1 (the
+	// rds_allowances hook refuses TCP connections without TLS).
 	out := map[string]string{"wal_keep_size": "256MB", "max_connections": "50", "shared_buffers": "32MB",
 		"shared_preload_libraries": s.preload("pg_stat_statements")}
 	// RDS's own parameters at their defaults: so SHOW finds them, and ALTER SYSTEM (a parameter

@@ -23,6 +23,10 @@
  *     them create and drop replication slots and open logical replication connections, as
  *     rds_replication members can on RDS; the twin's pg_hba.conf keeps physical replication to
  *     rdsadmin.
+ *   - rds.force_ssl (0 or 1, reloadable, set by the parameter group): when 1, a TCP connection
+ *     without TLS is refused after authentication with the message RDS's pg_hba.conf gives it (no
+ *     hostssl entry, "no encryption"); Unix-socket connections, which RDS does not offer and the
+ *     twin uses internally, are not affected.
  * Any other statement passes through untouched.
  */
 #include "postgres.h"
@@ -38,12 +42,15 @@
 #include "catalog/pg_subscription.h"
 #include "commands/dbcommands.h"
 #include "fmgr.h"
+#include "libpq/auth.h"
+#include "libpq/libpq-be.h"
 #include "libpq-fe.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -52,6 +59,29 @@ PG_MODULE_MAGIC;
 void		_PG_init(void);
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
+static ClientAuthentication_hook_type prev_client_auth = NULL;
+
+/* rds.force_ssl, shown as RDS shows it: 0 or 1. */
+static int	force_ssl = 0;
+static const struct config_enum_entry force_ssl_options[] = {
+	{"0", 0, false}, {"1", 1, false},
+	{"off", 0, true}, {"on", 1, true}, {"false", 0, true}, {"true", 1, true},
+	{NULL, 0, false}
+};
+
+/* refuse_plain refuses a TCP connection without TLS while rds.force_ssl is 1. */
+static void
+refuse_plain(Port *port, int status)
+{
+	if (prev_client_auth)
+		prev_client_auth(port, status);
+	if (force_ssl == 0 || port->raddr.addr.ss_family == AF_UNIX || port->ssl_in_use)
+		return;
+	ereport(FATAL,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", no encryption",
+					port->remote_host, port->user_name, port->database_name)));
+}
 
 static void
 next_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
@@ -289,4 +319,8 @@ _PG_init(void)
 {
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = rds_process_utility;
+	DefineCustomEnumVariable("rds.force_ssl", "Force SSL connections.", NULL, &force_ssl, 0, force_ssl_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	prev_client_auth = ClientAuthentication_hook;
+	ClientAuthentication_hook = refuse_plain;
 }
