@@ -83,6 +83,7 @@ func TestFidelity(t *testing.T) {
 			"CREATE TABLE public.probe (id int PRIMARY KEY)",
 			"CREATE ROLE replicator LOGIN PASSWORD 'replicator-pass-1'",
 			"GRANT rds_replication TO replicator",
+			"ALTER ROLE replicator CONNECTION LIMIT 10 PASSWORD 'replicator-pass-1'",
 			"GRANT rds_password TO replicator",
 			"CREATE EXTENSION pg_stat_statements",
 			"SELECT count(*) FROM pg_stat_statements",

@@ -21,8 +21,10 @@
  *     after GRANT/REVOKE of a role or CREATE ROLE, every login role that has the privileges of
  *     rds_replication gets REPLICATION, and on REVOKE every one that lost them loses it. That lets
  *     them create and drop replication slots and open logical replication connections, as
- *     rds_replication members can on RDS; the twin's pg_hba.conf keeps physical replication to
- *     rdsadmin.
+ *     rds_replication members can on RDS. Stock PostgreSQL lets only a superuser ALTER a role with
+ *     REPLICATION; for a role that has it from rds_replication, an ALTER ROLE that does not name
+ *     REPLICATION runs with the attribute cleared (so the server's own checks for an ordinary role
+ *     apply: CREATEROLE, or one's own password) and it is given back after.
  *   - rds.force_ssl (0 or 1, reloadable, set by the parameter group): when 1, a TCP connection
  *     without TLS is refused after authentication with the message RDS's pg_hba.conf gives it (no
  *     hostssl entry, "no encryption"); Unix-socket connections, which RDS does not offer and the
@@ -209,6 +211,49 @@ give_publication(const char *name, Oid owner)
  * sync_replication gives REPLICATION to every non-superuser login role with the privileges of
  * rds_replication (grant) or takes it from every one without them (revoke).
  */
+/* set_replication sets roleid's REPLICATION attribute in the catalog. */
+static void
+set_replication(Relation rel, Oid roleid, bool on)
+{
+	HeapTuple	copy = SearchSysCacheCopy1(AUTHOID, ObjectIdGetDatum(roleid));
+
+	if (!HeapTupleIsValid(copy))
+		return;
+	((Form_pg_authid) GETSTRUCT(copy))->rolreplication = on;
+	CatalogTupleUpdate(rel, &copy->t_self, copy);
+	heap_freetuple(copy);
+}
+
+/* replication_is_ours: whether roleid is a non-superuser whose REPLICATION comes from rds_replication. */
+static bool
+replication_is_ours(Oid roleid)
+{
+	Oid			repl = get_role_oid("rds_replication", true);
+	HeapTuple	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(roleid));
+	bool		ours = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_authid role = (Form_pg_authid) GETSTRUCT(tup);
+
+		ours = !role->rolsuper && role->rolreplication && OidIsValid(repl) && has_privs_of_role(roleid, repl);
+		ReleaseSysCache(tup);
+	}
+	return ours;
+}
+
+/* names_replication: whether ALTER ROLE's options name REPLICATION or NOREPLICATION. */
+static bool
+names_replication(List *options)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+		if (strcmp(((DefElem *) lfirst(lc))->defname, "isreplication") == 0)
+			return true;
+	return false;
+}
+
 static void
 sync_replication(bool grant)
 {
@@ -237,15 +282,7 @@ sync_replication(bool grant)
 	}
 	table_endscan(scan);
 	foreach(lc, change)
-	{
-		HeapTuple	copy = SearchSysCacheCopy1(AUTHOID, ObjectIdGetDatum(lfirst_oid(lc)));
-
-		if (!HeapTupleIsValid(copy))
-			continue;
-		((Form_pg_authid) GETSTRUCT(copy))->rolreplication = grant;
-		CatalogTupleUpdate(rel, &copy->t_self, copy);
-		heap_freetuple(copy);
-	}
+		set_replication(rel, lfirst_oid(lc), grant);
 	table_close(rel, RowExclusiveLock);
 	if (change != NIL)
 		CommandCounterIncrement();
@@ -283,6 +320,24 @@ rds_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 				publication = pstrdup(((CreatePublicationStmt *) stmt)->pubname);
 			}
 			break;
+		case T_AlterRoleStmt:
+			{
+				AlterRoleStmt *alter = (AlterRoleStmt *) stmt;
+				Oid			target = get_rolespec_oid(alter->role, true);
+
+				if (superuser() || !OidIsValid(target) || names_replication(alter->options) || !replication_is_ours(target))
+					break;
+				{
+					Relation	rel = table_open(AuthIdRelationId, RowExclusiveLock);
+
+					set_replication(rel, target, false);
+					table_close(rel, RowExclusiveLock);
+				}
+				CommandCounterIncrement();
+				next_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+				sync_replication(true);
+				return;
+			}
 		case T_GrantRoleStmt:
 		case T_CreateRoleStmt:
 			next_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
