@@ -111,6 +111,19 @@ func Open(dir string) (*Cluster, error) {
 	return &c, nil
 }
 
+// SetSettings replaces the caller's postgresql.conf settings (Options.Settings) of a cluster, for
+// its next start or reload: a cluster made by an older program gets what the current one sets.
+func (c *Cluster) SetSettings(settings map[string]string) error {
+	acct, err := currentAccount()
+	if err != nil {
+		return fmt.Errorf("set settings of cluster in %s: %w", c.Dir, err)
+	}
+	if err := c.writeConf(acct, settings); err != nil {
+		return fmt.Errorf("set settings of cluster in %s: %w", c.Dir, err)
+	}
+	return nil
+}
+
 // save writes cluster.json.
 func (c *Cluster) save(acct account) error {
 	b, err := json.MarshalIndent(c, "", "  ")

@@ -163,6 +163,10 @@ func (s *Service) resume(ctx context.Context) error {
 			continue
 		}
 		c, err := pgcluster.Open(s.clusterDir(res))
+		if err == nil {
+			// A cluster made by an older twin gets today's settings: the rds_allowances hook, rds.force_ssl.
+			err = c.SetSettings(s.settings())
+		}
 		if err == nil && i.Status != StatusStopped {
 			err = c.Start(ctx)
 		}
