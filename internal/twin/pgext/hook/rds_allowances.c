@@ -171,46 +171,46 @@ check_conninfo(const char *conninfo)
 						   socket != NULL ? socket : "no host (the default is a Unix socket)")));
 }
 
-/* give_subscription makes owner the owner of the subscription name in this database. */
-static void
-give_subscription(const char *name, Oid owner)
-{
-	Relation	rel = table_open(SubscriptionRelationId, RowExclusiveLock);
-	HeapTuple	tup = SearchSysCacheCopy2(SUBSCRIPTIONNAME, ObjectIdGetDatum(MyDatabaseId), CStringGetDatum(name));
-	Form_pg_subscription form;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "rds_allowances: subscription \"%s\" not found after creating it", name);
-	form = (Form_pg_subscription) GETSTRUCT(tup);
-	form->subowner = owner;
-	CatalogTupleUpdate(rel, &tup->t_self, tup);
-	changeDependencyOnOwner(SubscriptionRelationId, form->oid, owner);
-	heap_freetuple(tup);
-	table_close(rel, RowExclusiveLock);
-}
-
-/* give_publication makes owner the owner of the publication name in this database. */
-static void
-give_publication(const char *name, Oid owner)
-{
-	Relation	rel = table_open(PublicationRelationId, RowExclusiveLock);
-	HeapTuple	tup = SearchSysCacheCopy1(PUBLICATIONNAME, CStringGetDatum(name));
-	Form_pg_publication form;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "rds_allowances: publication \"%s\" not found after creating it", name);
-	form = (Form_pg_publication) GETSTRUCT(tup);
-	form->pubowner = owner;
-	CatalogTupleUpdate(rel, &tup->t_self, tup);
-	changeDependencyOnOwner(PublicationRelationId, form->oid, owner);
-	heap_freetuple(tup);
-	table_close(rel, RowExclusiveLock);
-}
-
 /*
- * sync_replication gives REPLICATION to every non-superuser login role with the privileges of
- * rds_replication (grant) or takes it from every one without them (revoke).
+ * give makes owner the owner of tup, a copy of the catalog row of class classid for object objid
+ * that ownerp points into, and its dependency on its owner.
  */
+static void
+give(Oid classid, HeapTuple tup, Oid *ownerp, Oid objid, Oid owner)
+{
+	Relation	rel = table_open(classid, RowExclusiveLock);
+
+	*ownerp = owner;
+	CatalogTupleUpdate(rel, &tup->t_self, tup);
+	changeDependencyOnOwner(classid, objid, owner);
+	heap_freetuple(tup);
+	table_close(rel, RowExclusiveLock);
+}
+
+/* give_made gives the subscription or publication name, made just now, to owner. */
+static void
+give_made(bool subscription, const char *name, Oid owner)
+{
+	HeapTuple	tup = subscription
+		? SearchSysCacheCopy2(SUBSCRIPTIONNAME, ObjectIdGetDatum(MyDatabaseId), CStringGetDatum(name))
+		: SearchSysCacheCopy1(PUBLICATIONNAME, CStringGetDatum(name));
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "rds_allowances: %s \"%s\" not found after creating it", subscription ? "subscription" : "publication", name);
+	if (subscription)
+	{
+		Form_pg_subscription form = (Form_pg_subscription) GETSTRUCT(tup);
+
+		give(SubscriptionRelationId, tup, &form->subowner, form->oid, owner);
+	}
+	else
+	{
+		Form_pg_publication form = (Form_pg_publication) GETSTRUCT(tup);
+
+		give(PublicationRelationId, tup, &form->pubowner, form->oid, owner);
+	}
+}
+
 /* set_replication sets roleid's REPLICATION attribute in the catalog. */
 static void
 set_replication(Relation rel, Oid roleid, bool on)
@@ -363,10 +363,7 @@ rds_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 	}
 	PG_END_TRY();
 	CommandCounterIncrement();	/* see the object the statement just made */
-	if (subscription != NULL)
-		give_subscription(subscription, caller);
-	else
-		give_publication(publication, caller);
+	give_made(subscription != NULL, subscription != NULL ? subscription : publication, caller);
 }
 
 void
