@@ -94,6 +94,10 @@ func TestTwinProcess(t *testing.T) {
 		t.Helper()
 		endpoint := p.Endpoint
 		sm := awssm.NewFromConfig(twinsrv.AWSConfig(), func(o *awssm.Options) { o.BaseEndpoint = &endpoint })
+		list, err := sm.ListSecrets(ctx, &awssm.ListSecretsInput{})
+		if err != nil || len(list.SecretList) != 1 || aws.ToString(list.SecretList[0].Name) != twinsrv.DemoSecret {
+			t.Fatalf("ListSecrets = %+v, %v; want the demo secret %s", list, err, twinsrv.DemoSecret)
+		}
 		out, err := sm.GetSecretValue(ctx, &awssm.GetSecretValueInput{SecretId: aws.String(twinsrv.DemoSecret)})
 		if err != nil {
 			t.Fatal(err)
