@@ -2,9 +2,13 @@ package rdsencrypt_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/twin"
 )
 
@@ -44,4 +48,37 @@ func TestReplicateSwap(t *testing.T) {
 		t.Fatalf("the report does not show the downtime:\n%s", rep)
 	}
 	t.Log(strings.SplitN(rep[i:], "\n", 2)[0])
+}
+
+// Strategy replicate with cutover=external: no rename — once the cut-over is done, the engineer
+// points the application at the new instance (here: the application role writes to app-db-enc) and
+// the run ends on that first write, with the downtime measured to it.
+func TestReplicateExternalCutover(t *testing.T) {
+	r := newRig(t)
+	r.createSecret("cairn/app-db/roles", map[string]string{"app_rw": "app-rw-demo", "app_ro": "app-ro-demo"})
+	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=replicate", "cutover=external", "passwords-secret=cairn/app-db/roles", "keep-old=true")...)
+	if out, code := r.cairn(append(args, "--yes", "--confirm", "reboot="+twin.DemoInstance, "--detach")...); code != 0 {
+		t.Fatalf("detached run: exit %d\n%s", code, out)
+	}
+	run := r.runs()[0]
+	r.waitJournal(run, "the wait for the first write", func(e []events.Event) bool { return has(e, events.StepApplying, "downtime-external") })
+	_, _, _, host, port := r.instance(twin.DemoInstance + "-enc")
+	c, err := pgx.Connect(context.Background(), fmt.Sprintf("host=%s port=%d dbname=app user=app_rw password=app-rw-demo sslmode=require", host, port))
+	if err != nil {
+		t.Fatalf("the application cannot reach the new instance: %v", err)
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(context.Background(), "INSERT INTO audit.events (actor, what) VALUES ('app', 'first write on the new instance')"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitJournal(run, "the run's end", func(e []events.Event) bool { return has(e, events.RunFinished, "") })
+	rep, _ := r.cairn("report", run.ID)
+	i := strings.Index(rep, "- Downtime: ")
+	if i < 0 || !strings.Contains(rep, "succeeded") {
+		t.Fatalf("the run did not succeed with a downtime:\n%s\n%s", rep, r.runnerLog())
+	}
+	t.Log(strings.SplitN(rep[i:], "\n", 2)[0])
+	if found, enc, _, _, _ := r.instance(twin.DemoInstance); !found || enc {
+		t.Errorf("the old instance under its name: found=%v encrypted=%v, want it there, unencrypted (no rename)", found, enc)
+	}
 }
