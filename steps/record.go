@@ -1,7 +1,9 @@
 package steps
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +51,31 @@ func (e *Env) WriteRecord(area, name string, b []byte) error {
 		return err
 	}
 	return fsutil.WriteAtomic(p, b, 0o600)
+}
+
+// LoadRecord reads a JSON record into v; ok is false when there is none.
+func (e *Env) LoadRecord(area, name string, v any) (ok bool, err error) {
+	b, ok, err := e.ReadRecord(area, name)
+	if !ok || err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		p, _ := e.RecordPath(area, name)
+		return false, fmt.Errorf("record %s: %w", p, err)
+	}
+	return true, nil
+}
+
+// SaveRecord writes v as a JSON record (indented, for a person reading the work directory).
+func (e *Env) SaveRecord(area, name string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := e.WriteRecord(area, name, b); err != nil {
+		return fmt.Errorf("record original state: %w", err)
+	}
+	return nil
 }
 
 // RemoveRecord removes a record, when there is one.

@@ -45,3 +45,21 @@ func TestRecords(t *testing.T) {
 		t.Fatal("a record written without a work directory")
 	}
 }
+
+// A JSON record reads back as saved; a record that is not JSON is an error naming its file, never
+// taken for "no record".
+func TestJSONRecords(t *testing.T) {
+	env := &steps.Env{StepID: "s", WorkDir: t.TempDir()}
+	type rec struct{ Original string }
+	if err := env.SaveRecord("host", "file.json", rec{"before"}); err != nil {
+		t.Fatal(err)
+	}
+	var got rec
+	if ok, err := env.LoadRecord("host", "file.json", &got); !ok || err != nil || got.Original != "before" {
+		t.Fatalf("read back: %+v %v %v", got, ok, err)
+	}
+	env.WriteRecord("host", "file.json", []byte("{not json"))
+	if ok, err := env.LoadRecord("host", "file.json", &got); ok || err == nil {
+		t.Fatalf("a corrupt record: ok %v, err %v", ok, err)
+	}
+}

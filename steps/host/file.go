@@ -303,7 +303,7 @@ func (f *ConfigFile) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, 
 		return nil, err
 	}
 	var rec fileRecord
-	had, err := loadRecord(env, "file", &rec)
+	had, err := env.LoadRecord("host", "file.json", &rec)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +322,7 @@ func (f *ConfigFile) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, 
 	if t.exists && rec.Backup == "" && t.new != t.old {
 		rec.Backup = t.path + ".cairn.bak"
 	}
-	if err := saveRecord(env, "file", rec); err != nil {
+	if err := env.SaveRecord("host", "file.json", rec); err != nil {
 		return nil, err
 	}
 	if rec.Backup != "" {
@@ -375,7 +375,7 @@ func (f *ConfigFile) Verify(ctx context.Context, env *steps.Env) error {
 // Rollback restores the original or removes what was created.
 func (f *ConfigFile) Rollback(ctx context.Context, env *steps.Env) error {
 	var rec fileRecord
-	ok, err := loadRecord(env, "file", &rec)
+	ok, err := env.LoadRecord("host", "file.json", &rec)
 	if err != nil {
 		return err
 	}
@@ -404,6 +404,6 @@ func (f *ConfigFile) Rollback(ctx context.Context, env *steps.Env) error {
 			}
 		}
 	}
-	removeRecord(env, "file")
+	env.RemoveRecord("host", "file.json")
 	return nil
 }

@@ -426,7 +426,7 @@ func (p *PathMode) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 		return nil, err
 	}
 	var rec pathRecord
-	if _, err := loadRecord(env, "paths", &rec); err != nil {
+	if _, err := env.LoadRecord("host", "paths.json", &rec); err != nil {
 		return nil, err
 	}
 	known := map[string]bool{}
@@ -457,7 +457,7 @@ func (p *PathMode) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 			}
 		}
 	}
-	if err := saveRecord(env, "paths", rec); err != nil {
+	if err := env.SaveRecord("host", "paths.json", rec); err != nil {
 		return nil, err
 	}
 	for _, c := range chs {
@@ -504,7 +504,7 @@ func (p *PathMode) Verify(ctx context.Context, env *steps.Env) error {
 // Rollback restores the recorded originals and removes created directories.
 func (p *PathMode) Rollback(ctx context.Context, env *steps.Env) error {
 	var rec pathRecord
-	ok, err := loadRecord(env, "paths", &rec)
+	ok, err := env.LoadRecord("host", "paths.json", &rec)
 	if err != nil {
 		return err
 	}
@@ -570,7 +570,7 @@ func (p *PathMode) Rollback(ctx context.Context, env *steps.Env) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	removeRecord(env, "paths")
+	env.RemoveRecord("host", "paths.json")
 	return nil
 }
 

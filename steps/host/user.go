@@ -160,14 +160,14 @@ func (u *OSUser) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 		return nil, errors.New(problem)
 	}
 	var rec userRecord
-	if _, err := loadRecord(env, "user", &rec); err != nil {
+	if _, err := env.LoadRecord("host", "user.json", &rec); err != nil {
 		return nil, err
 	}
 	rec.Name, rec.Home = s.name, s.home
 	switch {
 	case !exists:
 		rec.CreatedUser = true
-		if err := saveRecord(env, "user", rec); err != nil {
+		if err := env.SaveRecord("host", "user.json", rec); err != nil {
 			return nil, err
 		}
 		if err := shadowTool(ctx, env, u.argv(s)...); err != nil {
@@ -175,7 +175,7 @@ func (u *OSUser) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 		}
 	case todo != "":
 		rec.CreatedHome = true
-		if err := saveRecord(env, "user", rec); err != nil {
+		if err := env.SaveRecord("host", "user.json", rec); err != nil {
 			return nil, err
 		}
 		uid, _ := lookupUID(s.name)
@@ -219,7 +219,7 @@ func (u *OSUser) Verify(ctx context.Context, env *steps.Env) error {
 // Rollback removes what this step created, and only that.
 func (u *OSUser) Rollback(ctx context.Context, env *steps.Env) error {
 	var rec userRecord
-	ok, err := loadRecord(env, "user", &rec)
+	ok, err := env.LoadRecord("host", "user.json", &rec)
 	if err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func (u *OSUser) Rollback(ctx context.Context, env *steps.Env) error {
 			return err
 		}
 	}
-	removeRecord(env, "user")
+	env.RemoveRecord("host", "user.json")
 	return nil
 }
 

@@ -238,8 +238,7 @@ func (h *HBA) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) 
 				rec.Original = prev.Original // a retried apply keeps the first original
 			}
 		}
-		b, _ := json.Marshal(rec)
-		if err := env.WriteRecord("pg", "hba.json", b); err != nil {
+		if err := env.SaveRecord("pg", "hba.json", rec); err != nil {
 			return nil, err
 		}
 		if err := fsutil.WriteAtomicAs(st.file, []byte(st.new), fsutil.FileMode(rec.Mode), rec.UID, rec.GID); err != nil {
@@ -318,17 +317,14 @@ func (h *HBA) Verify(ctx context.Context, env *steps.Env) error {
 // Rollback restores the original file (or, if someone changed the file since, removes only the
 // lines this step added), validates it and reloads.
 func (h *HBA) Rollback(ctx context.Context, env *steps.Env) error {
-	b, ok, err := env.ReadRecord("pg", "hba.json")
+	var rec hbaRecord
+	ok, err := env.LoadRecord("pg", "hba.json", &rec)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		env.Info("no record: this step did not change the hba_file")
 		return nil
-	}
-	var rec hbaRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return err
 	}
 	conn, err := h.Connect(ctx, env)
 	if err != nil {

@@ -3,7 +3,6 @@ package pg
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -230,8 +229,7 @@ func (p *PGPass) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 			st := fi.Sys().(*syscall.Stat_t)
 			rec.Mode, rec.UID, rec.GID = uint32(fi.Mode().Perm()), int(st.Uid), int(st.Gid)
 		}
-		b, _ := json.Marshal(rec)
-		if err := env.WriteRecord("pg", "pgpass.json", b); err != nil {
+		if err := env.SaveRecord("pg", "pgpass.json", rec); err != nil {
 			return nil, err
 		}
 	}
@@ -272,16 +270,13 @@ func (p *PGPass) Verify(ctx context.Context, env *steps.Env) error {
 
 // Rollback restores the file as it was.
 func (p *PGPass) Rollback(ctx context.Context, env *steps.Env) error {
-	b, ok, err := env.ReadRecord("pg", "pgpass.json")
+	var rec pgpassRecord
+	ok, err := env.LoadRecord("pg", "pgpass.json", &rec)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return nil
-	}
-	var rec pgpassRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return err
 	}
 	if rec.Existed {
 		err = fsutil.WriteAtomicAs(rec.File, rec.Original, fsutil.FileMode(rec.Mode), rec.UID, rec.GID)

@@ -399,8 +399,7 @@ func (r *Role) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error)
 			}
 		}
 	}
-	b, _ := json.Marshal(rec)
-	if err := env.WriteRecord("pg", "role.json", b); err != nil {
+	if err := env.SaveRecord("pg", "role.json", rec); err != nil {
 		return nil, err
 	}
 	tx, err := conn.Begin(ctx)
@@ -447,17 +446,14 @@ func (r *Role) Verify(ctx context.Context, env *steps.Env) error {
 
 // Rollback drops the role it created, or revokes what it granted and restores attributes.
 func (r *Role) Rollback(ctx context.Context, env *steps.Env) error {
-	b, ok, err := env.ReadRecord("pg", "role.json")
+	var rec roleRecord
+	ok, err := env.LoadRecord("pg", "role.json", &rec)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		env.Info("no record: this step changed nothing")
 		return nil
-	}
-	var rec roleRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return err
 	}
 	conn, err := r.Connect(ctx, env)
 	if err != nil {

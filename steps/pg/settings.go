@@ -200,8 +200,7 @@ func (s *Settings) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 			rec.Auto[n] = nil
 		}
 	}
-	b, _ := json.Marshal(rec)
-	if err := env.WriteRecord("pg", "settings.json", b); err != nil {
+	if err := env.SaveRecord("pg", "settings.json", rec); err != nil {
 		return nil, err
 	}
 	for _, n := range s.names() {
@@ -238,16 +237,13 @@ func (s *Settings) Verify(ctx context.Context, env *steps.Env) error {
 
 // Rollback restores the recorded values, reloads, and restarts if needed and allowed.
 func (s *Settings) Rollback(ctx context.Context, env *steps.Env) error {
-	b, ok, err := env.ReadRecord("pg", "settings.json")
+	var rec settingsRecord
+	ok, err := env.LoadRecord("pg", "settings.json", &rec)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return nil
-	}
-	var rec settingsRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return err
 	}
 	conn, err := s.Connect(ctx, env)
 	if err != nil {
