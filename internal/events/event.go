@@ -72,6 +72,9 @@ type Event struct {
 	Note     string            `json:"note,omitempty"`
 	Status   RunStatus         `json:"status,omitempty"`
 	Elapsed  Duration          `json:"elapsed,omitempty"` // how long the phase that just ended took
+	// AlreadyDone (StepVerified): the work was found in place, not done by this run, so this run's
+	// rollback does not undo it. Note says so in words, for the views.
+	AlreadyDone bool `json:"already_done,omitempty"`
 }
 
 // Actor is who did something: the person (SUDO_USER or the login name), their uid, and the host.

@@ -156,7 +156,7 @@ func (r *Runner) verify(ctx context.Context, spec *runbooks.StepSpec, key string
 	} else {
 		r.done = appendOnce(r.done, key)
 	}
-	r.emit(events.Event{Type: events.StepVerified, Step: key, Elapsed: time.Since(start), Note: note})
+	r.emit(events.Event{Type: events.StepVerified, Step: key, Elapsed: time.Since(start), Note: note, AlreadyDone: !ours})
 	r.status[key] = verified
 	return nil
 }

@@ -180,7 +180,8 @@ func (r *Runner) replay(prior []events.Event) {
 			r.status[e.Step] = applying
 		case events.StepVerified:
 			r.status[e.Step] = verified
-			if e.Note != alreadyDone {
+			// a journal written before AlreadyDone existed says it only in the note
+			if !e.AlreadyDone && e.Note != alreadyDone {
 				r.done = appendOnce(r.done, e.Step)
 			}
 		case events.StepSkipped:
@@ -200,6 +201,7 @@ func (r *Runner) replay(prior []events.Event) {
 	// list outputs journaled as lists come back as JSON? lists are journaled joined; see emitApplied.
 }
 
+// alreadyDone is the note of a step found done (events.Event.AlreadyDone), for the views.
 const alreadyDone = "already done before this run"
 
 func appendOnce(xs []string, x string) []string {
