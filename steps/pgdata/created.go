@@ -29,37 +29,53 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 // createdBy reads the record of the step env runs (in the run's private work directory).
 func createdBy(env *steps.Env) (*created, error) {
 	c := &created{DBs: map[string]uint32{}}
-	if env.WorkDir == "" {
-		return c, nil
-	}
-	c.path = filepath.Join(env.WorkDir, "pgdata-"+unsafeName.ReplaceAllString(env.StepID, "_")+"-databases.json")
-	b, err := os.ReadFile(c.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return c, nil
-	}
-	if err != nil {
+	var err error
+	if c.path, _, err = workRecord(env, "databases", "the record of the databases this run created", c); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(b, c); err != nil {
-		return nil, fmt.Errorf("the record of the databases this run created (%s): %w", c.path, err)
-	}
 	return c, nil
+}
+
+// workRecord reads the step's record named name (pgdata-<step>-<name>.json in the run's work
+// directory) into v. The path is "" outside a run (no work directory); found says whether the file
+// was there. what names the record in an error.
+func workRecord(env *steps.Env, name, what string, v any) (path string, found bool, err error) {
+	if env.WorkDir == "" {
+		return "", false, nil
+	}
+	path = filepath.Join(env.WorkDir, "pgdata-"+unsafeName.ReplaceAllString(env.StepID, "_")+"-"+name+".json")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return path, false, nil
+	}
+	if err != nil {
+		return path, false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return path, false, fmt.Errorf("%s (%s): %w", what, path, err)
+	}
+	return path, true, nil
+}
+
+// saveRecord writes a record workRecord read (nothing outside a run), durably.
+func saveRecord(path string, v any) error {
+	if path == "" {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return writeDurable(filepath.Dir(path), filepath.Base(path), b)
 }
 
 // mark records db (with its OID, or 0 before it is created).
 func (c *created) mark(db string, oid uint32) error {
 	c.DBs[db] = oid
-	if c.path == "" {
-		return nil
-	}
-	b, err := json.Marshal(c)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
-		return err
-	}
-	return writeDurable(filepath.Dir(c.path), filepath.Base(c.path), b)
+	return saveRecord(c.path, c)
 }
 
 // ours says whether the database db with oid on the target is this run's.

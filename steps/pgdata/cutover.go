@@ -3,7 +3,6 @@ package pgdata
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -80,21 +79,10 @@ type cutoverRecord struct {
 
 func cutoverRecordOf(env *steps.Env) (*cutoverRecord, bool, error) {
 	r := &cutoverRecord{}
-	if env.WorkDir != "" {
-		r.path = filepath.Join(env.WorkDir, "pgdata-"+unsafeName.ReplaceAllString(env.StepID, "_")+"-cutover.json")
-	}
-	if r.path == "" {
-		return r, false, nil
-	}
-	b, err := os.ReadFile(r.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return r, false, nil
-	}
-	if err != nil {
+	path, found, err := workRecord(env, "cutover", "the cut-over's record", r)
+	r.path = path
+	if err != nil || !found {
 		return r, false, err
-	}
-	if err := json.Unmarshal(b, r); err != nil {
-		return r, false, fmt.Errorf("the cut-over's record %s: %w", r.path, err)
 	}
 	return r, r.RunID == env.RunID, nil
 }
@@ -201,11 +189,8 @@ func (c *Cutover) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 		return nil, err
 	}
 	rec.RunID, rec.Counts, rec.At = env.RunID, counts, time.Now().UTC()
-	if rec.path != "" {
-		b, _ := json.Marshal(rec)
-		if err := writeDurable(filepath.Dir(rec.path), filepath.Base(rec.path), b); err != nil {
-			return nil, err
-		}
+	if err := saveRecord(rec.path, rec); err != nil {
+		return nil, err
 	}
 	for _, db := range dbs {
 		if err := dropSubscription(ctx, env, tgt, db, slotName(env, oids[db])); err != nil {

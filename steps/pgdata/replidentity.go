@@ -2,11 +2,7 @@ package pgdata
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -49,33 +45,14 @@ type identityRecord struct {
 
 func identityRecordOf(env *steps.Env) (*identityRecord, error) {
 	r := &identityRecord{Tables: map[string]map[string]string{}}
-	if env.WorkDir == "" {
-		return r, nil
-	}
-	r.path = filepath.Join(env.WorkDir, "pgdata-"+unsafeName.ReplaceAllString(env.StepID, "_")+"-identity.json")
-	b, err := os.ReadFile(r.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return r, nil
-	}
-	if err != nil {
+	var err error
+	if r.path, _, err = workRecord(env, "identity", "the record of the replica identities this run changed", r); err != nil {
 		return nil, err
-	}
-	if err := json.Unmarshal(b, r); err != nil {
-		return nil, fmt.Errorf("the record of the replica identities this run changed (%s): %w", r.path, err)
 	}
 	return r, nil
 }
 
-func (r *identityRecord) save() error {
-	if r.path == "" {
-		return nil
-	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	return writeDurable(filepath.Dir(r.path), filepath.Base(r.path), b)
-}
+func (r *identityRecord) save() error { return saveRecord(r.path, r) }
 
 // missing lists, per database, the tables still without a usable identity.
 func (r *ReplicaIdentity) missing(ctx context.Context, env *steps.Env) (dsn, map[string][]string, int, error) {
