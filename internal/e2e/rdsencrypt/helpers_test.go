@@ -294,15 +294,7 @@ func (r *rig) fingerprint(id string) string {
 			}
 			fmt.Fprintf(&b, "%s: %s\n", db, aws.ToString(s))
 		}
-		rows, err := c.Query(ctx, `SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables ORDER BY 1`)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		for _, tb := range tables {
+		for _, tb := range r.userTables(c) {
 			var n int64
 			var sum string
 			if err := c.QueryRow(ctx, "SELECT count(*), coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM "+tb+" t").Scan(&n, &sum); err != nil {
@@ -313,6 +305,20 @@ func (r *rig) fingerprint(id string) string {
 		c.Close(ctx)
 	}
 	return b.String()
+}
+
+// userTables lists the user tables of c's database, quoted, in order.
+func (r *rig) userTables(c *pgx.Conn) []string {
+	r.t.Helper()
+	rows, err := c.Query(context.Background(), `SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables ORDER BY 1`)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return tables
 }
 
 // createSecret stores a JSON secret in the twin.

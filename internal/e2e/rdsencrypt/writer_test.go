@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/cairn-runbooks/cairn/internal/loadgen"
 	"github.com/cairn-runbooks/cairn/internal/twin"
 )
@@ -126,15 +124,7 @@ func (r *rig) tableCounts(id string) map[string]int64 {
 		if err != nil {
 			r.t.Fatalf("log in to %s/%s: %v", id, db, err)
 		}
-		rows, err := c.Query(ctx, `SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables ORDER BY 1`)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		for _, tb := range tables {
+		for _, tb := range r.userTables(c) {
 			var n int64
 			if err := c.QueryRow(ctx, "SELECT count(*) FROM "+tb).Scan(&n); err != nil {
 				r.t.Fatal(err)
@@ -146,6 +136,23 @@ func (r *rig) tableCounts(id string) map[string]int64 {
 	return out
 }
 
+// killedUnderWriter starts the application writing through app-db's endpoint, starts the run
+// (args) and SIGKILLs its runner while step is applying, resumes it to success, waits until the
+// application writes again under the original name and returns what it saw. No step of the run
+// was applied twice.
+func (r *rig) killedUnderWriter(step string, args []string) (*appWriter, *loadgen.Record) {
+	r.t.Helper()
+	app := r.startWriter()
+	run := r.killDuring(step, 0, args...)
+	out, code := r.cairn("resume", run.ID, "--yes", "--no-tui")
+	if code != 0 || !strings.Contains(out, "SUCCEEDED") {
+		r.t.Fatalf("resume: exit %d\n%s\n%s", code, out, r.runnerLog())
+	}
+	rec := r.finish(app)
+	r.noStepRepeated(run)
+	return app, rec
+}
+
 // Strategy logical (streamed, then a swap) with the application writing through app-db's endpoint
 // all along, and the runner SIGKILLed in the cut-over while the source is being renamed away:
 // `cairn resume` finishes; every order the application saw committed is on the new, encrypted
@@ -154,15 +161,8 @@ func (r *rig) tableCounts(id string) map[string]int64 {
 func TestLogicalUnderWriterKilledInCutOver(t *testing.T) {
 	r := newRig(t)
 	r.createSecret("cairn/app-db/roles", map[string]string{"app_rw": "app-rw-demo", "app_ro": "app-ro-demo"})
-	app := r.startWriter()
 	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=logical", "copy-method=stream", "passwords-secret=cairn/app-db/roles", "keep-old=true")...)
-	run := r.killDuring("rename-source", 0, append(args, "--yes")...)
-	out, code := r.cairn("resume", run.ID, "--yes", "--no-tui")
-	if code != 0 || !strings.Contains(out, "SUCCEEDED") {
-		t.Fatalf("resume: exit %d\n%s\n%s", code, out, r.runnerLog())
-	}
-	rec := r.finish(app)
-	r.noStepRepeated(run)
+	app, rec := r.killedUnderWriter("rename-source", append(args, "--yes"))
 	if found, enc, key, _, _ := r.instance(twin.DemoInstance); !found || !enc || key != r.keyARN() {
 		t.Fatalf("%s: found=%v encrypted=%v key=%s", twin.DemoInstance, found, enc, key)
 	}
