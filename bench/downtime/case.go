@@ -40,8 +40,10 @@ type result struct {
 	// and waits), from the journal; run the whole `cairn run`.
 	cutoverAWS, run time.Duration
 	// cairn is the downtime cairn measured itself (the strategy's measuring step), when it does.
-	cairn     time.Duration
-	cairnOK   bool
+	cairn   time.Duration
+	cairnOK bool
+	// window is where the window's time went: the steps from the quiesce on, with their times.
+	window    string
 	verdict   loadgen.Verdict
 	uncertain int
 	err       error
@@ -117,6 +119,7 @@ func (c benchCase) run(ctx context.Context) (res result) {
 		return res
 	}
 	res.cutoverAWS = stepTimes(recs, c.strategy.cutover)
+	res.window = window(recs)
 	if c.strategy.measured != "" {
 		res.cairn, res.cairnOK = stepSeconds(recs, c.strategy.measured, "seconds")
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/events"
@@ -44,4 +45,29 @@ func stepSeconds(recs []events.Event, step, output string) (time.Duration, bool)
 		}
 	}
 	return 0, false
+}
+
+// window lists the steps from the quiesce on with their apply and verify times, in the order they
+// ran: where the window's time goes.
+func window(recs []events.Event) string {
+	var order []string
+	took := map[string]time.Duration{}
+	in := false
+	for _, e := range recs {
+		if e.Type == events.StepApplying && e.Step == "quiesce" {
+			in = true
+		}
+		if !in || e.Type != events.StepApplied && e.Type != events.StepVerified {
+			continue
+		}
+		if _, ok := took[e.Step]; !ok {
+			order = append(order, e.Step)
+		}
+		took[e.Step] += time.Duration(e.Elapsed)
+	}
+	var parts []string
+	for _, s := range order {
+		parts = append(parts, fmt.Sprintf("%s %.1fs", s, took[s].Seconds()))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -12,8 +12,8 @@ func (r result) line() string {
 	if r.err != nil {
 		return fmt.Sprintf("%s %d rows %s: FAILED: %v", r.strategy, r.rows, r.speed, r.err)
 	}
-	return fmt.Sprintf("%s %d rows %s: downtime %s (%d outages), cut-over AWS %s, run %s; %s",
-		r.strategy, r.rows, r.speed, secs(r.downtime), len(r.outages), secs(r.cutoverAWS), secs(r.run), r.verdict)
+	return fmt.Sprintf("%s %d rows %s: downtime %s (%d outages), cut-over AWS %s, run %s; %s\n  window: %s",
+		r.strategy, r.rows, r.speed, secs(r.downtime), len(r.outages), secs(r.cutoverAWS), secs(r.run), r.verdict, r.window)
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
