@@ -12,12 +12,15 @@ import (
 	"github.com/cairn-runbooks/cairn/internal/cmd/note"
 	"github.com/cairn-runbooks/cairn/internal/cmd/pause"
 	"github.com/cairn-runbooks/cairn/internal/cmd/pgcluster"
+	"github.com/cairn-runbooks/cairn/internal/cmd/plan"
+	"github.com/cairn-runbooks/cairn/internal/cmd/report"
 	"github.com/cairn-runbooks/cairn/internal/cmd/resume"
 	"github.com/cairn-runbooks/cairn/internal/cmd/rollback"
 	"github.com/cairn-runbooks/cairn/internal/cmd/run"
 	"github.com/cairn-runbooks/cairn/internal/cmd/runner"
 	"github.com/cairn-runbooks/cairn/internal/cmd/runs"
 	"github.com/cairn-runbooks/cairn/internal/cmd/shared"
+	"github.com/cairn-runbooks/cairn/internal/cmd/show"
 	"github.com/cairn-runbooks/cairn/internal/cmd/twin"
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
 	"github.com/spf13/cobra"
@@ -45,18 +48,17 @@ Exit statuses: 0 done · 1 error, nothing run · 2 usage · 3 run stopped on a f
 	}
 	cmdutil.AddFileFlag(cmd)
 	cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
-	files := func() []string { return cmdutil.RunbookFiles(cmd) }
 	cmd.AddCommand(
 		list.NewCmdList(f, nil),
-		newCmdShow(f, files),
-		newCmdPlan(f, files),
+		show.NewCmdShow(f, nil),
+		plan.NewCmdPlan(f, nil),
 		run.NewCmdRun(f, nil),
 		resume.NewCmdResume(f, nil),
 		rollback.NewCmdRollback(f, nil),
 		attach.NewCmdAttach(f, nil),
 		follow.NewCmdFollow(f, nil),
 		runs.NewCmdRuns(f, nil),
-		newCmdReport(f),
+		report.NewCmdReport(f, nil),
 		approve.NewCmdApprove(f, nil),
 		note.NewCmdNote(f, nil),
 		pause.NewCmdPause(f, nil),

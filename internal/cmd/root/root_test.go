@@ -16,30 +16,6 @@ func testFactory(env map[string]string) (*cmdutil.Factory, *bytes.Buffer, *bytes
 	}, &out, &errb
 }
 
-func TestListAndShowWithoutATerminal(t *testing.T) {
-	f, out, _ := testFactory(map[string]string{"CAIRN_STATE_DIR": t.TempDir()})
-	cmd := NewCmdRoot(f)
-	cmd.SetArgs([]string{"list"})
-	if err := cmd.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "sample-role         5 steps  Create an application role") {
-		t.Fatalf("list:\n%s", out)
-	}
-	out.Reset()
-	cmd = NewCmdRoot(f)
-	cmd.SetArgs([]string{"show", "sample-role"})
-	if err := cmd.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"role-password        string, required, secret, from $CAIRN_ROLE_PASSWORD", "schema               string, default ${params.role}_data", " 2. create-role",
-		"choices: pg-clusters — PostgreSQL servers running on this host, as connection strings; any other value may be typed"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("show lacks %q:\n%s", want, out)
-		}
-	}
-}
-
 func TestNoArgumentsWithoutATerminalPrintsHelp(t *testing.T) {
 	f, out, _ := testFactory(nil)
 	cmd := NewCmdRoot(f)
@@ -62,25 +38,6 @@ func TestUsageErrors(t *testing.T) {
 		if err == nil || !cmdutil.IsUsage(err) {
 			t.Errorf("%v: want a usage error, got %v", args, err)
 		}
-	}
-}
-
-func TestShowKind(t *testing.T) {
-	f, out, _ := testFactory(map[string]string{"CAIRN_STATE_DIR": t.TempDir()})
-	cmd := NewCmdRoot(f)
-	cmd.SetArgs([]string{"show", "--kind", "exec"})
-	if err := cmd.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"exec — run a command", "argv                   list of text (references allowed)", "check                  block", "    argv"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("show --kind exec lacks %q:\n%s", want, out)
-		}
-	}
-	cmd = NewCmdRoot(f)
-	cmd.SetArgs([]string{"show", "--kind", "nope"})
-	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "kinds are") {
-		t.Fatalf("unknown kind: %v", err)
 	}
 }
 

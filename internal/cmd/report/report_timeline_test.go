@@ -1,6 +1,7 @@
-package root
+package report
 
 import (
+	"github.com/cairn-runbooks/cairn/internal/cmd/cmdtest"
 	"os"
 	"strings"
 	"testing"
@@ -49,13 +50,11 @@ func TestReportTimeline(t *testing.T) {
 	rehearsal := journalRun(t, state, night.Add(-48*time.Hour), true, 20*time.Minute)
 	tonight := journalRun(t, state, night, false, 14*time.Minute)
 
-	f, out, _ := testFactory(map[string]string{"CAIRN_STATE_DIR": state})
-	cmd := NewCmdRoot(f)
-	cmd.SetArgs([]string{"report", tonight.ID})
-	if err := cmd.Execute(); err != nil {
+	env := map[string]string{"CAIRN_STATE_DIR": state}
+	md, _, err := cmdtest.Output(env, NewCmdReport, tonight.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	md := out.String()
 	for _, want := range []string{"## Timeline", "Beside rehearsal " + rehearsal.ID, "same runbook text", "```mermaid\ngantt", "section rehearsal " + rehearsal.ID, "```text", "░ rehearsal " + rehearsal.ID} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
@@ -65,17 +64,11 @@ func TestReportTimeline(t *testing.T) {
 		t.Fatalf("mermaid rejects the report: %v\n%s", err, md)
 	}
 
-	f, out, _ = testFactory(map[string]string{"CAIRN_STATE_DIR": state})
-	cmd = NewCmdRoot(f)
-	cmd.SetArgs([]string{"report", rehearsal.ID})
-	if err := cmd.Execute(); err != nil || !strings.Contains(out.String(), "No earlier rehearsal of rds-encrypt succeeded") {
+	if out, _, err := cmdtest.Output(env, NewCmdReport, rehearsal.ID); err != nil || !strings.Contains(out, "No earlier rehearsal of rds-encrypt succeeded") {
 		t.Fatalf("the first rehearsal's report: %v\n%s", err, out)
 	}
 
-	f, _, _ = testFactory(map[string]string{"CAIRN_STATE_DIR": state})
-	cmd = NewCmdRoot(f)
-	cmd.SetArgs([]string{"report", "--format", "html", "20261204-133718.123-a1b2c3"})
-	if err := cmd.Execute(); !cmdutil.IsUsage(err) || !strings.Contains(err.Error(), "use md or json") {
+	if _, _, err := cmdtest.Output(env, NewCmdReport, "--format", "html", "20261204-133718.123-a1b2c3"); !cmdutil.IsUsage(err) || !strings.Contains(err.Error(), "use md or json") {
 		t.Fatalf("--format html: %v, want a usage error before the (missing) run is looked up", err)
 	}
 }

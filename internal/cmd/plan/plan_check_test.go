@@ -1,7 +1,8 @@
-package root
+package plan
 
 import (
 	"fmt"
+	"github.com/cairn-runbooks/cairn/internal/cmd/cmdtest"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,13 +19,10 @@ func TestPlanCheckUnreachableAWS(t *testing.T) {
 	t.Setenv("AWS_MAX_ATTEMPTS", "1")
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	f, out, _ := testFactory(map[string]string{"CAIRN_STATE_DIR": t.TempDir()})
-	cmd := NewCmdRoot(f)
-	cmd.SetArgs([]string{"plan", "rds-encrypt", "-p", "instance=app-db", "-p", "kms-key=alias/cairn-demo", "--check"})
-	if err := cmd.Execute(); err != nil {
+	s, _, err := cmdtest.Output(map[string]string{"CAIRN_STATE_DIR": t.TempDir()}, NewCmdPlan, "rds-encrypt", "-p", "instance=app-db", "-p", "kms-key=alias/cairn-demo", "--check")
+	if err != nil {
 		t.Fatal(err)
 	}
-	s := out.String()
 	head := regexp.MustCompile(`(?m)^## \d+\. (\S+) — .*\n(?:   \(typed.*\n)?   check: ([a-z ]+?)(?: — (.*))?$`)
 	status := map[string]string{}
 	counts := map[string]int{}

@@ -1,4 +1,4 @@
-package root
+package report
 
 import (
 	"testing"

@@ -1,6 +1,10 @@
-package root
+// Package report is `cairn report <run-id>`: the record of a run for a change ticket, read from its
+// journal only — Markdown (status, parameters, steps, the timeline beside its rehearsal, decisions,
+// approvals and notes) or, with --format json, every record as written. It changes nothing.
+package report
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,41 +20,60 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newCmdReport(f *cmdutil.Factory) *cobra.Command {
-	var format string
+// ReportOptions are what `cairn report` was given.
+type ReportOptions struct {
+	IO       *cmdutil.IOStreams
+	StateDir string
+
+	RunID string
+	// Format is md (or markdown) or json.
+	Format string
+}
+
+// NewCmdReport builds `cairn report`; runF replaces reportRun in tests.
+func NewCmdReport(f *cmdutil.Factory, runF func(context.Context, *ReportOptions) error) *cobra.Command {
+	opts := &ReportOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "report <run-id>",
 		Short: "The record of a run for a change ticket (Markdown or JSON), notes and decisions included",
 		Args:  cmdutil.RunIDArgs(1, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "md" && format != "markdown" && format != "json" {
-				return cmdutil.FlagErrorf("--format %q: use md or json", format)
+			if opts.Format != "md" && opts.Format != "markdown" && opts.Format != "json" {
+				return cmdutil.FlagErrorf("--format %q: use md or json", opts.Format)
 			}
-			run, err := journal.Open(f.StateDir(), args[0])
-			if err != nil {
-				return err
+			opts.StateDir, opts.RunID = f.StateDir(), args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			if err := journal.Check(run, journal.ToRead); err != nil {
-				return err
-			}
-			recs, err := journal.ReadAll(run)
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				enc := json.NewEncoder(f.IO.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
-					Run     string         `json:"run"`
-					Records []events.Event `json:"records"`
-				}{run.ID, recs})
-			}
-			writeReport(f.IO.Out, run, recs)
-			return nil
+			return reportRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "md", "md | json")
+	cmd.Flags().StringVar(&opts.Format, "format", "md", "md | json")
 	return cmd
+}
+
+func reportRun(_ context.Context, opts *ReportOptions) error {
+	run, err := journal.Open(opts.StateDir, opts.RunID)
+	if err != nil {
+		return err
+	}
+	if err := journal.Check(run, journal.ToRead); err != nil {
+		return err
+	}
+	recs, err := journal.ReadAll(run)
+	if err != nil {
+		return err
+	}
+	if opts.Format == "json" {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Run     string         `json:"run"`
+			Records []events.Event `json:"records"`
+		}{run.ID, recs})
+	}
+	writeReport(opts.IO.Out, run, recs)
+	return nil
 }
 
 func writeReport(w io.Writer, run *journal.Run, recs []events.Event) {

@@ -1,6 +1,11 @@
-package root
+// Package plan is `cairn plan <runbook>`: every action a run would take — argv of commands, SQL
+// with its bound values, AWS calls — with secrets as •••• and values known only after an earlier
+// step as (known after apply); with --check, each step's read-only check against the real targets,
+// and a headline that never claims more than the checks saw. It changes nothing anywhere.
+package plan
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -15,15 +20,22 @@ import (
 	"github.com/spf13/cobra"
 )
 
-type planOptions struct {
+// PlanOptions are what `cairn plan` was given.
+type PlanOptions struct {
+	// Factory gives the environment the steps describe and check in.
+	Factory *cmdutil.Factory
+
+	Runbook string
+	// Files are the --file runbooks, loaded beside the built-in ones.
+	Files       []string
 	Params      []string
 	SecretFiles []string
 	Check       bool
-	Markdown    bool
 }
 
-func newCmdPlan(f *cmdutil.Factory, files func() []string) *cobra.Command {
-	o := &planOptions{}
+// NewCmdPlan builds `cairn plan`; runF replaces planRun in tests.
+func NewCmdPlan(f *cmdutil.Factory, runF func(context.Context, *PlanOptions) error) *cobra.Command {
+	opts := &PlanOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "plan <runbook> [-p name=value…]",
 		Short: "Show every action a run would take: commands, SQL, AWS calls",
@@ -32,38 +44,47 @@ with secrets as •••• and values known only after an earlier step as (kno
 --check also runs each step's read-only check against the real targets.`,
 		Args: cmdutil.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rb, given, err := shared.RunbookAndParams(files(), args[0], o.Params)
-			if err != nil {
-				return err
+			opts.Runbook, opts.Files = args[0], cmdutil.RunbookFiles(cmd)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			src, err := shared.Sources(f, o.SecretFiles, true)
-			if err != nil {
-				return err
-			}
-			vals, err := runbooks.Resolve(rb, given, src)
-			if err != nil {
-				return err
-			}
-			dir, err := os.MkdirTemp("", "cairn-plan-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(dir)
-			env := shared.PlanEnv(f, dir)
-			infos := runner.Describe(rb, vals, env)
-			var checks map[string]runner.PlanCheck
-			if o.Check {
-				checks = runner.CheckAll(cmd.Context(), rb, vals, env)
-			}
-			fmt.Fprintf(f.IO.Out, "Target: %s\n\n", launch.Target(cmd.Context(), f.Getenv))
-			WritePlan(f.IO.Out, rb, vals, infos, checks)
-			return nil
+			return planRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringArrayVarP(&o.Params, "param", "p", nil, "parameter `name=value` (repeatable)")
-	cmd.Flags().StringArrayVar(&o.SecretFiles, "secret-file", nil, "read secret parameter from a 0600 file: `name=path`")
-	cmd.Flags().BoolVar(&o.Check, "check", false, "also run every step's read-only check against the real targets")
+	cmd.Flags().StringArrayVarP(&opts.Params, "param", "p", nil, "parameter `name=value` (repeatable)")
+	cmd.Flags().StringArrayVar(&opts.SecretFiles, "secret-file", nil, "read secret parameter from a 0600 file: `name=path`")
+	cmd.Flags().BoolVar(&opts.Check, "check", false, "also run every step's read-only check against the real targets")
 	return cmd
+}
+
+func planRun(ctx context.Context, opts *PlanOptions) error {
+	f := opts.Factory
+	rb, given, err := shared.RunbookAndParams(opts.Files, opts.Runbook, opts.Params)
+	if err != nil {
+		return err
+	}
+	src, err := shared.Sources(f, opts.SecretFiles, true)
+	if err != nil {
+		return err
+	}
+	vals, err := runbooks.Resolve(rb, given, src)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "cairn-plan-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	env := shared.PlanEnv(f, dir)
+	infos := runner.Describe(rb, vals, env)
+	var checks map[string]runner.PlanCheck
+	if opts.Check {
+		checks = runner.CheckAll(ctx, rb, vals, env)
+	}
+	fmt.Fprintf(f.IO.Out, "Target: %s\n\n", launch.Target(ctx, f.Getenv))
+	WritePlan(f.IO.Out, rb, vals, infos, checks)
+	return nil
 }
 
 // WritePlan writes a plan as Markdown-flavoured text (readable in a terminal, pasteable in a ticket).

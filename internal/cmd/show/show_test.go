@@ -1,0 +1,70 @@
+package show
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cairn-runbooks/cairn/internal/cmd/cmdtest"
+)
+
+func TestNewCmdShow(t *testing.T) {
+	cmdtest.Table(t, NewCmdShow, func(o *ShowOptions) { o.IO = nil }, []cmdtest.Case[ShowOptions]{
+		{Name: "runbook", Argv: []string{"sample-role"}, Want: ShowOptions{Runbook: "sample-role"}},
+		{Name: "file", Argv: []string{"--file", "x.yaml", "x"}, Want: ShowOptions{Files: []string{"x.yaml"}, Runbook: "x"}},
+		{Name: "kind", Argv: []string{"--kind", "exec"}, Want: ShowOptions{Kind: "exec"}},
+		{Name: "kinds", Argv: []string{"--kinds"}, Want: ShowOptions{Kinds: true}},
+		{Name: "nothing to show", Usage: "give a runbook name, --kind <kind> or --kinds"},
+		{Name: "two runbooks", Argv: []string{"a", "b"}, Usage: "accepts at most 1 arg(s), received 2"},
+	})
+}
+
+const oneStep = `schema: 1
+name: touch-it
+title: Touch a file
+description: |
+  Touches one file.
+parameters:
+  - {name: path, required: true, help: the file}
+steps:
+  - id: touch
+    kind: exec
+    title: touch the file
+    destructive: true
+    with:
+      argv: [touch, "${params.path}"]
+`
+
+// show prints a runbook's parameters and steps exactly so; a built-in runbook names where its
+// secret comes from; an unknown kind is refused with the list of kinds.
+func TestShowRun(t *testing.T) {
+	rb := filepath.Join(t.TempDir(), "touch.yaml")
+	os.WriteFile(rb, []byte(oneStep), 0o644)
+	out, errOut, err := cmdtest.Output(nil, NewCmdShow, "--file", rb, "touch-it")
+	want := "touch-it — Touch a file\n(" + rb + ")\n\nTouches one file.\n\nParameters:\n" +
+		"  path                 string, required\n                       the file\n" +
+		"\nSteps:\n   1. touch                  touch the file (exec)  [destructive]\n"
+	if err != nil || out != want || errOut != "" {
+		t.Fatalf("show: %v\nstdout %q\nwant   %q\nstderr %q", err, out, want, errOut)
+	}
+	out, _, err = cmdtest.Output(nil, NewCmdShow, "sample-role")
+	for _, want := range []string{"role-password        string, required, secret, from $CAIRN_ROLE_PASSWORD", "schema               string, default ${params.role}_data", " 2. create-role"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("show sample-role lacks %q (%v):\n%s", want, err, out)
+		}
+	}
+}
+
+func TestShowKind(t *testing.T) {
+	out, _, err := cmdtest.Output(nil, NewCmdShow, "--kind", "exec")
+	for _, want := range []string{"exec — run a command", "argv                   list of text (references allowed)", "check                  block", "    argv"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("show --kind exec lacks %q (%v):\n%s", want, err, out)
+		}
+	}
+	out, errOut, err := cmdtest.Output(nil, NewCmdShow, "--kind", "nope")
+	if err == nil || !strings.HasPrefix(err.Error(), `no step kind "nope": kinds are `) || !strings.Contains(err.Error(), "exec") || out != "" || errOut != "" {
+		t.Fatalf("unknown kind: %v, stdout %q, stderr %q", err, out, errOut)
+	}
+}
