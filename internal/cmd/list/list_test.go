@@ -1,8 +1,6 @@
 package list
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,23 +15,10 @@ func TestNewCmdList(t *testing.T) {
 	})
 }
 
-const oneStep = `schema: 1
-name: touch-it
-title: Touch a file
-steps:
-  - id: touch
-    kind: exec
-    title: touch the file
-    with:
-      argv: [touch, /tmp/x]
-`
-
 // A runbook given with --file is listed beside the built-in ones, one line each; a file that does
 // not load lists nothing and says which file.
 func TestListRun(t *testing.T) {
-	dir := t.TempDir()
-	rb := filepath.Join(dir, "touch.yaml")
-	os.WriteFile(rb, []byte(oneStep), 0o644)
+	rb := cmdtest.RunbookFile(t, cmdtest.TouchIt)
 	out, errOut, err := cmdtest.Output(nil, NewCmdList, "--file", rb)
 	if err != nil || errOut != "" {
 		t.Fatalf("list: %v, stderr %q", err, errOut)
@@ -42,8 +27,7 @@ func TestListRun(t *testing.T) {
 	if !strings.Contains(out, "\ntouch-it            1 steps  Touch a file\n") || !strings.HasPrefix(out, "dblink-secret ") || len(lines) < 6 {
 		t.Fatalf("list:\n%s", out)
 	}
-	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("schema: 1\nname: [\n"), 0o644)
+	bad := cmdtest.RunbookFile(t, "schema: 1\nname: [\n")
 	out, errOut, err = cmdtest.Output(nil, NewCmdList, "--file", bad)
 	if err == nil || !strings.Contains(err.Error(), bad) || out != "" || errOut != "" {
 		t.Fatalf("list of a broken file: %v, stdout %q, stderr %q", err, out, errOut)

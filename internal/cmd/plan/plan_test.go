@@ -1,8 +1,6 @@
 package plan
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/cairn-runbooks/cairn/internal/cmd/cmdtest"
@@ -19,25 +17,10 @@ func TestNewCmdPlan(t *testing.T) {
 	})
 }
 
-const oneStep = `schema: 1
-name: touch-it
-title: Touch a file
-parameters:
-  - {name: path, required: true, help: the file}
-steps:
-  - id: touch
-    kind: exec
-    title: touch the file
-    destructive: true
-    with:
-      argv: [touch, "${params.path}"]
-`
-
 // The plan of a one-step runbook, exactly: the target, the parameters, the step's argv with the
 // value bound, and a headline that says nothing was checked. A -p without = is a usage error.
 func TestPlanRun(t *testing.T) {
-	rb := filepath.Join(t.TempDir(), "touch.yaml")
-	os.WriteFile(rb, []byte(oneStep), 0o644)
+	rb := cmdtest.RunbookFile(t, cmdtest.TouchIt)
 	out, errOut, err := cmdtest.Output(nil, NewCmdPlan, "--file", rb, "touch-it", "-p", "path=/tmp/a b")
 	want := "Target: local host\n\n# Plan: touch-it — Touch a file\n\n- path = /tmp/a b\n\n" +
 		"## 1. touch — touch the file  ⚠ DESTRUCTIVE\n```\n[exec → local]\ntouch '/tmp/a b'\n```\n\n" +

@@ -1,8 +1,6 @@
 package show
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,27 +18,10 @@ func TestNewCmdShow(t *testing.T) {
 	})
 }
 
-const oneStep = `schema: 1
-name: touch-it
-title: Touch a file
-description: |
-  Touches one file.
-parameters:
-  - {name: path, required: true, help: the file}
-steps:
-  - id: touch
-    kind: exec
-    title: touch the file
-    destructive: true
-    with:
-      argv: [touch, "${params.path}"]
-`
-
 // show prints a runbook's parameters and steps exactly so; a built-in runbook names where its
 // secret comes from; an unknown kind is refused with the list of kinds.
 func TestShowRun(t *testing.T) {
-	rb := filepath.Join(t.TempDir(), "touch.yaml")
-	os.WriteFile(rb, []byte(oneStep), 0o644)
+	rb := cmdtest.RunbookFile(t, cmdtest.TouchIt)
 	out, errOut, err := cmdtest.Output(nil, NewCmdShow, "--file", rb, "touch-it")
 	want := "touch-it — Touch a file\n(" + rb + ")\n\nTouches one file.\n\nParameters:\n" +
 		"  path                 string, required\n                       the file\n" +
