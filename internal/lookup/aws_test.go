@@ -81,6 +81,12 @@ func TestAWSLookupsOnTheTwin(t *testing.T) {
 		t.Errorf("secret without its last change: %+v", c)
 	}
 
+	// The form itself, with nothing typed: the instance picked, the key first under kms-key.
+	formOffers(t, map[string][]string{
+		"instance": {"> " + twin.DemoInstance + "  postgres 15.", "  ledger  not eligible: already encrypted with " + twin.DemoKeyAlias},
+		"kms-key":  {"> " + twin.DemoKeyAlias + " ", "enabled · customer managed · key", "not eligible: disabled"},
+	}, "instance", "region", "kms-key")
+
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
