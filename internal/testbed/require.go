@@ -19,6 +19,16 @@ func Require(t testing.TB, what string, probe func() error) {
 	t.Skipf("%s not available: %v", what, err)
 }
 
+// RequireRoot is Require for root; why says what the test needs it for ("" for nothing more).
+func RequireRoot(t testing.TB, why string) {
+	t.Helper()
+	what := "root"
+	if why != "" {
+		what += " (" + why + ")"
+	}
+	Require(t, what, requireRoot)
+}
+
 // requireRoot is the probe for helpers that create OS users and own files for other users.
 func requireRoot() error {
 	if os.Geteuid() != 0 {

@@ -2,7 +2,6 @@ package awsstep_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,12 +20,7 @@ import (
 // password in cleartext — before sending it —, whatever PGSSLMODE says, and without a bundle it
 // refuses to connect at all, saying how to get one.
 func TestMasterConnectionVerifiesAndRefusesCleartext(t *testing.T) {
-	testbed.Require(t, "root (the server key belongs to the postgres OS user)", func() error {
-		if os.Geteuid() != 0 {
-			return fmt.Errorf("running as uid %d", os.Geteuid())
-		}
-		return nil
-	})
+	testbed.RequireRoot(t, "the server key belongs to the postgres OS user")
 	dir := testbed.TempDir(t)
 	tls, err := pgext.EnsureTLS(filepath.Join(dir, "ca"))
 	if err != nil {

@@ -3,7 +3,6 @@ package dblink_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,12 +23,7 @@ type demoTwin struct {
 // PostgreSQL's extension directory.
 func startTwin(t *testing.T) *demoTwin {
 	t.Helper()
-	testbed.Require(t, "root (the twin installs its aws_lambda stand-in into PostgreSQL's extension directory)", func() error {
-		if u := os.Geteuid(); u != 0 {
-			return fmt.Errorf("running as uid %d", u)
-		}
-		return nil
-	})
+	testbed.RequireRoot(t, "the twin installs its aws_lambda stand-in into PostgreSQL's extension directory")
 	tb := testbed.StartTwinSDK(t)
 	is, err := tb.RDS.DescribeDBInstances(context.Background(), &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(twin.DemoInstance)})
 	if err != nil {

@@ -25,15 +25,6 @@ func registry() *steps.Registry {
 	return r
 }
 
-func requireRoot(t *testing.T) {
-	testbed.Require(t, "root", func() error {
-		if os.Geteuid() != 0 {
-			return fmt.Errorf("not root")
-		}
-		return nil
-	})
-}
-
 // probeTree lists every path under root with its owner, group and mode (stat, not the step).
 func probeTree(t testing.TB, roots ...string) string {
 	var lines []string
@@ -53,7 +44,7 @@ func probeTree(t testing.TB, roots ...string) string {
 }
 
 func TestOSUserContract(t *testing.T) {
-	requireRoot(t)
+	testbed.RequireRoot(t, "")
 	name := testbed.UniqueName(t, "cairnu")
 	home := filepath.Join(testbed.TempDir(t), "home", name)
 	t.Cleanup(func() { _ = exec.Command("userdel", "-r", name).Run() })
@@ -90,7 +81,7 @@ func TestOSUserContract(t *testing.T) {
 }
 
 func TestOSUserBlocksOtherGroup(t *testing.T) {
-	requireRoot(t)
+	testbed.RequireRoot(t, "")
 	u := testbed.OSUser(t, "cairnx")
 	s := steptest.Decode(t, registry(), "os-user", fmt.Sprintf("name: %s\ngroup: postgres\nhome: %s\n", u.Name, u.Home))
 	env := steptest.Env(t, nil)
@@ -106,7 +97,7 @@ func TestOSUserBlocksOtherGroup(t *testing.T) {
 }
 
 func TestPathModeContract(t *testing.T) {
-	requireRoot(t)
+	testbed.RequireRoot(t, "")
 	dir := testbed.TempDir(t)
 	data := filepath.Join(dir, "p", "data")
 	must(t, os.MkdirAll(filepath.Join(data, "base", "1"), 0o700))
@@ -160,7 +151,7 @@ func TestPathModeContract(t *testing.T) {
 }
 
 func TestConfigFileContract(t *testing.T) {
-	requireRoot(t)
+	testbed.RequireRoot(t, "")
 	dir := testbed.TempDir(t)
 	for _, existing := range []bool{false, true} {
 		t.Run(fmt.Sprint("existing=", existing), func(t *testing.T) {
@@ -235,7 +226,7 @@ sections:
 }
 
 func TestRunAsContract(t *testing.T) {
-	requireRoot(t)
+	testbed.RequireRoot(t, "")
 	u := testbed.OSUser(t, "cairnr")
 	f := filepath.Join(u.Home, "made")
 	s := steptest.Decode(t, registry(), "run-as", fmt.Sprintf(`user: %s

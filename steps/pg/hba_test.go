@@ -24,7 +24,7 @@ func loadTime(t testing.TB, c *testbed.PG) string {
 }
 
 func TestHBAContract(t *testing.T) {
-	requireRoot(t)
+	testbed.RequireRoot(t, "")
 	c := testbed.Postgres(t)
 	role := testbed.UniqueName(t, "hba")
 	hba := filepath.Join(c.DataDir, "pg_hba.conf")
@@ -94,7 +94,7 @@ func TestHBAContract(t *testing.T) {
 }
 
 func TestHBAInvalidRestoredNothingReloaded(t *testing.T) {
-	requireRoot(t)
+	testbed.RequireRoot(t, "")
 	c := testbed.Postgres(t)
 	hba := filepath.Join(c.DataDir, "pg_hba.conf")
 	orig, _ := os.ReadFile(hba)

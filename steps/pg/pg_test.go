@@ -18,15 +18,6 @@ func reg() *steps.Registry {
 	return r
 }
 
-func requireRoot(t *testing.T) {
-	testbed.Require(t, "root", func() error {
-		if os.Geteuid() != 0 {
-			return fmt.Errorf("not root")
-		}
-		return nil
-	})
-}
-
 func connYAML(c *testbed.PG) string {
 	return fmt.Sprintf("conn: \"host=%s port=%d user=%s dbname=postgres\"\n", c.SocketDir, c.Port, c.Superuser)
 }

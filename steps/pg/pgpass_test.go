@@ -15,7 +15,7 @@ import (
 )
 
 func TestPgpassContract(t *testing.T) {
-	requireRoot(t)
+	testbed.RequireRoot(t, "")
 	u := testbed.OSUser(t, "pgpass")
 	file := filepath.Join(u.Home, ".pgpass")
 	s := steptest.Decode(t, reg(), "pgpass", fmt.Sprintf("user: %s\nport: \"5432\"\ndatabase: postgres\nrole: backrest\n", u.Name))
@@ -56,7 +56,7 @@ func TestPgpassContract(t *testing.T) {
 // An earlier line libpq would read instead of cairn's entry blocks the step: appending beside it
 // would leave the entry unread.
 func TestPgpassRefusesAShadowingLine(t *testing.T) {
-	requireRoot(t)
+	testbed.RequireRoot(t, "")
 	u := testbed.OSUser(t, "pgpass")
 	file := filepath.Join(u.Home, ".pgpass")
 	shadow := "localhost:*:postgres:backrest:an-older-password\n"

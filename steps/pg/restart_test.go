@@ -9,7 +9,7 @@ import (
 )
 
 func TestRestartContract(t *testing.T) {
-	requireRoot(t)
+	testbed.RequireRoot(t, "")
 	c := testbed.Postgres(t)
 	c.Exec(t, "postgres", "ALTER SYSTEM SET archive_mode = 'on'")
 	c.Exec(t, "postgres", "SELECT pg_reload_conf()")

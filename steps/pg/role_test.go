@@ -38,7 +38,7 @@ exclusive: true
 `
 
 func TestRoleContract(t *testing.T) {
-	requireRoot(t)
+	testbed.RequireRoot(t, "")
 	c := testbed.Postgres(t)
 	role := testbed.UniqueName(t, "backrest")
 	pgpass := writePgpass(t, t.TempDir(), role)
@@ -72,7 +72,7 @@ func TestRoleContract(t *testing.T) {
 
 // The seed's slip: the role is created as backrest, the grants go to pgbackrest. Verify catches it.
 func TestRoleVerifyCatchesGrantToAnotherRole(t *testing.T) {
-	requireRoot(t)
+	testbed.RequireRoot(t, "")
 	c := testbed.Postgres(t)
 	role := testbed.UniqueName(t, "backrest")
 	other := testbed.UniqueName(t, "pgbackrest")

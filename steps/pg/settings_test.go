@@ -11,7 +11,7 @@ import (
 )
 
 func TestSettingsContract(t *testing.T) {
-	requireRoot(t)
+	testbed.RequireRoot(t, "")
 	c := testbed.Postgres(t)
 	auto := filepath.Join(c.DataDir, "postgresql.auto.conf")
 	c.Exec(t, "postgres", "ALTER SYSTEM SET log_min_duration_statement = '1000'")

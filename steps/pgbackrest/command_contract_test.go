@@ -33,12 +33,7 @@ func systemIDOf(t testing.TB, pg *testbed.PG) string {
 // by the repository's own files (backup.info and archive.info, read here, not through pgBackRest);
 // a stanza main made in the same repository for another cluster is not taken for this one's.
 func TestStanzaCreateContract(t *testing.T) {
-	testbed.Require(t, "root", func() error {
-		if os.Geteuid() != 0 {
-			return fmt.Errorf("not root")
-		}
-		return nil
-	})
+	testbed.RequireRoot(t, "")
 	testbed.Require(t, "pgBackRest", func() error { _, err := exec.LookPath("pgbackrest"); return err })
 	dir := testbed.TempDir(t)
 	for _, d := range []string{"repo", "lock", "log"} {

@@ -20,12 +20,7 @@ import (
 // preflight reaches pgBackRest through a symlink the test owns, so a break can take it away.
 func readOnlyWorld(t *testing.T) (*world, string) {
 	t.Helper()
-	testbed.Require(t, "root", func() error {
-		if os.Geteuid() != 0 {
-			return fmt.Errorf("not root")
-		}
-		return nil
-	})
+	testbed.RequireRoot(t, "")
 	real, err := exec.LookPath("pgbackrest")
 	testbed.Require(t, "pgBackRest", func() error { return err })
 	w := &world{t: t, dir: testbed.TempDir(t)}

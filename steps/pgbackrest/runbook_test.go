@@ -35,12 +35,7 @@ type world struct {
 
 func newWorld(t *testing.T, opts ...testbed.PGOption) *world {
 	t.Helper()
-	testbed.Require(t, "root", func() error {
-		if os.Geteuid() != 0 {
-			return fmt.Errorf("not root")
-		}
-		return nil
-	})
+	testbed.RequireRoot(t, "")
 	testbed.Require(t, "pgBackRest", func() error { _, err := exec.LookPath("pgbackrest"); return err })
 	w := &world{t: t, bin: testbed.CairnBinary(t), dir: testbed.TempDir(t)}
 	w.pg = testbed.Postgres(t, opts...)
