@@ -19,7 +19,7 @@ func TestNewCmdShow(t *testing.T) {
 }
 
 // show prints a runbook's parameters and steps exactly so; a built-in runbook names where its
-// secret comes from; an unknown kind is refused with the list of kinds.
+// secret comes from and a parameter's lookup; an unknown kind is refused with the list of kinds.
 func TestShowRun(t *testing.T) {
 	rb := cmdtest.RunbookFile(t, cmdtest.TouchIt)
 	out, errOut, err := cmdtest.Output(nil, NewCmdShow, "--file", rb, "touch-it")
@@ -30,7 +30,8 @@ func TestShowRun(t *testing.T) {
 		t.Fatalf("show: %v\nstdout %q\nwant   %q\nstderr %q", err, out, want, errOut)
 	}
 	out, _, err = cmdtest.Output(nil, NewCmdShow, "sample-role")
-	for _, want := range []string{"role-password        string, required, secret, from $CAIRN_ROLE_PASSWORD", "schema               string, default ${params.role}_data", " 2. create-role"} {
+	for _, want := range []string{"role-password        string, required, secret, from $CAIRN_ROLE_PASSWORD", "schema               string, default ${params.role}_data", " 2. create-role",
+		"choices: pg-clusters — PostgreSQL servers running on this host, as connection strings; any other value may be typed"} {
 		if err != nil || !strings.Contains(out, want) {
 			t.Errorf("show sample-role lacks %q (%v):\n%s", want, err, out)
 		}
