@@ -8,6 +8,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/cairn-runbooks/cairn/internal/events"
@@ -82,14 +83,20 @@ const (
 	PlanNotOnPath  PlanStatus = "not on this path" // its when: is false for these parameters: it will not run
 	PlanBlocked    PlanStatus = "blocked"          // the check found it cannot be done as things stand
 	PlanCannotTell PlanStatus = "cannot tell"      // the check could not judge (unreachable, not allowed, known only later)
+	// PlanAtRunTime: the check found the work done or blocked, but an earlier step still to apply
+	// acts on what it checks (After): the world it will see is not there yet, so it is judged when
+	// the run reaches it.
+	PlanAtRunTime PlanStatus = "checked at run time"
 )
 
 // PlanStatuses are every status in the headline's order.
-var PlanStatuses = []PlanStatus{PlanToApply, PlanDone, PlanNotOnPath, PlanBlocked, PlanCannotTell}
+var PlanStatuses = []PlanStatus{PlanToApply, PlanDone, PlanNotOnPath, PlanBlocked, PlanCannotTell, PlanAtRunTime}
 
 // PlanCheck is one step's checked status with the check that gave it (Reason in the check's words).
+// After names the earlier step still to apply that the status waits on (PlanAtRunTime).
 type PlanCheck struct {
 	Status PlanStatus
+	After  string
 	steps.Check
 }
 
@@ -118,26 +125,74 @@ func Headline(counts map[PlanStatus]int) string {
 
 // CheckAll runs every step's read-only check in order (`cairn plan --check`). A step whose
 // condition is false is not on this path (its check does not run); one whose inputs are only known
-// after an earlier step applies cannot tell.
+// after an earlier step applies cannot tell. A check that finds the work done or blocked while an
+// earlier step it depends on is still to apply (or cannot tell) judged today's world, not the one
+// it will run in: it is checked at run time, after that step (see pending).
 func CheckAll(ctx context.Context, rb *runbooks.Runbook, vals runbooks.Values, env steps.Env) map[string]PlanCheck {
 	env.Lookup = PlanLookup(vals)
 	out := map[string]PlanCheck{}
+	var pend pending
 	for _, s := range rb.Steps {
-		e := env
-		e.StepID = s.ID
-		if ok, err := s.When.Eval(env.Lookup); err != nil {
-			out[s.ID] = PlanCheck{PlanCannotTell, steps.CannotTell("condition %s: %v", s.When.Raw, err)}
-			continue
-		} else if !ok {
-			out[s.ID] = PlanCheck{PlanNotOnPath, steps.Check{State: steps.Done, Change: steps.NoOp, Reason: s.When.Raw + " is false"}}
-			continue
+		c := checkOne(ctx, s, env)
+		if c.Status == PlanDone || c.Status == PlanBlocked {
+			if after := pend.dependency(s, env.Lookup); after != "" {
+				c.Status, c.After = PlanAtRunTime, after
+			}
 		}
-		if !s.Foreach.IsZero() {
-			out[s.ID] = PlanCheck{PlanCannotTell, steps.CannotTell("runs once per item of %s", s.Foreach.Raw)}
-			continue
-		}
-		c := s.Step.Check(ctx, &e)
-		out[s.ID] = PlanCheck{StatusOf(c), c}
+		out[s.ID] = c
+		pend.add(s, c, env.Lookup)
 	}
 	return out
+}
+
+// checkOne is one step's plan status as things stand, regardless of the steps before it.
+func checkOne(ctx context.Context, s *runbooks.StepSpec, env steps.Env) PlanCheck {
+	env.StepID = s.ID
+	if ok, err := s.When.Eval(env.Lookup); err != nil {
+		return PlanCheck{Status: PlanCannotTell, Check: steps.CannotTell("condition %s: %v", s.When.Raw, err)}
+	} else if !ok {
+		return PlanCheck{Status: PlanNotOnPath, Check: steps.Check{State: steps.Done, Change: steps.NoOp, Reason: s.When.Raw + " is false"}}
+	}
+	if !s.Foreach.IsZero() {
+		return PlanCheck{Status: PlanCannotTell, Check: steps.CannotTell("runs once per item of %s", s.Foreach.Raw)}
+	}
+	c := s.Step.Check(ctx, &env)
+	return PlanCheck{Status: StatusOf(c), Check: c}
+}
+
+// pending are the earlier steps of a checked plan whose work is still to come — to apply with a
+// change (not a read), cannot tell, or themselves checked at run time — with what they name.
+type pending []pendingStep
+
+type pendingStep struct {
+	id    string
+	names map[string]bool
+}
+
+func (p *pending) add(s *runbooks.StepSpec, c PlanCheck, look ref.Lookup) {
+	switch {
+	case c.Status == PlanToApply && c.Change == steps.Read:
+		return
+	case c.Status == PlanToApply, c.Status == PlanCannotTell, c.Status == PlanAtRunTime:
+	default:
+		return
+	}
+	names := map[string]bool{}
+	for _, n := range s.Names(look) {
+		names[n] = true
+	}
+	*p = append(*p, pendingStep{s.ID, names})
+}
+
+// dependency is the latest pending step s depends on: one whose outputs s uses, or one naming a
+// thing s names too (the instance it renames, the copy it opens); "" when none.
+func (p pending) dependency(s *runbooks.StepSpec, look ref.Lookup) string {
+	uses := s.StepRefs()
+	names := s.Names(look)
+	for i := len(p) - 1; i >= 0; i-- {
+		if slices.Contains(uses, p[i].id) || slices.ContainsFunc(names, func(n string) bool { return p[i].names[n] }) {
+			return p[i].id
+		}
+	}
+	return ""
 }

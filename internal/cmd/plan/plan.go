@@ -115,6 +115,10 @@ func WritePlan(w io.Writer, rb *runbooks.Runbook, vals runbooks.Values, infos []
 		} else if ok {
 			counts[ch.Status]++
 			head := fmt.Sprintf("check: %s", ch.Status)
+			if ch.After != "" {
+				head += " — after " + ch.After
+				ch.Reason = "as things stand: " + ch.Reason
+			}
 			if ch.Reason != "" {
 				head += " — "
 			}

@@ -63,7 +63,8 @@ func TestPlanCheckUnreachableAWS(t *testing.T) {
 	if counts["already done"]+counts["blocked"] != 0 {
 		t.Errorf("an unreachable AWS is claimed done or blocked: %v\n%s", counts, s)
 	}
-	want := fmt.Sprintf("Plan: %d to apply, 0 already done, %d not on this path, 0 blocked, %d cannot tell.", counts["to apply"], counts["not on this path"], counts["cannot tell"])
+	want := fmt.Sprintf("Plan: %d to apply, 0 already done, %d not on this path, 0 blocked, %d cannot tell, %d checked at run time.",
+		counts["to apply"], counts["not on this path"], counts["cannot tell"], counts["checked at run time"])
 	if !strings.Contains(s, want) {
 		t.Errorf("headline: want %q in:\n%s", want, s)
 	}
