@@ -77,6 +77,9 @@ type cutoverRecord struct {
 	LSN    string                      `json:"lsn"`
 	At     time.Time                   `json:"at"`
 	Counts map[string]map[string]int64 `json:"counts"`
+	// TargetWrites are the target's write counters right after the replication was dropped: what
+	// a cut-back compares with to list the writes made on the new instance afterwards.
+	TargetWrites map[string]map[string][3]int64 `json:"target_writes,omitempty"`
 }
 
 func cutoverRecordOf(env *steps.Env) (*cutoverRecord, bool, error) {
@@ -213,6 +216,10 @@ func (c *Cutover) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 	// new instance after the cut-over (they are lost when it goes)
 	w, err := tableWrites(ctx, tgt, dbs)
 	if err != nil {
+		return nil, err
+	}
+	rec.TargetWrites = w
+	if err := saveRecord(rec.path, rec); err != nil {
 		return nil, err
 	}
 	wb, _ := json.Marshal(w)
@@ -486,7 +493,12 @@ func (c *Cutover) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, e
 		}
 	}
 	b, _ := json.Marshal(rec.Counts)
-	return steps.Outputs{}.Set("lsn", rec.LSN).Set("tables", strconv.Itoa(tables)).Set("rows", strconv.FormatInt(rows, 10)).Set("counts", string(b)), nil
+	out := steps.Outputs{}.Set("lsn", rec.LSN).Set("tables", strconv.Itoa(tables)).Set("rows", strconv.FormatInt(rows, 10)).Set("counts", string(b))
+	if rec.TargetWrites != nil {
+		wb, _ := json.Marshal(rec.TargetWrites)
+		out.Set("target-writes", string(wb))
+	}
+	return out, nil
 }
 
 // Verify proves no subscription or slot of this run is left and the cut-over's record is there.

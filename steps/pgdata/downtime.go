@@ -2,6 +2,7 @@ package pgdata
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -27,6 +28,10 @@ type Downtime struct {
 	Server  Server       `yaml:"server"`
 	Quiesce ref.Template `yaml:"quiesce"`
 	Wait    ref.Template `yaml:"wait"`
+	// Writes (first-write) are the new instance's write counters the cut-over recorded: a write
+	// after them ends the wait, also one made before this step started. Without them the step's
+	// first reading is the base.
+	Writes ref.Template `yaml:"writes"`
 }
 
 // OutputNames declares the outputs.
@@ -74,6 +79,18 @@ func (d *Downtime) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 		return nil, err
 	}
 	var base map[string]int64
+	if w, err := env.OptionalText(d.Writes); err == nil && w != "" && mode == "first-write" {
+		var at map[string]map[string][3]int64
+		if err := json.Unmarshal([]byte(w), &at); err != nil {
+			return nil, fmt.Errorf("the cut-over's write counters are not readable: %w", err)
+		}
+		base = map[string]int64{}
+		for db, ts := range at {
+			for _, n := range ts {
+				base[db] += n[0] + n[1] + n[2]
+			}
+		}
+	}
 	said := time.Now()
 	for {
 		until, ok, err := d.look(ctx, env, mode, st, &base)

@@ -247,7 +247,7 @@ func TestReplicationKindsContract(t *testing.T) {
 	var cutWrites string
 	t.Run("pg-downtime and pg-lost-writes", func(t *testing.T) {
 		out, err := cut.(steps.Observer).Observe(ctx, runEnv(t, "cutover"))
-		if err != nil || out["lsn"].Value == "" {
+		if err != nil || out["lsn"].Value == "" || out["target-writes"].Value == "" {
 			t.Fatalf("observe the cut-over: %v %v", out, err)
 		}
 		// the cut-over's own output, as the runbook passes it to the cut-back
@@ -290,6 +290,14 @@ func TestReplicationKindsContract(t *testing.T) {
 		}
 		if strings.Join(lost, "; ") != "shop.public.audit: 0 inserted, 0 updated, 1 deleted; shop.public.items: 2 inserted, 0 updated, 0 deleted" {
 			t.Errorf("lost writes: %q", lost)
+		}
+		// cutover=external: those writes on the new instance, after the cut-over's counters, end the
+		// wait for the first write
+		first := steptest.Decode(t, reg, "pg-downtime", "server: { conn: \"${params.tgt}\" }\nquiesce: \"${steps.quiesce.state}\"\nwait: first-write\nwrites: \"${steps.cutover.target-writes}\"\n")
+		short2, cancel2 := context.WithTimeout(ctx, time.Minute)
+		defer cancel2()
+		if got, err := first.Apply(short2, runEnv(t, "downtime")); err != nil || got["seconds"].Value == "" {
+			t.Errorf("first-write downtime: %v %v", got, err)
 		}
 	})
 
