@@ -38,6 +38,24 @@ func (v Values) Plain() map[string]string {
 	return out
 }
 
+// Display is parameter p's value as a plan shows it: a secret as ••••, a value nobody gave as
+// "(not set)" — for a secret, with the variable it is read from; for `region`, with where the AWS
+// SDK takes it from instead — never a blank or a •••• standing for nothing.
+func (v Values) Display(p *Param) string {
+	x := v[p.Name]
+	switch {
+	case x.S == "" && p.Secret && p.Env != "":
+		return "(not set: $" + p.Env + " is empty)"
+	case x.S == "" && p.Name == "region":
+		return "(not set: the AWS configuration's default — AWS_REGION or the profile's region)"
+	case x.S == "" && !x.IsList():
+		return "(not set)"
+	case x.Secret:
+		return "••••"
+	}
+	return x.S
+}
+
 // ParseAssignments parses -p key=value flags. A key given twice is an error, as is a missing '='.
 func ParseAssignments(args []string) (map[string]string, error) {
 	out := map[string]string{}

@@ -89,6 +89,15 @@ func (e *Env) Flag(t ref.Template) (bool, error) {
 	return ref.ParseBool(s)
 }
 
+// DescribeRunID is the run id as a plan shows it: outside a run, where the id is not made yet,
+// "<this run's id>".
+func (e *Env) DescribeRunID() string {
+	if e.RunID == "" {
+		return "<this run's id>"
+	}
+	return e.RunID
+}
+
 // Describe renders a template for a plan.
 func (e *Env) Describe(t ref.Template) string { return t.Describe(e.Lookup) }
 

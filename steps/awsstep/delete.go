@@ -182,7 +182,7 @@ func (d *DeleteRebuild) Validate() error {
 // Describe lists the calls.
 func (d *DeleteRebuild) Describe(env *steps.Env) []steps.Action {
 	return []steps.Action{call("rds DeleteDBInstance", "DBInstanceIdentifier", env.Describe(d.Instance), "SkipFinalSnapshot", "true",
-		"only if", "encrypted and tagged "+TagRunID+"="+env.RunID+" (made by this run, after snapshot "+env.Describe(d.Snapshot)+")")}
+		"only if", "encrypted and tagged "+TagRunID+"="+env.DescribeRunID()+" (made by this run, after snapshot "+env.Describe(d.Snapshot)+")")}
 }
 
 // rebuildFinding is what DeleteRebuild finds under its name.

@@ -90,10 +90,9 @@ func planRun(ctx context.Context, opts *PlanOptions) error {
 // WritePlan writes a plan as Markdown-flavoured text (readable in a terminal, pasteable in a ticket).
 func WritePlan(w io.Writer, rb *runbooks.Runbook, vals runbooks.Values, infos []events.StepInfo, checks map[string]runner.PlanCheck) {
 	fmt.Fprintf(w, "# Plan: %s — %s\n\n", rb.Name, rb.Title)
-	plain := vals.Plain()
 	for _, p := range rb.Parameters {
-		if v, ok := plain[p.Name]; ok {
-			fmt.Fprintf(w, "- %s = %s\n", p.Name, v)
+		if _, ok := vals[p.Name]; ok {
+			fmt.Fprintf(w, "- %s = %s\n", p.Name, vals.Display(p))
 		}
 	}
 	fmt.Fprintln(w)
