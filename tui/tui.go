@@ -170,6 +170,15 @@ func (m Model) Init() tea.Cmd { return tea.Batch(tea.RequestBackgroundColor, m.s
 // cairn attach <id>"), or "".
 func (m Model) LeaveMessage() string { return m.st.leave }
 
+// RunState is the run on the Run page as it was folded when the program ended, or nil on another
+// page (read it, do not change it).
+func (m Model) RunState() *events.RunState {
+	if rp, ok := m.st.page.(*run.Model); ok {
+		return rp.State()
+	}
+	return nil
+}
+
 // Page names the page on screen: home, parameters, plan or run.
 func (m Model) Page() string {
 	switch m.st.page.(type) {

@@ -48,6 +48,12 @@ const (
 
 	OutputLine Type = "output.line" // output log only: Line set
 	Progressed Type = "progress"    // output log only: Progress set
+
+	// RunnerGone is never journaled: a view's follower says it when the run's runner died without
+	// a word (SIGKILL, a crash) — its lock is free and the journal has no run.finished. Step is the
+	// step in flight ("" between steps), Error what to tell the engineer. The run is unfinished:
+	// nothing of the step in flight is known to be done; `cairn resume` checks it first.
+	RunnerGone Type = "runner.gone"
 )
 
 // Event is one record. Only the fields its Type names are set.

@@ -113,6 +113,17 @@ func (s *RunState) Apply(e Event) {
 		s.FinishNote = e.Note
 		s.Open = nil
 		return
+	case RunnerGone:
+		// the view ends as an interrupted run, which it is; the journal itself stays unfinished
+		s.Status, s.Open = Interrupted, nil
+		if e.Error != nil {
+			s.FinishNote = e.Error.Summary
+		}
+		if st := s.Step(e.Step); st != nil && st.Status != StatusDone && st.Status != StatusSkipped {
+			st.Status, st.Progress = StatusInterrupted, nil
+			st.Note = s.FinishNote
+		}
+		return
 	case Note:
 		s.Notes = append(s.Notes, e)
 		return

@@ -80,13 +80,18 @@ func LastSeq(r *Run) int64 {
 
 // FollowAfter is Follow for a run that is being started again (resume, rollback): a run.finished
 // record at or before seq after belongs to an earlier runner and does not end the stream.
+// A runner that dies without a word ends the stream too, with a runner.gone record (gone.go).
 func FollowAfter(ctx context.Context, r *Run, poll time.Duration, after int64) <-chan events.Event {
 	ch := make(chan events.Event, 256)
 	go func() {
 		defer close(ch)
 		var offJ, offO int64
 		finished := false
+		st := events.NewRunState()
+		watch := &runnerWatch{r: r, started: time.Now()}
 		for {
+			// asked before reading: a runner journals run.finished before it lets go of its lock
+			li, gone := watch.gone(time.Now())
 			var batch []events.Event
 			batch, offJ = readNew(r, JournalFile, offJ, batch)
 			batch, offO = readNew(r, OutputFile, offO, batch)
@@ -97,9 +102,20 @@ func FollowAfter(ctx context.Context, r *Run, poll time.Duration, after int64) <
 				case <-ctx.Done():
 					return
 				}
+				st.Apply(e)
+				if e.Seq > after && e.Type != events.OutputLine && e.Type != events.Progressed {
+					watch.seen = true // a runner wrote it; none is still to start
+				}
 				if e.Type == events.RunFinished && e.Seq > after {
 					finished = true
 				}
+			}
+			if gone && !finished {
+				select {
+				case ch <- runnerGone(r, st, li, time.Now()):
+				case <-ctx.Done():
+				}
+				return
 			}
 			if finished {
 				// drain what is left of the output log, then stop

@@ -263,6 +263,8 @@ func (w *Writer) Close() error {
 
 // Holder reads who holds the lock now, and whether that process is alive on this host. It needs
 // only read access (any member of a shared state directory's group has it) and follows no link.
+// When the lock is free, the LockInfo is the last holder that did not let go of it cleanly (a
+// runner that died without a word leaves its record; a clean close empties it).
 func Holder(r *Run) (LockInfo, bool) {
 	var li LockInfo
 	lf, err := r.OpenFile(LockFile, os.O_RDONLY)
@@ -270,13 +272,14 @@ func Holder(r *Run) (LockInfo, bool) {
 		return li, false
 	}
 	defer lf.Close()
+	alive := true
 	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err == nil {
 		_ = syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
-		return li, false
+		alive = false
 	}
 	b, _ := io.ReadAll(lf)
 	_ = json.Unmarshal(b, &li)
-	return li, true
+	return li, alive
 }
 
 // PIDString formats a holder for messages.

@@ -107,6 +107,10 @@ func (v *View) line(e events.Event) {
 		} else if e.Status != events.Succeeded && v.RunID != "" {
 			v.printf(e.Time, "  next: `cairn report %s` for the record; `cairn resume %s` or `cairn rollback %s`", v.RunID, v.RunID, v.RunID)
 		}
+	case events.RunnerGone:
+		for _, l := range diag.Headed("run UNFINISHED — ", *e.Error) {
+			v.printf(e.Time, "%s", l)
+		}
 	case events.RunPaused:
 		v.printf(e.Time, "run paused by %s", e.Actor.String())
 	case events.StepChecking:

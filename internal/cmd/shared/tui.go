@@ -196,6 +196,10 @@ func runProgram(ctx context.Context, f *cmdutil.Factory, m tui.Model) error {
 			fmt.Fprintln(f.IO.ErrOut, msg)
 			return &exitcode.Err{Code: exitcode.Detached}
 		}
+		if rs := fm.RunState(); rs != nil && rs.Status == events.Interrupted {
+			// the screen said why (a signal, or a runner that died); the shell gets it too
+			return &exitcode.Err{Code: exitcode.Interrupted, Err: fmt.Errorf("run %s interrupted — %s; next: cairn resume %s", rs.Info.ID, rs.FinishNote, rs.Info.ID)}
+		}
 	}
 	return nil
 }
