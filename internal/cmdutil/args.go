@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"regexp"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -38,6 +39,9 @@ func RunIDArgs(n int, more bool) cobra.PositionalArgs {
 		check = MinimumNArgs(n)
 	}
 	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return FlagErrorf("which run? give its id: %s (`cairn runs` lists them)", strings.TrimSuffix(cmd.UseLine(), " [flags]"))
+		}
 		if err := check(cmd, args); err != nil {
 			return err
 		}

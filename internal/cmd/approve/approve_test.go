@@ -11,7 +11,7 @@ func TestNewCmdApprove(t *testing.T) {
 	cmdtest.Table(t, NewCmdApprove, func(o *ApproveOptions) { o.IO, o.Getenv = nil, nil }, []cmdtest.Case[ApproveOptions]{
 		{Name: "run id", Argv: []string{"a1b2c3"}, Want: ApproveOptions{StateDir: "/state", RunID: "a1b2c3"}},
 		{Name: "refuse", Argv: []string{"--refuse", "20261204-133718.123-a1b2c3"}, Want: ApproveOptions{StateDir: "/state", RunID: "20261204-133718.123-a1b2c3", Refuse: true}},
-		{Name: "no run id", Argv: nil, Usage: "accepts 1 arg(s), received 0"},
+		{Name: "no run id", Argv: nil, Usage: "which run? give its id: cairn approve <run-id>"},
 		{Name: "two run ids", Argv: []string{"a1b2c3", "d4e5f6"}, Usage: "accepts 1 arg(s), received 2"},
 		{Name: "a path", Argv: []string{"../a1b2c3"}, Usage: `"../a1b2c3" is not a run id`},
 		{Name: "unknown flag", Argv: []string{"a1b2c3", "--yes"}, Usage: "unknown flag: --yes"},

@@ -11,7 +11,7 @@ func TestNewCmdFollow(t *testing.T) {
 	cmdtest.Table(t, NewCmdFollow, func(o *FollowOptions) { o.Factory = nil }, []cmdtest.Case[FollowOptions]{
 		{Name: "run id", Argv: []string{"a1b2c3"}, Want: FollowOptions{RunID: "a1b2c3"}},
 		{Name: "plain", Argv: []string{"--no-tui", "a1b2c3"}, Want: FollowOptions{RunID: "a1b2c3", NoTUI: true}},
-		{Name: "no run id", Usage: "accepts 1 arg(s), received 0"},
+		{Name: "no run id", Usage: "which run? give its id: cairn follow <run-id>"},
 	})
 }
 

@@ -9,7 +9,7 @@ import (
 func TestNewCmdPause(t *testing.T) {
 	cmdtest.Table(t, NewCmdPause, func(o *PauseOptions) { o.IO, o.Getenv = nil, nil }, []cmdtest.Case[PauseOptions]{
 		{Name: "run id", Argv: []string{"a1b2c3"}, Want: PauseOptions{StateDir: "/state", RunID: "a1b2c3"}},
-		{Name: "no run id", Usage: "accepts 1 arg(s), received 0"},
+		{Name: "no run id", Usage: "which run? give its id: cairn pause <run-id>"},
 		{Name: "dot", Argv: []string{"."}, Usage: `"." is not a run id`},
 	})
 }

@@ -13,7 +13,7 @@ func TestNewCmdReport(t *testing.T) {
 		{Name: "markdown", Argv: []string{"a1b2c3"}, Want: ReportOptions{StateDir: "/state", RunID: "a1b2c3", Format: "md"}},
 		{Name: "json", Argv: []string{"a1b2c3", "--format", "json"}, Want: ReportOptions{StateDir: "/state", RunID: "a1b2c3", Format: "json"}},
 		{Name: "html", Argv: []string{"a1b2c3", "--format", "html"}, Usage: `--format "html": use md or json`},
-		{Name: "no run id", Usage: "accepts 1 arg(s), received 0"},
+		{Name: "no run id", Usage: "which run? give its id: cairn report <run-id> (`cairn runs` lists them)"},
 	})
 }
 
