@@ -1,7 +1,8 @@
-package attach
+package root_test
 
 import (
 	"errors"
+	"github.com/cairn-runbooks/cairn/internal/cmd/attach"
 	"strings"
 	"testing"
 
@@ -11,9 +12,9 @@ import (
 )
 
 func TestNewCmdAttach(t *testing.T) {
-	cmdtest.Table(t, NewCmdAttach, func(o *AttachOptions) { o.Factory = nil }, []cmdtest.Case[AttachOptions]{
-		{Name: "run id", Argv: []string{"a1b2c3"}, Want: AttachOptions{RunID: "a1b2c3"}},
-		{Name: "plain", Argv: []string{"a1b2c3", "--no-tui"}, Want: AttachOptions{RunID: "a1b2c3", NoTUI: true}},
+	cmdtest.Table(t, attach.NewCmdAttach, func(o *attach.AttachOptions) { o.Factory = nil }, []cmdtest.Case[attach.AttachOptions]{
+		{Name: "run id", Argv: []string{"a1b2c3"}, Want: attach.AttachOptions{RunID: "a1b2c3"}},
+		{Name: "plain", Argv: []string{"a1b2c3", "--no-tui"}, Want: attach.AttachOptions{RunID: "a1b2c3", NoTUI: true}},
 		{Name: "a path", Argv: []string{"x/../.."}, Usage: `"x/../.." is not a run id`},
 	})
 }
@@ -24,7 +25,7 @@ func TestAttachRunEnded(t *testing.T) {
 	state := t.TempDir()
 	run := cmdtest.WriteRun(t, state, events.Event{Type: events.StepVerified, Step: "a"},
 		events.Event{Type: events.RunFinished, Status: events.Aborted, Note: "aborted by a person"})
-	out, errOut, err := cmdtest.Output(map[string]string{"CAIRN_STATE_DIR": state}, NewCmdAttach, run.ID)
+	out, errOut, err := cmdtest.Output(map[string]string{"CAIRN_STATE_DIR": state}, attach.NewCmdAttach, run.ID)
 	var ec *exitcode.Err
 	if !errors.As(err, &ec) || ec.Code != exitcode.Aborted || err.Error() != "run "+run.ID+" aborted" {
 		t.Fatalf("attach to an aborted run: %v, want exit status %d", err, exitcode.Aborted)

@@ -1,6 +1,7 @@
-package follow
+package root_test
 
 import (
+	"github.com/cairn-runbooks/cairn/internal/cmd/follow"
 	"testing"
 
 	"github.com/cairn-runbooks/cairn/internal/cmd/cmdtest"
@@ -8,9 +9,9 @@ import (
 )
 
 func TestNewCmdFollow(t *testing.T) {
-	cmdtest.Table(t, NewCmdFollow, func(o *FollowOptions) { o.Factory = nil }, []cmdtest.Case[FollowOptions]{
-		{Name: "run id", Argv: []string{"a1b2c3"}, Want: FollowOptions{RunID: "a1b2c3"}},
-		{Name: "plain", Argv: []string{"--no-tui", "a1b2c3"}, Want: FollowOptions{RunID: "a1b2c3", NoTUI: true}},
+	cmdtest.Table(t, follow.NewCmdFollow, func(o *follow.FollowOptions) { o.Factory = nil }, []cmdtest.Case[follow.FollowOptions]{
+		{Name: "run id", Argv: []string{"a1b2c3"}, Want: follow.FollowOptions{RunID: "a1b2c3"}},
+		{Name: "plain", Argv: []string{"--no-tui", "a1b2c3"}, Want: follow.FollowOptions{RunID: "a1b2c3", NoTUI: true}},
 		{Name: "no run id", Usage: "which run? give its id: cairn follow <run-id>"},
 	})
 }
@@ -21,7 +22,7 @@ func TestFollowRun(t *testing.T) {
 	state := t.TempDir()
 	run := cmdtest.WriteRun(t, state, events.Event{Type: events.StepVerified, Step: "a"},
 		events.Event{Type: events.RunFinished, Status: events.Aborted, Note: "aborted by a person"})
-	out, errOut, err := cmdtest.Output(map[string]string{"CAIRN_STATE_DIR": state}, NewCmdFollow, run.ID)
+	out, errOut, err := cmdtest.Output(map[string]string{"CAIRN_STATE_DIR": state}, follow.NewCmdFollow, run.ID)
 	id := run.ID
 	want := "2026-12-04T13:37:18Z  run " + id + " started: rb —  (by cairn, target: -)\n" +
 		"2026-12-04T13:37:18Z  [a] done\n" +

@@ -1,6 +1,7 @@
-package run
+package root_test
 
 import (
+	"github.com/cairn-runbooks/cairn/internal/cmd/run"
 	"os"
 	"testing"
 	"time"
@@ -11,16 +12,16 @@ import (
 )
 
 func TestNewCmdRun(t *testing.T) {
-	cmdtest.Table(t, NewCmdRun, func(o *RunOptions) { o.Factory = nil }, []cmdtest.Case[RunOptions]{
-		{Name: "runbook", Argv: []string{"sample-role"}, Want: RunOptions{Runbook: "sample-role"}},
+	cmdtest.Table(t, run.NewCmdRun, func(o *run.RunOptions) { o.Factory = nil }, []cmdtest.Case[run.RunOptions]{
+		{Name: "runbook", Argv: []string{"sample-role"}, Want: run.RunOptions{Runbook: "sample-role"}},
 		{Name: "every flag", Argv: []string{"rds-encrypt", "--file", "x.yaml", "-p", "instance=app-db", "--param", "kms-key=alias/k",
 			"--yes", "--no-tui", "--on-failure", "abort", "--confirm", "delete-old=app-db", "--secret-file", "pw=/run/pw", "--detach",
 			"--rehearsal", "--window", "45m", "--approvals", "2"},
-			Want: RunOptions{Runbook: "rds-encrypt", Files: []string{"x.yaml"}, Params: []string{"instance=app-db", "kms-key=alias/k"},
+			Want: run.RunOptions{Runbook: "rds-encrypt", Files: []string{"x.yaml"}, Params: []string{"instance=app-db", "kms-key=alias/k"},
 				RunFlags: shared.RunFlags{Yes: true, NoTUI: true, OnFailure: "abort", Confirm: []string{"delete-old=app-db"},
 					SecretFiles: []string{"pw=/run/pw"}, Detach: true},
 				Rehearsal: true, Window: 45 * time.Minute, Approvals: 2}},
-		{Name: "until", Argv: []string{"sample-role", "--until", "03:00"}, Want: RunOptions{Runbook: "sample-role", Until: "03:00"}},
+		{Name: "until", Argv: []string{"sample-role", "--until", "03:00"}, Want: run.RunOptions{Runbook: "sample-role", Until: "03:00"}},
 		{Name: "no runbook", Usage: "accepts 1 arg(s), received 0"},
 		{Name: "until not a time", Argv: []string{"sample-role", "--until", "3am"}, Usage: `--until "3am": write a local time as HH:MM`},
 		{Name: "window and until", Argv: []string{"sample-role", "--window", "1h", "--until", "03:00"}, Usage: "give --window or --until, not both"},
@@ -35,7 +36,7 @@ func TestNewCmdRun(t *testing.T) {
 func TestRunRunNothingRun(t *testing.T) {
 	state := t.TempDir()
 	env := map[string]string{"CAIRN_STATE_DIR": state}
-	out, errOut, err := cmdtest.Output(env, NewCmdRun, "sample-role", "-p", "role=app")
+	out, errOut, err := cmdtest.Output(env, run.NewCmdRun, "sample-role", "-p", "role=app")
 	want := "missing secret role-password: set the environment variable CAIRN_ROLE_PASSWORD, pass --secret-file role-password=<path to a 0600 file>, or run on a terminal to be asked\nnothing was run"
 	if err == nil || cmdutil.IsUsage(err) || err.Error() != want || out != "" || errOut != "" {
 		t.Fatalf("run: %v, stdout %q, stderr %q; want error %q", err, out, errOut, want)
@@ -43,7 +44,7 @@ func TestRunRunNothingRun(t *testing.T) {
 	if runs, _ := os.ReadDir(state + "/runs"); len(runs) != 0 {
 		t.Fatalf("a run that was refused left %d run directories", len(runs))
 	}
-	if _, _, err := cmdtest.Output(env, NewCmdRun, "sample-role", "-p", "role"); !cmdutil.IsUsage(err) {
+	if _, _, err := cmdtest.Output(env, run.NewCmdRun, "sample-role", "-p", "role"); !cmdutil.IsUsage(err) {
 		t.Fatalf("-p role: %v, want a usage error", err)
 	}
 }

@@ -1,6 +1,7 @@
-package runs
+package root_test
 
 import (
+	"github.com/cairn-runbooks/cairn/internal/cmd/runs"
 	"testing"
 	"time"
 
@@ -9,8 +10,8 @@ import (
 )
 
 func TestNewCmdRuns(t *testing.T) {
-	cmdtest.Table(t, NewCmdRuns, func(o *RunsOptions) { o.IO = nil }, []cmdtest.Case[RunsOptions]{
-		{Name: "no arguments", Want: RunsOptions{StateDir: "/state"}},
+	cmdtest.Table(t, runs.NewCmdRuns, func(o *runs.RunsOptions) { o.IO = nil }, []cmdtest.Case[runs.RunsOptions]{
+		{Name: "no arguments", Want: runs.RunsOptions{StateDir: "/state"}},
 		{Name: "an argument", Argv: []string{"a1b2c3"}, Usage: `unknown command "a1b2c3" for "cairn runs"`},
 	})
 }
@@ -20,14 +21,14 @@ func TestNewCmdRuns(t *testing.T) {
 func TestRunsRun(t *testing.T) {
 	state := t.TempDir()
 	env := map[string]string{"CAIRN_STATE_DIR": state}
-	out, errOut, err := cmdtest.Output(env, NewCmdRuns)
+	out, errOut, err := cmdtest.Output(env, runs.NewCmdRuns)
 	if err != nil || out != "" || errOut != "no runs yet under "+state+"\n" {
 		t.Fatalf("no runs: %v, stdout %q, stderr %q", err, out, errOut)
 	}
 	run := cmdtest.WriteRun(t, state, events.Event{Type: events.StepVerified, Step: "a"}, events.Event{Type: events.StepApplying, Step: "b"},
 		events.Event{Type: events.StepFailed, Step: "b", Phase: "apply", Error: &events.Diag{Summary: "boom"}},
 		events.Event{Type: events.RunFinished, Status: events.Failed})
-	out, errOut, err = cmdtest.Output(env, NewCmdRuns)
+	out, errOut, err = cmdtest.Output(env, runs.NewCmdRuns)
 	started := cmdtest.At.Local().Format(time.RFC3339)
 	want := run.ID + "     rb               failed               " + started + "  b (failed)\n"
 	if err != nil || out != want || errOut != "" {

@@ -1,8 +1,9 @@
-package plan
+package root_test
 
 import (
 	"fmt"
 	"github.com/cairn-runbooks/cairn/internal/cmd/cmdtest"
+	"github.com/cairn-runbooks/cairn/internal/cmd/plan"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,7 +20,7 @@ func TestPlanCheckUnreachableAWS(t *testing.T) {
 	t.Setenv("AWS_MAX_ATTEMPTS", "1")
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	s, _, err := cmdtest.Output(map[string]string{"CAIRN_STATE_DIR": t.TempDir()}, NewCmdPlan, "rds-encrypt", "-p", "instance=app-db", "-p", "kms-key=alias/cairn-demo", "--check")
+	s, _, err := cmdtest.Output(map[string]string{"CAIRN_STATE_DIR": t.TempDir()}, plan.NewCmdPlan, "rds-encrypt", "-p", "instance=app-db", "-p", "kms-key=alias/cairn-demo", "--check")
 	if err != nil {
 		t.Fatal(err)
 	}

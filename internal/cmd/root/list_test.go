@@ -1,6 +1,7 @@
-package list
+package root_test
 
 import (
+	"github.com/cairn-runbooks/cairn/internal/cmd/list"
 	"strings"
 	"testing"
 
@@ -8,9 +9,9 @@ import (
 )
 
 func TestNewCmdList(t *testing.T) {
-	cmdtest.Table(t, NewCmdList, func(o *ListOptions) { o.IO = nil }, []cmdtest.Case[ListOptions]{
-		{Name: "built-in only", Want: ListOptions{}},
-		{Name: "files", Argv: []string{"--file", "a.yaml", "--file", "b.yaml"}, Want: ListOptions{Files: []string{"a.yaml", "b.yaml"}}},
+	cmdtest.Table(t, list.NewCmdList, func(o *list.ListOptions) { o.IO = nil }, []cmdtest.Case[list.ListOptions]{
+		{Name: "built-in only", Want: list.ListOptions{}},
+		{Name: "files", Argv: []string{"--file", "a.yaml", "--file", "b.yaml"}, Want: list.ListOptions{Files: []string{"a.yaml", "b.yaml"}}},
 		{Name: "an argument", Argv: []string{"sample-role"}, Usage: `unknown command "sample-role" for "cairn list"`},
 	})
 }
@@ -19,7 +20,7 @@ func TestNewCmdList(t *testing.T) {
 // not load lists nothing and says which file.
 func TestListRun(t *testing.T) {
 	rb := cmdtest.RunbookFile(t, cmdtest.TouchIt)
-	out, errOut, err := cmdtest.Output(nil, NewCmdList, "--file", rb)
+	out, errOut, err := cmdtest.Output(nil, list.NewCmdList, "--file", rb)
 	if err != nil || errOut != "" {
 		t.Fatalf("list: %v, stderr %q", err, errOut)
 	}
@@ -28,7 +29,7 @@ func TestListRun(t *testing.T) {
 		t.Fatalf("list:\n%s", out)
 	}
 	bad := cmdtest.RunbookFile(t, "schema: 1\nname: [\n")
-	out, errOut, err = cmdtest.Output(nil, NewCmdList, "--file", bad)
+	out, errOut, err = cmdtest.Output(nil, list.NewCmdList, "--file", bad)
 	if err == nil || !strings.Contains(err.Error(), bad) || out != "" || errOut != "" {
 		t.Fatalf("list of a broken file: %v, stdout %q, stderr %q", err, out, errOut)
 	}

@@ -1,6 +1,7 @@
-package shared
+package root_test
 
 import (
+	"github.com/cairn-runbooks/cairn/internal/cmd/shared"
 	"strings"
 	"testing"
 
@@ -19,11 +20,11 @@ func TestRunsSaysHowEachRunStands(t *testing.T) {
 		events.Event{Type: events.StepInterrupted, Step: "b", Phase: "apply"}, events.Event{Type: events.RunFinished, Status: events.Interrupted})
 	died := write(events.Event{Type: events.StepVerified, Step: "a"}, events.Event{Type: events.StepChecking, Step: "b"},
 		events.Event{Type: events.QuestionAsked, Step: "b", Question: &events.Question{ID: "q1", Kind: events.AskConfirm, Purpose: events.PurposeApply}})
-	runs, err := ListRuns(state)
+	runs, err := shared.ListRuns(state)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]RunSummary{}
+	got := map[string]shared.RunSummary{}
 	for _, r := range runs {
 		got[r.ID] = r
 	}

@@ -1,6 +1,7 @@
-package report
+package root_test
 
 import (
+	"github.com/cairn-runbooks/cairn/internal/cmd/report"
 	"strings"
 	"testing"
 
@@ -9,9 +10,9 @@ import (
 )
 
 func TestNewCmdReport(t *testing.T) {
-	cmdtest.Table(t, NewCmdReport, func(o *ReportOptions) { o.IO = nil }, []cmdtest.Case[ReportOptions]{
-		{Name: "markdown", Argv: []string{"a1b2c3"}, Want: ReportOptions{StateDir: "/state", RunID: "a1b2c3", Format: "md"}},
-		{Name: "json", Argv: []string{"a1b2c3", "--format", "json"}, Want: ReportOptions{StateDir: "/state", RunID: "a1b2c3", Format: "json"}},
+	cmdtest.Table(t, report.NewCmdReport, func(o *report.ReportOptions) { o.IO = nil }, []cmdtest.Case[report.ReportOptions]{
+		{Name: "markdown", Argv: []string{"a1b2c3"}, Want: report.ReportOptions{StateDir: "/state", RunID: "a1b2c3", Format: "md"}},
+		{Name: "json", Argv: []string{"a1b2c3", "--format", "json"}, Want: report.ReportOptions{StateDir: "/state", RunID: "a1b2c3", Format: "json"}},
 		{Name: "html", Argv: []string{"a1b2c3", "--format", "html"}, Usage: `--format "html": use md or json`},
 		{Name: "no run id", Usage: "which run? give its id: cairn report <run-id> (`cairn runs` lists them)"},
 	})
@@ -23,7 +24,7 @@ func TestReportRunMarkdown(t *testing.T) {
 	state := t.TempDir()
 	run := cmdtest.WriteRun(t, state, events.Event{Type: events.StepVerified, Step: "a"},
 		events.Event{Type: events.RunFinished, Status: events.Aborted, Note: "aborted by a person"})
-	out, errOut, err := cmdtest.Output(map[string]string{"CAIRN_STATE_DIR": state}, NewCmdReport, run.ID)
+	out, errOut, err := cmdtest.Output(map[string]string{"CAIRN_STATE_DIR": state}, report.NewCmdReport, run.ID)
 	head, rest, _ := strings.Cut(out, "## Timeline\n")
 	_, tail, _ := strings.Cut(rest, "## Decisions, approvals and notes\n")
 	wantHead := "# cairn run " + run.ID + " — rb\n\n- Runbook:  ()\n- Status: **aborted**\n- Started: 2026-12-04T13:37:18Z by  on \n- Target: \n- Duration: 0s\n\n" +

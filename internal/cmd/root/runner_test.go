@@ -1,6 +1,7 @@
-package runner
+package root_test
 
 import (
+	"github.com/cairn-runbooks/cairn/internal/cmd/runner"
 	"strings"
 	"testing"
 
@@ -9,9 +10,9 @@ import (
 )
 
 func TestNewCmdRunner(t *testing.T) {
-	cmdtest.Table(t, NewCmdRunner, func(o *RunnerOptions) { o.IO, o.Getenv = nil, nil }, []cmdtest.Case[RunnerOptions]{
-		{Name: "run", Argv: []string{"--run-dir", "/state/runs/r1"}, Want: RunnerOptions{RunDir: "/state/runs/r1", Mode: cairnrunner.ModeRun}},
-		{Name: "rollback", Argv: []string{"--run-dir", "/d", "--mode", "rollback"}, Want: RunnerOptions{RunDir: "/d", Mode: cairnrunner.ModeRollback}},
+	cmdtest.Table(t, runner.NewCmdRunner, func(o *runner.RunnerOptions) { o.IO, o.Getenv = nil, nil }, []cmdtest.Case[runner.RunnerOptions]{
+		{Name: "run", Argv: []string{"--run-dir", "/state/runs/r1"}, Want: runner.RunnerOptions{RunDir: "/state/runs/r1", Mode: cairnrunner.ModeRun}},
+		{Name: "rollback", Argv: []string{"--run-dir", "/d", "--mode", "rollback"}, Want: runner.RunnerOptions{RunDir: "/d", Mode: cairnrunner.ModeRollback}},
 		{Name: "an argument", Argv: []string{"/d"}, Usage: "unknown command"},
 	})
 }
@@ -21,7 +22,7 @@ func TestNewCmdRunner(t *testing.T) {
 func TestRunnerRefusesSecretsThatAreNotJSON(t *testing.T) {
 	f, out, errOut := cmdtest.Factory(nil)
 	f.IO.In = strings.NewReader("password=hunter2\n")
-	err := cmdtest.Run(f, NewCmdRunner, "--run-dir", t.TempDir())
+	err := cmdtest.Run(f, runner.NewCmdRunner, "--run-dir", t.TempDir())
 	if err == nil || err.Error() != "read secrets from stdin: invalid character 'p' looking for beginning of value" || out.Len()+errOut.Len() != 0 {
 		t.Fatalf("runner: %v, stdout %q, stderr %q", err, out, errOut)
 	}

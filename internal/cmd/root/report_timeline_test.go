@@ -1,7 +1,8 @@
-package report
+package root_test
 
 import (
 	"github.com/cairn-runbooks/cairn/internal/cmd/cmdtest"
+	"github.com/cairn-runbooks/cairn/internal/cmd/report"
 	"os"
 	"strings"
 	"testing"
@@ -51,7 +52,7 @@ func TestReportTimeline(t *testing.T) {
 	tonight := journalRun(t, state, night, false, 14*time.Minute)
 
 	env := map[string]string{"CAIRN_STATE_DIR": state}
-	md, _, err := cmdtest.Output(env, NewCmdReport, tonight.ID)
+	md, _, err := cmdtest.Output(env, report.NewCmdReport, tonight.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +65,11 @@ func TestReportTimeline(t *testing.T) {
 		t.Fatalf("mermaid rejects the report: %v\n%s", err, md)
 	}
 
-	if out, _, err := cmdtest.Output(env, NewCmdReport, rehearsal.ID); err != nil || !strings.Contains(out, "No earlier rehearsal of rds-encrypt succeeded") {
+	if out, _, err := cmdtest.Output(env, report.NewCmdReport, rehearsal.ID); err != nil || !strings.Contains(out, "No earlier rehearsal of rds-encrypt succeeded") {
 		t.Fatalf("the first rehearsal's report: %v\n%s", err, out)
 	}
 
-	if _, _, err := cmdtest.Output(env, NewCmdReport, "--format", "html", "20261204-133718.123-a1b2c3"); !cmdutil.IsUsage(err) || !strings.Contains(err.Error(), "use md or json") {
+	if _, _, err := cmdtest.Output(env, report.NewCmdReport, "--format", "html", "20261204-133718.123-a1b2c3"); !cmdutil.IsUsage(err) || !strings.Contains(err.Error(), "use md or json") {
 		t.Fatalf("--format html: %v, want a usage error before the (missing) run is looked up", err)
 	}
 }
