@@ -12,6 +12,7 @@ import (
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
+	"github.com/cairn-runbooks/cairn/steps"
 )
 
 // maxDecodeProblems bounds how many wrong values one decode reports before it gives up.
@@ -63,6 +64,7 @@ func decodeProblem(file string, root ast.Node, err error, fix string) (Problem, 
 		ue *yaml.UnexpectedNodeTypeError
 		oe *yaml.OverflowError
 		ve *valueError
+		se *steps.ValueError
 		ke *yaml.UnknownFieldError
 	)
 	at := func(tk *token.Token, msg, fix string) Problem {
@@ -83,6 +85,8 @@ func decodeProblem(file string, root ast.Node, err error, fix string) (Problem, 
 		return at(oe.Token, fmt.Sprintf("%s: %s is too large for %s", keyOf(root, oe.Token), oe.SrcNum, wantOf(oe.DstType)), "give a smaller number"), oe.Token, dropValue
 	case errors.As(err, &ve):
 		return at(ve.tk, keyOf(root, ve.tk)+": "+ve.msg, ""), ve.tk, dropValue
+	case errors.As(err, &se) && se.Token != nil:
+		return at(se.Token, keyOf(root, se.Token)+": "+se.Msg, ""), se.Token, dropValue
 	case errors.As(err, &ke) && ke.Token != nil:
 		return at(ke.Token, ke.Message, fix), ke.Token, dropKey
 	}

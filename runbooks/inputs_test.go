@@ -83,6 +83,8 @@ func TestTypeErrorsInRunbookTerms(t *testing.T) {
 		{"approvals", head + "steps:\n" + step("    approvals: two\n"), []string{`bad.yaml:12:16: approvals: want a whole number, got "two"`}},
 		{"negative timeout", head + "steps:\n" + step("    timeout: -5m\n"), []string{`bad.yaml:12:14: timeout: want a duration of 0 or more (such as 10m), got "-5m"`}},
 		{"bad timeout", head + "steps:\n" + step("    timeout: 5 minutes\n"), []string{`timeout: want a duration such as 90s, 10m or 1h30m, got "5 minutes"`}},
+		{"wait interval without a unit", head + "steps:\n  - id: w\n    kind: wait\n    title: W\n    with: {command: {argv: [\"true\"]}, interval: 2}\n",
+			[]string{`bad.yaml:12:49: step "w" (wait): interval: want a duration such as 2s, 90s or 10m (a number needs its unit), got "2"`}},
 		{"destructive", head + "steps:\n" + step("    destructive: maybe\n"), []string{`bad.yaml:12:18: destructive: want true or false, got "maybe"`}},
 		{"steps as a mapping", head + "steps: {a: 1}\n", []string{"steps: want a list, got a mapping"}},
 		{"argv as text", head + "steps:\n  - id: a\n    kind: exec\n    title: A\n    with:\n      argv: 5\n", []string{`step "a" (exec): argv: want a list, got a number`}},

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/goccy/go-yaml/token"
+
 	"github.com/cairn-runbooks/cairn/internal/diag"
 )
 
@@ -174,3 +176,12 @@ func (e *VerifyError) Error() string {
 type Observer interface {
 	Observe(ctx context.Context, env *Env) (Outputs, error)
 }
+
+// ValueError is a value a kind's own YAML decoding refuses, with the token it refused: the loader
+// reports it at that line, naming the step and the field.
+type ValueError struct {
+	Token *token.Token
+	Msg   string // "want a duration such as 2s, 90s or 10m (a number needs its unit), got \"2\""
+}
+
+func (e *ValueError) Error() string { return e.Msg }

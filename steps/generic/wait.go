@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/goccy/go-yaml/ast"
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
@@ -26,15 +27,20 @@ type Wait struct {
 // Duration reads "10s".
 type Duration time.Duration
 
-// UnmarshalYAML reads a Go duration.
-func (d *Duration) UnmarshalYAML(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') {
-		s = s[1 : len(s)-1]
-	}
+// UnmarshalYAML reads a Go duration ("2s", "10m"); a bare number or a negative one is refused with
+// the field's position and what to write instead.
+func (d *Duration) UnmarshalYAML(n ast.Node) error {
+	tk := n.GetToken()
+	s := tk.Value
 	v, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return &steps.ValueError{Token: tk, Msg: fmt.Sprintf("want a duration such as 2s, 90s or 10m (a number needs its unit), got %q", s)}
+	case v < 0:
+		return &steps.ValueError{Token: tk, Msg: fmt.Sprintf("want a duration of 0 or more (such as 10m), got %q", s)}
+	}
 	*d = Duration(v)
-	return err
+	return nil
 }
 
 // Validate needs exactly one condition.

@@ -70,6 +70,8 @@ func typeName(t reflect.Type) string {
 		return "text (references allowed)"
 	case t == condT:
 		return "condition"
+	case t.Kind() == reflect.Int64 && t.Name() == "Duration":
+		return "duration (e.g. 2s, 90s, 10m)"
 	case t.Kind() == reflect.Pointer:
 		return typeName(t.Elem())
 	case t.Kind() == reflect.Slice:
