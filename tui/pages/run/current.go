@@ -9,6 +9,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	cdiag "github.com/cairn-runbooks/cairn/internal/diag"
 	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/tui/components/steplist"
 )
@@ -35,16 +36,15 @@ func (m *Model) current(cur *events.StepState, w int) []string {
 	add(line)
 	add(m.activity(cur, w))
 	if c := cur.Check; c != nil {
-		x := "check: " + c.State
+		head := "check: " + c.State
 		if c.Change != "" {
-			x += " · " + c.Change
+			head += " · " + c.Change
 		}
 		if c.Reason != "" {
-			x += " — " + c.Reason
+			head += " — "
 		}
-		add(s.Subtle.Render(wrapText(x, w)))
-		if c.Fix != "" {
-			add(s.Subtle.Render(wrapText("fix: "+c.Fix, w)))
+		for _, l := range cdiag.Headed(head, c.Diagnostic("")) { // the one formatter, as the plain view
+			add(s.Subtle.Render(wrapText(strings.TrimLeft(l, " "), w)))
 		}
 	}
 	if cur.Note != "" && cur.Status == events.StatusSkipped {
