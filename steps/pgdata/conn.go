@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
@@ -207,6 +209,19 @@ func (e *instanceMissing) Error() string { return "instance " + e.id + " does no
 func isInstanceMissing(err error) bool {
 	var m *instanceMissing
 	return errors.As(err, &m)
+}
+
+// isAbsent says whether err means that what an earlier step makes is not there yet: the instance
+// (instanceMissing), a database on it (SQLSTATE 3D000), a table (42P01) or another object (42704).
+// It reads the server's error code, never its message.
+func isAbsent(err error) bool {
+	return isInstanceMissing(err) || hasSQLState(err, "3D000", "42P01", "42704")
+}
+
+// hasSQLState says whether err is, or wraps, a server error with one of codes.
+func hasSQLState(err error, codes ...string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && slices.Contains(codes, pe.Code)
 }
 
 func orDefault(s, d string) string {

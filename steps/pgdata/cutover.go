@@ -106,7 +106,7 @@ func (c *Cutover) left(ctx context.Context, env *steps.Env) (dsn, dsn, []string,
 	var left []string
 	for _, db := range dbs {
 		_, ok, err := subscriptionIn(ctx, tgt, db, slotName(env, oids[db]))
-		if err != nil && !strings.Contains(err.Error(), "does not exist") {
+		if err != nil && !isAbsent(err) {
 			return src, tgt, dbs, oids, nil, err
 		}
 		if ok {
@@ -133,7 +133,7 @@ func (c *Cutover) left(ctx context.Context, env *steps.Env) (dsn, dsn, []string,
 func (c *Cutover) Check(ctx context.Context, env *steps.Env) steps.Check {
 	_, tgt, _, _, left, err := c.left(ctx, env)
 	if err != nil {
-		if strings.Contains(err.Error(), "does not exist") {
+		if isAbsent(err) {
 			return steps.CannotTell("%v (an earlier step makes it)", err)
 		}
 		return unknownOr(err, "check the source's and the target's connections")

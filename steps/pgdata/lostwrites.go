@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
@@ -51,7 +50,7 @@ func (l *LostWrites) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, 
 	}
 	srv, err := l.Server.resolve(ctx, env)
 	if err != nil {
-		if strings.Contains(err.Error(), "does not exist") {
+		if isAbsent(err) {
 			env.Info(fmt.Sprintf("%v: nothing to read", err))
 			return steps.Outputs{"lost": steps.Output{}}, nil
 		}

@@ -137,7 +137,7 @@ func subscriptionIn(ctx context.Context, tgt dsn, db, name string) (subscription
 func (r *Replicate) Check(ctx context.Context, env *steps.Env) steps.Check {
 	st, err := r.read(ctx, env)
 	if err != nil {
-		if strings.Contains(err.Error(), "does not exist") {
+		if isAbsent(err) {
 			return steps.CannotTell("%v (an earlier step makes it)", err)
 		}
 		return checkOfErr(err, "check the source's and the target's connections")
@@ -290,7 +290,7 @@ func dropSlot(ctx context.Context, c *pgx.Conn, name string) error {
 		if err == nil {
 			return nil
 		}
-		if !strings.Contains(err.Error(), "is active") {
+		if !hasSQLState(err, "55006") { // object_in_use: the walsender still holds it
 			return fmt.Errorf("drop replication slot %s: %w", name, err)
 		}
 		if err := sleepCtx(ctx, 250); err != nil {
@@ -376,7 +376,7 @@ func (r *Replicate) Rollback(ctx context.Context, env *steps.Env) error {
 func dropSubscription(ctx context.Context, env *steps.Env, tgt dsn, db, name string) error {
 	tc, err := tgt.connect(ctx, db)
 	if err != nil {
-		if strings.Contains(err.Error(), "does not exist") {
+		if isAbsent(err) {
 			return nil
 		}
 		return err

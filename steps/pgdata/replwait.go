@@ -137,7 +137,7 @@ func (w *ReplicationWait) Check(ctx context.Context, env *steps.Env) steps.Check
 	}
 	st, err := w.look(ctx, env)
 	if err != nil {
-		if strings.Contains(err.Error(), "does not exist") {
+		if isAbsent(err) {
 			return steps.CannotTell("%v (an earlier step makes it)", err)
 		}
 		return unknownOr(err, "check the source's and the target's connections")
