@@ -420,20 +420,28 @@ func (s *Service) deleteInstance(form awswire.Form) (any, error) {
 	return out, nil
 }
 
+// restoreTarget reads what a restore (from a snapshot or to a point in time) asks of its new
+// instance: its identifier from idField (stored lowercase, as RDS does), a class RDS offers, and the
+// port (0: the source's).
+func (s *Service) restoreTarget(form awswire.Form, idField string) (id string, port int, err error) {
+	id = strings.ToLower(form.String(idField))
+	if err := checkIdentifier(idField, id); err != nil {
+		return "", 0, err
+	}
+	if c := form.String("DBInstanceClass"); c != "" {
+		if err := s.checkClass(c); err != nil {
+			return "", 0, err
+		}
+	}
+	port, _, err = form.Int("Port")
+	return id, port, err
+}
+
 func (s *Service) restoreInstance(form awswire.Form) (any, error) {
 	if err := refuseKeyChange(form, "RestoreDBInstanceFromDBSnapshot"); err != nil {
 		return nil, err
 	}
-	id := strings.ToLower(form.String("DBInstanceIdentifier"))
-	if err := checkIdentifier("DBInstanceIdentifier", id); err != nil {
-		return nil, err
-	}
-	if c := form.String("DBInstanceClass"); c != "" {
-		if err := s.checkClass(c); err != nil {
-			return nil, err
-		}
-	}
-	port, _, err := form.Int("Port")
+	id, port, err := s.restoreTarget(form, "DBInstanceIdentifier")
 	if err != nil {
 		return nil, err
 	}

@@ -53,16 +53,10 @@ func (s *Service) rebootInstance(form awswire.Form) (any, error) {
 	if inst.Status != StatusAvailable {
 		return nil, awswire.Errorf("InvalidDBInstanceState", "DB instance %s is not in available state.", inst.ID)
 	}
-	inst.Status, inst.Job = StatusRebooting, jobReboot
 	if inst.ParamApply == applyPendingReboot {
 		inst.ParamApply = applyApplying
 	}
-	if err := s.saveLocked(); err != nil {
-		return nil, err
-	}
-	res := inst.ResourceID
-	s.goJob(func(ctx context.Context) { s.runReboot(ctx, res) })
-	return instanceResult{DBInstance: instanceXML(inst)}, nil
+	return s.beginLocked(inst, StatusRebooting, jobReboot, s.runReboot)
 }
 
 func (s *Service) runReboot(ctx context.Context, res string) {
@@ -115,13 +109,7 @@ func (s *Service) stopInstance(form awswire.Form) (any, error) {
 	if inst.Status != StatusAvailable {
 		return nil, awswire.Errorf("InvalidDBInstanceState", "Instance %s is not in available state.", inst.ID)
 	}
-	inst.Status, inst.Job = StatusStopping, jobStop
-	if err := s.saveLocked(); err != nil {
-		return nil, err
-	}
-	res := inst.ResourceID
-	s.goJob(func(ctx context.Context) { s.runStop(ctx, res) })
-	return instanceResult{DBInstance: instanceXML(inst)}, nil
+	return s.beginLocked(inst, StatusStopping, jobStop, s.runStop)
 }
 
 func (s *Service) runStop(ctx context.Context, res string) {
@@ -164,15 +152,21 @@ func (s *Service) startInstance(form awswire.Form) (any, error) {
 	if inst.Status != StatusStopped {
 		return nil, awswire.Errorf("InvalidDBInstanceState", "Instance %s is not stopped, it is %s.", inst.ID, inst.Status)
 	}
-	inst.Status, inst.Job = StatusStarting, jobStart
-	if err := s.saveLocked(); err != nil {
-		return nil, err
-	}
-	res := inst.ResourceID
-	s.goJob(func(ctx context.Context) { s.runStart(ctx, res) })
-	return instanceResult{DBInstance: instanceXML(inst)}, nil
+	return s.beginLocked(inst, StatusStarting, jobStart, s.runStart)
 }
 
 func (s *Service) runStart(ctx context.Context, res string) {
 	s.runPower(ctx, res, jobStart, (*pgcluster.Cluster).Start, StatusAvailable, "DB instance started")
+}
+
+// beginLocked puts inst into status for job j, saves the state, and runs the job in the background
+// (run gets the instance's resource id); the answer is the instance as it now stands. s.mu is held.
+func (s *Service) beginLocked(inst *Instance, status string, j job, run func(context.Context, string)) (any, error) {
+	inst.Status, inst.Job = status, j
+	if err := s.saveLocked(); err != nil {
+		return nil, err
+	}
+	res := inst.ResourceID
+	s.goJob(func(ctx context.Context) { run(ctx, res) })
+	return instanceResult{DBInstance: instanceXML(inst)}, nil
 }

@@ -25,16 +25,7 @@ func (s *Service) restoreToPointInTime(form awswire.Form) (any, error) {
 	case !latest:
 		return nil, awswire.Errorf("InvalidParameterCombination", "The twin restores to the latest restorable time only (UseLatestRestorableTime): it archives no WAL to replay up to RestoreTime %s.", form.String("RestoreTime"))
 	}
-	id := strings.ToLower(form.String("TargetDBInstanceIdentifier"))
-	if err := checkIdentifier("TargetDBInstanceIdentifier", id); err != nil {
-		return nil, err
-	}
-	if c := form.String("DBInstanceClass"); c != "" {
-		if err := s.checkClass(c); err != nil {
-			return nil, err
-		}
-	}
-	port, _, err := form.Int("Port")
+	id, port, err := s.restoreTarget(form, "TargetDBInstanceIdentifier")
 	if err != nil {
 		return nil, err
 	}
