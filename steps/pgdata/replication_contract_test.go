@@ -7,9 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goccy/go-yaml"
+
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 	"github.com/cairn-runbooks/cairn/steps"
 	"github.com/cairn-runbooks/cairn/steps/all"
+	"github.com/cairn-runbooks/cairn/steps/pgdata"
 	"github.com/cairn-runbooks/cairn/steps/steptest"
 )
 
@@ -161,12 +164,47 @@ func TestReplicationKindsContract(t *testing.T) {
 		}
 	})
 
-	wait := steptest.Decode(t, reg, "pg-replication-wait", both+"max-lag: \"0\"\n")
+	wait := steptest.Decode(t, reg, "pg-replication-wait", both+"max-lag: \"0\"\nslot-wal-limit-mb: \"64\"\n")
 	t.Run("pg-replication-wait", func(t *testing.T) {
 		steptest.RunReadOnly(t, steptest.Case{Step: wait, Env: runEnv(t, "sync"), Probe: probe,
 			NoLookAlike: "reads only, live: this run's subscriptions (by name) on the target and slots on the source"}, nil)
 		if n := tgt.QueryInt(t, "shop", "SELECT count(*) FROM items"); n != 500 {
 			t.Fatalf("after the sync the target has %d items, want 500", n)
+		}
+	})
+
+	t.Run("pg-replication-wait stops a stalled slot before slot-wal-limit-mb", func(t *testing.T) {
+		var zero pgdata.ReplicationWait // a literal limit is checked at load
+		if err := yaml.Unmarshal([]byte("slot-wal-limit-mb: \"0\"\n"), &zero); err != nil {
+			t.Fatal(err)
+		}
+		if err := zero.Validate(); err == nil || !strings.Contains(err.Error(), "slot-wal-limit-mb") {
+			t.Errorf("slot-wal-limit-mb 0: %v", err)
+		}
+		// a subscriber that stopped (disabled) while the source writes 2 MB of WAL; the limit 1 MB
+		tiny := steptest.Decode(t, reg, "pg-replication-wait", both+"slot-wal-limit-mb: \"1\"\n")
+		e := runEnv(t, "sync")
+		if ch := tiny.Check(ctx, e); ch.State == steps.Blocked {
+			t.Fatalf("a slot keeping less than 80 %% of 1 MB: blocked (%s)", ch.Reason)
+		}
+		tgt.Exec(t, "shop", "ALTER SUBSCRIPTION "+subName(t, tgt)+" DISABLE")
+		src.Exec(t, "shop", "SELECT pg_logical_emit_message(false, 'cairn-test', repeat('x', 2000000)); SELECT pg_switch_wal()")
+		before := probe(t)
+		ch := tiny.Check(ctx, e)
+		if ch.State != steps.Blocked || !strings.Contains(ch.Reason, "of slot-wal-limit-mb 1 MB (max_slot_wal_keep_size)") ||
+			!strings.Contains(ch.Fix, "`cairn rollback "+run+"`") || !strings.Contains(ch.Fix, "raise slot-wal-limit-mb") {
+			t.Errorf("a stalled slot past 80 %% of its cap: %s %q fix %q", ch.State, ch.Reason, ch.Fix)
+		}
+		if _, err := tiny.Apply(ctx, e); err == nil || !strings.Contains(err.Error(), "slot-wal-limit-mb 1 MB") {
+			t.Errorf("the wait with a stalled slot past 80 %% of its cap: %v", err)
+		}
+		t.Logf("blocked: %s — %s", ch.Reason, ch.Fix)
+		if after := probe(t); after != before {
+			t.Errorf("the stopped wait changed something:\nbefore: %s\nafter:  %s", before, after)
+		}
+		tgt.Exec(t, "shop", "ALTER SUBSCRIPTION "+subName(t, tgt)+" ENABLE")
+		if _, err := wait.Apply(ctx, runEnv(t, "sync")); err != nil { // the subscriber back: the normal limit passes
+			t.Fatal(err)
 		}
 	})
 
