@@ -35,6 +35,11 @@ import (
 // is outside the window. Triggers and foreign keys do not fire for replicated rows
 // (session_replication_role = replica).
 //
+// Before it creates anything on either side, it compares the extensions of the source's databases
+// with what the target offers (replextensions.go): one the target does not offer, or offers only
+// older than the source's, would fail the schema restore half-way, so Check says blocked with every
+// one listed and the fix, and Apply refuses with nothing changed.
+//
 // Check says done only for this run's subscriptions using this run's slots on this source; a slot of
 // another cairn run on the source (an abandoned run's, which keeps WAL until the disk fills) is
 // blocked with how to drop it; a database on the target this run did not create is blocked, never
@@ -55,6 +60,7 @@ func (r *Replicate) OutputNames() []string { return []string{"databases", "slots
 func (r *Replicate) Describe(env *steps.Env) []steps.Action {
 	src, tgt, pub := r.Source.describe(env), r.Target.describe(env), shownName(env)
 	return []steps.Action{
+		{Kind: steps.ActSQL, Target: src + " → " + tgt, Text: "-- before anything is created: per source database SELECT extname, extversion FROM pg_extension; on the target SELECT name, version FROM pg_available_extension_versions   -- blocked, every one listed, when the target offers an extension of the source not at all or only older"},
 		{Kind: steps.ActSQL, Target: src, Text: "GRANT rds_replication TO CURRENT_USER;   -- on RDS (where the role exists), when the master is not yet a member"},
 		{Kind: steps.ActSQL, Target: src, Text: "-- per database:\nCREATE PUBLICATION " + pub + " FOR ALL TABLES;"},
 		{Kind: steps.ActExec, Target: src + " → " + tgt, Text: "-- per database:\npg_dump -Fc --schema-only --no-publications --no-subscriptions -f <work>/<db>.schema <db> → pg_restore --create --exit-on-error -d postgres <work>/<db>.schema"},
@@ -71,6 +77,7 @@ type replState struct {
 	mine     map[string]slot
 	others   []slot
 	done     map[string]bool // database → subscription and slot in place
+	gaps     []extGap        // extensions of the source the target does not offer as the source has them
 }
 
 func (r *Replicate) read(ctx context.Context, env *steps.Env) (*replState, error) {
@@ -101,6 +108,13 @@ func (r *Replicate) read(ctx context.Context, env *steps.Env) (*replState, error
 		return st, err
 	}
 	defer tc.Close(context.WithoutCancel(ctx))
+	exts, err := sourceExtensions(ctx, st.src, st.dbs)
+	if err != nil {
+		return st, err
+	}
+	if st.gaps, err = extensionGaps(ctx, tc, exts); err != nil {
+		return st, err
+	}
 	for _, db := range st.dbs {
 		oid, err := databaseOID(ctx, tc, db)
 		if err != nil {
@@ -133,6 +147,24 @@ func subscriptionIn(ctx context.Context, tgt dsn, db, name string) (subscription
 	return subscriptionOf(ctx, c, name)
 }
 
+// blocked is the check's answer when the replication must not start, every reason at once: another
+// run's slots on the source, extensions the target lacks.
+func (st *replState) blocked() (steps.Check, bool) {
+	var reasons, fixes []string
+	if len(st.others) > 0 {
+		ch := othersBlock(st.src, st.others)
+		reasons, fixes = append(reasons, ch.Reason), append(fixes, ch.Fix)
+	}
+	if len(st.gaps) > 0 {
+		r, f := gapsText(st.tgt.Label, st.gaps)
+		reasons, fixes = append(reasons, r), append(fixes, f)
+	}
+	if len(reasons) == 0 {
+		return steps.Check{}, false
+	}
+	return steps.BlockedBy(strings.Join(reasons, "; and "), strings.Join(fixes, "; ")), true
+}
+
 // Check says whether every database is subscribed with this run's slot.
 func (r *Replicate) Check(ctx context.Context, env *steps.Env) steps.Check {
 	st, err := r.read(ctx, env)
@@ -142,8 +174,8 @@ func (r *Replicate) Check(ctx context.Context, env *steps.Env) steps.Check {
 		}
 		return checkOfErr(err, "check the source's and the target's connections")
 	}
-	if len(st.others) > 0 {
-		return othersBlock(st.src, st.others)
+	if ch, blocked := st.blocked(); blocked {
+		return ch
 	}
 	var todo []string
 	for _, db := range st.dbs {
@@ -163,9 +195,8 @@ func (r *Replicate) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, e
 	if err != nil {
 		return nil, err
 	}
-	if len(st.others) > 0 {
-		ch := othersBlock(st.src, st.others)
-		return nil, fmt.Errorf("%s — %s", ch.Reason, ch.Fix)
+	if ch, blocked := st.blocked(); blocked { // before anything is granted or created
+		return nil, fmt.Errorf("%s — %s; nothing was changed", ch.Reason, ch.Fix)
 	}
 	if err := grantReplication(ctx, env, st.src); err != nil {
 		return nil, err

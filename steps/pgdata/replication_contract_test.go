@@ -3,6 +3,9 @@ package pgdata_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -140,6 +143,44 @@ func TestReplicationKindsContract(t *testing.T) {
 	})
 
 	rep := steptest.Decode(t, reg, "pg-replicate", both)
+	t.Run("pg-replicate blocks on extensions the target lacks, every one, before it changes anything", func(t *testing.T) {
+		gone, old := plantExtensions(t, src)
+		pre := steptest.Decode(t, reg, "pg-replication-preflight", "source: { conn: \"${params.src}\" }\n")
+		out, err := pre.Apply(ctx, env(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		warned := strings.Join(out["warnings"].List, "\n")
+		for _, want := range []string{"must offer these extensions at the source's version or newer: " + gone + " 1.0, " + old + " 1.1",
+			gone + " 1.0 is installed (in shop) but the source's own server no longer offers it", old + " is at 1.1 (in shop) while a new CREATE EXTENSION makes 1.0"} {
+			if !strings.Contains(warned, want) {
+				t.Errorf("the preflight's warnings lack %q:\n%s", want, warned)
+			}
+		}
+		before := probe(t)
+		ch := rep.Check(ctx, runEnv(t, "replicate"))
+		t.Logf("blocked: %s — %s", ch.Reason, ch.Fix)
+		for _, want := range []string{gone + " 1.0 (in shop): not offered at all", old + " 1.1 (in shop): offered only up to 1.0, older"} {
+			if ch.State != steps.Blocked || !strings.Contains(ch.Reason, want) {
+				t.Errorf("check: %s %q, want blocked naming %q", ch.State, ch.Reason, want)
+			}
+		}
+		if !strings.Contains(ch.Fix, "offers no "+gone+": choose an engine version that has it") || !strings.Contains(ch.Fix, "or drop "+gone+" on the source") ||
+			!strings.Contains(ch.Fix, "choose an engine version that has "+old+" 1.1 or newer") {
+			t.Errorf("fix: %q", ch.Fix)
+		}
+		if _, err := rep.Apply(ctx, runEnv(t, "replicate")); err == nil || !strings.Contains(err.Error(), gone) || !strings.Contains(err.Error(), old) || !strings.Contains(err.Error(), "nothing was changed") {
+			t.Errorf("apply with extensions the target lacks: %v", err)
+		}
+		if after := probe(t); after != before {
+			t.Errorf("the blocked replicate changed something:\nbefore: %s\nafter:  %s", before, after)
+		}
+		src.Exec(t, "shop", "DROP EXTENSION "+gone+"; DROP EXTENSION "+old)
+		if ch := rep.Check(ctx, runEnv(t, "replicate")); ch.State == steps.Blocked {
+			t.Errorf("the extensions dropped on the source: still blocked (%s)", ch.Reason)
+		}
+	})
+
 	t.Run("pg-replicate", func(t *testing.T) {
 		const other = "cairn_20261203_090000_000_bbbbbb_1"
 		steptest.Run(t, steptest.Case{Step: rep, Env: runEnv(t, "replicate"), Probe: probe,
@@ -382,4 +423,42 @@ func subName(t testing.TB, pg *testbed.PG) string {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// plantExtensions makes the source have two extensions the target does not offer as the source has
+// them. Both servers are one PostgreSQL build reading one extension directory, so the difference is
+// planted the way it arises: the source installs gone 1.0 and old 1.1, then the directory loses gone's
+// files and old's 1.1 script — as a target whose engine version lacks gone and has only old 1.0
+// offers them. The files are removed when the test ends.
+func plantExtensions(t *testing.T, pg *testbed.PG) (gone, old string) {
+	out, err := exec.Command(pg.Cluster.BinPath("pg_config"), "--sharedir").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "extension")
+	gone, old = fmt.Sprintf("cairn_test_gone_%d", os.Getpid()), fmt.Sprintf("cairn_test_old_%d", os.Getpid())
+	files := map[string]string{
+		gone + ".control":  "default_version = '1.0'\nrelocatable = true\n",
+		gone + "--1.0.sql": "-- a test extension with no objects\n",
+		old + ".control":   "default_version = '1.1'\nrelocatable = true\n",
+		old + "--1.0.sql":  "-- a test extension with no objects\n",
+		old + "--1.1.sql":  "-- a test extension with no objects\n",
+	}
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Skipf("cannot plant a test extension in %s: %v", dir, err)
+		}
+		t.Cleanup(func() { os.Remove(p) })
+	}
+	pg.Exec(t, "shop", "CREATE EXTENSION "+gone+"; CREATE EXTENSION "+old)
+	for _, name := range []string{gone + ".control", gone + "--1.0.sql", old + "--1.1.sql"} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, old+".control"), []byte("default_version = '1.0'\nrelocatable = true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return gone, old
 }

@@ -17,9 +17,11 @@ import (
 // refusal at once, each with its fix, and the warnings the engineer must know:
 //
 //   - refused: a server older than PostgreSQL 10 (no native logical replication); unlogged tables
-//     (never written to WAL, so never replicated: their rows would be lost at the swap); extensions
-//     the source has that the target cannot install; a source that is not an RDS instance and
-//     whose wal_level is not logical (on RDS the parameter-group step turns it on); keep-identifier
+//     (never written to WAL, so never replicated: their rows would be lost at the swap); when a
+//     target is given, extensions of the source it does not offer, or only older (without one —
+//     the runbook's case: the target does not exist yet — the extensions the target must offer are
+//     listed, and pg-replicate compares them before it creates anything); a source that is not an
+//     RDS instance and whose wal_level is not logical (on RDS the parameter-group step turns it on); keep-identifier
 //     (the replicate strategy needs both instances until the swap);
 //   - listed, fixed by the next step: tables with no primary key and no usable replica identity —
 //     published as they are, their UPDATEs and DELETEs would fail *on the source*; the
@@ -27,7 +29,9 @@ import (
 //   - warned: large objects are not replicated — cairn copies them at the cut-over, inside the
 //     window, which grows with their size; DDL is not replicated — a schema change during
 //     replication fails the cut-over's schema comparison; max_slot_wal_keep_size unlimited — a
-//     stalled slot keeps WAL until the disk fills (the sync wait watches it).
+//     stalled slot keeps WAL until the disk fills (the sync wait watches it); an extension the
+//     source's own server no longer offers, or installed at another version than a CREATE
+//     EXTENSION makes (the restore creates the target's default version).
 //
 // It reads only.
 type ReplicationPreflight struct {
@@ -50,10 +54,10 @@ func (p *ReplicationPreflight) Describe(env *steps.Env) []steps.Action {
 			"SELECT … FROM pg_class WHERE relkind IN ('r','p') AND relpersistence = 'u'   -- unlogged: refused\n" +
 			"SELECT … FROM pg_class WHERE relkind = 'r' AND (relreplident = 'n' OR relreplident = 'd' AND no primary key OR relreplident = 'i' AND no valid index)   -- listed, fixed by pg-replica-identity\n" +
 			"SELECT count(*), sum(octet_length(data)) FROM pg_largeobject_metadata, pg_largeobject   -- copied at the cut-over\n" +
-			"SELECT extname, extversion FROM pg_extension"},
+			"SELECT e.extname, e.extversion, a.default_version FROM pg_extension e LEFT JOIN pg_available_extensions a ON a.name = e.extname"},
 	}
 	if p.Target.given() {
-		acts = append(acts, steps.Action{Kind: steps.ActSQL, Target: p.Target.describe(env), Text: "SHOW server_version_num; SELECT name FROM pg_available_extensions  -- every extension of the source must be available"})
+		acts = append(acts, steps.Action{Kind: steps.ActSQL, Target: p.Target.describe(env), Text: "SHOW server_version_num; SELECT name, version FROM pg_available_extension_versions  -- every extension of the source offered at its version or newer"})
 	}
 	return acts
 }
@@ -103,11 +107,14 @@ func (p *ReplicationPreflight) read(ctx context.Context, env *steps.Env) (replFi
 	if err != nil {
 		return f, err
 	}
-	exts := map[string]string{}
 	for _, db := range dbs {
-		if err := readDatabase(ctx, src, db, &f, exts); err != nil {
+		if err := readDatabase(ctx, src, db, &f); err != nil {
 			return f, err
 		}
+	}
+	exts, err := sourceExtensions(ctx, src, dbs)
+	if err != nil {
+		return f, err
 	}
 	if f.largeObjects > 0 {
 		f.warnings = append(f.warnings, fmt.Sprintf("%d large objects: not replicated — cairn copies them at the cut-over, under the quiesce, so the window grows with them", f.largeObjects))
@@ -120,12 +127,14 @@ func (p *ReplicationPreflight) read(ctx context.Context, env *steps.Env) (replFi
 		if err := p.readTarget(ctx, env, exts, &f); err != nil {
 			return f, err
 		}
+	} else {
+		f.warnings = append(f.warnings, sourceNotes(exts)...)
 	}
 	return f, nil
 }
 
-// readDatabase reads one source database's tables, large objects and extensions.
-func readDatabase(ctx context.Context, src dsn, db string, f *replFindings, exts map[string]string) error {
+// readDatabase reads one source database's tables and large objects.
+func readDatabase(ctx context.Context, src dsn, db string, f *replFindings) error {
 	c, err := src.connect(ctx, db)
 	if err != nil {
 		return err
@@ -152,19 +161,7 @@ func readDatabase(ctx context.Context, src dsn, db string, f *replFindings, exts
 		return fmt.Errorf("%s: count large objects: %w", db, err)
 	}
 	f.largeObjects += n
-	rows, err := c.Query(ctx, "SELECT extname, extversion FROM pg_extension WHERE extname <> 'plpgsql'")
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var e, v string
-		if err := rows.Scan(&e, &v); err != nil {
-			return err
-		}
-		exts[e] = v
-	}
-	return rows.Err()
+	return nil
 }
 
 // tablesWithoutIdentity lists the ordinary tables (not partitioned parents, which hold no rows)
@@ -188,7 +185,7 @@ func names(ctx context.Context, c *pgx.Conn, q string, args ...any) ([]string, e
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-func (p *ReplicationPreflight) readTarget(ctx context.Context, env *steps.Env, exts map[string]string, f *replFindings) error {
+func (p *ReplicationPreflight) readTarget(ctx context.Context, env *steps.Env, exts map[string]srcExtension, f *replFindings) error {
 	tgt, err := p.Target.resolve(ctx, env)
 	if err != nil {
 		return err
@@ -206,34 +203,15 @@ func (p *ReplicationPreflight) readTarget(ctx context.Context, env *steps.Env, e
 		f.refusals = append(f.refusals, fmt.Sprintf("%s runs PostgreSQL %d: a subscription needs 10 or later", tgt.Label, vnum))
 		f.fixes = append(f.fixes, "create the target with PostgreSQL 10 or later")
 	}
-	missing, err := missingExtensions(ctx, c, exts)
+	gaps, err := extensionGaps(ctx, c, exts)
 	if err != nil {
 		return err
 	}
-	for _, e := range missing {
-		f.refusals = append(f.refusals, fmt.Sprintf("extension %s (on the source) is not available on %s", e, tgt.Label))
-		f.fixes = append(f.fixes, fmt.Sprintf("install %s on the target's server (on RDS: a version that offers it), or drop it from the source if unused", e))
+	for _, g := range gaps {
+		f.refusals = append(f.refusals, fmt.Sprintf("extension %s on %s", g, tgt.Label))
+		f.fixes = append(f.fixes, g.fix())
 	}
 	return nil
-}
-
-// missingExtensions lists the source's extensions the server c is connected to cannot install.
-func missingExtensions(ctx context.Context, c *pgx.Conn, exts map[string]string) ([]string, error) {
-	avail, err := names(ctx, c, "SELECT name FROM pg_available_extensions")
-	if err != nil {
-		return nil, fmt.Errorf("list available extensions: %w", err)
-	}
-	have := map[string]bool{}
-	for _, a := range avail {
-		have[a] = true
-	}
-	var out []string
-	for _, e := range sortedKeys(exts) {
-		if !have[e] {
-			out = append(out, e)
-		}
-	}
-	return out, nil
 }
 
 func (f replFindings) check() steps.Check {
