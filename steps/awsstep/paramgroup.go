@@ -69,10 +69,13 @@ func (l *LogicalReplication) Describe(env *steps.Env) []steps.Action {
 	}
 	return []steps.Action{
 		call("rds DescribeDBInstances", "DBInstanceIdentifier", inst),
+		call("rds DescribeDBParameterGroups", "DBParameterGroupName", g+"  (absent, or this run's copy: its description names the run — another's is refused)"),
+		call("rds DescribeDBParameters", "DBParameterGroupName", g+"  (when it exists: rds.logical_replication, max_slot_wal_keep_size)"),
 		call("rds CopyDBParameterGroup", "SourceDBParameterGroupIdentifier", "<the instance's group>", "TargetDBParameterGroupIdentifier", g, "TargetDBParameterGroupDescription", groupDescription(env, "<the instance's group>")),
 		call("rds ModifyDBParameterGroup", "DBParameterGroupName", g, "Parameters", params),
 		call("rds ModifyDBInstance", "DBInstanceIdentifier", inst, "DBParameterGroupName", g, "ApplyImmediately", "true"),
 		{Kind: steps.ActWait, Target: "rds", Text: "poll DescribeDBInstances " + inst + " until available with DBParameterGroups[0] = " + g + " (pending-reboot until the reboot step)"},
+		call("rds DescribeDBParameterGroups", "DBParameterGroupName", g+"  (a resumed apply: the group it was copied from, out of its description — the rollback re-attaches it)"),
 	}
 }
 
@@ -294,6 +297,7 @@ func (r *Reboot) Validate() error {
 func (r *Reboot) Describe(env *steps.Env) []steps.Action {
 	inst := env.Describe(r.Instance)
 	return []steps.Action{
+		call("rds DescribeDBInstances", "DBInstanceIdentifier", inst+"  (ParameterApplyStatus: nothing to do when in-sync)"),
 		call("rds RebootDBInstance", "DBInstanceIdentifier", inst),
 		{Kind: steps.ActWait, Target: "rds", Text: "poll DescribeDBInstances " + inst + " until available with ParameterApplyStatus in-sync   -- connections are refused meanwhile (about 1–2 minutes on RDS)"},
 	}

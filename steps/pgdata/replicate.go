@@ -62,8 +62,12 @@ func (r *Replicate) Describe(env *steps.Env) []steps.Action {
 	return []steps.Action{
 		{Kind: steps.ActSQL, Target: src + " → " + tgt, Text: "-- before anything is created: per source database SELECT extname, extversion FROM pg_extension; on the target SELECT name, version FROM pg_available_extension_versions   -- blocked, every one listed, when the target offers an extension of the source not at all or only older"},
 		{Kind: steps.ActSQL, Target: src, Text: "GRANT rds_replication TO CURRENT_USER;   -- on RDS (where the role exists), when the master is not yet a member"},
-		{Kind: steps.ActSQL, Target: src, Text: "-- per database:\nCREATE PUBLICATION " + pub + " FOR ALL TABLES;"},
-		{Kind: steps.ActExec, Target: src + " → " + tgt, Text: "-- per database:\npg_dump -Fc --schema-only --no-publications --no-subscriptions -f <work>/<db>.schema <db> → pg_restore --create --exit-on-error -d postgres <work>/<db>.schema"},
+		{Kind: steps.ActSQL, Target: src, Text: "-- per database not yet subscribed:\nSELECT … FROM pg_class WHERE <no primary key or usable replica identity>   -- any: refused (the replica-identity step first)\n" +
+			"CREATE PUBLICATION " + pub + " FOR ALL TABLES;   -- unless it exists\n" +
+			"-- only a resumed apply's slot left without its subscription:\nSELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '" + pub + "_<db oid>' AND active_pid IS NOT NULL; SELECT pg_drop_replication_slot('" + pub + "_<db oid>');"},
+		{Kind: steps.ActSQL, Target: tgt, Text: "-- per database not yet subscribed, only when this run's record says it created it (a resumed apply's half-made one):\nDROP DATABASE IF EXISTS <db> WITH (FORCE);"},
+		{Kind: steps.ActExec, Target: src + " → " + tgt, Text: "-- per database:\npg_dump -Fc --schema-only --no-publications --no-subscriptions -f <work>/<db>.schema <db> → pg_restore --create --exit-on-error -d postgres <work>/<db>.schema\n" +
+			"-- if the restore or the subscription fails: DROP DATABASE IF EXISTS <db> WITH (FORCE) on the target (the half-made database)"},
 		{Kind: steps.ActSQL, Target: tgt, Text: "-- per database, in it:\nCREATE SUBSCRIPTION " + pub + "_<db oid> CONNECTION '<source endpoint> user=<master> password=•••• dbname=<db>' PUBLICATION " + pub +
 			" WITH (copy_data = true, create_slot = true, slot_name = '" + pub + "_<db oid>');   -- the slot is made on the source"},
 	}

@@ -53,7 +53,7 @@ func (p *ReplicationPreflight) Describe(env *steps.Env) []steps.Action {
 		{Kind: steps.ActSQL, Target: src, Text: "-- per database (every connectable one but templates, postgres and rdsadmin):\n" +
 			"SELECT … FROM pg_class WHERE relkind IN ('r','p') AND relpersistence = 'u'   -- unlogged: refused\n" +
 			"SELECT … FROM pg_class WHERE relkind = 'r' AND (relreplident = 'n' OR relreplident = 'd' AND no primary key OR relreplident = 'i' AND no valid index)   -- listed, fixed by pg-replica-identity\n" +
-			"SELECT count(*), sum(octet_length(data)) FROM pg_largeobject_metadata, pg_largeobject   -- copied at the cut-over\n" +
+			"SELECT count(*) FROM pg_largeobject_metadata   -- copied at the cut-over\n" +
 			"SELECT e.extname, e.extversion, a.default_version FROM pg_extension e LEFT JOIN pg_available_extensions a ON a.name = e.extname"},
 	}
 	if p.Target.given() {
