@@ -81,6 +81,24 @@ func TestKillAndResume(t *testing.T) {
 	if rows != 3 || per != 3 {
 		t.Fatalf("each step must apply exactly once: %d rows over %d steps", rows, per)
 	}
+	// the report names the death and does not pass the killed step's time off as the resumed part
+	report, errOut, code := w.cairn(nil, "report", run.ID)
+	if code != 0 {
+		t.Fatalf("report exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"- Runner died: during step create-role (running), with no final record (killed or crashed)",
+		" run: RUNNER DIED during step create-role (running)",
+		"after the resume — the runner died in it, with no record after the step's start;",
+		"from its first start to its end |",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q:\n%s", want, report)
+		}
+	}
+	if strings.Count(report, "RUNNER DIED") != 1 {
+		t.Errorf("one runner died, the report says %d:\n%s", strings.Count(report, "RUNNER DIED"), report)
+	}
 }
 
 // Closing the terminal (SIGHUP to the session of `cairn run`) does not stop the run.

@@ -35,6 +35,28 @@ type StepState struct {
 	Error    *Diag
 	Progress *Progress
 	Note     string // why skipped, etc.
+	// FirstApplied is when the step's apply first started (an earlier runner's, when one died in it)
+	// and Finished when it was verified: the step's time from its first start, dead runners included.
+	FirstApplied, Finished time.Time
+	// Lost is the apply+verify time runners that died in this step spent in it, up to each one's last
+	// record (so at least this much; Elapsed, filled by the runners that finished their phases,
+	// does not hold it).
+	Lost time.Duration
+	// phaseStart is when the apply or verify in flight started (zero when none is).
+	phaseStart time.Time
+}
+
+// Death is a runner that stopped without a final record — SIGKILL, a crash, the machine going down —
+// as the next runner's resume or take-over shows it: the run had not finished when it took over.
+type Death struct {
+	Step  string     // the step in flight, as its key ("" between steps)
+	After string     // between steps: the last step worked on
+	Phase StepStatus // the in-flight step's status then: running, verifying, checking, …
+	// LastHeard is the dead runner's last record (journal or output log): it died after this.
+	LastHeard time.Time
+	Lost      time.Duration // of the step's apply or verify, the part up to LastHeard
+	Resumed   time.Time     // when the next runner took the run up
+	By        Type          // RunResumed or RunTakenOver
 }
 
 // RunState is a whole run folded from its records: what every view draws.
@@ -50,7 +72,9 @@ type RunState struct {
 	Notes      []Event
 	Answers    []Event
 	Resumes    int
+	Deaths     []Death // runners that stopped without a final record, in order
 	LastSeq    int64
+	gone       bool // a view saw the runner die (RunnerGone)
 	byID       map[string]*StepState
 	curIndex   int
 }
@@ -88,6 +112,7 @@ func (s *RunState) Apply(e Event) {
 	if e.Seq > s.LastSeq {
 		s.LastSeq = e.Seq
 	}
+	lastHeard := s.Last
 	s.Last = e.Time
 	switch e.Type {
 	case RunStarted:
@@ -105,8 +130,11 @@ func (s *RunState) Apply(e Event) {
 		}
 		return
 	case RunResumed, RunTakenOver:
+		if s.Status == "" || s.gone {
+			s.died(e, lastHeard)
+		}
 		s.Resumes++
-		s.Status, s.FinishNote = "", ""
+		s.Status, s.FinishNote, s.gone = "", "", false
 		return
 	case RunFinished:
 		s.Status = e.Status
@@ -115,7 +143,7 @@ func (s *RunState) Apply(e Event) {
 		return
 	case RunnerGone:
 		// the view ends as an interrupted run, which it is; the journal itself stays unfinished
-		s.Status, s.Open = Interrupted, nil
+		s.Status, s.Open, s.gone = Interrupted, nil, true
 		if e.Error != nil {
 			s.FinishNote = e.Error.Summary
 		}
@@ -168,7 +196,12 @@ func (s *RunState) Apply(e Event) {
 	case StepApplying:
 		st.Status = StatusRunning
 		st.Progress = nil
+		st.phaseStart = e.Time
+		if st.FirstApplied.IsZero() {
+			st.FirstApplied = e.Time
+		}
 	case StepApplied:
+		st.phaseStart = time.Time{}
 		st.Elapsed += e.Elapsed
 		if len(e.Outputs) > 0 {
 			if st.Outputs == nil {
@@ -180,11 +213,14 @@ func (s *RunState) Apply(e Event) {
 		}
 	case StepVerifying:
 		st.Status = StatusVerifying
+		st.phaseStart = e.Time
 	case StepVerified:
 		st.Elapsed += e.Elapsed
 		st.Status = StatusDone
 		st.Progress = nil
+		st.phaseStart, st.Finished = time.Time{}, e.Time
 	case StepFailed:
+		st.phaseStart = time.Time{}
 		st.Status = StatusFailed
 		st.Error = e.Error
 	case StepRollingBack:
@@ -201,6 +237,30 @@ func (s *RunState) Apply(e Event) {
 	case Progressed:
 		st.Progress = e.Progress
 	}
+}
+
+// died records that the runner before the resume or take-over e stopped without a final record,
+// lastHeard being its last record: the step it was in (or the one it had finished last), and the
+// apply or verify time it spent there, which no later record carries.
+func (s *RunState) died(e Event, lastHeard time.Time) {
+	d := Death{LastHeard: lastHeard, Resumed: e.Time, By: e.Type}
+	if cur := s.Current(); cur != nil {
+		switch cur.Status {
+		case StatusChecking, StatusRunning, StatusVerifying, StatusWaiting, StatusRollingBack, StatusInterrupted:
+			d.Step, d.Phase = cur.Info.ID, cur.Status
+			if cur.Item != "" {
+				d.Step += "[" + cur.Item + "]"
+			}
+			if !cur.phaseStart.IsZero() && lastHeard.After(cur.phaseStart) {
+				d.Lost = lastHeard.Sub(cur.phaseStart)
+				cur.Lost += d.Lost
+			}
+			cur.phaseStart = time.Time{}
+		default:
+			d.After = cur.Info.ID
+		}
+	}
+	s.Deaths = append(s.Deaths, d)
 }
 
 // Counts tallies steps by status.

@@ -97,3 +97,44 @@ func TestETA(t *testing.T) {
 		t.Fatal("an ETA of an ended run")
 	}
 }
+
+// A runner that died (no run.finished) in a step's apply, then a resume: the death is named with
+// the step and the dead runner's last record, and the apply time before it — to that last record,
+// a progress line — is kept beside the resumed runner's; a runner that finished (interrupted) did not die.
+func TestRunStateFoldsADeath(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 2, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	recs := []Event{
+		{Seq: 1, Type: RunStarted, Time: at(0), Run: &RunInfo{ID: "r", Steps: []StepInfo{{ID: "a"}, {ID: "wait"}}}},
+		{Seq: 2, Type: StepApplying, Step: "a", Time: at(0)},
+		{Seq: 3, Type: StepVerified, Step: "a", Time: at(1), Elapsed: time.Second},
+		{Seq: 4, Type: StepChecking, Step: "wait", Time: at(1)},
+		{Seq: 5, Type: StepApplying, Step: "wait", Time: at(2)},
+		{Seq: 6, Type: Progressed, Step: "wait", Time: at(10.1), Progress: &Progress{Done: 1, Total: 4}},
+		{Seq: 7, Type: RunResumed, Time: at(30)}, // the runner was SIGKILLed after its progress line
+		{Seq: 8, Type: StepChecking, Step: "wait", Time: at(30)},
+		{Seq: 9, Type: StepApplying, Step: "wait", Time: at(31)},
+		{Seq: 10, Type: StepApplied, Step: "wait", Time: at(43.3), Elapsed: Duration(12300 * time.Millisecond)},
+		{Seq: 11, Type: StepVerifying, Step: "wait", Time: at(43.3)},
+		{Seq: 12, Type: StepVerified, Step: "wait", Time: at(43.3)},
+		{Seq: 13, Type: RunFinished, Time: at(44), Status: Interrupted},
+		{Seq: 14, Type: RunResumed, Time: at(50)}, // after a run.finished: no death
+	}
+	s := NewRunState()
+	for _, e := range recs {
+		s.Apply(e)
+	}
+	if len(s.Deaths) != 1 {
+		t.Fatalf("deaths: %+v, want the one before the first resume", s.Deaths)
+	}
+	d, w := s.Deaths[0], s.Step("wait")
+	if d.Step != "wait" || d.Phase != StatusRunning || !d.LastHeard.Equal(at(10.1)) || !d.Resumed.Equal(at(30)) || d.Lost != 8100*time.Millisecond {
+		t.Errorf("death: %+v", d)
+	}
+	if w.Elapsed != 12300*time.Millisecond || w.Lost != 8100*time.Millisecond || !w.FirstApplied.Equal(at(2)) || !w.Finished.Equal(at(43.3)) {
+		t.Errorf("wait: elapsed %s lost %s first %s finished %s", w.Elapsed, w.Lost, w.FirstApplied, w.Finished)
+	}
+	if a := s.Step("a"); a.Lost != 0 {
+		t.Errorf("a finished before the death: lost %s", a.Lost)
+	}
+}

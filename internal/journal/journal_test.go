@@ -200,3 +200,28 @@ func TestSocketInADeepRunDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A runner that dies after output lines (progress of a long step) leaves them after its last
+// journal record: the next writer numbers its records after those, so one sequence still orders
+// both files and a follower reading "after seq N" misses nothing.
+func TestNextWriterNumbersAfterTheDeadRunnersOutput(t *testing.T) {
+	r := newRun(t)
+	w, err := OpenWriter(r, LockInfo{PID: os.Getpid()}, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Append(events.Event{Type: events.RunStarted})
+	w.Append(events.Event{Type: events.StepApplying, Step: "wait"})
+	for range 3 {
+		w.Append(events.Event{Type: events.Progressed, Step: "wait", Progress: &events.Progress{Done: 1, Total: 2}})
+	}
+	w.Close() // no run.finished: as a SIGKILL leaves it
+	w, err = OpenWriter(r, LockInfo{PID: os.Getpid()}, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if e, _ := w.Append(events.Event{Type: events.RunResumed}); e.Seq != 6 {
+		t.Fatalf("the resumed runner's first record is seq %d, want 6 (after the dead runner's 3 progress records)", e.Seq)
+	}
+}

@@ -112,7 +112,13 @@ func OpenWriter(r *Run, holder LockInfo, now func() time.Time) (*Writer, error) 
 	if err != nil {
 		return fail(err)
 	}
-	for _, e := range recs {
+	// the output log too: a runner that died wrote output lines after its last journal record, and
+	// one sequence orders both files (a resumed runner's records come after them)
+	out, err := ReadOutput(r)
+	if err != nil {
+		return fail(err)
+	}
+	for _, e := range append(recs, out...) {
 		if e.Seq > w.seq {
 			w.seq = e.Seq
 		}

@@ -72,15 +72,27 @@ func reportRun(_ context.Context, opts *ReportOptions) error {
 			Records []events.Event `json:"records"`
 		}{run.ID, recs})
 	}
-	writeReport(opts.IO.Out, run, recs)
+	out, err := journal.ReadOutput(run) // a dead runner's last word is often a progress line
+	if err != nil {
+		return err
+	}
+	writeReport(opts.IO.Out, run, recs, out)
 	return nil
 }
 
-func writeReport(w io.Writer, run *journal.Run, recs []events.Event) {
+// foldAll folds the journal and the output log, in the order they were written (one sequence).
+func foldAll(recs, out []events.Event) *events.RunState {
+	all := append(append([]events.Event{}, recs...), out...)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Seq < all[j].Seq })
 	st := events.NewRunState()
-	for _, e := range recs {
+	for _, e := range all {
 		st.Apply(e)
 	}
+	return st
+}
+
+func writeReport(w io.Writer, run *journal.Run, recs, out []events.Event) {
+	st := foldAll(recs, out)
 	meta, _ := run.Meta()
 	status := string(st.Status)
 	if !st.Status.Ended() {
@@ -95,6 +107,9 @@ func writeReport(w io.Writer, run *journal.Run, recs []events.Event) {
 		if d := s.Outputs["downtime"]; d != "" {
 			fmt.Fprintf(w, "- Downtime: %s (step %s: %s)\n", d, s.Info.ID, s.Info.Title)
 		}
+	}
+	for _, d := range st.Deaths {
+		fmt.Fprintf(w, "- Runner died: %s\n", deathText(d))
 	}
 	if meta.Rehearsal {
 		fmt.Fprintln(w, "- Rehearsal: yes")
@@ -117,7 +132,7 @@ func writeReport(w io.Writer, run *journal.Run, recs []events.Event) {
 		if s.Check != nil && note == "" {
 			note = s.Check.Reason
 		}
-		fmt.Fprintf(w, "| %d | %s — %s | %s | %s | %s |\n", i+1, s.Info.ID, s.Info.Title, reportStatus(st, s), s.Elapsed.Round(time.Millisecond), strings.ReplaceAll(note, "|", "\\|"))
+		fmt.Fprintf(w, "| %d | %s — %s | %s | %s | %s |\n", i+1, s.Info.ID, s.Info.Title, reportStatus(st, s), stepTime(st, s), strings.ReplaceAll(note, "|", "\\|"))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprint(w, reportTimeline(run, st, recs))
@@ -134,7 +149,14 @@ func writeReport(w io.Writer, run *journal.Run, recs []events.Event) {
 				}
 			}
 			fmt.Fprintf(w, "- %s %s: %s by %s\n", e.Time.UTC().Format(time.RFC3339), stepOr(e.Step), ans, a.By.String())
-		case events.Note, events.RunResumed, events.RunPaused, events.RunTakenOver:
+		case events.RunResumed, events.RunTakenOver:
+			for _, d := range st.Deaths {
+				if d.Resumed.Equal(e.Time) && d.By == e.Type {
+					fmt.Fprintf(w, "- %s run: RUNNER DIED %s\n", d.LastHeard.UTC().Format(time.RFC3339), deathText(d))
+				}
+			}
+			fmt.Fprintf(w, "- %s %s: %s %s (%s)\n", e.Time.UTC().Format(time.RFC3339), stepOr(e.Step), e.Type, e.Note, e.Actor.String())
+		case events.Note, events.RunPaused:
 			fmt.Fprintf(w, "- %s %s: %s %s (%s)\n", e.Time.UTC().Format(time.RFC3339), stepOr(e.Step), e.Type, e.Note, e.Actor.String())
 		case events.StepInterrupted:
 			fmt.Fprintf(w, "- %s %s: INTERRUPTED in %s: %s\n", e.Time.UTC().Format(time.RFC3339), e.Step, e.Phase, e.Note)
@@ -188,4 +210,55 @@ func reportStatus(run *events.RunState, s *events.StepState) string {
 		return "if cut back"
 	}
 	return string(s.Status)
+}
+
+// deathText says where a runner died and what is known of when: after its last record, before the
+// next runner took over.
+func deathText(d events.Death) string {
+	where := "between steps, before any step"
+	switch {
+	case d.Step != "":
+		where = fmt.Sprintf("during step %s (%s)", d.Step, d.Phase)
+	case d.After != "":
+		where = "between steps, after " + d.After
+	}
+	text := fmt.Sprintf("%s, with no final record (killed or crashed) — after its last record at %s", where, d.LastHeard.UTC().Format(time.RFC3339))
+	if d.Lost > 0 {
+		text += fmt.Sprintf(", %s into the step's %s", d.Lost.Round(100*time.Millisecond), phaseWord(d.Phase))
+	}
+	verb := "resumed"
+	if d.By == events.RunTakenOver {
+		verb = "taken over"
+	}
+	return text + fmt.Sprintf("; %s at %s", verb, d.Resumed.UTC().Format(time.RFC3339))
+}
+
+func phaseWord(s events.StepStatus) string {
+	if s == events.StatusVerifying {
+		return "verify"
+	}
+	return "apply"
+}
+
+// stepTime is a step's time as the report says it. For a step a runner died in, the time the later
+// runner counted is only part of it: the report says so, with the time before the death (up to the
+// dead runner's last record) and the time from the step's first start to its end.
+func stepTime(run *events.RunState, s *events.StepState) string {
+	died := false
+	for _, d := range run.Deaths {
+		if id, _ := events.BaseID(d.Step); id == s.Info.ID {
+			died = true
+		}
+	}
+	if !died {
+		return s.Elapsed.Round(time.Millisecond).String()
+	}
+	text := fmt.Sprintf("%s, of which %s before the runner died in it (at least: up to its last record)", (s.Elapsed + s.Lost).Round(time.Millisecond), s.Lost.Round(time.Millisecond))
+	if s.Lost == 0 {
+		text = fmt.Sprintf("%s after the resume — the runner died in it, with no record after the step's start", s.Elapsed.Round(time.Millisecond))
+	}
+	if !s.FirstApplied.IsZero() && !s.Finished.IsZero() {
+		text += fmt.Sprintf("; %s from its first start to its end", s.Finished.Sub(s.FirstApplied).Round(time.Millisecond))
+	}
+	return text
 }
