@@ -30,17 +30,9 @@ type Duration time.Duration
 // UnmarshalYAML reads a Go duration ("2s", "10m"); a bare number or a negative one is refused with
 // the field's position and what to write instead.
 func (d *Duration) UnmarshalYAML(n ast.Node) error {
-	tk := n.GetToken()
-	s := tk.Value
-	v, err := time.ParseDuration(s)
-	switch {
-	case err != nil:
-		return &steps.ValueError{Token: tk, Msg: fmt.Sprintf("want a duration such as 2s, 90s or 10m (a number needs its unit), got %q", s)}
-	case v < 0:
-		return &steps.ValueError{Token: tk, Msg: fmt.Sprintf("want a duration of 0 or more (such as 10m), got %q", s)}
-	}
+	v, err := steps.ParseDuration(n.GetToken(), 0, "")
 	*d = Duration(v)
-	return nil
+	return err
 }
 
 // Validate needs exactly one condition.

@@ -24,6 +24,7 @@ func writeKind(w io.Writer, reg *steps.Registry, name string) error {
 var (
 	tmplType = reflect.TypeOf(ref.Template{})
 	condT    = reflect.TypeOf(ref.Cond{})
+	chooserT = reflect.TypeOf((*steps.Chooser)(nil)).Elem()
 )
 
 func writeFields(w io.Writer, t reflect.Type, indent string) {
@@ -70,8 +71,10 @@ func typeName(t reflect.Type) string {
 		return "text (references allowed)"
 	case t == condT:
 		return "condition"
-	case t.Kind() == reflect.Int64 && t.Name() == "Duration":
+	case t.Kind() == reflect.Int64 && strings.HasSuffix(t.Name(), "Duration"):
 		return "duration (e.g. 2s, 90s, 10m)"
+	case t.Implements(chooserT):
+		return "one of " + strings.Join(reflect.Zero(t).Interface().(steps.Chooser).Choices(), ", ")
 	case t.Kind() == reflect.Pointer:
 		return typeName(t.Elem())
 	case t.Kind() == reflect.Slice:
