@@ -173,43 +173,74 @@ func EndpointOf(inst rdstypes.DBInstance) (Endpoint, error) {
 	return Endpoint{Host: *inst.Endpoint.Address, Port: int(aws.ToInt32(inst.Endpoint.Port))}, nil
 }
 
-// poller waits with growing delays and says, every so often, that it is still waiting.
+// poller waits with growing delays (from 200 ms, ×1.5, up to max: 10 s unless a step gives its
+// own) and says, every so often, that it is still waiting.
 type poller struct {
 	env   *steps.Env
 	what  string
 	start time.Time
 	delay time.Duration
+	max   time.Duration
 	said  time.Time
 }
 
 func newPoller(env *steps.Env, what string) *poller {
 	now := time.Now()
-	return &poller{env: env, what: what, start: now, delay: 200 * time.Millisecond, said: now}
+	return &poller{env: env, what: what, start: now, delay: 200 * time.Millisecond, max: 10 * time.Second, said: now}
 }
 
-// wait sleeps before the next poll; it returns ctx's error when ctx ends.
+// every caps the poller's sleeps at d (0 keeps the default): a wait inside the application's window
+// must not sleep long past the moment it waits for.
+func (p *poller) every(d time.Duration) *poller {
+	if d > 0 {
+		p.max, p.delay = d, min(p.delay, d)
+	}
+	return p
+}
+
+// wait sleeps before the next poll, the delay growing; it returns ctx's error when ctx ends.
 func (p *poller) wait(ctx context.Context, status string) error {
+	if err := p.sleep(ctx, status, p.delay); err != nil {
+		return err
+	}
+	p.delay = min(p.delay*3/2, p.max)
+	return nil
+}
+
+// confirm sleeps before a poll that confirms the last answer: soon (at most a second, so never
+// more than one call a second), not a whole grown delay later.
+func (p *poller) confirm(ctx context.Context, status string) error {
+	return p.sleep(ctx, status, min(p.delay, time.Second))
+}
+
+func (p *poller) sleep(ctx context.Context, status string, d time.Duration) error {
 	if time.Since(p.said) >= 10*time.Second {
 		p.said = time.Now()
 		p.env.Info(fmt.Sprintf("Still waiting for %s (%s)… [%s elapsed]", p.what, status, time.Since(p.start).Round(time.Second)))
 	}
-	t := time.NewTimer(p.delay)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return fmt.Errorf("stopped waiting for %s after %s: %w", p.what, time.Since(p.start).Round(time.Second), ctx.Err())
 	case <-t.C:
 	}
-	p.delay = min(p.delay*3/2, 10*time.Second)
 	return nil
 }
 
 func (p *poller) elapsed() string { return time.Since(p.start).Round(time.Second).String() }
 
-// WaitInstance polls until the instance answers under id and is available. It does not trust a
-// single "available": after a rename the old status can linger, so it needs two answers in a row.
+// WaitInstance polls until the instance answers under id and is available, sleeping up to 10 s
+// between polls (WaitInstanceEvery).
 func (c *Clients) WaitInstance(ctx context.Context, env *steps.Env, id string) (rdstypes.DBInstance, error) {
-	p := newPoller(env, "instance "+id+" to be available")
+	return c.WaitInstanceEvery(ctx, env, id, 0)
+}
+
+// WaitInstanceEvery polls until the instance answers under id and is available, sleeping at most
+// every between polls (0: 10 s). It does not trust a single "available": after a rename the old
+// status can linger, so it needs two answers in a row — the second taken soon after the first.
+func (c *Clients) WaitInstanceEvery(ctx context.Context, env *steps.Env, id string, every time.Duration) (rdstypes.DBInstance, error) {
+	p := newPoller(env, "instance "+id+" to be available").every(every)
 	streak := 0
 	for {
 		inst, ok, err := c.Instance(ctx, id)
@@ -219,7 +250,7 @@ func (c *Clients) WaitInstance(ctx context.Context, env *steps.Env, id string) (
 		status := "not answering yet"
 		if ok {
 			status = aws.ToString(inst.DBInstanceStatus)
-			if status == "failed" || status == "incompatible-restore" || status == "incompatible-parameters" {
+			if failedStatus(status) {
 				return inst, fmt.Errorf("instance %s is %s", id, status)
 			}
 			if status == "available" && aws.ToString(inst.DBInstanceIdentifier) == id {
@@ -232,10 +263,19 @@ func (c *Clients) WaitInstance(ctx context.Context, env *steps.Env, id string) (
 				streak = 0
 			}
 		}
-		if err := p.wait(ctx, status); err != nil {
+		next := p.wait
+		if streak == 1 {
+			next = p.confirm
+		}
+		if err := next(ctx, status); err != nil {
 			return inst, err
 		}
 	}
+}
+
+// failedStatus says whether an instance in status will not become available by waiting.
+func failedStatus(status string) bool {
+	return status == "failed" || status == "incompatible-restore" || status == "incompatible-parameters"
 }
 
 // WaitSettings polls, after a ModifyDBInstance, until the instance is available with no pending

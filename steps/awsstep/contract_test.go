@@ -2,6 +2,7 @@ package awsstep_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 	"github.com/cairn-runbooks/cairn/internal/twin"
+	"github.com/cairn-runbooks/cairn/runbooks"
 	"github.com/cairn-runbooks/cairn/steps"
 	"github.com/cairn-runbooks/cairn/steps/awsstep"
 	"github.com/cairn-runbooks/cairn/steps/steptest"
@@ -158,6 +160,78 @@ func TestContractOnTheTwin(t *testing.T) {
 			Remove: func(t testing.TB) { rename(t, "app-db-renamed", "app-db-2") },
 		}})
 	})
+	// until: answers — the whole contract: apply returns once the new name answers, verify proves
+	// that (and no more), a second check says done; rollback renames back.
+	t.Run("rds-rename until answers", func(t *testing.T) {
+		st := steptest.Decode(t, reg, "rds-rename", "from: app-db\nto: app-db-answers\nencrypted: \"false\"\nuntil: answers\npoll: 1s\n")
+		steptest.Run(t, steptest.Case{Step: st, Env: env(), Probe: probe, LookAlike: &steptest.LookAlike{
+			What:  "another instance (app-db-2) already answering to app-db-answers",
+			Plant: func(t testing.TB) { rename(t, "app-db-2", "app-db-answers") },
+			There: func(t testing.TB) bool {
+				return strings.Contains(probe(t), "instance app-db-answers\n") && !strings.Contains(probe(t), "instance app-db-2\n")
+			},
+			Remove: func(t testing.TB) { rename(t, "app-db-answers", "app-db-2") },
+		}})
+	})
+	t.Run("rds-available", func(t *testing.T) {
+		st := steptest.Decode(t, reg, "rds-available", "instance: app-db\nresource-id: "+resourceOf(t, "app-db")+"\npoll: 1s\n")
+		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: env(), Probe: probe, LookAlike: &steptest.LookAlike{
+			What: "another instance (app-db-2) available under the name app-db",
+			Plant: func(t testing.TB) {
+				rename(t, "app-db", "app-db-keep")
+				rename(t, "app-db-2", "app-db")
+			},
+			There: func(t testing.TB) bool { return resourceOf(t, "app-db") == other },
+			Remove: func(t testing.TB) {
+				rename(t, "app-db", "app-db-2")
+				rename(t, "app-db-keep", "app-db")
+			},
+		}}, nil)
+	})
+	// The window's rename returns once the new name answers — the application gets in while the
+	// instance is still renaming — and the run's next proof of "available" refuses it until it is.
+	// Judged by order, not by time: the test reads the status only after the verify; when the
+	// instance still renames then, it was renaming when the verify looked, and the verify must have
+	// refused. A try where the twin finished the rename first proves nothing and is made again.
+	t.Run("rds-rename until answers returns before available; rds-available waits", func(t *testing.T) {
+		ren := steptest.Decode(t, reg, "rds-rename", "from: app-db-2\nto: app-db-3\nencrypted: \"false\"\nuntil: answers\npoll: 1s\n")
+		seen := false
+		for try := 1; !seen; try++ {
+			if try > 5 {
+				t.Fatal("in 5 tries the rename never returned while app-db-3 was still renaming: until: answers waits for available")
+			}
+			outs, err := ren.Apply(ctx, env())
+			if err != nil {
+				t.Fatal(err)
+			}
+			av := steptest.Decode(t, reg, "rds-available", "instance: app-db-3\nresource-id: "+outs["resource-id"].Value+"\npoll: 1s\n")
+			verr := av.Verify(ctx, env())
+			status := statusOf(t, rdsc, "app-db-3")
+			if status != "available" {
+				seen = true
+				t.Logf("try %d: the rename returned, rds-available's verify refused, app-db-3 still %s", try, status)
+				var ve *steps.VerifyError
+				if !errors.As(verr, &ve) || ve.Found != status {
+					t.Fatalf("app-db-3 is %s after rds-available's verify, which said %v: want it refused as %s", status, verr, status)
+				}
+			}
+			if outs["resource-id"].Value != other {
+				t.Fatalf("the rename outputs resource id %q, want app-db-2's %s", outs["resource-id"].Value, other)
+			}
+			c := masterConn(ctx, t, rdsc, "app-db-3", twin.DemoPassword) // the name answers, to the test's own login
+			_ = c.Close(ctx)
+			if _, err := av.Apply(ctx, env()); err != nil {
+				t.Fatal(err)
+			}
+			if status := statusOf(t, rdsc, "app-db-3"); status != "available" {
+				t.Fatalf("rds-available returned while app-db-3 is %s", status)
+			}
+			if err := av.Verify(ctx, env()); err != nil {
+				t.Fatal(err)
+			}
+			rename(t, "app-db-3", "app-db-2")
+		}
+	})
 	t.Run("kms-key", func(t *testing.T) {
 		st := steptest.Decode(t, reg, "kms-key", "key: "+twin.DemoKeyAlias+"\n")
 		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: env(), Probe: probe,
@@ -171,4 +245,39 @@ func TestContractOnTheTwin(t *testing.T) {
 			t.Fatalf("want blocked: does not exist, got %+v", ch)
 		}
 	})
+}
+
+// statusOf is the instance's status as DescribeDBInstances says it ("missing" when absent).
+func statusOf(t testing.TB, c *awsrds.Client, id string) string {
+	t.Helper()
+	out, err := c.DescribeDBInstances(context.Background(), &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: &id})
+	if awsstep.IsNotFound(err) {
+		return "missing"
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.DBInstances[0].DBInstanceStatus)
+}
+
+// rds-rename's own fields are refused at their line, naming the step, the field and what to write.
+func TestRenameFieldsRefusedAtTheirLine(t *testing.T) {
+	reg := steps.NewRegistry()
+	awsstep.Register(reg)
+	head := "schema: 1\nname: t\ntitle: T\nsteps:\n  - id: swap\n    kind: rds-rename\n    title: Swap\n    with:\n      from: a\n      to: b\n"
+	for _, tt := range []struct{ name, line, want string }{
+		{"until unknown", "      until: ready\n", `bad.yaml:11:14: step "swap" (rds-rename): until: want available (the new name answers and is available) or answers (it answers; a later rds-available step waits for available), got "ready"`},
+		{"poll without a unit", "      poll: 2\n", `bad.yaml:11:13: step "swap" (rds-rename): poll: want a duration such as 2s, 90s or 10m (a number needs its unit), got "2"`},
+		{"poll under a second", "      poll: 200ms\n", `bad.yaml:11:13: step "swap" (rds-rename): poll: want a duration of 1s or more (at most one DescribeDBInstances call a second), got "200ms"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runbooks.Load("bad.yaml", []byte(head+tt.line), reg)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want %s\ngot %v", tt.want, err)
+			}
+		})
+	}
+	if _, err := runbooks.Load("ok.yaml", []byte(head+"      until: answers\n      poll: 2s\n"), reg); err != nil {
+		t.Fatalf("until: answers, poll: 2s refused: %v", err)
+	}
 }

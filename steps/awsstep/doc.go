@@ -1,7 +1,8 @@
 // Package awsstep holds the AWS step kinds cairn's RDS runbooks are built from: a read-only
 // preflight of an RDS PostgreSQL instance, a KMS key check, manual snapshots and encrypted copies of
 // them, a restore that copies the source's settings, a new encrypted instance, a rename that waits
-// for the new name to answer and be available, a delete that keeps a final snapshot, and for logical
+// for the new name to answer and be available (or only to answer, the wait for available then its
+// own step), a delete that keeps a final snapshot, and for logical
 // replication a copied parameter group with rds.logical_replication=1 and the reboot that applies it.
 //
 // What they change: only the instances and snapshots named in their `with:` blocks. What they never
@@ -38,6 +39,7 @@ func Register(r *steps.Registry) {
 	registerRestore(r)
 	registerCreate(r)
 	registerRename(r)
+	registerAvailable(r)
 	registerDelete(r)
 	registerDeleteRebuild(r)
 	registerIAMRole(r)

@@ -23,3 +23,16 @@ func TestShowKindSaysDuration(t *testing.T) {
 		t.Errorf("a Go type shows:\n%s", out)
 	}
 }
+
+// rds-rename's poll is a duration like wait's, and its until lists the values it takes.
+func TestShowKindSaysPollAndUntil(t *testing.T) {
+	out, _, err := cmdtest.Output(nil, NewCmdShow, "--kind", "rds-rename")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"  poll                   duration (e.g. 2s, 90s, 10m)\n", "  until                  one of available, answers\n"} {
+		if !strings.Contains(out, line) {
+			t.Errorf("want %q in:\n%s", line, out)
+		}
+	}
+}
