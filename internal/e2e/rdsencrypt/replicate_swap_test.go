@@ -3,12 +3,14 @@ package rdsencrypt_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/internal/journal"
 	"github.com/cairn-runbooks/cairn/internal/twin"
 )
 
@@ -42,6 +44,18 @@ func TestReplicateSwap(t *testing.T) {
 		t.Errorf("%d slots left on the old instance (%v)", slots, err)
 	}
 	runs := r.runs()
+	// The window ends when app-db answers as the new instance: the rename returns then, the
+	// downtime is measured right after, and only then is "available" waited for and proved.
+	recs, _ := journal.ReadAll(runs[len(runs)-1])
+	var order []string
+	for _, e := range recs {
+		if e.Type == events.StepVerified && slices.Contains([]string{"rename-source", "rename-target", "downtime", "rename-target-available", "delete-old"}, e.Step) {
+			order = append(order, e.Step)
+		}
+	}
+	if got := strings.Join(order, " → "); got != "rename-source → rename-target → downtime → rename-target-available" {
+		t.Errorf("the swap's steps verified in the order %s, want rename-source → rename-target → downtime → rename-target-available (keep-old: no delete-old)", got)
+	}
 	rep, _ := r.cairn("report", runs[len(runs)-1].ID)
 	i := strings.Index(rep, "- Downtime: ")
 	if i < 0 {
