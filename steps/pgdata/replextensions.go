@@ -8,6 +8,8 @@ import (
 	"unicode"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/cairn-runbooks/cairn/steps"
 )
 
 // The extensions a replication needs on the target. The schema restore creates every extension the
@@ -123,6 +125,45 @@ func gapsText(target string, gaps []extGap) (reason, fix string) {
 		fs = append(fs, g.fix())
 	}
 	return fmt.Sprintf("%s lacks %d extensions the source has — the schema restore would fail half-way: %s", target, len(gaps), strings.Join(rs, "; ")), strings.Join(fs, "; ")
+}
+
+// alignExtensions brings the extensions the schema restore created in one database of the target
+// (at the target's default versions: pg_dump writes CREATE EXTENSION without a version) to the
+// source's versions where the target has them: ALTER EXTENSION … UPDATE TO the source's version
+// when the target's is older. A newer one on the target cannot be taken back; it is said.
+func alignExtensions(ctx context.Context, env *steps.Env, src, tgt *pgx.Conn, db string) error {
+	versions := func(c *pgx.Conn) (map[string]string, error) {
+		out := map[string]string{}
+		rows, err := c.Query(ctx, "SELECT extname::text, extversion FROM pg_extension")
+		if err != nil {
+			return nil, fmt.Errorf("%s: list the extensions: %w", db, err)
+		}
+		var n, v string
+		_, err = pgx.ForEachRow(rows, []any{&n, &v}, func() error { out[n] = v; return nil })
+		return out, err
+	}
+	have, err := versions(src)
+	if err != nil {
+		return err
+	}
+	made, err := versions(tgt)
+	if err != nil {
+		return err
+	}
+	for _, n := range sortedKeys(have) {
+		want, got := have[n], made[n]
+		switch {
+		case got == "" || got == want:
+		case versionLess(got, want):
+			if _, err := tgt.Exec(ctx, fmt.Sprintf("ALTER EXTENSION %s UPDATE TO %s", ident(n), literal(want))); err != nil {
+				return fmt.Errorf("%s: ALTER EXTENSION %s UPDATE TO '%s' (the restore made %s): %w", db, n, want, got, err)
+			}
+			env.Info(fmt.Sprintf("%s: extension %s updated from %s (the target's default) to %s, the source's", db, n, got, want))
+		default:
+			env.Info(fmt.Sprintf("%s: extension %s is %s on the target, newer than the source's %s (the target's default; a version cannot be taken back)", db, n, got, want))
+		}
+	}
+	return nil
 }
 
 // sourceNotes is what the preflight can say about the source's extensions before the target

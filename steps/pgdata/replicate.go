@@ -68,6 +68,7 @@ func (r *Replicate) Describe(env *steps.Env) []steps.Action {
 		{Kind: steps.ActSQL, Target: tgt, Text: "-- per database not yet subscribed, only when this run's record says it created it (a resumed apply's half-made one):\nDROP DATABASE IF EXISTS <db> WITH (FORCE);"},
 		{Kind: steps.ActExec, Target: src + " → " + tgt, Text: "-- per database:\npg_dump -Fc --schema-only --no-publications --no-subscriptions -f <work>/<db>.schema <db> → pg_restore --create --exit-on-error -d postgres <work>/<db>.schema\n" +
 			"-- if the restore or the subscription fails: DROP DATABASE IF EXISTS <db> WITH (FORCE) on the target (the half-made database)"},
+		{Kind: steps.ActSQL, Target: tgt, Text: "-- per database, in it: the restore made each extension at the target's default version\nALTER EXTENSION <each extension older than the source's> UPDATE TO '<the source's version>';"},
 		{Kind: steps.ActSQL, Target: tgt, Text: "-- per database, in it:\nCREATE SUBSCRIPTION " + pub + "_<db oid> CONNECTION '<source endpoint> user=<master> password=•••• dbname=<db>' PUBLICATION " + pub +
 			" WITH (copy_data = true, create_slot = true, slot_name = '" + pub + "_<db oid>');   -- the slot is made on the source"},
 	}
@@ -306,6 +307,9 @@ func (r *Replicate) one(ctx context.Context, env *steps.Env, st *replState, own 
 		return fail(err)
 	}
 	defer tc.Close(context.WithoutCancel(ctx))
+	if err := alignExtensions(ctx, env, sc, tc, db); err != nil {
+		return fail(err)
+	}
 	conninfo := subscriberConnInfo(st.src, db)
 	q := fmt.Sprintf("CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH (copy_data = true, create_slot = true, slot_name = %s)", ident(name), literal(conninfo), ident(pub), literal(name))
 	if _, err := tc.Exec(ctx, q); err != nil {

@@ -181,6 +181,16 @@ func TestReplicationKindsContract(t *testing.T) {
 		}
 	})
 
+	// an extension the source has at 1.1, not its server's default 1.0: the schema restore makes
+	// 1.0 on the target, the replicate step updates it to the source's
+	pinned := fmt.Sprintf("cairn_test_pinned_%d", os.Getpid())
+	writeExtensions(t, src, map[string]string{
+		pinned + ".control":       "default_version = '1.0'\nrelocatable = true\n",
+		pinned + "--1.0.sql":      "-- a test extension with no objects\n",
+		pinned + "--1.1.sql":      "-- a test extension with no objects\n",
+		pinned + "--1.0--1.1.sql": "-- nothing to change\n",
+	})
+	src.Exec(t, "shop", "CREATE EXTENSION "+pinned+" VERSION '1.1'")
 	t.Run("pg-replicate", func(t *testing.T) {
 		const other = "cairn_20261203_090000_000_bbbbbb_1"
 		steptest.Run(t, steptest.Case{Step: rep, Env: runEnv(t, "replicate"), Probe: probe,
@@ -202,6 +212,10 @@ func TestReplicationKindsContract(t *testing.T) {
 		}
 		if _, err := rep.Apply(ctx, runEnv(t, "replicate")); err != nil {
 			t.Fatal(err)
+		}
+		var v string
+		if err := tgt.Conn(t, "shop", "postgres").QueryRow(ctx, "SELECT extversion FROM pg_extension WHERE extname = $1", pinned).Scan(&v); err != nil || v != "1.1" {
+			t.Errorf("extension %s on the target: %q %v, want the source's 1.1 (not the default 1.0)", pinned, v, err)
 		}
 	})
 
@@ -431,26 +445,14 @@ func subName(t testing.TB, pg *testbed.PG) string {
 // files and old's 1.1 script — as a target whose engine version lacks gone and has only old 1.0
 // offers them. The files are removed when the test ends.
 func plantExtensions(t *testing.T, pg *testbed.PG) (gone, old string) {
-	out, err := exec.Command(pg.Cluster.BinPath("pg_config"), "--sharedir").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "extension")
 	gone, old = fmt.Sprintf("cairn_test_gone_%d", os.Getpid()), fmt.Sprintf("cairn_test_old_%d", os.Getpid())
-	files := map[string]string{
+	dir := writeExtensions(t, pg, map[string]string{
 		gone + ".control":  "default_version = '1.0'\nrelocatable = true\n",
 		gone + "--1.0.sql": "-- a test extension with no objects\n",
 		old + ".control":   "default_version = '1.1'\nrelocatable = true\n",
 		old + "--1.0.sql":  "-- a test extension with no objects\n",
 		old + "--1.1.sql":  "-- a test extension with no objects\n",
-	}
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Skipf("cannot plant a test extension in %s: %v", dir, err)
-		}
-		t.Cleanup(func() { os.Remove(p) })
-	}
+	})
 	pg.Exec(t, "shop", "CREATE EXTENSION "+gone+"; CREATE EXTENSION "+old)
 	for _, name := range []string{gone + ".control", gone + "--1.0.sql", old + "--1.1.sql"} {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil {
@@ -461,4 +463,22 @@ func plantExtensions(t *testing.T, pg *testbed.PG) (gone, old string) {
 		t.Fatal(err)
 	}
 	return gone, old
+}
+
+// writeExtensions writes extension files into the extension directory of pg's PostgreSQL build
+// (shared by every server of that build), removed when t ends; it returns the directory.
+func writeExtensions(t testing.TB, pg *testbed.PG, files map[string]string) string {
+	out, err := exec.Command(pg.Cluster.BinPath("pg_config"), "--sharedir").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "extension")
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Skipf("cannot plant a test extension in %s: %v", dir, err)
+		}
+		t.Cleanup(func() { os.Remove(p) })
+	}
+	return dir
 }
