@@ -81,7 +81,17 @@ func TestKillAndResume(t *testing.T) {
 	if rows != 3 || per != 3 {
 		t.Fatalf("each step must apply exactly once: %d rows over %d steps", rows, per)
 	}
-	// the report names the death and does not pass the killed step's time off as the resumed part
+	// the resume's lines and the report name the death and do not pass the killed step's time off
+	// as the resumed part
+	for _, want := range []string{"  the runner before died during step create-role (running), with no final record (killed or crashed)",
+		"[create-role] applied in "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the resume's output lacks %q:\n%s", want, out)
+		}
+	}
+	if i := strings.Index(out, "[create-role] applied in "); i >= 0 && !strings.Contains(out[i:], "(since the resume; first started ") {
+		t.Errorf("the resumed step's time does not say it is only since the resume:\n%s", out[i:])
+	}
 	report, errOut, code := w.cairn(nil, "report", run.ID)
 	if code != 0 {
 		t.Fatalf("report exit %d: %s", code, errOut)

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -261,6 +262,41 @@ func (s *RunState) died(e Event, lastHeard time.Time) {
 		}
 	}
 	s.Deaths = append(s.Deaths, d)
+}
+
+// DiedIn says whether a runner died while step id (any of its items) was in flight.
+func (s *RunState) DiedIn(id string) bool {
+	for _, d := range s.Deaths {
+		if base, _ := BaseID(d.Step); d.Step != "" && base == id {
+			return true
+		}
+	}
+	return false
+}
+
+// String says where the runner died and what is known of when: after its last record, before the
+// next runner took over.
+func (d Death) String() string {
+	where := "between steps, before any step"
+	switch {
+	case d.Step != "":
+		where = fmt.Sprintf("during step %s (%s)", d.Step, d.Phase)
+	case d.After != "":
+		where = "between steps, after " + d.After
+	}
+	text := fmt.Sprintf("%s, with no final record (killed or crashed) — after its last record at %s", where, d.LastHeard.UTC().Format(time.RFC3339))
+	if d.Lost > 0 {
+		phase := "apply"
+		if d.Phase == StatusVerifying {
+			phase = "verify"
+		}
+		text += fmt.Sprintf(", %s into the step's %s", d.Lost.Round(100*time.Millisecond), phase)
+	}
+	verb := "resumed"
+	if d.By == RunTakenOver {
+		verb = "taken over"
+	}
+	return text + fmt.Sprintf("; %s at %s", verb, d.Resumed.UTC().Format(time.RFC3339))
 }
 
 // Counts tallies steps by status.

@@ -96,6 +96,9 @@ func (v *View) line(e events.Event) {
 		}
 	case events.RunResumed:
 		v.printf(e.Time, "run resumed by %s", e.Actor.String())
+		if n := len(v.state.Deaths); n > 0 && v.state.Deaths[n-1].Resumed.Equal(e.Time) {
+			v.printf(e.Time, "  the runner before died %s", v.state.Deaths[n-1])
+		}
 	case events.RunFinished:
 		if e.Note != "" {
 			v.printf(e.Time, "run %s — %s", strings.ToUpper(string(e.Status)), e.Note)
@@ -135,6 +138,13 @@ func (v *View) line(e events.Event) {
 		v.printf(e.Time, "%sapplying", tag)
 	case events.StepApplied:
 		msg := tag + "applied in " + e.Elapsed.Round(time.Millisecond).String()
+		if st := v.state.Step(e.Step); st != nil && v.state.DiedIn(st.Info.ID) {
+			msg += fmt.Sprintf(" (since the resume; first started %s, before the runner died in it", ts(st.FirstApplied))
+			if st.Lost > 0 {
+				msg += fmt.Sprintf(" at least %s into it", st.Lost.Round(100*time.Millisecond))
+			}
+			msg += ")"
+		}
 		if len(e.Outputs) > 0 {
 			var kv []string
 			for k, x := range e.Outputs {

@@ -109,7 +109,7 @@ func writeReport(w io.Writer, run *journal.Run, recs, out []events.Event) {
 		}
 	}
 	for _, d := range st.Deaths {
-		fmt.Fprintf(w, "- Runner died: %s\n", deathText(d))
+		fmt.Fprintf(w, "- Runner died: %s\n", d.String())
 	}
 	if meta.Rehearsal {
 		fmt.Fprintln(w, "- Rehearsal: yes")
@@ -152,7 +152,7 @@ func writeReport(w io.Writer, run *journal.Run, recs, out []events.Event) {
 		case events.RunResumed, events.RunTakenOver:
 			for _, d := range st.Deaths {
 				if d.Resumed.Equal(e.Time) && d.By == e.Type {
-					fmt.Fprintf(w, "- %s run: RUNNER DIED %s\n", d.LastHeard.UTC().Format(time.RFC3339), deathText(d))
+					fmt.Fprintf(w, "- %s run: RUNNER DIED %s\n", d.LastHeard.UTC().Format(time.RFC3339), d.String())
 				}
 			}
 			fmt.Fprintf(w, "- %s %s: %s %s (%s)\n", e.Time.UTC().Format(time.RFC3339), stepOr(e.Step), e.Type, e.Note, e.Actor.String())
@@ -212,45 +212,11 @@ func reportStatus(run *events.RunState, s *events.StepState) string {
 	return string(s.Status)
 }
 
-// deathText says where a runner died and what is known of when: after its last record, before the
-// next runner took over.
-func deathText(d events.Death) string {
-	where := "between steps, before any step"
-	switch {
-	case d.Step != "":
-		where = fmt.Sprintf("during step %s (%s)", d.Step, d.Phase)
-	case d.After != "":
-		where = "between steps, after " + d.After
-	}
-	text := fmt.Sprintf("%s, with no final record (killed or crashed) — after its last record at %s", where, d.LastHeard.UTC().Format(time.RFC3339))
-	if d.Lost > 0 {
-		text += fmt.Sprintf(", %s into the step's %s", d.Lost.Round(100*time.Millisecond), phaseWord(d.Phase))
-	}
-	verb := "resumed"
-	if d.By == events.RunTakenOver {
-		verb = "taken over"
-	}
-	return text + fmt.Sprintf("; %s at %s", verb, d.Resumed.UTC().Format(time.RFC3339))
-}
-
-func phaseWord(s events.StepStatus) string {
-	if s == events.StatusVerifying {
-		return "verify"
-	}
-	return "apply"
-}
-
 // stepTime is a step's time as the report says it. For a step a runner died in, the time the later
 // runner counted is only part of it: the report says so, with the time before the death (up to the
 // dead runner's last record) and the time from the step's first start to its end.
 func stepTime(run *events.RunState, s *events.StepState) string {
-	died := false
-	for _, d := range run.Deaths {
-		if id, _ := events.BaseID(d.Step); id == s.Info.ID {
-			died = true
-		}
-	}
-	if !died {
+	if !run.DiedIn(s.Info.ID) {
 		return s.Elapsed.Round(time.Millisecond).String()
 	}
 	text := fmt.Sprintf("%s, of which %s before the runner died in it (at least: up to its last record)", (s.Elapsed + s.Lost).Round(time.Millisecond), s.Lost.Round(time.Millisecond))
