@@ -200,7 +200,7 @@ func registerReplication(r *steps.Registry) {
 	r.Register("pg-replication-preflight", "read a source (and target) for native logical replication: every refusal at once, tables without a replica identity, large objects, warnings", func() steps.Step { return &ReplicationPreflight{} })
 	r.Register("pg-replica-identity", "REPLICA IDENTITY FULL on the tables without a primary key or usable replica identity (confirmed; rollback puts each back)", func() steps.Step { return &ReplicaIdentity{} })
 	r.Register("pg-replicate", "publish every database FOR ALL TABLES, create its schema on the target, subscribe (copy_data) with slots named for the run", func() steps.Step { return &Replicate{} })
-	r.Register("pg-replication-wait", "wait for the initial copy and a small lag, reporting progress; stop before a slot fills the source's disk", func() steps.Step { return &ReplicationWait{} })
+	r.Register("pg-replication-wait", "wait for the initial copy and a small lag, reporting progress; stop when a slot of this run keeps 80 % of slot-wal-limit-mb (before the server invalidates it and before the source's disk fills)", func() steps.Step { return &ReplicationWait{} })
 	r.Register("pg-downtime", "measure the downtime: from the quiesce until the new instance answers under the name (or takes its first write)", func() steps.Step { return &Downtime{} })
 	r.Register("pg-lost-writes", "cut-back: list the tables of the new instance written after the cut-over (lost with it)", func() steps.Step { return &LostWrites{} })
 	r.Register("pg-replication-drop", "cut-back: drop this run's subscriptions, slots and publications (the target may be gone)", func() steps.Step { return &ReplicationDrop{} })

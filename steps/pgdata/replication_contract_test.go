@@ -112,6 +112,10 @@ func TestReplicationKindsContract(t *testing.T) {
 			t.Errorf("an unlogged table: %s %q fix %q", ch.State, ch.Reason, ch.Fix)
 		}
 		src.Exec(t, "shop", "DROP TABLE scratch; DROP EXTENSION pg_trgm")
+		unlimited := steptest.Decode(t, reg, "pg-replication-preflight", both+"slot-wal-limit-mb: \"-1\"\n")
+		if ch := unlimited.Check(ctx, env(t)); ch.State != steps.Blocked || !strings.Contains(ch.Reason, "slot-wal-limit-mb: want a whole number of MB of 1 or more") || !strings.Contains(ch.Fix, "-p slot-wal-limit-mb=") {
+			t.Errorf("slot-wal-limit-mb -1 (unlimited): %s %q fix %q", ch.State, ch.Reason, ch.Fix)
+		}
 	})
 
 	t.Run("pg-replicate refuses while a table has no key", func(t *testing.T) {

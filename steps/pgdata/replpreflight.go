@@ -21,8 +21,9 @@ import (
 //     target is given, extensions of the source it does not offer, or only older (without one —
 //     the runbook's case: the target does not exist yet — the extensions the target must offer are
 //     listed, and pg-replicate compares them before it creates anything); a source that is not an
-//     RDS instance and whose wal_level is not logical (on RDS the parameter-group step turns it on); keep-identifier
-//     (the replicate strategy needs both instances until the swap);
+//     RDS instance and whose wal_level is not logical (on RDS the parameter-group step turns it
+//     on); keep-identifier (the replicate strategy needs both instances until the swap); a
+//     slot-wal-limit-mb under 1 MB (unlimited: a stalled slot would keep WAL until the disk fills);
 //   - listed, fixed by the next step: tables with no primary key and no usable replica identity —
 //     published as they are, their UPDATEs and DELETEs would fail *on the source*; the
 //     `pg-replica-identity` step sets REPLICA IDENTITY FULL on them, confirmed and reversible;
@@ -38,6 +39,9 @@ type ReplicationPreflight struct {
 	Source         Server       `yaml:"source"`
 	Target         Server       `yaml:"target"`
 	KeepIdentifier ref.Template `yaml:"keep-identifier"`
+	// SlotWALLimitMB is the runbook's slot-wal-limit-mb (max_slot_wal_keep_size, which the sync wait
+	// guards at 80 %): refused here, before the parameter group is changed, unless 1 MB or more.
+	SlotWALLimitMB ref.Template `yaml:"slot-wal-limit-mb"`
 }
 
 // OutputNames declares the outputs.
@@ -74,6 +78,14 @@ func (p *ReplicationPreflight) read(ctx context.Context, env *steps.Env) (replFi
 	if k, err := env.OptionalText(p.KeepIdentifier); err == nil && isTrueText(k) {
 		f.refusals = append(f.refusals, "keep-identifier=true: the replicate strategy keeps the source running until the swap, so the new instance cannot take its identifier before")
 		f.fixes = append(f.fixes, "run without keep-identifier (the names are swapped at the cut-over)")
+	}
+	if lim, err := env.OptionalText(p.SlotWALLimitMB); err != nil {
+		return f, err
+	} else if strings.TrimSpace(lim) != "" {
+		if _, err := walLimitBytes(lim); err != nil {
+			f.refusals = append(f.refusals, err.Error())
+			f.fixes = append(f.fixes, "give slot-wal-limit-mb in MB, e.g. `-p slot-wal-limit-mb=10240` (within the source's free storage)")
+		}
 	}
 	src, err := p.Source.resolve(ctx, env)
 	if err != nil {
