@@ -44,17 +44,23 @@ func workRecord(env *steps.Env, name, what string, v any) (path string, found bo
 		return "", false, nil
 	}
 	path = filepath.Join(env.WorkDir, "pgdata-"+unsafeName.ReplaceAllString(env.StepID, "_")+"-"+name+".json")
+	found, err = readRecord(path, what, v)
+	return path, found, err
+}
+
+// readRecord reads the record at path into v; found says whether the file was there.
+func readRecord(path, what string, v any) (bool, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return path, false, nil
+		return false, nil
 	}
 	if err != nil {
-		return path, false, err
+		return false, err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return path, false, fmt.Errorf("%s (%s): %w", what, path, err)
+		return false, fmt.Errorf("%s (%s): %w", what, path, err)
 	}
-	return path, true, nil
+	return true, nil
 }
 
 // saveRecord writes a record workRecord read (nothing outside a run), durably.

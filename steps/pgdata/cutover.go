@@ -23,19 +23,28 @@ import (
 // Cutover is the `pg-replication-cutover` kind, the replicate strategy's window after the quiesce:
 //
 //  1. it reads the source's current WAL insert position and waits until every subscription of this
-//     run has applied it (its slot's confirmed_flush_lsn at or past it);
+//     run has applied it (its slot's confirmed_flush_lsn at or past it), then disables them and
+//     waits until their apply workers have exited (which hands their table statistics over);
 //  2. copies every sequence (not replicated): setval from the source's last_value — never lower
-//     than the target's own;
-//  3. copies the large objects (not replicated; the preflight said so): the target's are replaced
-//     by the source's, read from the quiesced source with pg_dump's large-object entries alone;
-//  4. counts every table (and the large objects) on both sides, each under one snapshot, and — with
-//     Checksums — hashes them; every difference is listed and nothing is dropped;
-//  5. compares the schemas (`pg_dump --schema-only` of each database, both sides): DDL is not
-//     replicated, so a change made on the source during the replication stops the cut-over here;
-//  6. records what it proved (the run's work directory), then drops the subscriptions, this run's
+//     than the target's own; copies the large objects (not replicated; the preflight said so): the
+//     target's are replaced by the source's, read from the quiesced source with pg_dump's
+//     large-object entries alone; and reads every table's state and the catalogs' fingerprints on
+//     both sides — all at once;
+//  3. counts on both sides, each database under one snapshot, and — with Checksums — hashes, the
+//     tables written since the comparison before the window (Baseline, pg-replication-compare's
+//     record: see cutproof.go), and the large objects; a table unchanged on both sides since, equal
+//     then, is not counted again. Without this run's baseline for these servers, or with a session
+//     other than cairn's on the target, every table is counted. Every difference is listed and
+//     nothing is dropped;
+//  4. compares the schemas (`pg_dump --schema-only`, both sides) of the databases whose catalog
+//     fingerprint moved since the comparison (all, without one): DDL is not replicated, so a change
+//     made on the source during the replication stops the cut-over here;
+//  5. records what it proved (the run's work directory), then drops the subscriptions, this run's
 //     slots and publications.
 //
-// Nothing is dropped until 1–5 pass, so a failure leaves the replication running: fix and retry.
+// Nothing is dropped until 1–4 pass, so a failure leaves the replication running (the subscriptions
+// enabled again): fix and retry. A re-entry (a resume after a kill) enables a subscription of this
+// run it finds disabled before it waits for the catch-up.
 // Check says done only after this run's record, with none of its subscriptions or slots left; a
 // target whose subscriptions are gone without that record (dropped by hand, another run's copy) is
 // blocked. A re-run after a kill finds the work where it stopped: each part is idempotent. It cannot
@@ -46,6 +55,9 @@ type Cutover struct {
 	Target    Server       `yaml:"target"`
 	Quiesce   ref.Template `yaml:"quiesce"`
 	Checksums ref.Template `yaml:"checksums"`
+	// Baseline is pg-replication-compare's record (its `baseline` output); without it every table
+	// is counted.
+	Baseline ref.Template `yaml:"baseline"`
 }
 
 // OutputNames declares the outputs.
@@ -59,11 +71,15 @@ func (c *Cutover) Describe(env *steps.Env) []steps.Action {
 	sum := map[bool]string{true: " and md5 of its rows", false: ""}[env.Describe(c.Checksums) == "true"]
 	return []steps.Action{
 		{Kind: steps.ActSQL, Target: src, Text: "SELECT pg_current_wal_insert_lsn();   -- after the quiesce: everything written before the window"},
+		{Kind: steps.ActSQL, Target: tgt, Text: "ALTER SUBSCRIPTION <each of this run's subscriptions> ENABLE;   -- only one found disabled (a resumed cut-over), before the wait"},
 		{Kind: steps.ActWait, Target: src, Text: "poll: SELECT confirmed_flush_lsn >= <that position> FROM pg_replication_slots WHERE slot_name = <each of this run's slots>   -- the target has applied it"},
-		{Kind: steps.ActSQL, Target: src + " → " + tgt, Text: "-- per database, every sequence:\nSELECT last_value, is_called FROM <seq> (both sides) → SELECT setval(<seq>, <source's last_value>, <is_called>) on the target, unless the target's is already higher"},
+		{Kind: steps.ActSQL, Target: tgt + " and " + src, Text: "ALTER SUBSCRIPTION <each of this run's subscriptions> DISABLE;\npoll: SELECT pg_terminate_backend(pid) FROM pg_stat_subscription WHERE subname = <each> AND pid IS NOT NULL (target); SELECT count(*) FROM pg_replication_slots WHERE slot_name = <each> AND active (source)   -- until both are none: the apply workers have exited, their counts handed over\n-- on any failure before the drop: ALTER SUBSCRIPTION <each> ENABLE (the replication goes on)"},
+		{Kind: steps.ActSQL, Target: src + " → " + tgt, Text: "-- per database, at once with the large objects and the states:\nSELECT last_value, is_called FROM <seq> (both sides) → SELECT setval(<seq>, <source's last_value>, <is_called>) on the target, unless the target's is already higher"},
 		{Kind: steps.ActExec, Target: src + " → " + tgt, Text: "-- only in a database with large objects:\nSELECT lo_unlink(oid) FROM pg_largeobject_metadata (target); pg_dump -Fc <db> → pg_restore --exit-on-error -L <its BLOB, BLOBS and LARGE OBJECT entries only> -d <db>"},
-		{Kind: steps.ActSQL, Target: src + " and " + tgt, Text: "-- per database, one REPEATABLE READ snapshot per side:\nSELECT count(*)" + sum + " FROM ONLY <each user table>; SELECT count(*) FROM pg_largeobject_metadata   -- every count must be equal"},
-		{Kind: steps.ActExec, Target: src + " and " + tgt, Text: "pg_dump --schema-only --no-publications --no-subscriptions <db>   -- both sides; the schemas must be the same (DDL is not replicated)"},
+		{Kind: steps.ActSQL, Target: src + " and " + tgt, Text: "-- per database, the state again, as the comparison read it (" + env.Describe(c.Baseline) + "):\n" + tableStateSQL + ";\nSELECT '<catalog>:' || count(*) || ':' || md5(string_agg(xmin::text, ',' ORDER BY xmin::text)) FROM <each schema-bearing catalog>;\n" +
+			"SELECT … FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name <> 'cairn' (target)   -- another session there: every table is counted"},
+		{Kind: steps.ActSQL, Target: src + " and " + tgt, Text: "-- per database, one REPEATABLE READ snapshot per side:\nSELECT count(*)" + sum + " FROM ONLY <each user table written since the comparison (its state moved on either side; every table without this run's comparison)>; SELECT count(*) FROM pg_largeobject_metadata   -- every count must be equal"},
+		{Kind: steps.ActExec, Target: src + " and " + tgt, Text: "pg_dump --schema-only --no-publications --no-subscriptions <db>   -- both sides, for a database whose catalog fingerprint moved since the comparison (every one without it); the schemas must be the same (DDL is not replicated)"},
 		{Kind: steps.ActSQL, Target: tgt, Text: "-- per database: ALTER SUBSCRIPTION <sub> DISABLE; ALTER SUBSCRIPTION <sub> SET (slot_name = NONE); DROP SUBSCRIPTION <sub>;"},
 		{Kind: steps.ActSQL, Target: src, Text: "SELECT pg_drop_replication_slot(<each of this run's slots>); DROP PUBLICATION " + shownName(env) + ";   -- per database"},
 	}
@@ -170,33 +186,31 @@ func (c *Cutover) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 	if s, err := env.OptionalText(c.Checksums); err == nil {
 		checksums = isTrueText(s)
 	}
+	var counts map[string]map[string]int64
+	var tables, seqs int
+	var rows int64
 	if len(left) > 0 {
+		// a resumed cut-over may find them disabled: the catch-up needs them running
+		if on, err := subscriptions(ctx, env, tgt, dbs, oids, true); err != nil {
+			return nil, err
+		} else if len(on) > 0 {
+			env.Info("enabled again (left disabled by an interrupted cut-over): " + strings.Join(on, ", "))
+		}
 		if rec.LSN, err = c.catchUp(ctx, env, src, dbs, oids); err != nil {
 			return nil, err
 		}
-	}
-	set := make([]int, len(dbs))
-	var jobs []func() error
-	for i, db := range dbs { // every database at once: this is inside the window
-		jobs = append(jobs, func() (err error) {
-			if set[i], err = syncSequences(ctx, env, src, tgt, db); err != nil {
-				return err
+		err := pauseApply(ctx, env, src, tgt, dbs, oids)
+		if err == nil {
+			counts, tables, rows, seqs, err = c.prove(ctx, env, src, tgt, dbs, checksums)
+		}
+		if err != nil {
+			// nothing dropped: the replication goes on
+			if _, e := subscriptions(context.WithoutCancel(ctx), env, tgt, dbs, oids, true); e != nil {
+				err = fmt.Errorf("%w\n(and enabling the subscriptions again failed: %v — ALTER SUBSCRIPTION … ENABLE on %s)", err, e, tgt.Label)
 			}
-			return syncLargeObjects(ctx, env, src, tgt, db)
-		})
-	}
-	if err := parallel(jobs...); err != nil {
-		return nil, err
-	}
-	seqs := 0
-	for _, n := range set {
-		seqs += n
-	}
-	counts, tables, rows, err := compareBoth(ctx, env, src, tgt, dbs, checksums)
-	if err != nil {
-		return nil, err
-	}
-	if err := compareSchemas(ctx, env, src, tgt, dbs); err != nil {
+			return nil, err
+		}
+	} else if counts, tables, rows, seqs, err = c.prove(ctx, env, src, tgt, dbs, checksums); err != nil {
 		return nil, err
 	}
 	rec.RunID, rec.Counts, rec.At = env.RunID, counts, time.Now().UTC()
@@ -268,24 +282,14 @@ func (c *Cutover) catchUp(ctx context.Context, env *steps.Env, src dsn, dbs []st
 	}
 }
 
-// syncSequences sets every sequence of db on the target from the source's, never lower than the
-// target's own value, and returns how many it set.
-func syncSequences(ctx context.Context, env *steps.Env, src, tgt dsn, db string) (int, error) {
-	sc, err := src.connect(ctx, db)
-	if err != nil {
-		return 0, err
-	}
-	defer sc.Close(context.WithoutCancel(ctx))
+// syncSequences sets every sequence of db on the target (tc) from the source's (sc), never lower
+// than the target's own value, and returns how many it set.
+func syncSequences(ctx context.Context, env *steps.Env, sc, tc *pgx.Conn, db string) (int, error) {
 	seqs, err := names(ctx, sc, `SELECT format('%I.%I', n.nspname, s.relname) FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace
 		WHERE s.relkind = 'S' AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype = 'e') ORDER BY 1`)
 	if err != nil || len(seqs) == 0 {
 		return 0, err
 	}
-	tc, err := tgt.connect(ctx, db)
-	if err != nil {
-		return 0, err
-	}
-	defer tc.Close(context.WithoutCancel(ctx))
 	set := 0
 	for _, q := range seqs {
 		var last, tlast int64
@@ -359,44 +363,6 @@ func syncLargeObjects(ctx context.Context, env *steps.Env, src, tgt dsn, db stri
 	return nil
 }
 
-// compareBoth counts every table on both sides and lists every difference. Every database and
-// both sides are counted at once: this runs inside the window.
-func compareBoth(ctx context.Context, env *steps.Env, src, tgt dsn, dbs []string, checksums bool) (map[string]map[string]int64, int, int64, error) {
-	type side struct {
-		rows map[string]int64
-		sums map[string]string
-	}
-	want, got := make([]side, len(dbs)), make([]side, len(dbs))
-	var jobs []func() error
-	for i, db := range dbs {
-		jobs = append(jobs,
-			func() (err error) {
-				want[i].rows, want[i].sums, err = countSideSums(ctx, src, db, checksums)
-				return err
-			},
-			func() (err error) { got[i].rows, got[i].sums, err = countSideSums(ctx, tgt, db, checksums); return err })
-	}
-	if err := parallel(jobs...); err != nil {
-		return nil, 0, 0, err
-	}
-	counts := map[string]map[string]int64{}
-	var diffs []string
-	tables, total := 0, int64(0)
-	for i, db := range dbs {
-		diffs = append(diffs, compare(Database{Name: db, Rows: want[i].rows, Checksums: want[i].sums}, got[i].rows, got[i].sums)...)
-		counts[db] = want[i].rows
-		for _, n := range want[i].rows {
-			total += n
-		}
-		tables += len(want[i].rows)
-	}
-	if len(diffs) > 0 {
-		return nil, 0, 0, fmt.Errorf("the target does not hold what the quiesced source holds (%d differences); nothing was dropped, the replication goes on — find out why (a write after the quiesce by a role it does not block, a table the subscription does not carry), then retry:\n%s", len(diffs), strings.Join(diffs, "\n"))
-	}
-	env.Info(fmt.Sprintf("%d tables, %d rows: the same on both sides", tables, total))
-	return counts, tables, total, nil
-}
-
 // parallel runs the jobs at once and returns the first error.
 func parallel(jobs ...func() error) error {
 	errs := make([]error, len(jobs))
@@ -406,25 +372,6 @@ func parallel(jobs ...func() error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// countSideSums counts (and hashes) one database's tables on one side under one snapshot.
-func countSideSums(ctx context.Context, d dsn, db string, checksums bool) (map[string]int64, map[string]string, error) {
-	c, err := d.connect(ctx, db)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer c.Close(context.WithoutCancel(ctx))
-	tx, err := c.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return nil, nil, err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	rows, sums, err := countTables(ctx, tx.Conn(), checksums)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s database %s: %w", d.Label, db, err)
-	}
-	return rows, sums, nil
 }
 
 // compareSchemas compares pg_dump --schema-only of each database on both sides (all dumped at once).

@@ -228,15 +228,19 @@ type tableRef struct {
 func (t tableRef) key() string    { return t.Schema + "." + t.Name }
 func (t tableRef) quoted() string { return ident(t.Schema) + "." + ident(t.Name) }
 
+// userTable is the condition on pg_class c (and its pg_namespace n) for a user table: an ordinary
+// table, not a catalog's, a temporary one or an extension's member.
+const userTable = `c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+		  AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+		  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`
+
 // userTables lists the ordinary tables of a database (no catalogs, no extension members).
 func userTables(ctx context.Context, c *pgx.Conn) ([]tableRef, error) {
 	rows, err := c.Query(ctx, `SELECT n.nspname, c.relname, c.oid, (pg_relation_size(c.oid) / current_setting('block_size')::int)::bigint,
 			array(SELECT quote_ident(a.attname) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
 				AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum)
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-		  AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
-		  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+		WHERE `+userTable+`
 		ORDER BY 4 DESC, 1, 2`)
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
@@ -274,6 +278,12 @@ func countLargeObjects(ctx context.Context, c *pgx.Conn, checksums bool) (int64,
 // countTables counts rows (and checksums when asked) of every user table, on c as it stands (in
 // its transaction's snapshot when it has one).
 func countTables(ctx context.Context, c *pgx.Conn, checksums bool) (map[string]int64, map[string]string, error) {
+	return countTablesIn(ctx, c, checksums, nil)
+}
+
+// countTablesIn is countTables of the tables only accepts (by "schema.table"; nil: every one); the
+// large objects are always counted.
+func countTablesIn(ctx context.Context, c *pgx.Conn, checksums bool, only func(table string) bool) (map[string]int64, map[string]string, error) {
 	ts, err := userTables(ctx, c)
 	if err != nil {
 		return nil, nil, err
@@ -284,6 +294,9 @@ func countTables(ctx context.Context, c *pgx.Conn, checksums bool) (map[string]i
 		sums = map[string]string{}
 	}
 	for _, t := range ts {
+		if only != nil && !only(t.key()) {
+			continue
+		}
 		var n int64
 		if err := c.QueryRow(ctx, "SELECT count(*) FROM ONLY "+t.quoted()).Scan(&n); err != nil {
 			return nil, nil, fmt.Errorf("count %s: %w", t.key(), err)

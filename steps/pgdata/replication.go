@@ -204,5 +204,6 @@ func registerReplication(r *steps.Registry) {
 	r.Register("pg-downtime", "measure the downtime: from the quiesce until the new instance answers under the name (or takes its first write)", func() steps.Step { return &Downtime{} })
 	r.Register("pg-lost-writes", "cut-back: list the tables of the new instance written after the cut-over (lost with it)", func() steps.Step { return &LostWrites{} })
 	r.Register("pg-replication-drop", "cut-back: drop this run's subscriptions, slots and publications (the target may be gone)", func() steps.Step { return &ReplicationDrop{} })
-	r.Register("pg-replication-cutover", "after the quiesce: apply the source's last write, copy sequences and large objects, compare rows and schemas, drop the replication", func() steps.Step { return &Cutover{} })
+	r.Register("pg-replication-compare", "before the window, while the application writes: both sides' table states, counts and schemas — a schema difference fails here; the cut-over's baseline", func() steps.Step { return &ReplicationCompare{} })
+	r.Register("pg-replication-cutover", "after the quiesce: apply the source's last write, copy sequences and large objects, recount the tables written since the comparison and compare the schemas that moved, drop the replication", func() steps.Step { return &Cutover{} })
 }

@@ -20,11 +20,13 @@ import (
 )
 
 // The replicate strategy's PostgreSQL kinds — pg-replication-preflight, pg-replica-identity,
-// pg-replicate, pg-replication-wait and pg-replication-cutover — pass the step contract on two real
-// PostgreSQL 15 servers (the source at wal_level=logical), in the runbook's order, each subtest
-// starting from what the one before left; and the strategy's pitfalls each show their refusal or
-// fix: a table without a key, a large object, a sequence advanced during the replication, a slot
-// left by an abandoned run. Judged by the test's own probe (SQL as the superuser).
+// pg-replicate, pg-replication-wait, pg-replication-compare and pg-replication-cutover — pass the
+// step contract on two real PostgreSQL 15 servers (the source at wal_level=logical), in the
+// runbook's order, each subtest starting from what the one before left; and the strategy's
+// pitfalls each show their refusal or fix: a table without a key, a large object, a sequence
+// advanced during the replication, a slot left by an abandoned run, a schema difference before the
+// window, a row deleted on the target or a column added on the source after the comparison. Judged
+// by the test's own probe (SQL as the superuser).
 func TestReplicationKindsContract(t *testing.T) {
 	ctx := context.Background()
 	src := testbed.Postgres(t, testbed.WithSettings(map[string]string{"wal_level": "logical"}))
@@ -35,6 +37,8 @@ func TestReplicationKindsContract(t *testing.T) {
 		INSERT INTO items (name) SELECT 'item ' || g FROM generate_series(1, 500) g;
 		CREATE TABLE audit (at timestamptz NOT NULL DEFAULT now(), what text);   -- no key
 		INSERT INTO audit (what) SELECT 'seed ' || g FROM generate_series(1, 50) g;
+		CREATE TABLE regions (id int PRIMARY KEY, name text NOT NULL);   -- nobody writes it
+		INSERT INTO regions VALUES (1, 'north'), (2, 'east'), (3, 'south');
 		CREATE SEQUENCE invoice_no START 100;
 		CREATE SEQUENCE ahead START 1;
 		SELECT lo_from_bytea(0, 'before the replication');`)
@@ -267,6 +271,29 @@ func TestReplicationKindsContract(t *testing.T) {
 		}
 	})
 
+	cmp := steptest.Decode(t, reg, "pg-replication-compare", both+"checksums: \"true\"\n")
+	compared := func(t *testing.T) {
+		// the initial copy's workers have handed their counts over: what the comparison reads
+		// is settled (a count still arriving would only make the cut-over recount that table)
+		settled(t, tgt, map[string]int64{"items": 500, "audit": 50, "regions": 3})
+		out, err := cmp.Apply(ctx, runEnv(t, "compare"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals["steps.compare.baseline"] = out["baseline"].Value
+	}
+	t.Run("pg-replication-compare refuses a schema difference before the window", func(t *testing.T) {
+		steptest.RunReadOnly(t, steptest.Case{Step: cmp, Env: runEnv(t, "compare"), Probe: probe,
+			NoLookAlike: "reads afresh every run; its record is only a baseline, which the cut-over takes only when it is this run's and the servers' (the cut-over's tests below plant another run's)"},
+			func(t testing.TB) { src.Exec(t, "shop", "ALTER TABLE regions ADD COLUMN note text") })
+		_, err := cmp.Apply(ctx, runEnv(t, "compare"))
+		if err == nil || !strings.Contains(err.Error(), "before the window") || !strings.Contains(err.Error(), "only on the source:") || !strings.Contains(err.Error(), "note text") {
+			t.Fatalf("a column only on the source: %v", err)
+		}
+		src.Exec(t, "shop", "ALTER TABLE regions DROP COLUMN note")
+		compared(t)
+	})
+
 	src.Exec(t, "postgres", "CREATE ROLE app_rw LOGIN")
 	var quiesced string
 	t.Run("the quiesce opens the window", func(t *testing.T) {
@@ -279,7 +306,59 @@ func TestReplicationKindsContract(t *testing.T) {
 		vals["steps.quiesce.state"] = quiesced
 	})
 
-	cut := steptest.Decode(t, reg, "pg-replication-cutover", both+"checksums: \"true\"\n")
+	cut := steptest.Decode(t, reg, "pg-replication-cutover", both+"checksums: \"true\"\nbaseline: \"${steps.compare.baseline}\"\n")
+	t.Run("pg-replication-cutover recounts what moved since the comparison, and refuses a difference", func(t *testing.T) {
+		enabled := func(t *testing.T) {
+			if n := tgt.QueryInt(t, "shop", "SELECT count(*) FROM pg_subscription WHERE subenabled"); n != 1 {
+				t.Errorf("after a refused cut-over %d subscriptions are enabled, want 1: the replication must go on", n)
+			}
+		}
+		attempt := func(t *testing.T) (string, error) {
+			quiet(t, tgt) // the test's own sessions are gone: the cut-over trusts the counters
+			e := runEnv(t, "cutover")
+			_, err := cut.Apply(ctx, e)
+			enabled(t)
+			return e.Out.(*steptest.Sink).Text(), err
+		}
+		// a row deleted on the target, in a table nobody writes on the source
+		tgt.Exec(t, "shop", "DELETE FROM regions WHERE id = 3")
+		const diff = "shop.public.regions: 2 rows on the target, 3 in the source snapshot"
+
+		ours := vals["steps.compare.baseline"]
+		other := runEnv(t, "compare-other")
+		other.RunID = "20261203-090000.000-bbbbbb"
+		o, err := cmp.Apply(ctx, other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals["steps.compare.baseline"] = o["baseline"].Value
+		out, err := attempt(t)
+		if err == nil || !strings.Contains(err.Error(), diff) {
+			t.Fatalf("a row deleted on the target, another run's comparison: %v", err)
+		}
+		if !strings.Contains(out, "rows: every table counted on both sides, 3 tables") || !strings.Contains(out, "not this run's") {
+			t.Errorf("another run's comparison was not refused as a baseline:\n%s", out)
+		}
+
+		vals["steps.compare.baseline"] = ours
+		out, err = attempt(t)
+		if err == nil || !strings.Contains(err.Error(), diff) || strings.Contains(err.Error(), "items") {
+			t.Fatalf("a row deleted on the target after the comparison: %v", err)
+		}
+		if !strings.Contains(out, "rows: 1 of 3 tables written since the comparison at ") || !strings.Contains(out, "recounted on both sides (3 rows); 2 unchanged since, compared then") {
+			t.Errorf("only regions moved since the comparison; the cut-over said:\n%s", out)
+		}
+
+		// the row back on the target; a column added on the source after the comparison
+		tgt.Exec(t, "shop", "INSERT INTO regions VALUES (3, 'south')")
+		src.Exec(t, "shop", "ALTER TABLE regions ADD COLUMN note text")
+		out, err = attempt(t)
+		if err == nil || !strings.Contains(err.Error(), "the schemas differ") || !strings.Contains(err.Error(), "note text") {
+			t.Fatalf("a column added on the source after the comparison: %v\n%s", err, out)
+		}
+		src.Exec(t, "shop", "ALTER TABLE regions DROP COLUMN note")
+	})
+
 	t.Run("pg-replication-cutover", func(t *testing.T) {
 		e := runEnv(t, "cutover")
 		detached := func(t testing.TB) bool {
@@ -307,6 +386,7 @@ func TestReplicationKindsContract(t *testing.T) {
 					if _, err := wait.Apply(ctx, runEnv(t.(*testing.T), "sync")); err != nil {
 						t.Fatal(err)
 					}
+					compared(t.(*testing.T)) // the new copy's baseline
 					// writes during the replication: the keyless table's update and delete (they
 					// fail on the source without a replica identity), rows, a sequence advanced, a
 					// large object; and a target sequence already past the source's
@@ -485,4 +565,34 @@ func writeExtensions(t testing.TB, pg *testbed.PG, files map[string]string) stri
 		t.Cleanup(func() { os.Remove(p) })
 	}
 	return dir
+}
+
+// settled waits until the target's statistics count the rows its initial copy inserted (the copy's
+// workers hand them over as they exit).
+func settled(t *testing.T, pg *testbed.PG, rows map[string]int64) {
+	t.Helper()
+	for range 200 {
+		ok := true
+		for tbl, n := range rows {
+			ok = ok && pg.QueryInt(t, "shop", "SELECT coalesce(max(n_tup_ins), 0) FROM pg_stat_user_tables WHERE relname = $1", tbl) >= n
+		}
+		if ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the target's statistics never counted the initial copy %v", rows)
+}
+
+// quiet waits until no client session but cairn's is connected to pg.
+func quiet(t *testing.T, pg *testbed.PG) {
+	t.Helper()
+	for range 200 {
+		if pg.QueryInt(t, "postgres", `SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'
+			AND pid <> pg_backend_pid() AND coalesce(application_name, '') <> 'cairn'`) == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("sessions other than cairn's stay connected to the target")
 }
