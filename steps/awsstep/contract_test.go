@@ -149,30 +149,24 @@ func TestContractOnTheTwin(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	t.Run("rds-rename", func(t *testing.T) {
-		st := steptest.Decode(t, reg, "rds-rename", "from: app-db\nto: app-db-renamed\nencrypted: \"false\"\n")
-		steptest.Run(t, steptest.Case{Step: st, Env: env(), Probe: probe, LookAlike: &steptest.LookAlike{
-			What:  "another instance (app-db-2) already answering to app-db-renamed",
-			Plant: func(t testing.TB) { rename(t, "app-db-2", "app-db-renamed") },
-			There: func(t testing.TB) bool {
-				return strings.Contains(probe(t), "instance app-db-renamed\n") && !strings.Contains(probe(t), "instance app-db-2\n")
-			},
-			Remove: func(t testing.TB) { rename(t, "app-db-renamed", "app-db-2") },
-		}})
-	})
-	// until: answers — the whole contract: apply returns once the new name answers, verify proves
-	// that (and no more), a second check says done; rollback renames back.
-	t.Run("rds-rename until answers", func(t *testing.T) {
-		st := steptest.Decode(t, reg, "rds-rename", "from: app-db\nto: app-db-answers\nencrypted: \"false\"\nuntil: answers\npoll: 1s\n")
-		steptest.Run(t, steptest.Case{Step: st, Env: env(), Probe: probe, LookAlike: &steptest.LookAlike{
-			What:  "another instance (app-db-2) already answering to app-db-answers",
-			Plant: func(t testing.TB) { rename(t, "app-db-2", "app-db-answers") },
-			There: func(t testing.TB) bool {
-				return strings.Contains(probe(t), "instance app-db-answers\n") && !strings.Contains(probe(t), "instance app-db-2\n")
-			},
-			Remove: func(t testing.TB) { rename(t, "app-db-answers", "app-db-2") },
-		}})
-	})
+	// Both waits pass the whole contract. until: answers — apply returns once the new name answers,
+	// verify proves that (and no more), a second check says done; rollback renames back.
+	for _, c := range []struct{ name, to, with string }{
+		{"rds-rename", "app-db-renamed", ""},
+		{"rds-rename until answers", "app-db-answers", "until: answers\npoll: 1s\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := steptest.Decode(t, reg, "rds-rename", "from: app-db\nto: "+c.to+"\nencrypted: \"false\"\n"+c.with)
+			steptest.Run(t, steptest.Case{Step: st, Env: env(), Probe: probe, LookAlike: &steptest.LookAlike{
+				What:  "another instance (app-db-2) already answering to " + c.to,
+				Plant: func(t testing.TB) { rename(t, "app-db-2", c.to) },
+				There: func(t testing.TB) bool {
+					return strings.Contains(probe(t), "instance "+c.to+"\n") && !strings.Contains(probe(t), "instance app-db-2\n")
+				},
+				Remove: func(t testing.TB) { rename(t, c.to, "app-db-2") },
+			}})
+		})
+	}
 	t.Run("rds-available", func(t *testing.T) {
 		st := steptest.Decode(t, reg, "rds-available", "instance: app-db\nresource-id: "+resourceOf(t, "app-db")+"\npoll: 1s\n")
 		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: env(), Probe: probe, LookAlike: &steptest.LookAlike{
