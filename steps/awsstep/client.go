@@ -207,10 +207,10 @@ func (p *poller) wait(ctx context.Context, status string) error {
 	return nil
 }
 
-// confirm sleeps before a poll that confirms the last answer: soon (at most a second, so never
-// more than one call a second), not a whole grown delay later.
+// confirm sleeps before a poll that confirms the last answer: soon — half the grown delay, at most
+// a second — not a whole grown delay later.
 func (p *poller) confirm(ctx context.Context, status string) error {
-	return p.sleep(ctx, status, min(p.delay, time.Second))
+	return p.sleep(ctx, status, min(p.delay/2, time.Second))
 }
 
 func (p *poller) sleep(ctx context.Context, status string, d time.Duration) error {
