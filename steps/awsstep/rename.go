@@ -62,8 +62,8 @@ func (RenameUntil) Choices() []string { return []string{string(UntilAvailable), 
 
 func (u RenameUntil) answers() bool { return u == UntilAnswers }
 
-// PollDuration is the longest sleep between two polls of a wait: 1 s or more, so a wait makes at most
-// one DescribeDBInstances call a second.
+// PollDuration is the longest sleep between two polls of a wait: 1 s or more, so once its delay has
+// grown (from 200 ms, ×1.5) a wait makes at most one DescribeDBInstances call a second.
 type PollDuration time.Duration
 
 // UnmarshalYAML reads a duration of 1s or more; anything else is refused at its line.
