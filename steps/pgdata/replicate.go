@@ -421,6 +421,11 @@ func dropSubscription(ctx context.Context, env *steps.Env, tgt dsn, db, name str
 		return err
 	}
 	defer tc.Close(context.WithoutCancel(ctx))
+	return dropSubscriptionOn(ctx, env, tc, tgt, db, name)
+}
+
+// dropSubscriptionOn is dropSubscription on tc, a connection to database db of the target.
+func dropSubscriptionOn(ctx context.Context, env *steps.Env, tc *pgx.Conn, tgt dsn, db, name string) error {
 	_, ok, err := subscriptionOf(ctx, tc, name)
 	if err != nil || !ok {
 		return err
