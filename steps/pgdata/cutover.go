@@ -109,36 +109,54 @@ func cutoverRecordOf(env *steps.Env) (*cutoverRecord, bool, error) {
 }
 
 // left lists what of this run's replication is still there: subscriptions on the target, slots on
-// the source.
+// the source — one connection to each (pg_subscription is shared by a server's databases).
 func (c *Cutover) left(ctx context.Context, env *steps.Env) (dsn, dsn, []string, map[string]uint32, []string, error) {
-	src, dbs, oids, err := sourceDatabases(ctx, env, c.Source)
+	src, err := c.Source.resolve(ctx, env)
 	if err != nil {
 		return src, dsn{}, nil, nil, nil, err
 	}
 	tgt, err := c.Target.resolve(ctx, env)
 	if err != nil {
-		return src, tgt, dbs, oids, nil, err
+		return src, tgt, nil, nil, nil, err
 	}
-	var left []string
-	for _, db := range dbs {
-		_, ok, err := subscriptionIn(ctx, tgt, db, slotName(env, oids[db]))
-		if err != nil && !isAbsent(err) {
-			return src, tgt, dbs, oids, nil, err
-		}
-		if ok {
-			left = append(left, "subscription "+slotName(env, oids[db]))
-		}
+	var dbs []string
+	var oids map[string]uint32
+	var slots []slot
+	var sc, tc *pgx.Conn
+	var err2 error
+	_ = parallel(func() error { sc, err2 = src.connect(ctx, ""); return nil }, func() error { tc, err = tgt.connect(ctx, ""); return nil })
+	if tc != nil {
+		defer tc.Close(context.WithoutCancel(ctx))
 	}
-	sc, err := src.connect(ctx, "")
-	if err != nil {
-		return src, tgt, dbs, oids, nil, err
+	if err2 != nil {
+		return src, tgt, nil, nil, nil, err2
 	}
 	defer sc.Close(context.WithoutCancel(ctx))
-	all, err := cairnSlots(ctx, sc)
+	if dbs, err2 = databases(ctx, sc); err2 != nil {
+		return src, tgt, nil, nil, nil, err2
+	}
+	if oids, err2 = dbOIDs(ctx, sc, dbs); err2 != nil {
+		return src, tgt, dbs, oids, nil, err2
+	}
+	if slots, err2 = cairnSlots(ctx, sc); err2 != nil {
+		return src, tgt, dbs, oids, nil, err2
+	}
 	if err != nil {
 		return src, tgt, dbs, oids, nil, err
 	}
-	mine, _ := ofRun(env, all)
+	var names []string
+	for _, db := range dbs {
+		names = append(names, slotName(env, oids[db]))
+	}
+	rows, err := tc.Query(ctx, "SELECT 'subscription ' || subname FROM pg_subscription WHERE subname = ANY($1) ORDER BY 1", names)
+	if err != nil {
+		return src, tgt, dbs, oids, nil, fmt.Errorf("list the subscriptions on %s: %w", tgt.Label, err)
+	}
+	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return src, tgt, dbs, oids, nil, err
+	}
+	mine, _ := ofRun(env, slots)
 	for _, n := range sortedKeys(mine) {
 		left = append(left, "slot "+n)
 	}
@@ -186,39 +204,48 @@ func (c *Cutover) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 	if s, err := env.OptionalText(c.Checksums); err == nil {
 		checksums = isTrueText(s)
 	}
+	// one connection per database and side for the whole window (each costs a TLS handshake and
+	// an authentication)
+	p, err := openPool(ctx, src, tgt, dbs)
+	if err != nil {
+		return nil, err
+	}
+	defer p.close(ctx)
 	var counts map[string]map[string]int64
 	var tables, seqs int
 	var rows int64
 	if len(left) > 0 {
 		// a resumed cut-over may find them disabled: the catch-up needs them running
-		if on, err := subscriptions(ctx, env, tgt, dbs, oids, true); err != nil {
+		if on, err := subscriptions(ctx, env, p, oids, true); err != nil {
 			return nil, err
 		} else if len(on) > 0 {
 			env.Info("enabled again (left disabled by an interrupted cut-over): " + strings.Join(on, ", "))
 		}
-		if rec.LSN, err = c.catchUp(ctx, env, src, dbs, oids); err != nil {
+		if rec.LSN, err = c.catchUp(ctx, env, p.any(source), dbs, oids); err != nil {
 			return nil, err
 		}
-		err := pauseApply(ctx, env, src, tgt, dbs, oids)
+		err := pauseApply(ctx, env, p, oids)
 		if err == nil {
-			counts, tables, rows, seqs, err = c.prove(ctx, env, src, tgt, dbs, checksums)
+			counts, tables, rows, seqs, err = c.prove(ctx, env, p, checksums)
 		}
 		if err != nil {
-			// nothing dropped: the replication goes on
-			if _, e := subscriptions(context.WithoutCancel(ctx), env, tgt, dbs, oids, true); e != nil {
+			// nothing dropped: the replication goes on (on fresh connections: the window's may
+			// have gone with a cancelled context)
+			fresh := &pool{src: src, tgt: tgt, dbs: dbs}
+			if _, e := subscriptions(context.WithoutCancel(ctx), env, fresh, oids, true); e != nil {
 				err = fmt.Errorf("%w\n(and enabling the subscriptions again failed: %v — ALTER SUBSCRIPTION … ENABLE on %s)", err, e, tgt.Label)
 			}
 			return nil, err
 		}
-	} else if counts, tables, rows, seqs, err = c.prove(ctx, env, src, tgt, dbs, checksums); err != nil {
+	} else if counts, tables, rows, seqs, err = c.prove(ctx, env, p, checksums); err != nil {
 		return nil, err
 	}
 	rec.RunID, rec.Counts, rec.At = env.RunID, counts, time.Now().UTC()
 	if err := saveRecord(rec.path, rec); err != nil {
 		return nil, err
 	}
-	for _, db := range dbs {
-		if err := dropSubscription(ctx, env, tgt, db, slotName(env, oids[db])); err != nil {
+	for i, db := range dbs {
+		if err := dropSubscriptionOn(ctx, env, p.conns[i][target], tgt, db, slotName(env, oids[db])); err != nil {
 			return nil, err
 		}
 	}
@@ -228,9 +255,11 @@ func (c *Cutover) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 	b, _ := json.Marshal(counts)
 	// the target's write counters now: a cut-back compares with them to list the writes made on the
 	// new instance after the cut-over (they are lost when it goes)
-	w, err := tableWrites(ctx, tgt, dbs)
-	if err != nil {
-		return nil, err
+	w := map[string]map[string][3]int64{}
+	for i, db := range dbs {
+		if w[db], err = writesOn(ctx, p.conns[i][target], db); err != nil {
+			return nil, err
+		}
 	}
 	rec.TargetWrites = w
 	if err := saveRecord(rec.path, rec); err != nil {
@@ -242,12 +271,7 @@ func (c *Cutover) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 }
 
 // catchUp waits until every slot of this run has confirmed the source's current insert position.
-func (c *Cutover) catchUp(ctx context.Context, env *steps.Env, src dsn, dbs []string, oids map[string]uint32) (string, error) {
-	sc, err := src.connect(ctx, "")
-	if err != nil {
-		return "", err
-	}
-	defer sc.Close(context.WithoutCancel(ctx))
+func (c *Cutover) catchUp(ctx context.Context, env *steps.Env, sc *pgx.Conn, dbs []string, oids map[string]uint32) (string, error) {
 	var lsn string
 	if err := sc.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
 		return "", fmt.Errorf("read the source's WAL position: %w", err)
@@ -312,18 +336,8 @@ func syncSequences(ctx context.Context, env *steps.Env, sc, tc *pgx.Conn, db str
 	return set, nil
 }
 
-// syncLargeObjects replaces the target's large objects of db with the source's, when the source
-// has any.
-func syncLargeObjects(ctx context.Context, env *steps.Env, src, tgt dsn, db string) error {
-	sc, err := src.connect(ctx, db)
-	if err != nil {
-		return err
-	}
-	n, _, err := countLargeObjects(ctx, sc, false)
-	sc.Close(context.WithoutCancel(ctx))
-	if err != nil || n == 0 {
-		return err
-	}
+// syncLargeObjects replaces the target's large objects of db with the source's n (n > 0).
+func syncLargeObjects(ctx context.Context, env *steps.Env, src, tgt dsn, db string, n int64) error {
 	work, err := os.MkdirTemp(env.WorkDir, "blobs-")
 	if err != nil {
 		return err
@@ -479,25 +493,31 @@ func tableWrites(ctx context.Context, d dsn, dbs []string) (map[string]map[strin
 		if err != nil {
 			return nil, err
 		}
-		rows, err := c.Query(ctx, "SELECT schemaname || '.' || relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables")
-		if err != nil {
-			c.Close(context.WithoutCancel(ctx))
-			return nil, fmt.Errorf("%s: read the write counters: %w", db, err)
-		}
-		m := map[string][3]int64{}
-		for rows.Next() {
-			var t string
-			var w [3]int64
-			if err := rows.Scan(&t, &w[0], &w[1], &w[2]); err != nil {
-				rows.Close()
-				c.Close(context.WithoutCancel(ctx))
-				return nil, err
-			}
-			m[t] = w
-		}
-		rows.Close()
+		out[db], err = writesOn(ctx, c, db)
 		c.Close(context.WithoutCancel(ctx))
-		out[db] = m
+		if err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
+}
+
+// writesOn reads the write counters of the database c is connected to (db), as "schema.table" →
+// [ins, upd, del].
+func writesOn(ctx context.Context, c *pgx.Conn, db string) (map[string][3]int64, error) {
+	rows, err := c.Query(ctx, "SELECT schemaname || '.' || relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables")
+	if err != nil {
+		return nil, fmt.Errorf("%s: read the write counters: %w", db, err)
+	}
+	defer rows.Close()
+	m := map[string][3]int64{}
+	for rows.Next() {
+		var t string
+		var w [3]int64
+		if err := rows.Scan(&t, &w[0], &w[1], &w[2]); err != nil {
+			return nil, err
+		}
+		m[t] = w
+	}
+	return m, rows.Err()
 }

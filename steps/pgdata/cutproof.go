@@ -37,7 +37,7 @@ type proofBasis struct {
 }
 
 // basisFor reads the baseline at the cut-over's Baseline and judges it against the live servers.
-func basisFor(ctx context.Context, env *steps.Env, t ref.Template, src, tgt dsn, checksums bool) (proofBasis, error) {
+func basisFor(ctx context.Context, env *steps.Env, t ref.Template, p *pool, checksums bool) (proofBasis, error) {
 	path, err := env.OptionalText(t)
 	if errors.Is(err, ref.ErrNoValue) {
 		path, err = "", nil
@@ -58,7 +58,11 @@ func basisFor(ctx context.Context, env *steps.Env, t ref.Template, src, tgt dsn,
 	if checksums && !b.Checksums {
 		return proofBasis{whyNot: "the comparison did not hash the rows, this cut-over does (checksums)"}, nil
 	}
-	ls, lt, err := identities(ctx, src, tgt)
+	ls, err := p.src.identify(ctx, p.any(source))
+	if err != nil {
+		return proofBasis{}, err
+	}
+	lt, err := p.tgt.identify(ctx, p.any(target))
 	if err != nil {
 		return proofBasis{}, err
 	}
@@ -133,54 +137,109 @@ func (p proofBasis) catalogsSame(db string, now [2]sideState) bool {
 	return ok && then["source"].Catalogs == now[0].Catalogs && then["target"].Catalogs == now[1].Catalogs
 }
 
-// sideConns is one connection per side to one database, kept for the sequences, the state and the
-// counts inside the window.
-type sideConns [2]*pgx.Conn
+// The two sides, as pool indexes.
+const (
+	source = 0
+	target = 1
+)
+
+// pool is one connection per database and side, opened at once and kept for the whole window: the
+// catch-up, the pause, the sequences, the states, the counts, the drop and the write counters. A
+// pool without connections (conns nil) connects afresh each time it is asked.
+type pool struct {
+	src, tgt dsn
+	dbs      []string
+	conns    [][2]*pgx.Conn // per database (or one to each server's default database without any)
+}
+
+// openPool connects to every database on both sides at once.
+func openPool(ctx context.Context, src, tgt dsn, dbs []string) (*pool, error) {
+	p := &pool{src: src, tgt: tgt, dbs: dbs}
+	names := dbs
+	if len(names) == 0 {
+		names = []string{""}
+	}
+	p.conns = make([][2]*pgx.Conn, len(names))
+	var jobs []func() error
+	for i, db := range names {
+		for s, d := range []dsn{src, tgt} {
+			jobs = append(jobs, func() (err error) { p.conns[i][s], err = d.connect(ctx, db); return err })
+		}
+	}
+	if err := parallel(jobs...); err != nil {
+		p.close(ctx)
+		return nil, err
+	}
+	return p, nil
+}
+
+// any is a connection to the side's server (to any of its databases).
+func (p *pool) any(side int) *pgx.Conn { return p.conns[0][side] }
+
+// on gives a connection to database i of the side and what to do when done with it: the pool's, or
+// a fresh one closed after.
+func (p *pool) on(ctx context.Context, i, side int) (*pgx.Conn, func(), error) {
+	if p.conns != nil {
+		return p.conns[i][side], func() {}, nil
+	}
+	c, err := []dsn{p.src, p.tgt}[side].connect(ctx, p.dbs[i])
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, func() { c.Close(context.WithoutCancel(ctx)) }, nil
+}
+
+func (p *pool) close(ctx context.Context) {
+	for _, cs := range p.conns {
+		for _, c := range cs {
+			if c != nil {
+				c.Close(context.WithoutCancel(ctx))
+			}
+		}
+	}
+}
 
 // prove copies the sequences and the large objects and reads both sides' state at once, then counts
 // what changed since the baseline (everything without one) and compares the schemas whose catalogs
 // moved. It returns every table's count on the source (the baseline's for a table not recounted),
 // the tables, the rows and the sequences set.
-func (c *Cutover) prove(ctx context.Context, env *steps.Env, src, tgt dsn, dbs []string, checksums bool) (map[string]map[string]int64, int, int64, int, error) {
-	basis, err := basisFor(ctx, env, c.Baseline, src, tgt, checksums)
+func (c *Cutover) prove(ctx context.Context, env *steps.Env, p *pool, checksums bool) (map[string]map[string]int64, int, int64, int, error) {
+	src, tgt, dbs, conns := p.src, p.tgt, p.dbs, p.conns
+	basis, err := basisFor(ctx, env, c.Baseline, p, checksums)
 	if err != nil {
 		return nil, 0, 0, 0, err
 	}
-	conns := make([]sideConns, len(dbs))
-	defer func() {
-		for _, cs := range conns {
-			for _, x := range cs {
-				if x != nil {
-					x.Close(context.WithoutCancel(ctx))
-				}
-			}
+	if basis.whyNot == "" {
+		if basis.whyNot, err = liveDoubts(ctx, p.any(source), p.any(target)); err != nil {
+			return nil, 0, 0, 0, err
 		}
-	}()
-	var opens []func() error
-	for i, db := range dbs {
-		for s, d := range []dsn{src, tgt} {
-			opens = append(opens, func() (err error) { conns[i][s], err = d.connect(ctx, db); return err })
-		}
-	}
-	if err := parallel(opens...); err != nil {
-		return nil, 0, 0, 0, err
 	}
 	states := make([][2]sideState, len(dbs))
 	set := make([]int, len(dbs))
 	var jobs []func() error
-	for i, db := range dbs { // every database at once, the large objects beside: inside the window
+	for i, db := range dbs { // every database at once: inside the window
 		jobs = append(jobs, func() (err error) {
 			for s, d := range []dsn{src, tgt} {
 				if states[i][s], err = readState(ctx, conns[i][s]); err != nil {
 					return fmt.Errorf("%s database %s: %w", d.Label, db, err)
 				}
 			}
-			set[i], err = syncSequences(ctx, env, conns[i][0], conns[i][1], db)
-			return err
-		}, func() error { return syncLargeObjects(ctx, env, src, tgt, db) })
-	}
-	if len(dbs) > 0 && basis.whyNot == "" {
-		jobs = append(jobs, func() (err error) { basis.whyNot, err = liveDoubts(ctx, conns[0][0], conns[0][1]); return err })
+			los, _, err := countLargeObjects(ctx, conns[i][source], false)
+			if err != nil {
+				return err
+			}
+			// the large objects' copy (pg_dump, pg_restore) beside the sequences
+			return parallel(func() (err error) {
+				set[i], err = syncSequences(ctx, env, conns[i][source], conns[i][target], db)
+				return err
+			},
+				func() error {
+					if los == 0 {
+						return nil
+					}
+					return syncLargeObjects(ctx, env, src, tgt, db, los)
+				})
+		})
 	}
 	if err := parallel(jobs...); err != nil {
 		return nil, 0, 0, 0, err
@@ -281,17 +340,17 @@ func digits(n int64) string {
 
 // subscriptions sets this run's subscriptions enabled or not, in every database (those already so
 // are left), and says which it changed.
-func subscriptions(ctx context.Context, env *steps.Env, tgt dsn, dbs []string, oids map[string]uint32, enabled bool) ([]string, error) {
+func subscriptions(ctx context.Context, env *steps.Env, p *pool, oids map[string]uint32, enabled bool) ([]string, error) {
 	verb := map[bool]string{true: "ENABLE", false: "DISABLE"}[enabled]
 	var changed []string
-	for _, db := range dbs {
+	for i, db := range p.dbs {
 		name := slotName(env, oids[db])
 		err := func() error {
-			tc, err := tgt.connect(ctx, db)
+			tc, done, err := p.on(ctx, i, target)
 			if err != nil {
 				return err
 			}
-			defer tc.Close(context.WithoutCancel(ctx))
+			defer done()
 			s, ok, err := subscriptionOf(ctx, tc, name)
 			if err != nil || !ok || s.Enabled == enabled {
 				return err
@@ -313,24 +372,15 @@ func subscriptions(ctx context.Context, env *steps.Env, tgt dsn, dbs []string, o
 // worker hands its table statistics over as it exits, and its slot on the source goes inactive
 // only after that. A worker still there after the DISABLE is ended (it would notice the DISABLE
 // only at its next cycle, up to a second later).
-func pauseApply(ctx context.Context, env *steps.Env, src, tgt dsn, dbs []string, oids map[string]uint32) error {
-	if _, err := subscriptions(ctx, env, tgt, dbs, oids, false); err != nil {
+func pauseApply(ctx context.Context, env *steps.Env, p *pool, oids map[string]uint32) error {
+	if _, err := subscriptions(ctx, env, p, oids, false); err != nil {
 		return err
 	}
 	var names []string
-	for _, db := range dbs {
+	for _, db := range p.dbs {
 		names = append(names, slotName(env, oids[db]))
 	}
-	tc, err := tgt.connect(ctx, "")
-	if err != nil {
-		return err
-	}
-	defer tc.Close(context.WithoutCancel(ctx))
-	sc, err := src.connect(ctx, "")
-	if err != nil {
-		return err
-	}
-	defer sc.Close(context.WithoutCancel(ctx))
+	src, tgt, sc, tc := p.src, p.tgt, p.any(source), p.any(target)
 	t0 := time.Now()
 	said := t0
 	for {
