@@ -36,6 +36,8 @@ type StepState struct {
 	Error    *Diag
 	Progress *Progress
 	Note     string // why skipped, etc.
+	// Results are what the step said it found or did after its check (see Result), in order.
+	Results []Result
 	// FirstApplied is when the step's apply first started (an earlier runner's, when one died in it)
 	// and Finished when it was verified: the step's time from its first start, dead runners included.
 	FirstApplied, Finished time.Time
@@ -216,6 +218,9 @@ func (s *RunState) Apply(e Event) {
 		st.Status = StatusVerifying
 		st.phaseStart = e.Time
 	case StepVerified:
+		if e.Note != "" {
+			st.Note = e.Note
+		}
 		st.Elapsed += e.Elapsed
 		st.Status = StatusDone
 		st.Progress = nil
@@ -237,6 +242,8 @@ func (s *RunState) Apply(e Event) {
 		st.Progress = nil
 	case Progressed:
 		st.Progress = e.Progress
+	case OutputLine:
+		st.addResult(e.Line)
 	}
 }
 

@@ -215,7 +215,13 @@ func (v *View) line(e events.Event) {
 		}
 		v.printf(e.Time, "%snote%s: %s", tag, who, e.Note)
 	case events.OutputLine:
-		v.printf(e.Time, "%s| %s", tag, e.Line.Text)
+		text := e.Line.Text
+		if st := v.state.Step(e.Step); st != nil {
+			if r, ok := events.ResultOf(st.Status, e.Line); ok {
+				text = r.String() // as the report and the TUI say it
+			}
+		}
+		v.printf(e.Time, "%s| %s", tag, text)
 	case events.Progressed:
 		p := e.Progress
 		if p.Total > 0 {

@@ -73,3 +73,36 @@ func TestBlockedCheckLines(t *testing.T) {
 		t.Errorf("want\n%s\nin:\n%s", want, out.String())
 	}
 }
+
+// A step's results print as the report lists them: a warning marked ⚠, a verify's line after
+// "verify:"; a check's own line and a "still waiting" line as they were said.
+func TestResultLinesAsTheReportSaysThem(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
+	info := func(text string) events.Event {
+		return events.Event{Time: t0, Type: events.OutputLine, Step: "b", Line: &events.Line{Stream: "info", Text: text}}
+	}
+	ch := make(chan events.Event, 16)
+	for _, e := range []events.Event{
+		{Time: t0, Type: events.RunStarted, Run: &events.RunInfo{ID: "r1", Runbook: "rb", Steps: []events.StepInfo{{ID: "b", Title: "B"}}}},
+		{Time: t0, Type: events.StepChecking, Step: "b"},
+		info("warning: said by the check"),
+		{Time: t0, Type: events.StepApplying, Step: "b"},
+		info("still waiting for 1 subscription [3s elapsed]"),
+		info("warning: DDL is not replicated"),
+		{Time: t0, Type: events.StepVerifying, Step: "b"},
+		info("schemas of 2 databases: the same"),
+	} {
+		ch <- e
+	}
+	close(ch)
+	var out bytes.Buffer
+	(&View{Out: &out, RunID: "r1", ReadOnly: true}).Render(context.Background(), ch)
+	want := "[b] | warning: said by the check\n" +
+		"2026-12-04T03:00:00Z  [b] applying\n" +
+		"2026-12-04T03:00:00Z  [b] | still waiting for 1 subscription [3s elapsed]\n" +
+		"2026-12-04T03:00:00Z  [b] | ⚠ warning: DDL is not replicated\n" +
+		"2026-12-04T03:00:00Z  [b] | verify: schemas of 2 databases: the same\n"
+	if !strings.HasSuffix(out.String(), want) {
+		t.Fatalf("got:\n%s\nwant it to end with:\n%s", out.String(), want)
+	}
+}

@@ -125,16 +125,10 @@ func writeReport(w io.Writer, run *journal.Run, recs, out []events.Event) {
 	}
 	fmt.Fprintln(w, "\n## Steps\n\n| # | step | status | time | note |\n|---|---|---|---|---|")
 	for i, s := range st.Steps {
-		note := s.Note
-		if s.Error != nil {
-			note = s.Error.Summary
-		}
-		if s.Check != nil && note == "" {
-			note = s.Check.Reason
-		}
-		fmt.Fprintf(w, "| %d | %s — %s | %s | %s | %s |\n", i+1, s.Info.ID, s.Info.Title, reportStatus(st, s), stepTime(st, s), strings.ReplaceAll(note, "|", "\\|"))
+		fmt.Fprintf(w, "| %d | %s — %s | %s | %s | %s |\n", i+1, s.Info.ID, s.Info.Title, reportStatus(st, s), stepTime(st, s), strings.ReplaceAll(stepNote(s), "|", "\\|"))
 	}
 	fmt.Fprintln(w)
+	writeResults(w, st)
 	fmt.Fprint(w, reportTimeline(run, st, recs))
 	fmt.Fprintln(w, "\n## Decisions, approvals and notes")
 	for _, e := range recs {

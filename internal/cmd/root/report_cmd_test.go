@@ -34,3 +34,55 @@ func TestReportRunMarkdown(t *testing.T) {
 		t.Fatalf("report: %v\nhead %q\nwant %q\ntail %q\nwant %q\nstderr %q", err, head, wantHead, tail, wantTail, errOut)
 	}
 }
+
+// A step's results — the lines it said after its check, a warning marked, what its verify said —
+// are in the report under the steps table, whose note column says how many; what the check said is
+// marked as the check's and shown only for a step that found nothing to say; "still waiting"
+// lines and a verify repeating the apply's line are left out.
+func TestReportShowsWhatEachStepFound(t *testing.T) {
+	state := t.TempDir()
+	info := func(step, text string) events.Event {
+		return events.Event{Type: events.OutputLine, Step: step, Line: &events.Line{Stream: "info", Text: text}}
+	}
+	run := cmdtest.WriteRun(t, state,
+		events.Event{Type: events.StepChecking, Step: "a"},
+		info("a", "source: class db.t3.medium"), // said by the check: not a result
+		events.Event{Type: events.StepChecked, Step: "a", Check: &events.CheckInfo{State: "ready", Reason: "wait for the target to apply, compare rows and schemas, then drop"}},
+		events.Event{Type: events.StepApplying, Step: "a"},
+		info("a", "still waiting for 2 subscriptions to apply up to 0/4010018 [3s elapsed]"),
+		info("a", "rows: 5 tables, row counts equal on both sides"),
+		info("a", "warning: DDL is not replicated"),
+		info("a", "rows: 1 of 5 tables in flux:\napp.shop.orders: 12 rows on the target, 13 in the source"),
+		events.Event{Type: events.OutputLine, Step: "a", Line: &events.Line{Stream: "stderr", Text: "pg_dump: reading"}},
+		events.Event{Type: events.StepApplied, Step: "a"},
+		events.Event{Type: events.StepVerifying, Step: "a"},
+		info("a", "rows: 5 tables, row counts equal on both sides"),
+		info("a", "schemas of 2 databases: the same"),
+		events.Event{Type: events.StepVerified, Step: "a"},
+		events.Event{Type: events.StepChecking, Step: "b"},
+		events.Event{Type: events.StepChecked, Step: "b", Check: &events.CheckInfo{State: "ready", Reason: "rename app-db"}},
+		events.Event{Type: events.RunFinished, Status: events.Aborted},
+	)
+	out, _, err := cmdtest.Output(map[string]string{"CAIRN_STATE_DIR": state}, report.NewCmdReport, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| 1 | a — step a | done | 0s | 4 results, 1 warning — below |\n",
+		"| 2 | b — step b | checking | 0s | check: rename app-db |\n",
+		"## What the steps found\n\n- **1 a** — step a\n" +
+			"  - rows: 5 tables, row counts equal on both sides\n" +
+			"  - ⚠ warning: DDL is not replicated\n" +
+			"  - rows: 1 of 5 tables in flux:\n    app.shop.orders: 12 rows on the target, 13 in the source\n" +
+			"  - verify: schemas of 2 databases: the same\n\n## Timeline",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks\n%s\n---- report:\n%s", want, out)
+		}
+	}
+	for _, not := range []string{"still waiting", "db.t3.medium", "pg_dump: reading", "wait for the target to apply"} {
+		if strings.Contains(out, not) {
+			t.Errorf("the report shows %q, which is no step's result:\n%s", not, out)
+		}
+	}
+}
