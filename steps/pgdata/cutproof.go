@@ -149,20 +149,17 @@ const (
 type pool struct {
 	src, tgt dsn
 	dbs      []string
-	conns    [][2]*pgx.Conn // per database (or one to each server's default database without any)
+	conns    [][2]*pgx.Conn // per database
+	base     [2]*pgx.Conn   // to each server's default database: what is read of the server as a whole
 }
 
 // openPool connects to every database on both sides at once.
 func openPool(ctx context.Context, src, tgt dsn, dbs []string) (*pool, error) {
-	p := &pool{src: src, tgt: tgt, dbs: dbs}
-	names := dbs
-	if len(names) == 0 {
-		names = []string{""}
-	}
-	p.conns = make([][2]*pgx.Conn, len(names))
+	p := &pool{src: src, tgt: tgt, dbs: dbs, conns: make([][2]*pgx.Conn, len(dbs))}
 	var jobs []func() error
-	for i, db := range names {
-		for s, d := range []dsn{src, tgt} {
+	for s, d := range []dsn{src, tgt} {
+		jobs = append(jobs, func() (err error) { p.base[s], err = d.connect(ctx, ""); return err })
+		for i, db := range dbs {
 			jobs = append(jobs, func() (err error) { p.conns[i][s], err = d.connect(ctx, db); return err })
 		}
 	}
@@ -173,8 +170,8 @@ func openPool(ctx context.Context, src, tgt dsn, dbs []string) (*pool, error) {
 	return p, nil
 }
 
-// any is a connection to the side's server (to any of its databases).
-func (p *pool) any(side int) *pgx.Conn { return p.conns[0][side] }
+// any is the connection to the side's server as a whole (its default database).
+func (p *pool) any(side int) *pgx.Conn { return p.base[side] }
 
 // on gives a connection to database i of the side and what to do when done with it: the pool's, or
 // a fresh one closed after.
@@ -190,7 +187,7 @@ func (p *pool) on(ctx context.Context, i, side int) (*pgx.Conn, func(), error) {
 }
 
 func (p *pool) close(ctx context.Context) {
-	for _, cs := range p.conns {
+	for _, cs := range append(p.conns, p.base) {
 		for _, c := range cs {
 			if c != nil {
 				c.Close(context.WithoutCancel(ctx))
@@ -205,26 +202,33 @@ func (p *pool) close(ctx context.Context) {
 // the tables, the rows and the sequences set.
 func (c *Cutover) prove(ctx context.Context, env *steps.Env, p *pool, checksums bool) (map[string]map[string]int64, int, int64, int, error) {
 	src, tgt, dbs, conns := p.src, p.tgt, p.dbs, p.conns
-	basis, err := basisFor(ctx, env, c.Baseline, p, checksums)
-	if err != nil {
-		return nil, 0, 0, 0, err
-	}
-	if basis.whyNot == "" {
-		if basis.whyNot, err = liveDoubts(ctx, p.any(source), p.any(target)); err != nil {
-			return nil, 0, 0, 0, err
-		}
-	}
+	var basis proofBasis
 	states := make([][2]sideState, len(dbs))
 	set := make([]int, len(dbs))
-	var jobs []func() error
-	for i, db := range dbs { // every database at once: inside the window
-		jobs = append(jobs, func() (err error) {
-			for s, d := range []dsn{src, tgt} {
-				if states[i][s], err = readState(ctx, conns[i][s]); err != nil {
-					return fmt.Errorf("%s database %s: %w", d.Label, db, err)
+	// whether the baseline stands (on the servers' own connections), and every database at once:
+	// inside the window
+	jobs := []func() error{func() (err error) {
+		if basis, err = basisFor(ctx, env, c.Baseline, p, checksums); err != nil || basis.whyNot != "" {
+			return err
+		}
+		basis.whyNot, err = liveDoubts(ctx, p.any(source), p.any(target))
+		return err
+	}}
+	for i, db := range dbs {
+		jobs = append(jobs, func() error {
+			var los int64
+			err := parallel(func() (err error) {
+				if states[i][source], err = readState(ctx, conns[i][source]); err != nil {
+					return fmt.Errorf("%s database %s: %w", src.Label, db, err)
 				}
-			}
-			los, _, err := countLargeObjects(ctx, conns[i][source], false)
+				los, _, err = countLargeObjects(ctx, conns[i][source], false)
+				return err
+			}, func() (err error) {
+				if states[i][target], err = readState(ctx, conns[i][target]); err != nil {
+					return fmt.Errorf("%s database %s: %w", tgt.Label, db, err)
+				}
+				return nil
+			})
 			if err != nil {
 				return err
 			}
