@@ -16,6 +16,7 @@ const (
 	GlyphWait     = '▒'
 	GlyphPrompt   = '?'
 	GlyphRollback = '<'
+	GlyphDead     = '×' // the runner died in the step: nothing ran until the resume
 	GlyphBefore   = '░' // every span of the rehearsal's bar
 	GlyphWindow   = '│'
 )
@@ -139,7 +140,7 @@ func (r row) tonight(labelW, barW int, col func(time.Duration) int, winCol int, 
 	}
 	failed := r.bar.Status == events.StatusFailed
 	for _, s := range r.bar.Spans {
-		g := map[Mark]rune{Work: GlyphWork, Wait: GlyphWait, Prompt: GlyphPrompt, Rollback: GlyphRollback}[s.Mark]
+		g := map[Mark]rune{Work: GlyphWork, Wait: GlyphWait, Prompt: GlyphPrompt, Rollback: GlyphRollback, Dead: GlyphDead}[s.Mark]
 		for c := col(s.From); c <= col(s.To); c++ { // at least one cell, however short
 			cells[c] = string(g)
 		}
@@ -203,6 +204,8 @@ func markOf(g string) Mark {
 		return Prompt
 	case GlyphRollback:
 		return Rollback
+	case GlyphDead:
+		return Dead
 	}
 	return Work
 }
@@ -263,6 +266,25 @@ func axis(span time.Duration, barW, labelW, winCol int, win time.Duration, st St
 	return strings.Repeat(" ", labelW) + " " + apply(st.Axis, text)
 }
 
+func paintMark(st Style, m Mark, s string) string {
+	if st.Mark == nil {
+		return s
+	}
+	return st.Mark(m, false, s)
+}
+
+// hasDead says whether a runner died in any step.
+func (t *Timeline) hasDead() bool {
+	for _, b := range t.Bars {
+		for _, s := range b.Spans {
+			if s.Mark == Dead {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func legend(t, before *Timeline, w int, st Style) string {
 	parts := []string{apply(st.Label, string(GlyphWork)+" tonight")}
 	if t.Rehearsal {
@@ -272,6 +294,9 @@ func legend(t, before *Timeline, w int, st Style) string {
 		parts = append(parts, apply(st.Rehearsal, string(GlyphBefore)+" rehearsal "+before.RunID))
 	} else {
 		parts = append(parts, "no earlier rehearsal")
+	}
+	if t.hasDead() { // before the others: a narrow legend keeps it
+		parts = append(parts, paintMark(st, Dead, string(GlyphDead))+" runner dead")
 	}
 	parts = append(parts, string(GlyphWait)+" waiting on a condition", string(GlyphPrompt)+" waiting for you")
 	if _, ok := t.Window(); ok {

@@ -39,7 +39,6 @@ func Mermaid(t, before *Timeline) string {
 		if !r.bar.Started() {
 			continue
 		}
-		n++
 		tags := "done"
 		switch {
 		case r.bar.Status == events.StatusFailed:
@@ -51,7 +50,23 @@ func Mermaid(t, before *Timeline) string {
 		if r.bar.wait {
 			label += " (waiting on a condition)"
 		}
-		task(label, tags, n, r.bar.From(), r.bar.To())
+		// a runner that died in the step splits its bar: the work before, the dead time (crit), the
+		// work after the resume — the dead time is never drawn as work
+		parts := segments(r.bar)
+		for i, p := range parts {
+			n++
+			switch {
+			case p.Mark == Dead:
+				task(r.bar.Title+" · runner dead, nothing ran until the resume", "crit", n, p.From, p.To)
+			case i == len(parts)-1:
+				if i > 0 {
+					label = r.bar.Title + " · after the resume"
+				}
+				task(label, tags, n, p.From, p.To)
+			default:
+				task(label, "done", n, p.From, p.To)
+			}
+		}
 		for _, s := range r.bar.Spans {
 			if s.Mark == Prompt && s.To > s.From {
 				n++
@@ -84,4 +99,21 @@ func name(s string) string {
 		return "step"
 	}
 	return s
+}
+
+// segments cuts a bar at its dead spans: the stretches of the bar between them (each from its first
+// span's start to its last one's end, Mark Work) and the dead spans themselves, in order.
+func segments(b *Bar) []Span {
+	var out []Span
+	for _, s := range b.Spans {
+		switch {
+		case s.Mark == Dead:
+			out = append(out, s)
+		case len(out) == 0 || out[len(out)-1].Mark == Dead:
+			out = append(out, Span{Mark: Work, From: s.From, To: s.To})
+		default:
+			out[len(out)-1].To = max(out[len(out)-1].To, s.To)
+		}
+	}
+	return out
 }

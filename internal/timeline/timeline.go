@@ -20,6 +20,9 @@ const (
 	Wait                 // a wait step polling its condition
 	Prompt               // a question open, waiting for a person
 	Rollback             // undoing the step
+	// Dead: the runner died in the step (no final record) and nothing ran until the next runner
+	// took the run up — from the dead runner's last record (an output line counts) to the resume.
+	Dead
 )
 
 // Span is one stretch of a bar, as offsets from the run's start. Open: still going at the last
@@ -58,11 +61,11 @@ func (b *Bar) To() time.Duration {
 	return b.Spans[len(b.Spans)-1].To
 }
 
-// Took is the bar's length without the time spent waiting for a person.
+// Took is the bar's length without the time spent waiting for a person or with no runner alive.
 func (b *Bar) Took() time.Duration {
 	var d time.Duration
 	for _, s := range b.Spans {
-		if s.Mark != Prompt {
+		if s.Mark != Prompt && s.Mark != Dead {
 			d += s.To - s.From
 		}
 	}
@@ -77,6 +80,7 @@ type Timeline struct {
 	WindowEnd             time.Time // zero: no window
 	Status                events.RunStatus
 	Last                  time.Duration // offset of the last record
+	heard                 time.Duration // offset of the last record or output line of the runner
 	Bars                  []*Bar
 	byID                  map[string]*Bar
 	asked                 map[string]string // open question id → step id
@@ -103,6 +107,9 @@ func (t *Timeline) Live() bool { return !t.Status.Ended() }
 // Apply folds one record.
 func (t *Timeline) Apply(e events.Event) {
 	if e.Type == events.OutputLine || e.Type == events.Progressed {
+		if !t.Start.IsZero() {
+			t.heard = max(t.heard, e.Time.Sub(t.Start))
+		}
 		return
 	}
 	if e.Type == events.RunStarted && e.Run != nil {
@@ -123,7 +130,11 @@ func (t *Timeline) Apply(e events.Event) {
 		return
 	}
 	at := e.Time.Sub(t.Start)
+	if (e.Type == events.RunResumed || e.Type == events.RunTakenOver) && t.Status == "" {
+		t.died(at)
+	}
 	t.Last = max(t.Last, at)
+	t.heard = max(t.heard, at)
 	t.extend(at)
 	switch e.Type {
 	case events.RunFinished:
@@ -229,6 +240,25 @@ func (t *Timeline) Window() (time.Duration, bool) {
 		return 0, false
 	}
 	return t.WindowEnd.Sub(t.Start), true
+}
+
+// died closes, at the dead runner's last word, the span it had open, and marks the time until the
+// resume at as dead: the runner stopped without a final record (killed, crashed), so no work was
+// done then, whatever the open span was.
+func (t *Timeline) died(at time.Duration) {
+	for _, b := range t.Bars {
+		n := len(b.Spans)
+		if n == 0 || !b.Spans[n-1].Open {
+			continue
+		}
+		last := min(max(t.heard, b.Spans[n-1].From), at)
+		b.Spans[n-1].To = last
+		b.close(last)
+		b.Spans = append(b.Spans, Span{Mark: Dead, From: last, To: at})
+		if b.Status.Active() {
+			b.Status = events.StatusInterrupted
+		}
+	}
 }
 
 func (t *Timeline) bar(key string) *Bar {

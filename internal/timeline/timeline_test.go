@@ -167,3 +167,69 @@ func TestChartFitsAroundTheCurrentStep(t *testing.T) {
 		}
 	}
 }
+
+// The runner killed 3 s into a wait (its last word a progress line) and resumed 24 s later: the
+// wait's bar shows the dead time as dead — its own glyph and legend entry in the chart, a crit
+// task of its own in the gantt block mermaid accepts — never as work or polling; the step took
+// the time before the death and after the resume, not the whole stretch.
+func TestDeadRunnerTimeIsNotWork(t *testing.T) {
+	at := func(s float64) time.Time { return night.Add(time.Duration(s * float64(time.Second))) }
+	evs := []events.Event{
+		{Type: events.RunStarted, Time: at(0), Run: &events.RunInfo{ID: "r-1", Runbook: "rds-encrypt", Steps: []events.StepInfo{
+			{ID: "replicate", Title: "Subscribe"}, {ID: "sync-wait", Title: "Wait for the copy", Kind: "wait"}, {ID: "compare", Title: "Compare"}}}},
+		{Type: events.StepChecking, Step: "replicate", Time: at(0)},
+		{Type: events.StepVerified, Step: "replicate", Time: at(5)},
+		{Type: events.StepChecking, Step: "sync-wait", Time: at(5)},
+		{Type: events.StepApplying, Step: "sync-wait", Time: at(6)},
+		{Type: events.OutputLine, Step: "sync-wait", Time: at(9), Line: &events.Line{Stream: "info", Text: "still waiting"}},
+		{Type: events.RunResumed, Time: at(33)}, // SIGKILLed just after its line at 9 s
+		{Type: events.StepChecking, Step: "sync-wait", Time: at(33)},
+		{Type: events.StepApplying, Step: "sync-wait", Time: at(34)},
+		{Type: events.StepVerifying, Step: "sync-wait", Time: at(36)},
+		{Type: events.StepVerified, Step: "sync-wait", Time: at(37)},
+		{Type: events.StepChecking, Step: "compare", Time: at(37)},
+		{Type: events.StepVerified, Step: "compare", Time: at(40)},
+		{Type: events.RunFinished, Status: events.Succeeded, Time: at(40)},
+	}
+	tl := timeline.Build(evs)
+	b := tl.Bar("sync-wait")
+	var dead []timeline.Span
+	for _, s := range b.Spans {
+		if s.Mark == timeline.Dead {
+			dead = append(dead, s)
+		} else if s.From < 33*time.Second && s.To > 9*time.Second {
+			t.Errorf("a %v span %v–%v covers the time the runner was dead", s.Mark, s.From, s.To)
+		}
+	}
+	if len(dead) != 1 || dead[0].From != 9*time.Second || dead[0].To != 33*time.Second || b.Took() != 8*time.Second {
+		t.Fatalf("sync-wait spans %+v took %v, want dead 9s–33s and 8s taken (4 before, 4 after)", b.Spans, b.Took())
+	}
+
+	lines := timeline.Chart(tl, nil, 100, 0, "", timeline.Style{})
+	chart := strings.Join(lines, "\n")
+	row := lines[2]
+	if !strings.HasPrefix(row, "Wait for the copy") || !strings.Contains(row, "×××") || !strings.Contains(row, " 8s") {
+		t.Errorf("the wait's row does not draw the dead time as dead:\n%s", chart)
+	}
+	if !strings.Contains(lines[len(lines)-1], "× runner dead") {
+		t.Errorf("the legend lacks the runner-dead entry:\n%s", chart)
+	}
+	if n := strings.Count(row, "▒") + strings.Count(row, "█"); n > 20 {
+		t.Errorf("%d cells of work or polling on a bar whose step ran 8s of 40:\n%s", n, chart)
+	}
+
+	md := timeline.Markdown(tl, nil, "")
+	for _, want := range []string{
+		"Wait for the copy (waiting on a condition) :done, s2, 1795659245, 1795659249\n",
+		"Wait for the copy · runner dead, nothing ran until the resume :crit, s3, 1795659249, 1795659273\n",
+		"Wait for the copy · after the resume :done, s4, 1795659273, 1795659277\n",
+		"Compare :done, s5,",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the gantt block lacks %q:\n%s", want, md)
+		}
+	}
+	if err := testbed.MermaidParse(t, md); err != nil {
+		t.Fatalf("mermaid rejects the gantt block: %v\n%s", err, md)
+	}
+}

@@ -80,19 +80,19 @@ func reportRun(_ context.Context, opts *ReportOptions) error {
 	return nil
 }
 
-// foldAll folds the journal and the output log, in the order they were written (one sequence).
-func foldAll(recs, out []events.Event) *events.RunState {
+// merge puts the journal and the output log in the order they were written (one sequence).
+func merge(recs, out []events.Event) []events.Event {
 	all := append(append([]events.Event{}, recs...), out...)
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Seq < all[j].Seq })
+	return all
+}
+
+func writeReport(w io.Writer, run *journal.Run, recs, out []events.Event) {
+	all := merge(recs, out)
 	st := events.NewRunState()
 	for _, e := range all {
 		st.Apply(e)
 	}
-	return st
-}
-
-func writeReport(w io.Writer, run *journal.Run, recs, out []events.Event) {
-	st := foldAll(recs, out)
 	meta, _ := run.Meta()
 	status := string(st.Status)
 	if !st.Status.Ended() {
@@ -129,7 +129,7 @@ func writeReport(w io.Writer, run *journal.Run, recs, out []events.Event) {
 	}
 	fmt.Fprintln(w)
 	writeResults(w, st)
-	fmt.Fprint(w, reportTimeline(run, st, recs))
+	fmt.Fprint(w, reportTimeline(run, st, all))
 	fmt.Fprintln(w, "\n## Decisions, approvals and notes")
 	for _, e := range recs {
 		switch e.Type {
@@ -171,9 +171,10 @@ func writeReport(w io.Writer, run *journal.Run, recs, out []events.Event) {
 }
 
 // reportTimeline is the report's Timeline section: the run beside the rehearsal journal.Twin
-// picks, as a Mermaid gantt block and as plain text.
-func reportTimeline(run *journal.Run, st *events.RunState, recs []events.Event) string {
-	tl := timeline.Build(recs)
+// picks, as a Mermaid gantt block and as plain text. all is the journal and the output log merged: a
+// runner that died was last heard from in either.
+func reportTimeline(run *journal.Run, st *events.RunState, all []events.Event) string {
+	tl := timeline.Build(all)
 	twin, ok := journal.Twin(journal.StateDirOf(run), st.Info, st.Started)
 	if !ok {
 		return timeline.Markdown(tl, nil, "No earlier rehearsal of "+st.Info.Runbook+" succeeded, so this run stands alone.")

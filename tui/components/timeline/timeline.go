@@ -48,6 +48,8 @@ func (m *Model) View(w, h int, focus string) string {
 				return s.TimelinePrompt.Render(x)
 			case mk == tl.Wait:
 				return s.TimelineWait.Render(x)
+			case mk == tl.Dead:
+				return s.Warning.Render(x) // no runner: not work, not a failure of the step
 			}
 			return s.TimelineWork.Render(x)
 		},
