@@ -110,6 +110,7 @@ func (l *loader) validate() {
 		l.validateStep(s, fmt.Sprintf("$.cutback[%d]", i), params, known, seen)
 		known[s.ID] = s
 	}
+	l.validateWindow()
 }
 
 // dropEmpty reports empty items in a step list (a bare "-") and leaves them out of the checks.

@@ -24,6 +24,8 @@ type Runbook struct {
 	Steps       []*StepSpec `yaml:"steps"`
 	// Cutback steps replace per-step rollback when the engineer chooses "cut back" after a failure.
 	Cutback []*StepSpec `yaml:"cutback"`
+	// Window marks the steps that run while the application is stopped (nil: not marked).
+	Window *Window `yaml:"window"`
 
 	// Source is "builtin:<name>.yaml" or the file's path.
 	Source string `yaml:"-"`
