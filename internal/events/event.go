@@ -122,16 +122,21 @@ type RunInfo struct {
 
 // StepInfo is one step as a view lists it.
 type StepInfo struct {
-	ID          string   `json:"id"`
-	Title       string   `json:"title"`
-	Kind        string   `json:"kind"`
-	Notes       string   `json:"notes,omitempty"`
-	Destructive bool     `json:"destructive,omitempty"`
-	Confirm     string   `json:"confirm,omitempty"`
-	AllowSkip   bool     `json:"allow_skip,omitempty"`
-	Approvals   int      `json:"approvals,omitempty"`
-	Actions     []string `json:"actions,omitempty"` // described actions, as in the plan
-	Cutback     bool     `json:"cutback,omitempty"` // a runbook-defined cut-back step
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	Kind        string `json:"kind"`
+	Notes       string `json:"notes,omitempty"`
+	Destructive bool   `json:"destructive,omitempty"`
+	Confirm     string `json:"confirm,omitempty"`
+	// ConfirmValue is what a typed confirmation asks to type, as the plan knows it.
+	ConfirmValue string `json:"confirm_value,omitempty"`
+	// Phase is where the step runs relative to the runbook's window (before, window, after; "" when
+	// the runbook marks none, and for cut-back steps).
+	Phase     string   `json:"phase,omitempty"`
+	AllowSkip bool     `json:"allow_skip,omitempty"`
+	Approvals int      `json:"approvals,omitempty"`
+	Actions   []string `json:"actions,omitempty"` // described actions, as in the plan
+	Cutback   bool     `json:"cutback,omitempty"` // a runbook-defined cut-back step
 	// OffPath says why the step is not on this path — its when: is false for these parameters —
 	// as the plan says it ("" = on the path, or not known before the run).
 	OffPath string `json:"off_path,omitempty"`

@@ -14,6 +14,7 @@ const (
 	Detached    = 6 // the view left; the run goes on in the background (`cairn attach <id>`)
 	Locked      = 7 // another runner holds the run
 	Interrupted = 8 // the runner was stopped (signal, take-over, shutdown) before the run ended; `cairn resume` continues
+	Blocked     = 9 // `cairn plan --check`: a step on this path is blocked as things stand (cannot tell alone is 0)
 )
 
 // Err carries an exit status with an error.

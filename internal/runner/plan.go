@@ -43,6 +43,12 @@ func Describe(rb *runbooks.Runbook, vals runbooks.Values, env steps.Env) []event
 			Destructive: s.Destructive, Confirm: string(s.Confirm), AllowSkip: s.AllowSkip,
 			Approvals: s.Approvals, Cutback: cutback,
 		}
+		if s.Confirm == runbooks.ConfirmTyped {
+			si.ConfirmValue = s.ConfirmWith.Describe(env.Lookup)
+		}
+		if !cutback {
+			si.Phase = string(rb.PhaseOf(s.ID))
+		}
 		if !s.When.IsZero() {
 			si.Actions = append(si.Actions, "# only when "+s.When.Raw)
 			if ok, err := s.When.Eval(env.Lookup); err == nil && !ok {

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/cairn-runbooks/cairn/internal/cmd/shared"
 	"github.com/cairn-runbooks/cairn/internal/cmdutil"
 	"github.com/cairn-runbooks/cairn/internal/diag"
 	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/internal/exitcode"
 	"github.com/cairn-runbooks/cairn/internal/launch"
 	"github.com/cairn-runbooks/cairn/internal/runner"
 	"github.com/cairn-runbooks/cairn/runbooks"
@@ -84,7 +86,23 @@ func planRun(ctx context.Context, opts *PlanOptions) error {
 	}
 	fmt.Fprintf(f.IO.Out, "Target: %s\n\n", launch.Target(ctx, f.Getenv))
 	WritePlan(f.IO.Out, rb, vals, infos, checks)
-	return nil
+	return blocked(rb, checks)
+}
+
+// blocked is exit status 9 when a check found a step on this path blocked as things stand, so a
+// scripted gate before the window fails. A step that cannot tell is not blocked: the gate passes
+// and the headline says how many could not be checked.
+func blocked(rb *runbooks.Runbook, checks map[string]runner.PlanCheck) error {
+	var ids []string
+	for _, s := range rb.Steps {
+		if checks[s.ID].Status == runner.PlanBlocked {
+			ids = append(ids, s.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return &exitcode.Err{Code: exitcode.Blocked, Err: fmt.Errorf("blocked as things stand: %s — each one's check above says why and what to do; nothing was changed, fix and run `cairn plan --check` again", strings.Join(ids, ", "))}
 }
 
 // WritePlan writes a plan as Markdown-flavoured text (readable in a terminal, pasteable in a ticket).
@@ -97,7 +115,12 @@ func WritePlan(w io.Writer, rb *runbooks.Runbook, vals runbooks.Values, infos []
 	}
 	fmt.Fprintln(w)
 	counts := map[runner.PlanStatus]int{}
+	phase := runbooks.PhaseNone
 	for i, si := range infos {
+		if p := runbooks.Phase(si.Phase); p != phase && !si.Cutback {
+			fmt.Fprintf(w, "# %s\n\n", p.Heading())
+			phase = p
+		}
 		head := fmt.Sprintf("## %d. %s — %s", i+1, si.ID, si.Title)
 		if si.Cutback {
 			head = fmt.Sprintf("## cut-back: %s — %s", si.ID, si.Title)
@@ -106,8 +129,8 @@ func WritePlan(w io.Writer, rb *runbooks.Runbook, vals runbooks.Values, infos []
 			head += "  ⚠ DESTRUCTIVE"
 		}
 		fmt.Fprintln(w, head)
-		if si.Confirm == "typed" {
-			fmt.Fprintln(w, "   (typed confirmation required)")
+		if mark := confirmMark(si); mark != "" {
+			fmt.Fprintln(w, "   "+mark)
 		}
 		if ch, ok := checks[si.ID]; !ok && si.OffPath != "" {
 			fmt.Fprintf(w, "   %s — %s\n", runner.PlanNotOnPath, si.OffPath)
@@ -148,4 +171,15 @@ func WritePlan(w io.Writer, rb *runbooks.Runbook, vals runbooks.Values, infos []
 			fmt.Fprintf(w, "Plan: %d steps (not checked against the targets: add --check).\n", len(rb.Steps))
 		}
 	}
+}
+
+// confirmMark says how a step is confirmed and what answers it when no one is there ("" for none).
+func confirmMark(si events.StepInfo) string {
+	switch runbooks.Confirm(si.Confirm) {
+	case runbooks.ConfirmYes:
+		return "(confirmation: yes/no — `--yes` answers it)"
+	case runbooks.ConfirmTyped:
+		return fmt.Sprintf("(typed confirmation: type %s — `--confirm %s=%s`; `--yes` does not answer it)", si.ConfirmValue, si.ID, si.ConfirmValue)
+	}
+	return ""
 }

@@ -33,7 +33,7 @@ func TestPlanCheckWaitsOnEarlierSteps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		head := regexp.MustCompile(`(?m)^## \d+\. (\S+) — .*\n(?:   \(typed.*\n)?   check: ([a-z ]+?)(?: — (.*))?$`)
+		head := regexp.MustCompile(`(?m)^## \d+\. (\S+) — .*\n(?:   \((?:typed )?confirmation.*\n)?   check: ([a-z ]+?)(?: — (.*))?$`)
 		status, reason = map[string]string{}, map[string]string{}
 		for _, m := range head.FindAllStringSubmatch(o, -1) {
 			order = append(order, m[1])

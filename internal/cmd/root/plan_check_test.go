@@ -24,7 +24,7 @@ func TestPlanCheckUnreachableAWS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	head := regexp.MustCompile(`(?m)^## \d+\. (\S+) — .*\n(?:   \(typed.*\n)?   check: ([a-z ]+?)(?: — (.*))?$`)
+	head := regexp.MustCompile(`(?m)^## \d+\. (\S+) — .*\n(?:   \((?:typed )?confirmation.*\n)?   check: ([a-z ]+?)(?: — (.*))?$`)
 	status := map[string]string{}
 	counts := map[string]int{}
 	refused := 0
@@ -47,7 +47,7 @@ func TestPlanCheckUnreachableAWS(t *testing.T) {
 		}
 	}
 	// the other strategy's steps: their condition opens with strategy == "logical"
-	other := regexp.MustCompile(`(?m)^## \d+\. (\S+) — .*\n(?:   \(typed.*\n)?   check: .*\n` + "```" + `\n# only when \$\{params\.strategy\} == "logical"`)
+	other := regexp.MustCompile(`(?m)^## \d+\. (\S+) — .*\n(?:   \((?:typed )?confirmation.*\n)?   check: .*\n` + "```" + `\n# only when \$\{params\.strategy\} == "logical"`)
 	n := 0
 	for _, m := range other.FindAllStringSubmatch(s, -1) {
 		n++

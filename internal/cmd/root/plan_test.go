@@ -24,7 +24,7 @@ func TestPlanRun(t *testing.T) {
 	rb := cmdtest.RunbookFile(t, cmdtest.TouchIt)
 	out, errOut, err := cmdtest.Output(nil, plan.NewCmdPlan, "--file", rb, "touch-it", "-p", "path=/tmp/a b")
 	want := "Target: local host\n\n# Plan: touch-it — Touch a file\n\n- path = /tmp/a b\n\n" +
-		"## 1. touch — touch the file  ⚠ DESTRUCTIVE\n```\n[exec → local]\ntouch '/tmp/a b'\n```\n\n" +
+		"## 1. touch — touch the file  ⚠ DESTRUCTIVE\n   (confirmation: yes/no — `--yes` answers it)\n```\n[exec → local]\ntouch '/tmp/a b'\n```\n\n" +
 		"Plan: 1 steps (not checked against the targets: add --check).\n"
 	if err != nil || out != want || errOut != "" {
 		t.Fatalf("plan: %v\nstdout %q\nwant   %q\nstderr %q", err, out, want, errOut)
