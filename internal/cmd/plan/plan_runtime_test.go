@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"errors"
 	"os"
 	"regexp"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
 
 	"github.com/cairn-runbooks/cairn/internal/cmd/cmdtest"
+	"github.com/cairn-runbooks/cairn/internal/exitcode"
 	"github.com/cairn-runbooks/cairn/internal/testbed"
 )
 
@@ -21,7 +23,7 @@ import (
 // pending before it (a look-alike snapshot another run left) stays blocked.
 func TestPlanCheckWaitsOnEarlierSteps(t *testing.T) {
 	tb := testbed.StartTwinSDK(t)
-	plan := func() (order []string, status, reason map[string]string, out string) {
+	plan := func(wantCode int) (order []string, status, reason map[string]string, out string) {
 		t.Helper()
 		env := map[string]string{"CAIRN_STATE_DIR": t.TempDir()}
 		for _, kv := range os.Environ() { // the twin's endpoint and CA bundle
@@ -30,8 +32,15 @@ func TestPlanCheckWaitsOnEarlierSteps(t *testing.T) {
 		}
 		o, _, err := cmdtest.Output(env, NewCmdPlan, "rds-encrypt", "-p", "instance=app-db", "-p", "kms-key=alias/cairn-demo",
 			"-p", "credentials-secret=cairn/app-db/master", "-p", "keep-old=true", "--check")
-		if err != nil {
+		code := 0
+		var ec *exitcode.Err
+		if errors.As(err, &ec) {
+			code = ec.Code
+		} else if err != nil {
 			t.Fatal(err)
+		}
+		if code != wantCode {
+			t.Fatalf("plan --check: exit %d (%v), want %d", code, err, wantCode)
 		}
 		head := regexp.MustCompile(`(?m)^## \d+\. (\S+) — .*\n(?:   \((?:typed )?confirmation.*\n)?   check: ([a-z ]+?)(?: — (.*))?$`)
 		status, reason = map[string]string{}, map[string]string{}
@@ -42,7 +51,7 @@ func TestPlanCheckWaitsOnEarlierSteps(t *testing.T) {
 		return order, status, reason, o
 	}
 
-	order, status, reason, out := plan()
+	order, status, reason, out := plan(0)
 	if status["quiesce"] != "to apply" {
 		t.Fatalf("quiesce on a fresh twin: %q, want to apply:\n%s", status["quiesce"], out)
 	}
@@ -68,7 +77,7 @@ func TestPlanCheckWaitsOnEarlierSteps(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	_, status, reason, out = plan()
+	_, status, reason, out = plan(exitcode.Blocked) // a scripted gate before the window fails
 	if status["preflight"] != "blocked" || !strings.Contains(reason["preflight"], "app-db-pre-kms") {
 		t.Errorf("preflight with app-db-pre-kms taken: %q — %s; want blocked naming it:\n%s", status["preflight"], reason["preflight"], out)
 	}
