@@ -101,7 +101,7 @@ steps:
       statements: ["DROP TABLE ${params.table | ident}"]
 `), 0o644)
 	out, errOut, code := w.cairn(nil, "run", "typed", "--file", rb, "-p", "table=scratch", "--yes", "--no-tui")
-	if code == 0 || !strings.Contains(out, "rerun with --confirm drop=scratch") {
+	if code == 0 || !strings.Contains(out, "--confirm drop=scratch` (with your other flags) continues from it") {
 		t.Fatalf("ran a typed step without confirmation: %d\n%s\n%s", code, out, errOut)
 	}
 	if n := w.pg.QueryInt(t, "postgres", "SELECT count(*) FROM pg_class WHERE relname = 'scratch'"); n != 1 {

@@ -24,7 +24,7 @@ func (r *Runner) ask(ctx context.Context, q events.Question) (events.Answer, err
 		return a, nil
 	}
 	if !r.cfg.Meta.Policy.Interactive && !waitsForAPerson(q) {
-		err := fmt.Errorf("%w: %s", ErrNoOneToAsk, howToAnswer(q))
+		err := fmt.Errorf("%w: %s", ErrNoOneToAsk, howToAnswer(q, r.cfg.Run.ID))
 		a := events.Answer{QuestionID: q.ID, Choice: events.Abort, By: &events.Actor{User: "cairn", Via: "not interactive"}}
 		r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &a, Note: err.Error()})
 		return a, err
@@ -103,11 +103,12 @@ func hasOption(q events.Question, d events.Decision) bool {
 	return false
 }
 
-func howToAnswer(q events.Question) string {
+// howToAnswer is the next command for a question no one was there to answer.
+func howToAnswer(q events.Question, run string) string {
 	switch q.Kind {
 	case events.AskTyped:
 		id, _ := events.BaseID(q.Step)
-		return fmt.Sprintf("step %s needs a typed confirmation: rerun with --confirm %s=%s, or on a terminal", q.Step, id, q.Expect)
+		return fmt.Sprintf("step %s needs a typed confirmation, which --yes does not answer; it has not started: `cairn resume %s --confirm %s=%s` (with your other flags) continues from it, or resume on a terminal and type it", q.Step, run, id, q.Expect)
 	case events.AskDecision:
 		return "a step failed and no --on-failure was given: " + q.Prompt
 	case events.AskInput:
