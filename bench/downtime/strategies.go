@@ -6,7 +6,8 @@ type strategy struct {
 	name string
 	// params are the -p assignments besides instance, kms-key and credentials-secret.
 	params []string
-	// confirm names the steps whose typed confirmation is the instance's name.
+	// confirm names the steps whose typed confirmation is the instance's name: the quiesce (every
+	// strategy's window starts there, and --yes does not start it) and the strategy's own.
 	confirm []string
 	// cutover names the steps whose AWS operations are the cut-over's own (their apply and verify
 	// times, read from the journal, are what the realistic target allows besides 10 s).
@@ -20,10 +21,10 @@ type strategy struct {
 const rolesSecret = "cairn/app-db/roles"
 
 var strategies = []strategy{
-	{name: "snapshot-copy", params: []string{"strategy=snapshot-copy"},
+	{name: "snapshot-copy", params: []string{"strategy=snapshot-copy"}, confirm: []string{"quiesce"},
 		cutover: []string{"rename-source", "rename-target"}},
-	{name: "logical", params: []string{"strategy=logical", "copy-method=stream", "passwords-secret=" + rolesSecret},
+	{name: "logical", params: []string{"strategy=logical", "copy-method=stream", "passwords-secret=" + rolesSecret}, confirm: []string{"quiesce"},
 		cutover: []string{"rename-source", "rename-target"}},
-	{name: "replicate", params: []string{"strategy=replicate", "passwords-secret=" + rolesSecret}, confirm: []string{"reboot"},
+	{name: "replicate", params: []string{"strategy=replicate", "passwords-secret=" + rolesSecret}, confirm: []string{"reboot", "quiesce"},
 		cutover: []string{"rename-source", "rename-target"}, measured: "downtime"},
 }

@@ -86,6 +86,10 @@ func (r *rig) cairn(args ...string) (string, int) {
 	return out.String(), code
 }
 
+// openWindow is the --confirm value that starts the window: the quiesce's typed confirmation of
+// the instance, which --yes never answers.
+const openWindow = "quiesce=" + twin.DemoInstance
+
 // params are the -p flags of a run on the demo instance; extra "name=value" override the defaults.
 func (r *rig) params(extra ...string) []string {
 	vals := map[string]string{"instance": twin.DemoInstance, "kms-key": twin.DemoKeyAlias, "credentials-secret": twin.DemoSecret, "dump-dir": r.dump}

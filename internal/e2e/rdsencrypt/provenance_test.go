@@ -21,7 +21,7 @@ import (
 func TestRehearsalsDumpDirIsNeverAnotherSourcesDump(t *testing.T) {
 	a := newRigRows(t, 3000)
 	args := append([]string{"run", "rds-encrypt"}, a.params("strategy=logical", "keep-old=true")...)
-	if out, code := a.cairn(append(args, "--yes")...); code != 0 || !strings.Contains(out, "SUCCEEDED") {
+	if out, code := a.cairn(append(args, "--yes", "--confirm", openWindow)...); code != 0 || !strings.Contains(out, "SUCCEEDED") {
 		t.Fatalf("the rehearsal: exit %d\n%s\n%s", code, out, a.runnerLog())
 	}
 	rehearsal := a.fingerprint(twin.DemoInstance)
@@ -36,7 +36,7 @@ func TestRehearsalsDumpDirIsNeverAnotherSourcesDump(t *testing.T) {
 	}
 	b.createSecret("cairn/app-db/roles", map[string]string{"app_rw": "app-rw-demo", "app_ro": "app-ro-demo"})
 	args = append([]string{"run", "rds-encrypt"}, b.params("strategy=logical", "passwords-secret=cairn/app-db/roles")...)
-	out, code := b.cairn(append(args, "--yes", "--confirm", "delete-old="+twin.DemoInstance, "--on-failure", "abort")...)
+	out, code := b.cairn(append(args, "--yes", "--confirm", openWindow, "--confirm", "delete-old="+twin.DemoInstance, "--on-failure", "abort")...)
 	if code == 0 || strings.Contains(out, "SUCCEEDED") {
 		t.Fatalf("the run against another source used the rehearsal's dump-dir:\n%s", out)
 	}
@@ -64,7 +64,7 @@ func TestRehearsalsDumpDirIsNeverAnotherSourcesDump(t *testing.T) {
 	if err := os.Rename(a.dump, a.dump+".rehearsal"); err != nil {
 		t.Fatal(err)
 	}
-	if out, code := b.cairn(append(args, "--yes", "--confirm", "delete-old="+twin.DemoInstance)...); code != 0 || !strings.Contains(out, "SUCCEEDED") {
+	if out, code := b.cairn(append(args, "--yes", "--confirm", openWindow, "--confirm", "delete-old="+twin.DemoInstance)...); code != 0 || !strings.Contains(out, "SUCCEEDED") {
 		t.Fatalf("the run after the fix: exit %d\n%s\n%s", code, out, b.runnerLog())
 	}
 	checkFinal(t, b, before)

@@ -45,9 +45,9 @@ func TestSnapshotCopyKilledWhileSnapshotting(t *testing.T) {
 	r := newRig(t)
 	before := r.fingerprint(twin.DemoInstance)
 	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=snapshot-copy")...)
-	args = append(args, "--yes", "--confirm", "delete-old="+twin.DemoInstance)
+	args = append(args, "--yes", "--confirm", openWindow, "--confirm", "delete-old="+twin.DemoInstance)
 	run := r.killDuring("snapshot", 0, args...)
-	out, code := r.cairn("resume", run.ID, "--yes", "--no-tui", "--confirm", "delete-old="+twin.DemoInstance)
+	out, code := r.cairn("resume", run.ID, "--yes", "--confirm", openWindow, "--no-tui", "--confirm", "delete-old="+twin.DemoInstance)
 	if code != 0 || !strings.Contains(out, "SUCCEEDED") {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, out, r.runnerLog())
 	}
@@ -65,9 +65,9 @@ func TestLogicalKeepIdentifierKilledWhileRestoring(t *testing.T) {
 	before := r.fingerprint(twin.DemoInstance)
 	r.createSecret("cairn/app-db/roles", map[string]string{"app_rw": "app-rw-demo", "app_ro": "app-ro-demo"})
 	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=logical", "keep-identifier=true", "passwords-secret=cairn/app-db/roles", "checksums=true")...)
-	args = append(args, "--yes", "--confirm", "delete-source="+twin.DemoInstance)
+	args = append(args, "--yes", "--confirm", openWindow, "--confirm", "delete-source="+twin.DemoInstance)
 	run := r.killDuring("restore-databases", 150*time.Millisecond, args...)
-	out, code := r.cairn("resume", run.ID, "--yes", "--no-tui", "--confirm", "delete-source="+twin.DemoInstance)
+	out, code := r.cairn("resume", run.ID, "--yes", "--confirm", openWindow, "--no-tui", "--confirm", "delete-source="+twin.DemoInstance)
 	if code != 0 || !strings.Contains(out, "SUCCEEDED") {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, out, r.runnerLog())
 	}
@@ -85,7 +85,7 @@ func TestLogicalSwap(t *testing.T) {
 	before := r.fingerprint(twin.DemoInstance)
 	r.createSecret("cairn/app-db/roles", map[string]string{"app_rw": "app-rw-demo", "app_ro": "app-ro-demo"})
 	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=logical", "copy-method=stream", "passwords-secret=cairn/app-db/roles")...)
-	out, code := r.cairn(append(args, "--yes", "--confirm", "delete-old="+twin.DemoInstance)...)
+	out, code := r.cairn(append(args, "--yes", "--confirm", openWindow, "--confirm", "delete-old="+twin.DemoInstance)...)
 	if code != 0 || !strings.Contains(out, "SUCCEEDED") {
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, r.runnerLog())
 	}
@@ -103,7 +103,7 @@ func TestLogicalRestoreFailsCutBack(t *testing.T) {
 	}
 	before := r.fingerprint(twin.DemoInstance)
 	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=logical", "keep-identifier=true")...)
-	out, code := r.cairn(append(args, "--yes", "--confirm", "delete-source="+twin.DemoInstance, "--on-failure", "rollback")...)
+	out, code := r.cairn(append(args, "--yes", "--confirm", openWindow, "--confirm", "delete-source="+twin.DemoInstance, "--on-failure", "rollback")...)
 	if code == 0 || strings.Contains(out, "SUCCEEDED") {
 		t.Fatalf("the run should fail at the restore:\n%s", out)
 	}

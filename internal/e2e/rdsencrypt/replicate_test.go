@@ -12,7 +12,7 @@ import (
 func (r *rig) replicateArgs() []string {
 	r.createSecret("cairn/app-db/roles", map[string]string{"app_rw": "app-rw-demo", "app_ro": "app-ro-demo"})
 	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=replicate", "passwords-secret=cairn/app-db/roles", "keep-old=true")...)
-	return append(args, "--yes", "--confirm", "reboot="+twin.DemoInstance)
+	return append(args, "--yes", "--confirm", openWindow, "--confirm", "reboot="+twin.DemoInstance)
 }
 
 // replicatedUnderWriter is what a replicate run under the application's writes must end with:

@@ -19,7 +19,7 @@ import (
 func TestSnapshotCopyWriteAfterSnapshotFailsBeforeSwap(t *testing.T) {
 	r := newRig(t)
 	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=snapshot-copy")...)
-	out, code := r.cairn(append(args, "--yes", "--on-failure", "abort", "--detach")...)
+	out, code := r.cairn(append(args, "--yes", "--confirm", openWindow, "--on-failure", "abort", "--detach")...)
 	if code != 0 {
 		t.Fatalf("detached run: exit %d\n%s", code, out)
 	}

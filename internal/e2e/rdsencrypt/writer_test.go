@@ -144,7 +144,7 @@ func (r *rig) killedUnderWriter(step string, args []string) (*appWriter, *loadge
 	r.t.Helper()
 	app := r.startWriter()
 	run := r.killDuring(step, 0, args...)
-	out, code := r.cairn("resume", run.ID, "--yes", "--no-tui")
+	out, code := r.cairn("resume", run.ID, "--yes", "--confirm", openWindow, "--no-tui")
 	if code != 0 || !strings.Contains(out, "SUCCEEDED") {
 		r.t.Fatalf("resume: exit %d\n%s\n%s", code, out, r.runnerLog())
 	}
@@ -162,7 +162,7 @@ func TestLogicalUnderWriterKilledInCutOver(t *testing.T) {
 	r := newRig(t)
 	r.createSecret("cairn/app-db/roles", map[string]string{"app_rw": "app-rw-demo", "app_ro": "app-ro-demo"})
 	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=logical", "copy-method=stream", "passwords-secret=cairn/app-db/roles", "keep-old=true")...)
-	app, rec := r.killedUnderWriter("rename-source", append(args, "--yes"))
+	app, rec := r.killedUnderWriter("rename-source", append(args, "--yes", "--confirm", openWindow))
 	if found, enc, key, _, _ := r.instance(twin.DemoInstance); !found || !enc || key != r.keyARN() {
 		t.Fatalf("%s: found=%v encrypted=%v key=%s", twin.DemoInstance, found, enc, key)
 	}
