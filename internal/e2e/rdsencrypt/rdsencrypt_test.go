@@ -2,6 +2,10 @@ package rdsencrypt_test
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +162,8 @@ func TestPreflightRefusesBadInput(t *testing.T) {
 		{"missing key", "KMS key alias/no-such-key does not exist", []string{"kms-key=alias/no-such-key"}},
 		{"disabled key", "is disabled", []string{"kms-key=" + aws.ToString(key.KeyMetadata.KeyId)}},
 		{"identifier taken", "identifier app-db-enc is taken", nil},
+		// refused before globals-dump writes anything: a corrected re-run finds no other run's file
+		{"keep-identifier with replicate", "keep-identifier=true: the replicate strategy", []string{"instance=app-db", "target=app-db-new", "strategy=replicate", "keep-identifier=true"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := append([]string{"run", "rds-encrypt"}, r.params(c.params...)...)
@@ -170,6 +176,9 @@ func TestPreflightRefusesBadInput(t *testing.T) {
 			}
 			if got := r.inventory(); got != inv {
 				t.Fatalf("something changed:\nbefore:\n%s\nafter:\n%s", inv, got)
+			}
+			if _, err := os.Stat(filepath.Join(r.dump, "globals.sql")); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("the refused run wrote %s/globals.sql (%v)", r.dump, err)
 			}
 		})
 	}
