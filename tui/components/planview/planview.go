@@ -11,6 +11,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/cairn-runbooks/cairn/internal/events"
+	"github.com/cairn-runbooks/cairn/runbooks"
 	"github.com/cairn-runbooks/cairn/tui/common"
 )
 
@@ -89,7 +90,13 @@ func View(c *common.Common, p Plan, width int) string {
 		b.WriteString("\n")
 	}
 	folded := 0
+	phase := runbooks.PhaseNone
 	for i, st := range p.Steps {
+		if ph := runbooks.Phase(st.Phase); ph != phase && !st.Cutback {
+			// the runbook's window: the same headings as `cairn plan`
+			b.WriteString(s.Bold.Render("── "+ph.Heading()+" ──") + "\n\n")
+			phase = ph
+		}
 		if st.OffPath != "" && !p.ShowOffPath {
 			folded++
 			continue

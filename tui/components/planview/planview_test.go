@@ -39,3 +39,28 @@ func TestStepsNotOnThisPathFold(t *testing.T) {
 		t.Fatalf("Markdown:\n%s", md)
 	}
 }
+
+// A runbook with a window: the screen heads each phase as `cairn plan` does, a cut-back step under
+// none of them.
+func TestPhaseHeadings(t *testing.T) {
+	p := Plan{Runbook: "rds-encrypt", Steps: []events.StepInfo{
+		{ID: "sync-wait", Title: "Wait until the copy has caught up", Phase: "before"},
+		{ID: "quiesce", Title: "Quiesce the source", Confirm: "typed", Phase: "window"},
+		{ID: "rename", Title: "Swap names", Phase: "window"},
+		{ID: "delete-old", Title: "Delete the old instance", Phase: "after"},
+		{ID: "cut-back", Title: "Give the source its name back", Cutback: true},
+	}}
+	v := ansi.Strip(View(common.New(nil), p, 100))
+	order := []string{"── Before the window", "1. Wait", "── The window — the application is stopped from here ──", "2. Quiesce the source  typed confirmation", "3. Swap", "── After the window", "4. Delete", "5. Give the source"}
+	at := 0
+	for _, w := range order {
+		i := strings.Index(v[at:], w)
+		if i < 0 {
+			t.Fatalf("%q missing, or out of order:\n%s", w, v)
+		}
+		at += i + len(w)
+	}
+	if strings.Count(v, "── ") != 3 {
+		t.Fatalf("want three headings:\n%s", v)
+	}
+}
