@@ -22,7 +22,8 @@ type Runbook struct {
 	Description string      `yaml:"description"`
 	Parameters  []*Param    `yaml:"parameters"`
 	Steps       []*StepSpec `yaml:"steps"`
-	// Cutback steps replace per-step rollback when the engineer chooses "cut back" after a failure.
+	// Cutback steps replace per-step rollback once a step marked point_of_no_return is applied
+	// (or, in a runbook that marks none, when the engineer chooses "cut back" after a failure).
 	Cutback []*StepSpec `yaml:"cutback"`
 	// Window marks the steps that run while the application is stopped (nil: not marked).
 	Window *Window `yaml:"window"`
@@ -89,14 +90,28 @@ type StepSpec struct {
 	ConfirmWith ref.Template `yaml:"confirm_value"` // the value to type for confirm: typed
 	Destructive bool         `yaml:"destructive"`
 	AllowSkip   bool         `yaml:"allow_skip"`
-	Approvals   int          `yaml:"approvals"`
-	Timeout     Duration     `yaml:"timeout"`
+	// PointOfNoReturn: once this step is applied, undoing the run step by step cannot bring back
+	// what it changed (the source deleted, renamed away, written to elsewhere): a failure offers
+	// the runbook's cut-back instead, and `cairn rollback` runs it.
+	PointOfNoReturn bool     `yaml:"point_of_no_return"`
+	Approvals       int      `yaml:"approvals"`
+	Timeout         Duration `yaml:"timeout"`
 	// Outputs declares output names for kinds whose outputs are not fixed (e.g. sql capture).
 	Outputs []string `yaml:"outputs"`
 
 	// Step is the decoded step of its kind.
 	Step steps.Step `yaml:"-"`
 	pos  ref.Pos
+}
+
+// MarksNoReturn reports whether any step of the runbook is marked point_of_no_return.
+func (rb *Runbook) MarksNoReturn() bool {
+	for _, s := range rb.Steps {
+		if s.PointOfNoReturn {
+			return true
+		}
+	}
+	return false
 }
 
 // Pos is where the step was declared.

@@ -48,16 +48,21 @@ func (r *Runner) afterFailure(ctx context.Context, a *attempt, d *events.Diag) (
 // decide asks what to do after a failure.
 func (r *Runner) decide(ctx context.Context, spec *runbooks.StepSpec, key string, d *events.Diag) events.Decision {
 	opts := []events.Option{{Key: events.Retry, Label: "Retry", Effect: "check " + key + " again, then apply it if it is still to do"}}
-	if len(r.cfg.Runbook.Cutback) > 0 {
-		opts = append(opts, events.Option{Key: events.Cutback, Label: "Cut back", Effect: "run the runbook's cut-back steps: " + idsOf(r.cfg.Runbook.Cutback)})
+	cut, rollback := r.undoOptions()
+	if cut != nil {
+		opts = append(opts, *cut)
 	}
-	if len(r.done) > 0 {
-		opts = append(opts, events.Option{Key: events.Rollback, Label: "Roll back", Effect: "undo " + reverseList(r.done) + ", in that order, each confirmed"})
+	if rollback != nil {
+		opts = append(opts, *rollback)
 	}
 	if spec.AllowSkip {
 		opts = append(opts, events.Option{Key: events.Skip, Label: "Skip", Effect: "leave " + key + " undone and go on with the next step"})
 	}
-	opts = append(opts, events.Option{Key: events.Abort, Label: "Abort", Effect: "stop here and leave everything as it is; `cairn resume " + r.cfg.Run.ID + "` or `cairn rollback " + r.cfg.Run.ID + "` later"})
+	abort := "stop here and leave everything as it is; `cairn resume " + r.cfg.Run.ID + "` or `cairn rollback " + r.cfg.Run.ID + "` later"
+	if len(r.done) == 0 {
+		abort = "stop here: no step of this run changed anything; fix the cause, then `cairn resume " + r.cfg.Run.ID + "` or start the run again"
+	}
+	opts = append(opts, events.Option{Key: events.Abort, Label: "Abort", Effect: abort})
 	a, err := r.ask(ctx, events.Question{Kind: events.AskDecision, Purpose: events.PurposeFailure, Step: key, Prompt: d.Summary, Detail: d.Detail, Options: opts})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -71,6 +76,28 @@ func (r *Runner) decide(ctx context.Context, spec *runbooks.StepSpec, key string
 		}
 	}
 	return events.Abort
+}
+
+// undoOptions are the ways back a failure menu offers (nil: not offered). Nothing at all when no
+// step of this run changed anything: fix the cause and retry, or abort. The cut-back, listing only
+// its steps on this run's path, when the runbook has one and — in a runbook that marks its point of
+// no return — only past it; the step-by-step roll back otherwise.
+func (r *Runner) undoOptions() (cut, rollback *events.Option) {
+	if len(r.done) == 0 {
+		return nil, nil
+	}
+	past := r.pastNoReturn()
+	if steps := r.cutbackOnPath(); len(steps) > 0 && (past != "" || !r.cfg.Runbook.MarksNoReturn()) {
+		effect := "run the runbook's cut-back steps: " + idsOf(steps)
+		if past != "" {
+			effect += " (" + past + " is past the point of no return: undoing step by step cannot bring back what it changed)"
+		}
+		cut = &events.Option{Key: events.Cutback, Label: "Cut back", Effect: effect}
+	}
+	if past == "" || cut == nil {
+		rollback = &events.Option{Key: events.Rollback, Label: "Roll back", Effect: "undo " + reverseList(r.done) + ", in that order, each confirmed"}
+	}
+	return cut, rollback
 }
 
 func idsOf(specs []*runbooks.StepSpec) string {

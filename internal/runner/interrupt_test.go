@@ -25,6 +25,8 @@ type tally struct {
 	// Stubborn: when held, finish normally once ctx ends instead of failing (a step that ignores
 	// cancellation, so the runner meets the stop only between steps).
 	Stubborn bool `yaml:"stubborn"`
+	// Reads: its check says it only reads (a preflight); it still appends its line when applied.
+	Reads bool `yaml:"reads"`
 }
 
 func lines(path string) int {
@@ -60,6 +62,9 @@ func (s *tally) Check(context.Context, *steps.Env) steps.Check {
 	}
 	if lines(s.File) > 0 {
 		return steps.AlreadyDone("%s has its line", s.File)
+	}
+	if s.Reads {
+		return steps.ReadyTo(steps.Read, "reads only")
 	}
 	return steps.ReadyTo(steps.Create, "to append a line")
 }

@@ -23,6 +23,7 @@ func (r *Runner) check(ctx context.Context, a *attempt, env *steps.Env) steps.Ch
 	r.at(a.key, phaseCheck)
 	r.emit(events.Event{Type: events.StepChecking, Step: a.key})
 	ch := a.spec.Step.Check(ctx, env)
+	r.reads[a.key] = ch.Change == steps.Read
 	r.emit(events.Event{Type: events.StepChecked, Step: a.key, Check: &events.CheckInfo{State: string(ch.State), Change: string(ch.Change), Reason: ch.Reason, Fix: ch.Fix}})
 	return ch
 }
@@ -153,7 +154,7 @@ func (r *Runner) verify(ctx context.Context, spec *runbooks.StepSpec, key string
 	note := ""
 	if !ours {
 		note = alreadyDone
-	} else {
+	} else if !r.reads[key] {
 		r.done = appendOnce(r.done, key)
 	}
 	r.emit(events.Event{Type: events.StepVerified, Step: key, Elapsed: time.Since(start), Note: note, AlreadyDone: !ours})

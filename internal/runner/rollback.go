@@ -10,10 +10,17 @@ import (
 	"github.com/cairn-runbooks/cairn/steps"
 )
 
-// rollbackAll walks back the steps this run applied, newest first, each confirmed.
+// rollbackAll walks back the steps this run applied, newest first, each confirmed — what the
+// failure menu's "Roll back" promised. `cairn rollback` of a run past a step marked
+// point_of_no_return runs the runbook's cut-back instead: undoing step by step cannot bring back
+// what that step changed.
 func (r *Runner) rollbackAll(ctx context.Context, why string) events.RunStatus {
-	if len(r.cfg.Runbook.Cutback) > 0 && r.cfg.Mode == ModeRollback {
-		return r.cutback(ctx, why)
+	if past := r.pastNoReturn(); r.cfg.Mode == ModeRollback && past != "" && len(r.cutbackOnPath()) > 0 {
+		return r.cutback(ctx, why+" ("+past+" is past the point of no return: the runbook's cut-back, not a step-by-step undo)")
+	}
+	if len(r.done) == 0 {
+		r.emit(events.Event{Type: events.Note, Note: "nothing to roll back " + why + ": no step of this run changed anything"})
+		return events.RolledBack
 	}
 	r.emit(events.Event{Type: events.Note, Note: "rolling back " + why + ": " + reverseList(r.done)})
 	for i := len(r.done) - 1; i >= 0; i-- {
@@ -70,6 +77,28 @@ func (r *Runner) cutback(ctx context.Context, why string) events.RunStatus {
 		}
 	}
 	return events.RolledBack
+}
+
+// pastNoReturn is the first step this run applied that the runbook marks point_of_no_return, or "".
+func (r *Runner) pastNoReturn() string {
+	for _, key := range r.done {
+		if spec := r.specOf(key); spec != nil && spec.PointOfNoReturn {
+			return key
+		}
+	}
+	return ""
+}
+
+// cutbackOnPath is the runbook's cut-back steps whose condition holds for this run (or cannot be
+// told yet): the ones a cut-back would run.
+func (r *Runner) cutbackOnPath() []*runbooks.StepSpec {
+	var out []*runbooks.StepSpec
+	for _, spec := range r.cfg.Runbook.Cutback {
+		if ok, err := spec.When.Eval(r.lookup("")); ok || errors.Is(err, ref.ErrUnknown) {
+			out = append(out, spec)
+		}
+	}
+	return out
 }
 
 func (r *Runner) specOf(key string) *runbooks.StepSpec {

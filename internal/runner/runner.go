@@ -51,7 +51,10 @@ type Runner struct {
 	mu      sync.Mutex
 	outputs map[string]steps.Outputs // by step key, secret values included
 	done    []string                 // keys applied by this run, in order (rollback walks them back)
-	status  map[string]progress      // how far each step key got, from the journal and this run
+	// reads are the step keys whose last check said they only read (a preflight): applied, they
+	// changed nothing, so they are not in done — nothing to undo, nothing to offer undoing.
+	reads  map[string]bool
+	status map[string]progress // how far each step key got, from the journal and this run
 	// lostSecrets are steps whose secret outputs an earlier runner held in memory only.
 	lostSecrets map[string]bool
 	qcount      int
@@ -87,7 +90,7 @@ func Run(ctx context.Context, cfg Config) (events.RunStatus, error) {
 	defer w.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]progress{}, lostSecrets: map[string]bool{}, cancel: cancel, pid: os.Getpid()}
+	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]progress{}, reads: map[string]bool{}, lostSecrets: map[string]bool{}, cancel: cancel, pid: os.Getpid()}
 	keyErr := r.loadKey()
 	intake, err := journal.Listen(cfg.Run)
 	if err != nil {
@@ -178,10 +181,12 @@ func (r *Runner) replay(prior []events.Event) {
 			r.status[e.Step] = applied
 		case events.StepApplying:
 			r.status[e.Step] = applying
+		case events.StepChecked:
+			r.reads[e.Step] = e.Check != nil && e.Check.Change == string(steps.Read)
 		case events.StepVerified:
 			r.status[e.Step] = verified
 			// a journal written before AlreadyDone existed says it only in the note
-			if !e.AlreadyDone && e.Note != alreadyDone {
+			if !e.AlreadyDone && e.Note != alreadyDone && !r.reads[e.Step] {
 				r.done = appendOnce(r.done, e.Step)
 			}
 		case events.StepSkipped:

@@ -262,7 +262,11 @@ func (l *LogicalReplication) Rollback(ctx context.Context, env *steps.Env) error
 		if _, err := st.c.WaitInstance(ctx, env, st.inst); err != nil {
 			return err
 		}
-		env.Info(fmt.Sprintf("%s has parameter group %s again (wal_level stays logical until its next reboot)", st.inst, prev))
+		// rds.logical_replication is static: the running server keeps wal_level=logical until it
+		// restarts. The rollback does not reboot — an outage is not a rollback's to take
+		// unasked; without this run's slots the cost is only the extra WAL logical decoding writes.
+		env.Info(fmt.Sprintf("%s has parameter group %s again, pending its next reboot: logical replication (wal_level=logical) stays on until then — "+
+			"harmless without replication slots, but more WAL; to end it now, a short outage: aws rds reboot-db-instance --db-instance-identifier %s", st.inst, prev, st.inst))
 	}
 	if _, err := st.c.RDS.DeleteDBParameterGroup(ctx, &rds.DeleteDBParameterGroupInput{DBParameterGroupName: aws.String(st.group)}); err != nil {
 		return fmt.Errorf("DeleteDBParameterGroup %s: %w", st.group, err)
@@ -375,5 +379,5 @@ func (r *Reboot) Verify(ctx context.Context, env *steps.Env) error {
 
 // Rollback: a reboot cannot be undone, and changed nothing that is configured.
 func (r *Reboot) Rollback(context.Context, *steps.Env) error {
-	return steps.NotReversible("a reboot cannot be undone; it changed nothing that is configured (the parameter group step's rollback attaches the previous group)")
+	return steps.NotReversible("a reboot cannot be undone; it changed nothing that is configured (the parameter group step's rollback attaches the previous group again, which takes effect at the instance's next reboot)")
 }
