@@ -3,7 +3,11 @@ package runner
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/cairn-runbooks/cairn/internal/diag"
+	"github.com/cairn-runbooks/cairn/internal/ref"
 
 	"github.com/cairn-runbooks/cairn/internal/events"
 	"github.com/cairn-runbooks/cairn/internal/journal"
@@ -63,11 +67,29 @@ func (r *Runner) confirm(ctx context.Context, spec *runbooks.StepSpec, key strin
 			return false, events.Failed
 		}
 		a, err := r.ask(ctx, events.Question{Kind: events.AskTyped, Purpose: events.PurposeApply, Step: key, Prompt: "Type " + want + " to " + spec.Title, Detail: destructiveNote(spec), Expect: want})
+		if err == nil && a.Value != "" && a.Value != want {
+			r.emit(events.Event{Type: events.StepFailed, Step: key, Phase: phaseConfirm, Error: r.stated(mismatch(spec, key, r.cfg.Run.ID, a.Value, want))})
+		}
 		if err != nil || a.Value != want {
 			return false, r.stopStatus(ctx, events.Aborted)
 		}
 	}
 	return true, ""
+}
+
+// mismatch is a typed confirmation that did not match: what was typed, the form the step asks for
+// (the parameter it names: "the value of instance, app-db"), and how to confirm it.
+func mismatch(spec *runbooks.StepSpec, key, runID, typed, want string) diag.Diagnostic {
+	form := want
+	if refs := spec.ConfirmWith.Refs(); len(refs) == 1 && refs[0].Scope == ref.Params && strings.TrimSpace(spec.ConfirmWith.Raw) == "${params."+refs[0].Name+"}" {
+		form = "the value of " + refs[0].Name + ", " + want
+	}
+	id, _ := events.BaseID(key)
+	return diag.Diagnostic{
+		Summary: fmt.Sprintf("the typed confirmation of %s did not match: %q was given, the step asks for %s", key, typed, form),
+		Detail:  fmt.Sprintf("to confirm %s (%s), type %s exactly; nothing of this step was done", key, spec.Title, want),
+		Next:    fmt.Sprintf("`cairn resume %s --confirm %s=%s`, or type it when asked", runID, id, want),
+	}
 }
 
 // checklister is a step whose apply is a checklist a person ticks (generic.Manual).
