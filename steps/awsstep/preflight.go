@@ -146,11 +146,10 @@ func (p *Preflight) findings(ctx context.Context, env *steps.Env) (rdstypes.DBIn
 		if err != nil {
 			return inst, "", nil, err
 		}
-		if _, taken, err := c.Snapshot(ctx, name); err != nil {
+		if snap, taken, err := c.Snapshot(ctx, name); err != nil {
 			return inst, "", nil, err
 		} else if taken {
-			out = append(out, finding(fmt.Sprintf("snapshot identifier %s is taken", name),
-				"delete the old snapshot (aws rds delete-db-snapshot --db-snapshot-identifier "+name+") once you are sure it is not needed, or resume the run that made it"))
+			out = append(out, takenSnapshot(name, snap))
 		}
 	}
 	return inst, arn, out, nil
@@ -205,3 +204,16 @@ func (p *Preflight) Verify(ctx context.Context, env *steps.Env) error { return n
 
 // Rollback has nothing to undo.
 func (p *Preflight) Rollback(ctx context.Context, env *steps.Env) error { return nil }
+
+// takenSnapshot is the finding for a snapshot name this run would create that exists already. One
+// a cairn run made names that run: a run that ended (rolled back, cut back, aborted for good)
+// needs it no more — a rollback deletes its insurance snapshot while the instance stands, a
+// cut-back keeps it — so deleting it is the one command; a run still to finish is resumed instead.
+func takenSnapshot(name string, snap rdstypes.DBSnapshot) diag.Diagnostic {
+	del := "aws rds delete-db-snapshot --db-snapshot-identifier " + name
+	if run, ok := tagValue(snap.TagList, TagRunID); ok && run != "" {
+		return finding(fmt.Sprintf("snapshot identifier %s is taken: cairn run %s made it (taken %s)", name, run, timeText(snap.SnapshotCreateTime)),
+			fmt.Sprintf("if run %s has ended (rolled back, cut back, or given up), nothing needs the snapshot: `%s`; if it is to be finished, `cairn resume %s` instead", run, del, run))
+	}
+	return finding(fmt.Sprintf("snapshot identifier %s is taken", name), "delete the old snapshot (`"+del+"`) once you are sure it is not needed")
+}
