@@ -1,5 +1,7 @@
 // Package rollback is `cairn rollback <run-id>`: a new runner walks a finished or abandoned run
-// back, newest step first, each rollback confirmed. A rollback that completes exits 0.
+// back, undoing newest first each step it applied, each rollback confirmed — or, once the run has
+// applied a step its runbook marks point_of_no_return, runs the runbook's cut-back. A rollback that
+// completes exits 0.
 package rollback
 
 import (
@@ -15,7 +17,7 @@ type RollbackOptions = shared.RestartOptions
 
 // NewCmdRollback builds `cairn rollback`; runF replaces rollbackRun in tests.
 func NewCmdRollback(f *cmdutil.Factory, runF func(context.Context, *RollbackOptions) error) *cobra.Command {
-	return shared.NewCmdRestart(f, "rollback <run-id>", "Walk back a finished or abandoned run, newest step first, each confirmed", false, runF, rollbackRun)
+	return shared.NewCmdRestart(f, "rollback <run-id>", "Undo, newest first, each step a finished or abandoned run applied, each confirmed (past its point of no return: the runbook's cut-back)", false, runF, rollbackRun)
 }
 
 func rollbackRun(ctx context.Context, opts *RollbackOptions) error {
