@@ -180,6 +180,10 @@ func TestPreflightRefusesBadInput(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(r.dump, "globals.sql")); !errors.Is(err, fs.ErrNotExist) {
 				t.Fatalf("the refused run wrote %s/globals.sql (%v)", r.dump, err)
 			}
+			// nothing changed, so no way back is offered: fix the cause and run again, or abort
+			if strings.Contains(out, "[cutback]") || strings.Contains(out, "[rollback]") || !strings.Contains(out, "no step of this run changed anything") {
+				t.Fatalf("a cut-back or roll back offered though nothing changed:\n%s", out)
+			}
 		})
 	}
 }
