@@ -161,7 +161,7 @@ func (l *LogicalReplication) Check(ctx context.Context, env *steps.Env) steps.Ch
 		return unknownOr(err, "check the instance's identifier and AWS access")
 	}
 	if st.groupExists && !st.groupIsOurs {
-		return steps.BlockedBy(st.why+": it is not modified or attached by cairn", fmt.Sprintf("give `group` another name, or delete that group if it is not in use (aws rds delete-db-parameter-group --db-parameter-group-name %s)", st.group))
+		return steps.BlockedBy(st.why+": it is not modified or attached by cairn", foreignGroupFix(st, previousGroup(ctx, st.c, st.group)))
 	}
 	if st.current == st.group && st.groupHas {
 		return steps.AlreadyDone("%s has parameter group %s with rds.logical_replication=1 (%s)", st.inst, st.group, st.applyStatus)
@@ -212,6 +212,21 @@ func (l *LogicalReplication) Apply(ctx context.Context, env *steps.Env) (steps.O
 		previous = previousGroup(ctx, st.c, st.group)
 	}
 	return steps.Outputs{}.Set("group", st.group).Set("previous-group", previous), nil
+}
+
+// foreignGroupFix is what to do about a group of the step's name this run did not make. Attached
+// to the instance, it is most likely the copy of an earlier run that was cut back (a cut-back gives
+// the source its name back but leaves its parameter group): unless that run is to be resumed, the
+// instance's own group (prev, out of the copy's description) goes back on and the copy is deleted.
+func foreignGroupFix(st *pgState, prev string) string {
+	del := "aws rds delete-db-parameter-group --db-parameter-group-name " + st.group
+	if st.current != st.group {
+		return fmt.Sprintf("give `group` another name, or delete that group if it is not in use (%s)", del)
+	}
+	if prev == "" {
+		prev = "<its previous group>"
+	}
+	return fmt.Sprintf("%s uses it: if the run that made it has ended, attach %s again and delete the copy — `aws rds modify-db-instance --db-instance-identifier %s --db-parameter-group-name %s --apply-immediately`, then `%s` (logical replication stays on until %s's next reboot); else resume that run", st.inst, prev, st.inst, prev, del, st.inst)
 }
 
 // previousGroup reads the group a copy was made from, out of its description.
