@@ -71,9 +71,9 @@ func Folded(rs *events.RunState) int {
 	return n
 }
 
-// View draws the list in width×height. Steps not on this path fold into one line at the end
-// unless expand.
-func View(c *common.Common, rs *events.RunState, width, height int, expand bool) string {
+// View draws the list in width×height, the step at index cur (the one the page shows) in the
+// accent colour and in view. Steps not on this path fold into one line at the end unless expand.
+func View(c *common.Common, rs *events.RunState, width, height int, expand bool, cur int) string {
 	s := c.Styles
 	if width < 10 || height < 1 {
 		return ""
@@ -82,7 +82,6 @@ func View(c *common.Common, rs *events.RunState, width, height int, expand bool)
 	var rows []int
 	folded := 0
 	curRow := -1
-	cur := rs.CurrentIndex()
 	for i, st := range rs.Steps {
 		if !expand && offPath(st) && i != cur {
 			folded++

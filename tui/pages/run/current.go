@@ -23,7 +23,7 @@ func (m *Model) current(cur *events.StepState, w int) []string {
 			out = append(out, x)
 		}
 	}
-	n := m.rs.CurrentIndex() + 1
+	n := m.focusIndex() + 1
 	title := fmt.Sprintf("%d/%d  %s", n, len(m.rs.Steps), cur.Info.Title)
 	st := s.Current
 	if cur.Status == events.StatusFailed {

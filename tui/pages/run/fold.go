@@ -10,6 +10,9 @@ import (
 func (m *Model) Apply(evs ...events.Event) {
 	for _, e := range evs {
 		m.rs.Apply(e)
+		if e.Type == events.QuestionAsked || e.Type == events.RunFinished || e.Type == events.RunnerGone {
+			m.follow() // the question is the run's step's; an ended run shows the last step that ran
+		}
 		m.timeline.Apply(e)
 		if e.Type == events.OutputLine && e.Line != nil {
 			m.out.add(e.Step, e.Line.Text)
@@ -24,8 +27,6 @@ func (m *Model) Apply(evs ...events.Event) {
 			}
 		}
 	}
-	if cur := m.rs.Current(); cur != nil {
-		m.out.show(cur.Info.ID)
-	}
+	m.showFocus()
 	m.syncPrompt()
 }

@@ -42,8 +42,18 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	if promptLive && m.prompt.Capturing() {
 		return m.answerWith(msg)
 	}
-	if key.Matches(msg, k.PageUp, k.PageDown, k.Bottom, k.Top) {
+	switch {
+	case key.Matches(msg, k.PageUp, k.PageDown):
 		m.out.pane.Update(msg)
+		return nil
+	case key.Matches(msg, k.Top):
+		m.move(-len(m.rs.Steps))
+		m.showFocus()
+		return nil
+	case key.Matches(msg, k.Bottom):
+		m.follow()
+		m.showFocus()
+		m.out.pane.Update(msg) // and its output followed
 		return nil
 	}
 	if key.Matches(msg, k.Timeline) {
@@ -59,6 +69,16 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if key.Matches(msg, k.Note) && !m.cfg.ReadOnly && m.Running() {
 		return m.noteBox.start()
+	}
+	switch {
+	case key.Matches(msg, k.Up):
+		m.move(-1)
+		m.showFocus()
+		return nil
+	case key.Matches(msg, k.Down):
+		m.move(1)
+		m.showFocus()
+		return nil
 	}
 	m.out.pane.Update(msg)
 	return nil

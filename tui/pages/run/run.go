@@ -81,6 +81,7 @@ type Model struct {
 	showOff   bool    // list the steps not on this path one by one
 	timeline  *timeline.Model
 	showTL    bool // the timeline in place of the step list and output
+	sel       int  // the step the engineer moved to; -1: the step the run is on (selection.go)
 	twinFn    func(run events.RunInfo, started time.Time) []events.Event
 }
 
@@ -90,7 +91,7 @@ func New(c *common.Common, cfg Config) *Model {
 		cfg.Ctx = context.Background()
 	}
 	m := &Model{
-		c: c, cfg: cfg, rs: events.NewRunState(), out: newOutput(c),
+		c: c, cfg: cfg, rs: events.NewRunState(), out: newOutput(c), sel: -1,
 		spin:     spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(c.Styles.Current)),
 		bar:      progress.New(progress.WithColors(c.Styles.Accent), progress.WithWidth(30), progress.WithoutPercentage()),
 		notes:    newStepNotes(c),

@@ -23,7 +23,7 @@ func (m *Model) View(w, h int) string {
 		leftW = min(w*2/5, 72)
 	}
 	rightW := w - leftW - 4
-	left := steplist.View(m.c, m.rs, leftW, h, m.showOff)
+	left := steplist.View(m.c, m.rs, leftW, h, m.showOff, m.focusIndex())
 	sep := s.Rule.Render(strings.TrimRight(strings.Repeat("│\n", h), "\n"))
 	right := m.right(rightW, h)
 	return lipgloss.JoinHorizontal(lipgloss.Top, " ", left, " ", sep, " ", right)
@@ -32,7 +32,7 @@ func (m *Model) View(w, h int) string {
 // right is the current step over its notes and output, with whatever stands above and below it.
 func (m *Model) right(w, h int) string {
 	s := m.c.Styles
-	cur := m.rs.Current()
+	cur := m.focus()
 	top := m.above(w)
 	switch {
 	case cur != nil:
@@ -114,7 +114,7 @@ func (m *Model) timelineView(w, h int) string {
 		used += lipgloss.Height(x)
 	}
 	focus := ""
-	if cur := m.rs.Current(); cur != nil {
+	if cur := m.focus(); cur != nil {
 		focus = cur.Info.ID
 	}
 	parts := append(above, m.timeline.View(inner, max(h-used, 3), focus))
@@ -134,9 +134,9 @@ func (m *Model) banner(w int) string {
 		return ""
 	case events.Succeeded:
 		if m.rs.FinishNote != "" {
-			return s.Warning.Render(wrapText("✓ run succeeded — "+m.rs.FinishNote, w)) + s.Subtle.Render(" · "+id+" · q to leave")
+			return s.Warning.Render(wrapText("✓ run succeeded — "+m.rs.FinishNote, w)) + s.Subtle.Render(" · "+id+" · q to leave") + m.downtime(w)
 		}
-		return s.Success.Render("✓ run succeeded") + s.Subtle.Render(" · "+id+" · q to leave")
+		return s.Success.Render("✓ run succeeded") + s.Subtle.Render(" · "+id+" · q to leave") + m.downtime(w)
 	case events.RolledBack:
 		return s.Bold.Render("↩ run rolled back") + s.Subtle.Render(" · "+id+" · q to leave")
 	case events.Interrupted:
@@ -144,6 +144,17 @@ func (m *Model) banner(w int) string {
 	default:
 		return s.Failure.Render("✗ run "+string(m.rs.Status)) + s.Subtle.Render(" · cairn resume "+id+" to continue · q to leave")
 	}
+}
+
+// downtime is the line under an ended run's banner with the downtime a step measured (as the
+// report's header says it), "" when none did.
+func (m *Model) downtime(w int) string {
+	for _, st := range m.rs.Steps {
+		if d := st.Outputs["downtime"]; d != "" {
+			return "\n" + m.c.Styles.Bold.Render(wrapText("downtime "+d+" (step "+st.Info.ID+")", w))
+		}
+	}
+	return ""
 }
 
 func wrapText(x string, w int) string { return lipgloss.NewStyle().Width(max(w, 10)).Render(x) }
