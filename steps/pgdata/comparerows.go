@@ -120,7 +120,7 @@ func (r *CompareRows) Apply(ctx context.Context, env *steps.Env) (steps.Outputs,
 		tables += len(want)
 		rowsTotal += n
 		if len(d) == 0 {
-			env.Info(fmt.Sprintf("%s: %d tables, %d rows — the same on the copy", db, len(want), n))
+			env.Info(fmt.Sprintf("%s: %d tables, %d rows — row counts equal on the copy", db, len(want), n))
 		}
 	}
 	for _, db := range sortedKeys(onTarget) {

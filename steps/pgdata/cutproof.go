@@ -308,11 +308,16 @@ func (c *Cutover) prove(ctx context.Context, env *steps.Env, p *pool, checksums 
 			}
 		}
 	}
+	// what the counts (and sums) say: equal, or how many differences (the error lists them)
+	verdict := equalWhat(checksums) + " on both sides"
+	if len(diffs) > 0 {
+		verdict = fmt.Sprintf("%d differences", len(diffs))
+	}
 	if basis.whyNot != "" {
-		env.Info(fmt.Sprintf("rows: every table counted on both sides, %d tables (%s rows) — %s", tables, digits(total), basis.whyNot))
+		env.Info(fmt.Sprintf("rows: every table counted on both sides, %d tables (%s rows): %s — %s", tables, digits(total), verdict, basis.whyNot))
 	} else {
-		env.Info(fmt.Sprintf("rows: %d of %d tables written since the comparison at %s, recounted on both sides (%s rows); %d unchanged since, compared then",
-			recounted, tables, basis.base.At.Format(time.TimeOnly)+"Z", digits(again), tables-recounted))
+		env.Info(fmt.Sprintf("rows: %d of %d tables written since the comparison at %s, recounted on both sides (%s rows); %d unchanged since, compared then — %s",
+			recounted, tables, basis.base.At.Format(time.TimeOnly)+"Z", digits(again), tables-recounted, verdict))
 	}
 	switch {
 	case len(moved) == 0:
@@ -419,4 +424,13 @@ func pauseApply(ctx context.Context, env *steps.Env, p *pool, oids map[string]ui
 			return err
 		}
 	}
+}
+
+// equalWhat is what a comparison that found no difference can claim: the row counts, and the
+// checksums only when they were compared.
+func equalWhat(checksums bool) string {
+	if checksums {
+		return "row counts and checksums equal"
+	}
+	return "row counts equal"
 }

@@ -235,7 +235,7 @@ func (r *ReplicationCompare) Apply(ctx context.Context, env *steps.Env) (steps.O
 		return nil, err
 	}
 	if len(flux) == 0 {
-		env.Info(fmt.Sprintf("rows: %d tables the same on both sides at %s", tables, rec.At.Format(time.TimeOnly)+"Z"))
+		env.Info(fmt.Sprintf("rows: %d tables, %s on both sides at %s", tables, equalWhat(checksums), rec.At.Format(time.TimeOnly)+"Z"))
 	} else {
 		env.Info(fmt.Sprintf("rows: %d of %d tables in flux (being written, or the target lags), recounted in the window:\n%s", len(flux), tables, strings.Join(flux, "\n")))
 	}

@@ -205,11 +205,8 @@ func (v *VerifyRows) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, 
 	if src == nil {
 		how = "on the target and in the manifest (the reference: the source was deleted before the restore; the manifest is bound to " + m.Provenance.Source.Label + " by its provenance)"
 	}
-	checked := ""
-	if checksums || (len(m.Databases) > 0 && m.Databases[0].Checksums != nil) {
-		checked = ", checksums equal"
-	}
-	env.Info(fmt.Sprintf("all %d tables in %d databases match %s: %d rows%s", tables, len(m.Databases), how, rows, checked))
+	summed := checksums || (len(m.Databases) > 0 && m.Databases[0].Checksums != nil)
+	env.Info(fmt.Sprintf("all %d tables in %d databases, %s %s: %d rows", tables, len(m.Databases), equalWhat(summed), how, rows))
 	return nil, nil
 }
 
