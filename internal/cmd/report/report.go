@@ -149,7 +149,7 @@ func writeReport(w io.Writer, run *journal.Run, recs, out []events.Event) {
 					fmt.Fprintf(w, "- %s run: RUNNER DIED %s\n", d.LastHeard.UTC().Format(time.RFC3339), d.String())
 				}
 			}
-			fmt.Fprintf(w, "- %s %s: %s %s (%s)\n", e.Time.UTC().Format(time.RFC3339), stepOr(e.Step), e.Type, e.Note, e.Actor.String())
+			fmt.Fprintf(w, "- %s run: %s\n", e.Time.UTC().Format(time.RFC3339), resumedBy(e))
 		case events.Note, events.RunPaused:
 			fmt.Fprintf(w, "- %s %s: %s %s (%s)\n", e.Time.UTC().Format(time.RFC3339), stepOr(e.Step), e.Type, e.Note, e.Actor.String())
 		case events.StepInterrupted:
@@ -220,6 +220,23 @@ func stepTime(run *events.RunState, s *events.StepState) string {
 	}
 	if !s.FirstApplied.IsZero() && !s.Finished.IsZero() {
 		text += fmt.Sprintf("; %s from its first start to its end", s.Finished.Sub(s.FirstApplied).Round(time.Millisecond))
+	}
+	return text
+}
+
+// resumedBy says who took a run up again and to do what (the record's note is the runner's mode).
+func resumedBy(e events.Event) string {
+	verb := "resumed"
+	if e.Type == events.RunTakenOver {
+		verb = "taken over"
+	}
+	text := verb + " by " + e.Actor.String()
+	switch e.Note {
+	case "", "run":
+	case "rollback":
+		text += " to roll back"
+	default:
+		text += " to " + e.Note
 	}
 	return text
 }

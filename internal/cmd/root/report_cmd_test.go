@@ -86,3 +86,26 @@ func TestReportShowsWhatEachStepFound(t *testing.T) {
 		}
 	}
 }
+
+// A resume is said in words — who took the run up, to roll back or not — not as a record type.
+func TestReportSaysWhoResumed(t *testing.T) {
+	state := t.TempDir()
+	who := &events.Actor{User: "ana", Host: "bastion", Via: "runner"}
+	run := cmdtest.WriteRun(t, state, events.Event{Type: events.StepVerified, Step: "a"},
+		events.Event{Type: events.RunFinished, Status: events.Interrupted},
+		events.Event{Type: events.RunResumed, Actor: who, Note: "run"},
+		events.Event{Type: events.RunFinished, Status: events.Failed},
+		events.Event{Type: events.RunResumed, Actor: who, Note: "rollback"})
+	out, _, err := cmdtest.Output(map[string]string{"CAIRN_STATE_DIR": state}, report.NewCmdReport, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Z run: resumed by ana@bastion (runner)\n", "Z run: resumed by ana@bastion (runner) to roll back\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "run.resumed") {
+		t.Errorf("the report names a record type:\n%s", out)
+	}
+}
