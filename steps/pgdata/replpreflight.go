@@ -228,9 +228,17 @@ func (p *ReplicationPreflight) readTarget(ctx context.Context, env *steps.Env, e
 
 func (f replFindings) check() steps.Check {
 	if len(f.refusals) == 0 {
-		return steps.ReadyTo(steps.Read, "read the source for logical replication: nothing refused (%d warnings)", len(f.warnings))
+		warned := fmt.Sprintf("%d warnings", len(f.warnings))
+		if len(f.warnings) == 1 {
+			warned = "1 warning"
+		}
+		return steps.ReadyTo(steps.Read, "read the source for logical replication: nothing refused (%s)", warned)
 	}
-	return steps.BlockedBy(fmt.Sprintf("%d problems stop logical replication: %s", len(f.refusals), strings.Join(f.refusals, "; ")), strings.Join(f.fixes, "; "))
+	what := fmt.Sprintf("%d problems stop", len(f.refusals))
+	if len(f.refusals) == 1 {
+		what = "1 problem stops"
+	}
+	return steps.BlockedBy(fmt.Sprintf("%s logical replication: %s", what, strings.Join(f.refusals, "; ")), strings.Join(f.fixes, "; "))
 }
 
 // Check reads and answers with every refusal at once.
