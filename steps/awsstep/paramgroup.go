@@ -71,7 +71,7 @@ func (l *LogicalReplication) Describe(env *steps.Env) []steps.Action {
 		call("rds DescribeDBInstances", "DBInstanceIdentifier", inst),
 		call("rds DescribeDBParameterGroups", "DBParameterGroupName", g+"  (absent, or this run's copy: its description names the run — another's is refused)"),
 		call("rds DescribeDBParameters", "DBParameterGroupName", g+"  (when it exists: rds.logical_replication, max_slot_wal_keep_size)"),
-		call("rds CopyDBParameterGroup", "SourceDBParameterGroupIdentifier", "<the instance's group>", "TargetDBParameterGroupIdentifier", g, "TargetDBParameterGroupDescription", groupDescription(env, "<the instance's group>")),
+		call("rds CopyDBParameterGroup", "SourceDBParameterGroupIdentifier", "<the instance's group>", "TargetDBParameterGroupIdentifier", g, "TargetDBParameterGroupDescription", fmt.Sprintf("cairn run %s: <the instance's group> with rds.logical_replication=1", env.DescribeRunID())),
 		call("rds ModifyDBParameterGroup", "DBParameterGroupName", g, "Parameters", params),
 		call("rds ModifyDBInstance", "DBInstanceIdentifier", inst, "DBParameterGroupName", g, "ApplyImmediately", "true"),
 		{Kind: steps.ActWait, Target: "rds", Text: "poll DescribeDBInstances " + inst + " until available with DBParameterGroups[0] = " + g + " (pending-reboot until the reboot step)"},

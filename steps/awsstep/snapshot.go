@@ -44,7 +44,7 @@ func (s *Snapshot) Validate() error {
 func (s *Snapshot) Describe(env *steps.Env) []steps.Action {
 	return []steps.Action{
 		call("rds CreateDBSnapshot", "DBInstanceIdentifier", env.Describe(s.Instance), "DBSnapshotIdentifier", env.Describe(s.Snapshot),
-			"Tags", "made-by=cairn,"+TagRunID+"="+env.RunID+","+TagSourceResourceID+"=<the instance's DbiResourceId>"),
+			"Tags", "made-by=cairn,"+TagRunID+"="+env.DescribeRunID()+","+TagSourceResourceID+"=<the instance's DbiResourceId>"),
 		{Kind: steps.ActWait, Target: "rds", Text: "poll DescribeDBSnapshots " + env.Describe(s.Snapshot) + " until Status = available (PercentProgress shown)"},
 	}
 }
