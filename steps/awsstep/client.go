@@ -2,7 +2,6 @@ package awsstep
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -134,29 +133,6 @@ func (c *Clients) resolveKey(ctx context.Context, key string, encrypted *bool, k
 type Credentials struct {
 	Username string
 	Password string
-}
-
-// MasterCredentials reads a Secrets Manager secret holding {"username": …, "password": …} (the RDS
-// convention). The password is registered for redaction at once.
-func (c *Clients) MasterCredentials(ctx context.Context, env *steps.Env, secretID string) (Credentials, error) {
-	out, err := c.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secretID})
-	if err != nil {
-		return Credentials{}, fmt.Errorf("read secret %s: %w", secretID, err)
-	}
-	var v struct {
-		Username string `json:"username"`
-		Password string `json:"password"`
-	}
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil {
-		return Credentials{}, fmt.Errorf("secret %s is not JSON with username and password: %v", secretID, errors.Unwrap(err))
-	}
-	if v.Username == "" || v.Password == "" {
-		return Credentials{}, fmt.Errorf("secret %s has no username or password", secretID)
-	}
-	if env.Secrets != nil {
-		env.Secrets(v.Password)
-	}
-	return Credentials{Username: v.Username, Password: v.Password}, nil
 }
 
 // Endpoint is how to reach an instance's PostgreSQL.

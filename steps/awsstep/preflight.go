@@ -2,6 +2,7 @@ package awsstep
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -17,7 +18,8 @@ import (
 // key and refuses, with every problem and its fix listed together, when the rebuild cannot start:
 // the instance is missing, not available, already encrypted, not PostgreSQL, deletion-protected
 // (when it is to be deleted), the key is missing or disabled, or an identifier cairn will create is
-// taken. Its outputs are the source's settings (JSON), the key's ARN and the source's DbiResourceId
+// taken, or a secret the run will read (credentials-secret, passwords-secret) is missing, unreadable
+// or does not hold what the run needs. Its outputs are the source's settings (JSON), the key's ARN and the source's DbiResourceId
 // (resource-id: what the data steps bind their dumps to, stable across renames).
 type Preflight struct {
 	Region   `yaml:",inline"`
@@ -33,6 +35,10 @@ type Preflight struct {
 	// build-id output): the source's own when kept (it is deleted first), else Target.
 	KeepIdentifier ref.Template `yaml:"keep-identifier"`
 	Target         ref.Template `yaml:"target"`
+	// CredentialsSecret and PasswordsSecret are the secrets the run reads later (the master's
+	// credentials; the roles' passwords): each given one is read here, before anything changes.
+	CredentialsSecret ref.Template `yaml:"credentials-secret"`
+	PasswordsSecret   ref.Template `yaml:"passwords-secret"`
 }
 
 // registerPreflight adds the `rds-preflight` kind.
@@ -64,6 +70,12 @@ func (p *Preflight) Describe(env *steps.Env) []steps.Action {
 	}
 	for _, f := range p.FreeSnapshots {
 		acts = append(acts, call("rds DescribeDBSnapshots", "DBSnapshotIdentifier", env.Describe(f)+"  (must not exist)"))
+	}
+	if s := env.Describe(p.CredentialsSecret); s != "" {
+		acts = append(acts, call("secretsmanager GetSecretValue", "SecretId", s+"  (credentials-secret: JSON with username and password)"))
+	}
+	if s := env.Describe(p.PasswordsSecret); s != "" {
+		acts = append(acts, call("secretsmanager GetSecretValue", "SecretId", s+"  (passwords-secret: JSON object of role → password)"))
 	}
 	return acts
 }
@@ -152,7 +164,36 @@ func (p *Preflight) findings(ctx context.Context, env *steps.Env) (rdstypes.DBIn
 			out = append(out, takenSnapshot(name, snap))
 		}
 	}
-	return inst, arn, out, nil
+	secrets, err := p.secretFindings(ctx, env, c)
+	return inst, arn, append(out, secrets...), err
+}
+
+// secretFindings reads every secret the run will read and lists what is wrong with each.
+func (p *Preflight) secretFindings(ctx context.Context, env *steps.Env, c *Clients) ([]diag.Diagnostic, error) {
+	rv := resolving(env)
+	creds, passwords := rv.text(p.CredentialsSecret), rv.text(p.PasswordsSecret)
+	if err := rv.err; err != nil {
+		return nil, err
+	}
+	var out []diag.Diagnostic
+	for _, read := range []struct {
+		id   string
+		read func() error
+	}{
+		{creds, func() error { _, err := c.MasterCredentials(ctx, env, creds); return err }},
+		{passwords, func() error { _, err := c.RolePasswords(ctx, env, passwords); return err }},
+	} {
+		if read.id == "" {
+			continue
+		}
+		var se *SecretError
+		if err := read.read(); errors.As(err, &se) {
+			out = append(out, se.Diagnostic())
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Check does the whole preflight: it reads only.

@@ -8,17 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
+
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cairn-runbooks/cairn/internal/proc"
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
-	"github.com/cairn-runbooks/cairn/steps/awsstep"
 )
 
 // GlobalsDump is the `pg-globals-dump` kind: `pg_dumpall --globals-only --no-role-passwords` as the
@@ -280,6 +278,11 @@ func FilterGlobals(dump, master string) (string, []string, []string) {
 			}
 		case grantRE.MatchString(t):
 			m := grantRE.FindStringSubmatch(t)
+			if slices.Contains(passwordlessAuth, roleName(m[1])) && !rdsOwned(roleName(m[2])) && roleName(m[2]) != master {
+				// IAM or Kerberos login: the master (rds_superuser) grants it, as on the source
+				out = append(out, grantedByRE.ReplaceAllString(t, ""))
+				continue
+			}
 			if rdsOwned(roleName(m[1])) || rdsOwned(roleName(m[2])) {
 				skip(t, "membership involving an RDS-owned role")
 				continue
@@ -315,7 +318,8 @@ func rolesIn(text string) []string {
 // single transaction that stops at the first error (`psql -1 -v ON_ERROR_STOP=1`) — before any
 // database is restored, which is what spares the seed's `must be owner of extension` failures.
 // Passwords cannot be dumped: with PasswordsSecret (a Secrets Manager secret holding
-// {"role": "password"}) they are set as SCRAM verifiers; login roles left without one are listed.
+// {"role": "password"}) they are set as SCRAM verifiers; a login role left without one (not in
+// rds_iam or rds_ad) fails the step: its application could not log in after the swap.
 type GlobalsRestore struct {
 	Target          Server       `yaml:"target"`
 	File            ref.Template `yaml:"file"`
@@ -444,12 +448,19 @@ func roleAttrsIn(text string) map[string]roleAttrs {
 
 // Check says which roles are missing on the target.
 func (g *GlobalsRestore) Check(ctx context.Context, env *steps.Env) steps.Check {
-	_, roles, missing, err := g.missing(ctx, env)
+	tgt, roles, missing, err := g.missing(ctx, env)
 	if err != nil {
 		return checkOfErr(err, "the globals dump must have finished; check the target's connection")
 	}
 	if len(missing) == 0 {
-		return steps.AlreadyDone("all %d roles exist on the target", len(roles))
+		unset, err := g.unset(ctx, env, tgt, roles)
+		if err != nil {
+			return checkOfErr(err, "check passwords-secret and the target's connection")
+		}
+		if len(unset) > 0 {
+			return steps.ReadyTo(steps.Update, "all %d roles exist on the target; set the passwords of %s from passwords-secret (they cannot log in with them yet)", len(roles), strings.Join(unset, ", "))
+		}
+		return steps.AlreadyDone("all %d roles exist on the target, and every login role the secret gives logs in with its password", len(roles))
 	}
 	if len(missing) < len(roles) {
 		return steps.BlockedBy(fmt.Sprintf("%d of %d roles already exist on the target (missing: %s)", len(roles)-len(missing), len(roles), strings.Join(missing, ", ")),
@@ -478,48 +489,19 @@ func (g *GlobalsRestore) Apply(ctx context.Context, env *steps.Env) (steps.Outpu
 }
 
 func (g *GlobalsRestore) passwords(ctx context.Context, env *steps.Env, tgt dsn, roles []string) error {
-	secret, err := env.Text(g.PasswordsSecret)
+	pw, err := readPasswords(ctx, env, g.Target.Region, g.PasswordsSecret)
 	if err != nil {
 		return err
-	}
-	pw := map[string]string{}
-	if secret != "" {
-		region, err := env.Text(g.Target.Region)
-		if err != nil {
-			return err
-		}
-		c, err := awsstep.NewClients(ctx, env, region)
-		if err != nil {
-			return err
-		}
-		out, err := c.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secret})
-		if err != nil {
-			return fmt.Errorf("read secret %s: %w", secret, err)
-		}
-		if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &pw); err != nil {
-			return fmt.Errorf("secret %s is not a JSON object of role → password", secret)
-		}
 	}
 	c, err := tgt.connect(ctx, "")
 	if err != nil {
 		return err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	var none []string
 	for _, r := range roles {
-		var login bool
-		if err := c.QueryRow(ctx, "SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", r).Scan(&login); err != nil {
-			return err
-		}
 		p, ok := pw[r]
 		if !ok {
-			if login {
-				none = append(none, r)
-			}
 			continue
-		}
-		if env.Secrets != nil {
-			env.Secrets(p)
 		}
 		v, err := ref.ScramVerifier(p)
 		if err != nil {
@@ -529,22 +511,60 @@ func (g *GlobalsRestore) passwords(ctx context.Context, env *steps.Env, tgt dsn,
 			return fmt.Errorf("set the password of %s: %w", r, err)
 		}
 	}
-	sort.Strings(none)
+	none, err := loginRolesWithoutPassword(ctx, c, roles, pw)
+	if err != nil {
+		return err
+	}
 	if len(none) > 0 {
-		env.Info("login roles without a password on the new instance (pg_dumpall cannot read passwords on RDS): " + strings.Join(none, ", ") +
-			" — set them (ALTER ROLE … PASSWORD, or a passwords secret) before the applications connect")
+		secret, _ := env.OptionalText(g.PasswordsSecret)
+		problem, fix := passwordProblem(none, secret)
+		return fmt.Errorf("%s — the roles are created, nothing else changed; %s, then `cairn resume`", problem, fix)
 	}
 	return nil
 }
 
-// Verify proves every role exists.
+// unset lists the login roles the passwords secret gives that cannot log in on the target with
+// their password (none set yet, or another).
+func (g *GlobalsRestore) unset(ctx context.Context, env *steps.Env, tgt dsn, roles []string) ([]string, error) {
+	pw, err := readPasswords(ctx, env, g.Target.Region, g.PasswordsSecret)
+	if err != nil || len(pw) == 0 {
+		return nil, err
+	}
+	return loginFails(ctx, tgt, roles, pw)
+}
+
+// Verify proves every role exists, every login role has a password (or logs in by IAM or
+// Kerberos), and each one the secret gives logs in with it.
 func (g *GlobalsRestore) Verify(ctx context.Context, env *steps.Env) error {
-	_, _, missing, err := g.missing(ctx, env)
+	tgt, roles, missing, err := g.missing(ctx, env)
 	if err != nil {
 		return err
 	}
 	if len(missing) > 0 {
 		return &steps.VerifyError{What: "roles on the target", Expected: "all present", Found: "missing " + strings.Join(missing, ", ")}
+	}
+	pw, err := readPasswords(ctx, env, g.Target.Region, g.PasswordsSecret)
+	if err != nil {
+		return err
+	}
+	c, err := tgt.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	none, err := loginRolesWithoutPassword(ctx, c, roles, pw)
+	c.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	if len(none) > 0 {
+		return &steps.VerifyError{What: "login roles on the target", Expected: "a password each (passwords-secret), or IAM/Kerberos login", Found: "none for " + strings.Join(none, ", ")}
+	}
+	unset, err := loginFails(ctx, tgt, roles, pw)
+	if err != nil {
+		return err
+	}
+	if len(unset) > 0 {
+		return &steps.VerifyError{What: "logins on the target", Expected: "each role of passwords-secret logs in with its password", Found: "refused for " + strings.Join(unset, ", ")}
 	}
 	return nil
 }

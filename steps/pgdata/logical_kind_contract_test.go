@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,9 +87,12 @@ func TestLogicalKindsContractOnTheTwin(t *testing.T) {
 		}
 	}
 
+	preflightRefusesPasswordlessLogins(t, tb, vals, source+"\n", srcProbe)
+
 	t.Run("pg-preflight", func(t *testing.T) {
 		st := steptest.Decode(t, reg, "pg-preflight", source+`
 dir: "${params.dump-dir}"
+passwords-secret: "${params.passwords-secret}"
 `)
 		steptest.RunReadOnly(t, steptest.Case{Step: st, Env: steptest.Env(t, vals), Probe: both(srcProbe, dirProbe),
 			NoLookAlike: "reads only: the credentials, the client tools and the disk, afresh every run"}, func(t testing.TB) {
@@ -245,7 +249,8 @@ source-id: "${steps.preflight.resource-id}"
 			},
 			Remove: func(t testing.TB) { sqlExec(ctx, t, rdsc, target, "postgres", "DROP ROLE app_rw") },
 		}, Tamper: func(t testing.TB) {
-			if p := tgtProbe(t); !strings.Contains(p, "role app_owner nologin") || !strings.Contains(p, "role app_ro login limit 5") {
+			if p := tgtProbe(t); !strings.Contains(p, "role app_owner nologin") || !strings.Contains(p, "role app_ro login limit 5") ||
+				!strings.Contains(p, "role app_iam login limit -1 member of [rds_iam]") {
 				t.Fatalf("the roles are not on the target as on the source:\n%s", p)
 			}
 			// One role is dropped behind cairn's back.
@@ -253,6 +258,21 @@ source-id: "${steps.preflight.resource-id}"
 		}})
 		// Put it back as it was, for the restore.
 		sqlExec(ctx, t, rdsc, target, "postgres", "CREATE ROLE app_ro LOGIN CONNECTION LIMIT 5")
+		if _, err := st.Apply(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+		// The application logs in on the new instance with its own password.
+		c := connectRole(ctx, t, rdsc, target, "app", "app_rw", "app-rw-demo")
+		c.Close(context.WithoutCancel(ctx))
+
+		t.Run("a login role the secret does not cover fails the step", func(t *testing.T) {
+			v := maps.Clone(vals)
+			v["passwords-secret"] = "cairn/app-db/rw-only"
+			_, err := st.Apply(ctx, steptest.Env(t, v))
+			if err == nil || !strings.Contains(err.Error(), "login roles app_ro would have no password") || !strings.Contains(err.Error(), "passwords-secret") {
+				t.Fatalf("the restore left app_ro without a password and said: %v", err)
+			}
+		})
 	})
 
 	t.Run("pg-restore", func(t *testing.T) {
@@ -519,6 +539,12 @@ func listing(t testing.TB, dir string) string {
 
 func connectAs(ctx context.Context, t testing.TB, c *awsrds.Client, id, db, password string) *pgx.Conn {
 	t.Helper()
+	return connectRole(ctx, t, c, id, db, twin.DemoMaster, password)
+}
+
+// connectRole logs in to an instance's database as role.
+func connectRole(ctx context.Context, t testing.TB, c *awsrds.Client, id, db, role, password string) *pgx.Conn {
+	t.Helper()
 	out, err := c.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: &id})
 	if err != nil {
 		t.Fatal(err)
@@ -528,7 +554,7 @@ func connectAs(ctx context.Context, t testing.TB, c *awsrds.Client, id, db, pass
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Database, cfg.User, cfg.Password = db, twin.DemoMaster, password
+	cfg.Database, cfg.User, cfg.Password = db, role, password
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		t.Fatalf("connect to %s/%s: %v", id, db, err)

@@ -17,10 +17,12 @@ import (
 // local pg_dump, pg_restore and pg_dumpall are at least the server's major version; and, when Dir is
 // given, its file system has room for the dump (1.2 × the sum of pg_database_size: an uncompressed
 // directory dump holds the data without indexes, so this is a generous bound). Every problem is
-// listed with its fix.
+// listed with its fix. It refuses, too, a source whose login roles would have no password on the
+// new instance (pg_dumpall cannot read them on RDS) unless PasswordsSecret gives them.
 type Preflight struct {
-	Source Server       `yaml:"source"`
-	Dir    ref.Template `yaml:"dir"`
+	Source          Server       `yaml:"source"`
+	Dir             ref.Template `yaml:"dir"`
+	PasswordsSecret ref.Template `yaml:"passwords-secret"`
 }
 
 // OutputNames declares the outputs.
@@ -31,6 +33,7 @@ func (p *Preflight) Describe(env *steps.Env) []steps.Action {
 	acts := []steps.Action{
 		{Kind: steps.ActSQL, Target: p.Source.describe(env), Text: "SELECT current_setting('server_version_num'), sum(pg_database_size(datname)) FROM pg_database WHERE <not template, not rdsadmin>"},
 		{Kind: steps.ActExec, Target: "local", Text: "pg_dump --version; pg_restore --version; pg_dumpall --version"},
+		passwordsAction(env, p.Source, p.PasswordsSecret),
 	}
 	if d := env.Describe(p.Dir); d != "" {
 		acts = append(acts, steps.Action{Kind: steps.ActExec, Target: "local", Text: "statfs " + d})
@@ -70,6 +73,12 @@ func (p *Preflight) look(ctx context.Context, env *steps.Env) (facts, error) {
 	}
 	if err := c.QueryRow(ctx, "SELECT coalesce(sum(pg_database_size(datname)), 0)::bigint FROM pg_database WHERE datname = ANY($1)", f.dbs).Scan(&f.bytes); err != nil {
 		return f, err
+	}
+	if problem, fix, err := passwordFindings(ctx, env, c, p.Source.Region, p.PasswordsSecret); err != nil {
+		return f, err
+	} else if problem != "" {
+		f.problems = append(f.problems, problem)
+		f.fixes = append(f.fixes, fix)
 	}
 	for _, tool := range []string{"pg_dump", "pg_restore", "pg_dumpall", "psql"} {
 		m, err := toolMajor(tool)

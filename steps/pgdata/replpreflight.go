@@ -22,7 +22,9 @@ import (
 //     the runbook's case: the target does not exist yet — the extensions the target must offer are
 //     listed, and pg-replicate compares them before it creates anything); a source that is not an
 //     RDS instance and whose wal_level is not logical (on RDS the parameter-group step turns it
-//     on); keep-identifier (the replicate strategy needs both instances until the swap); a
+//     on); a login role the new instance would have without a password (not in passwords-secret,
+//     not the master, not in rds_iam or rds_ad: its application could not log in after the swap);
+//     keep-identifier (the replicate strategy needs both instances until the swap); a
 //     slot-wal-limit-mb under 1 MB (unlimited: a stalled slot would keep WAL until the disk fills);
 //   - listed, fixed by the next step: tables with no primary key and no usable replica identity —
 //     published as they are, their UPDATEs and DELETEs would fail *on the source*; the
@@ -42,6 +44,9 @@ type ReplicationPreflight struct {
 	// SlotWALLimitMB is the runbook's slot-wal-limit-mb (max_slot_wal_keep_size, which the sync wait
 	// guards at 80 %): refused here, before the parameter group is changed, unless 1 MB or more.
 	SlotWALLimitMB ref.Template `yaml:"slot-wal-limit-mb"`
+	// PasswordsSecret gives the passwords of the login roles ({"role": "password"}): pg_dumpall
+	// cannot read them on RDS, and a login role the new instance would have without one is refused.
+	PasswordsSecret ref.Template `yaml:"passwords-secret"`
 }
 
 // OutputNames declares the outputs.
@@ -60,6 +65,7 @@ func (p *ReplicationPreflight) Describe(env *steps.Env) []steps.Action {
 			"SELECT count(*) FROM pg_largeobject_metadata   -- copied at the cut-over\n" +
 			"SELECT e.extname, e.extversion, a.default_version FROM pg_extension e LEFT JOIN pg_available_extensions a ON a.name = e.extname"},
 	}
+	acts = append(acts, passwordsAction(env, p.Source, p.PasswordsSecret))
 	if p.Target.given() {
 		acts = append(acts, steps.Action{Kind: steps.ActSQL, Target: p.Target.describe(env), Text: "SHOW server_version_num; SELECT name, version FROM pg_available_extension_versions  -- every extension of the source offered at its version or newer"})
 	}
@@ -114,6 +120,12 @@ func (p *ReplicationPreflight) read(ctx context.Context, env *steps.Env) (replFi
 	}
 	if keep == "-1" || keep == "" {
 		f.warnings = append(f.warnings, "max_slot_wal_keep_size is unlimited: a stalled replication slot keeps WAL until the source's disk fills — the sync wait stops at its retained-WAL limit; `cairn rollback` drops the slot")
+	}
+	if problem, fix, err := passwordFindings(ctx, env, c, p.Source.Region, p.PasswordsSecret); err != nil {
+		return f, err
+	} else if problem != "" {
+		f.refusals = append(f.refusals, problem)
+		f.fixes = append(f.fixes, fix)
 	}
 	dbs, err := databases(ctx, c)
 	if err != nil {

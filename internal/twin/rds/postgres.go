@@ -97,8 +97,10 @@ func (s *Service) provision(ctx context.Context, inst Instance) (*pgcluster.Clus
 		"CREATE ROLE rds_superuser NOLOGIN",
 		"CREATE ROLE rds_replication NOLOGIN",
 		"CREATE ROLE rds_password NOLOGIN",
+		"CREATE ROLE rds_iam NOLOGIN", // members log in with an IAM token, not a password
+		"CREATE ROLE rds_ad NOLOGIN",  // members log in with Kerberos (Active Directory)
 		"GRANT pg_monitor, pg_signal_backend, pg_read_all_settings, pg_read_all_stats, pg_stat_scan_tables, pg_checkpoint TO rds_superuser WITH ADMIN OPTION",
-		"GRANT rds_replication, rds_password TO rds_superuser WITH ADMIN OPTION",
+		"GRANT rds_replication, rds_password, rds_iam, rds_ad TO rds_superuser WITH ADMIN OPTION",
 		fmt.Sprintf("CREATE ROLE %s LOGIN CREATEROLE CREATEDB PASSWORD %s IN ROLE rds_superuser", master, quoteLiteral(inst.MasterPassword)),
 		fmt.Sprintf("GRANT rds_superuser TO %s WITH ADMIN OPTION", master),
 		// As on RDS: postgres and template1 belong to the master user, template0 and the rdsadmin
