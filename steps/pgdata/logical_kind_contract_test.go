@@ -262,7 +262,7 @@ source-id: "${steps.preflight.resource-id}"
 			t.Fatal(err)
 		}
 		// The application logs in on the new instance with its own password.
-		c := connectRole(ctx, t, rdsc, target, "app", "app_rw", "app-rw-demo")
+		c := connectRole(ctx, t, rdsc, target, "postgres", "app_rw", "app-rw-demo")
 		c.Close(context.WithoutCancel(ctx))
 
 		t.Run("a login role the secret does not cover fails the step", func(t *testing.T) {
