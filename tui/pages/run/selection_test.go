@@ -3,8 +3,10 @@ package run
 import (
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/cairn-runbooks/cairn/internal/events"
 )
@@ -56,5 +58,34 @@ func TestSelectionFollowsTheRunAndMoves(t *testing.T) {
 	}
 	if v := press('G', "G"); !strings.Contains(v, "3/4  Downtime") {
 		t.Fatalf("G did not go back to the run's step:\n%s", v)
+	}
+}
+
+// The timeline (t) at 80 columns draws the time a dead runner left in a step with its own glyph,
+// named in the legend, not as work.
+func TestTimelineDrawsTheDeadRunnersGap(t *testing.T) {
+	m, _ := page(true)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	m.Apply(events.Event{Type: events.RunStarted, Time: at(0), Run: &events.RunInfo{ID: "r-1", Runbook: "rb", Steps: []events.StepInfo{
+		{ID: "sync", Title: "Wait for the copy", Kind: "wait"}, {ID: "cutover", Title: "Cut over"}}}},
+		events.Event{Type: events.StepChecking, Step: "sync", Time: at(0)},
+		events.Event{Type: events.StepApplying, Step: "sync", Time: at(1)},
+		events.Event{Type: events.OutputLine, Step: "sync", Time: at(3), Line: &events.Line{Stream: "info", Text: "still waiting"}},
+		events.Event{Type: events.RunResumed, Time: at(27)},
+		events.Event{Type: events.StepChecking, Step: "sync", Time: at(27)},
+		events.Event{Type: events.StepVerified, Step: "sync", Time: at(29)},
+		events.Event{Type: events.StepChecking, Step: "cutover", Time: at(29)},
+		events.Event{Type: events.StepVerified, Step: "cutover", Time: at(30)},
+		events.Event{Type: events.RunFinished, Status: events.Succeeded, Time: at(30)})
+	m.Update(tea.KeyPressMsg{Code: 't', Text: "t"})
+	v := ansi.Strip(m.View(80, 20))
+	var row string
+	for _, l := range strings.Split(v, "\n") {
+		if strings.Contains(l, "Wait for the copy") {
+			row = l
+		}
+	}
+	if !strings.Contains(row, "××××") || strings.Count(row, "█")+strings.Count(row, "▒") > 20 || !strings.Contains(v, "× runner dead") {
+		t.Fatalf("the timeline draws the dead runner's time as work, or does not name it:\n%s", v)
 	}
 }
