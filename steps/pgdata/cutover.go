@@ -93,6 +93,8 @@ type cutoverRecord struct {
 	LSN    string                      `json:"lsn"`
 	At     time.Time                   `json:"at"`
 	Counts map[string]map[string]int64 `json:"counts"`
+	// Sequences is how many sequences the proof set from the source.
+	Sequences int `json:"sequences,omitempty"`
 	// TargetWrites are the target's write counters right after the replication was dropped: what
 	// a cut-back compares with to list the writes made on the new instance afterwards.
 	TargetWrites map[string]map[string][3]int64 `json:"target_writes,omitempty"`
@@ -108,64 +110,9 @@ func cutoverRecordOf(env *steps.Env) (*cutoverRecord, bool, error) {
 	return r, r.RunID == env.RunID, nil
 }
 
-// left lists what of this run's replication is still there: subscriptions on the target, slots on
-// the source — one connection to each (pg_subscription is shared by a server's databases).
-func (c *Cutover) left(ctx context.Context, env *steps.Env) (dsn, dsn, []string, map[string]uint32, []string, error) {
-	src, err := c.Source.resolve(ctx, env)
-	if err != nil {
-		return src, dsn{}, nil, nil, nil, err
-	}
-	tgt, err := c.Target.resolve(ctx, env)
-	if err != nil {
-		return src, tgt, nil, nil, nil, err
-	}
-	var dbs []string
-	var oids map[string]uint32
-	var slots []slot
-	var sc, tc *pgx.Conn
-	var err2 error
-	_ = parallel(func() error { sc, err2 = src.connect(ctx, ""); return nil }, func() error { tc, err = tgt.connect(ctx, ""); return nil })
-	if tc != nil {
-		defer tc.Close(context.WithoutCancel(ctx))
-	}
-	if err2 != nil {
-		return src, tgt, nil, nil, nil, err2
-	}
-	defer sc.Close(context.WithoutCancel(ctx))
-	if dbs, err2 = databases(ctx, sc); err2 != nil {
-		return src, tgt, nil, nil, nil, err2
-	}
-	if oids, err2 = dbOIDs(ctx, sc, dbs); err2 != nil {
-		return src, tgt, dbs, oids, nil, err2
-	}
-	if slots, err2 = cairnSlots(ctx, sc); err2 != nil {
-		return src, tgt, dbs, oids, nil, err2
-	}
-	if err != nil {
-		return src, tgt, dbs, oids, nil, err
-	}
-	var names []string
-	for _, db := range dbs {
-		names = append(names, slotName(env, oids[db]))
-	}
-	rows, err := tc.Query(ctx, "SELECT 'subscription ' || subname FROM pg_subscription WHERE subname = ANY($1) ORDER BY 1", names)
-	if err != nil {
-		return src, tgt, dbs, oids, nil, fmt.Errorf("list the subscriptions on %s: %w", tgt.Label, err)
-	}
-	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return src, tgt, dbs, oids, nil, err
-	}
-	mine, _ := ofRun(env, slots)
-	for _, n := range sortedKeys(mine) {
-		left = append(left, "slot "+n)
-	}
-	return src, tgt, dbs, oids, left, nil
-}
-
 // Check says whether this run's cut-over is done.
 func (c *Cutover) Check(ctx context.Context, env *steps.Env) steps.Check {
-	_, tgt, _, _, left, err := c.left(ctx, env)
+	st, err := c.cutoverState(ctx, env)
 	if err != nil {
 		if isAbsent(err) {
 			return steps.CannotTell("%v (an earlier step makes it)", err)
@@ -176,19 +123,57 @@ func (c *Cutover) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if err != nil {
 		return steps.CannotTell("%v", err)
 	}
+	return st.judge(rec, ours)
+}
+
+// judge is the check's answer for what the cut-over found and its record.
+func (st cutState) judge(rec *cutoverRecord, ours bool) steps.Check {
+	parts, left := st.split(rec, ours), st.left()
 	switch {
+	case len(parts[dbUnproven]) > 0 && (len(left) > 0 || ours):
+		return st.unprovenBlock(parts[dbUnproven])
+	case len(parts[dbLive]) == 0 && len(left) > 0:
+		return steps.ReadyTo(steps.Update, "finish an interrupted cut-over: this run's record proved the rows at %s; drop %s", rec.LSN, strings.Join(left, ", "))
+	case len(parts[dbRecorded]) > 0 && len(parts[dbLive]) > 0:
+		return steps.ReadyTo(steps.Update, "resume an interrupted cut-over: %s proven by this run's record at %s, their subscriptions dropped; wait for %s to apply the source's last write, copy sequences and large objects, compare rows and schemas, then drop %s",
+			strings.Join(parts[dbRecorded], ", "), rec.LSN, strings.Join(parts[dbLive], ", "), strings.Join(left, ", "))
 	case len(left) > 0:
 		return steps.ReadyTo(steps.Update, "wait for the target to apply the source's last write, copy sequences and large objects, compare rows and schemas, then drop %s", strings.Join(left, ", "))
+	case ours && rec.TargetWrites == nil:
+		return steps.ReadyTo(steps.Update, "read the target's write counters (an interrupted cut-over dropped the replication at %s before it recorded them)", rec.LSN)
 	case ours:
 		return steps.AlreadyDone("cut over at %s: rows and schemas compared, subscriptions and slots dropped", rec.LSN)
 	}
-	return steps.BlockedBy(fmt.Sprintf("no subscription or slot of this run is left on %s, and this run did not cut over: the replication was dropped outside this step (or the databases there are another run's copy) — nothing proves the target holds the source's last writes", tgt.Label),
+	return steps.BlockedBy(fmt.Sprintf("no subscription or slot of this run is left on %s, and this run did not cut over: the replication was dropped outside this step (or the databases there are another run's copy) — nothing proves the target holds the source's last writes", st.tgt.Label),
 		"roll back to the replicate step (`cairn rollback`) and replicate again; never swap names on an unproven copy")
+}
+
+// cutRun is one Apply's work: what it found, the window's connections and the record.
+type cutRun struct {
+	st    cutState
+	parts map[dbState][]string
+	p     *pool
+	rec   *cutoverRecord
+	seqs  int
 }
 
 // Apply catches up, copies what replication does not, verifies, records, and drops the replication.
 func (c *Cutover) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
-	src, tgt, dbs, oids, left, err := c.left(ctx, env)
+	r, err := c.begin(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	defer r.p.close(ctx)
+	if err := c.record(ctx, env, r); err != nil {
+		return nil, err
+	}
+	return c.detach(ctx, env, r)
+}
+
+// begin reads where the cut-over stands and opens the window's connections: one per database and
+// side (each costs a TLS handshake and an authentication).
+func (c *Cutover) begin(ctx context.Context, env *steps.Env) (*cutRun, error) {
+	st, err := c.cutoverState(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -196,89 +181,114 @@ func (c *Cutover) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 	if err != nil {
 		return nil, err
 	}
-	if len(left) == 0 && !ours {
-		ch := c.Check(ctx, env)
+	r := &cutRun{st: st, parts: st.split(rec, ours), rec: rec}
+	if ch := st.judge(rec, ours); ch.State == steps.Blocked {
 		return nil, fmt.Errorf("%s — %s", ch.Reason, ch.Fix)
+	}
+	if r.p, err = openPool(ctx, st.src, st.tgt, st.dbs); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// record proves the databases whose subscription is still there (caught up, paused, counted,
+// schemas compared) and saves the record before anything is dropped. The databases an earlier,
+// interrupted run proved and began to drop keep that record's counts; with none left to prove,
+// nothing is proven again.
+func (c *Cutover) record(ctx context.Context, env *steps.Env, r *cutRun) error {
+	live, rec := r.parts[dbLive], r.rec
+	if len(live) == 0 {
+		if len(r.st.left()) > 0 {
+			env.Info(fmt.Sprintf("an interrupted cut-over: this run's record proved the rows at %s; finishing its drops", rec.LSN))
+		}
+		r.seqs = rec.Sequences
+		return nil
+	}
+	if done := r.parts[dbRecorded]; len(done) > 0 {
+		env.Info(fmt.Sprintf("an interrupted cut-over: %s proven by this run's record at %s, their subscriptions dropped — not waited for again", strings.Join(done, ", "), rec.LSN))
 	}
 	checksums := false
 	if s, err := env.OptionalText(c.Checksums); err == nil {
 		checksums = isTrueText(s)
 	}
-	// one connection per database and side for the whole window (each costs a TLS handshake and
-	// an authentication)
-	p, err := openPool(ctx, src, tgt, dbs)
+	p := r.p.only(live)
+	// a resumed cut-over may find them disabled: the catch-up needs them running
+	on, err := subscriptions(ctx, env, p, r.st.oids, true)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer p.close(ctx)
+	if len(on) > 0 {
+		env.Info("enabled again (left disabled by an interrupted cut-over): " + strings.Join(on, ", "))
+	}
+	var names []string
+	for _, db := range live {
+		names = append(names, r.st.sub(db))
+	}
+	lsn, err := c.catchUp(ctx, env, p.any(source), names)
 	var counts map[string]map[string]int64
-	var tables, seqs int
-	var rows int64
-	if len(left) > 0 {
-		// a resumed cut-over may find them disabled: the catch-up needs them running
-		if on, err := subscriptions(ctx, env, p, oids, true); err != nil {
-			return nil, err
-		} else if len(on) > 0 {
-			env.Info("enabled again (left disabled by an interrupted cut-over): " + strings.Join(on, ", "))
-		}
-		if rec.LSN, err = c.catchUp(ctx, env, p.any(source), dbs, oids); err != nil {
-			return nil, err
-		}
-		err := pauseApply(ctx, env, p, oids)
-		if err == nil {
-			counts, tables, rows, seqs, err = c.prove(ctx, env, p, checksums)
-		}
-		if err != nil {
-			// nothing dropped: the replication goes on (on fresh connections: the window's may
-			// have gone with a cancelled context)
-			fresh := &pool{src: src, tgt: tgt, dbs: dbs}
-			if _, e := subscriptions(context.WithoutCancel(ctx), env, fresh, oids, true); e != nil {
-				err = fmt.Errorf("%w\n(and enabling the subscriptions again failed: %v — ALTER SUBSCRIPTION … ENABLE on %s)", err, e, tgt.Label)
-			}
-			return nil, err
-		}
-	} else if counts, tables, rows, seqs, err = c.prove(ctx, env, p, checksums); err != nil {
-		return nil, err
+	if err == nil {
+		err = pauseApply(ctx, env, p, r.st.oids)
 	}
-	rec.RunID, rec.Counts, rec.At = env.RunID, counts, time.Now().UTC()
-	if err := saveRecord(rec.path, rec); err != nil {
-		return nil, err
+	if err == nil {
+		counts, _, _, r.seqs, err = c.prove(ctx, env, p, checksums)
 	}
-	for i, db := range dbs {
-		if err := dropSubscriptionOn(ctx, env, p.conns[i][target], tgt, db, slotName(env, oids[db])); err != nil {
-			return nil, err
+	if err != nil {
+		// nothing dropped: the replication goes on (on fresh connections: the window's may have
+		// gone with a cancelled context)
+		fresh := &pool{src: r.st.src, tgt: r.st.tgt, dbs: live}
+		if _, e := subscriptions(context.WithoutCancel(ctx), env, fresh, r.st.oids, true); e != nil {
+			err = fmt.Errorf("%w\n(and enabling the subscriptions again failed: %v — ALTER SUBSCRIPTION … ENABLE on %s)", err, e, r.st.tgt.Label)
 		}
+		return err
 	}
-	if err := dropRunSlots(ctx, env, src, dbs); err != nil {
-		return nil, err
+	for _, db := range r.parts[dbRecorded] {
+		counts[db] = rec.Counts[db]
 	}
-	b, _ := json.Marshal(counts)
-	// the target's write counters now: a cut-back compares with them to list the writes made on the
-	// new instance after the cut-over (they are lost when it goes)
-	w := map[string]map[string][3]int64{}
-	for i, db := range dbs {
-		if w[db], err = writesOn(ctx, p.conns[i][target], db); err != nil {
-			return nil, err
-		}
-	}
-	rec.TargetWrites = w
-	if err := saveRecord(rec.path, rec); err != nil {
-		return nil, err
-	}
-	wb, _ := json.Marshal(w)
-	return steps.Outputs{}.Set("lsn", rec.LSN).Set("tables", strconv.Itoa(tables)).Set("rows", strconv.FormatInt(rows, 10)).
-		Set("sequences", strconv.Itoa(seqs)).Set("counts", string(b)).Set("target-writes", string(wb)), nil
+	rec.RunID, rec.LSN, rec.Counts, rec.Sequences, rec.At = env.RunID, lsn, counts, r.seqs, time.Now().UTC()
+	return saveRecord(rec.path, rec)
 }
 
-// catchUp waits until every slot of this run has confirmed the source's current insert position.
-func (c *Cutover) catchUp(ctx context.Context, env *steps.Env, sc *pgx.Conn, dbs []string, oids map[string]uint32) (string, error) {
+// detach drops the replication (what is left of it), records the target's write counters (once:
+// right after the drop) and gives the outputs.
+func (c *Cutover) detach(ctx context.Context, env *steps.Env, r *cutRun) (steps.Outputs, error) {
+	rec, p := r.rec, r.p
+	for i, db := range p.dbs {
+		if err := dropSubscriptionOn(ctx, env, p.conns[i][target], r.st.tgt, db, r.st.sub(db)); err != nil {
+			return nil, err
+		}
+	}
+	if err := dropRunSlots(ctx, env, r.st.src, p.dbs); err != nil {
+		return nil, err
+	}
+	if rec.TargetWrites == nil {
+		// the target's write counters now: a cut-back compares with them to list the writes made
+		// on the new instance after the cut-over (they are lost when it goes)
+		w := map[string]map[string][3]int64{}
+		for i, db := range p.dbs {
+			var err error
+			if w[db], err = writesOn(ctx, p.conns[i][target], db); err != nil {
+				return nil, err
+			}
+		}
+		rec.TargetWrites = w
+		if err := saveRecord(rec.path, rec); err != nil {
+			return nil, err
+		}
+	}
+	b, _ := json.Marshal(rec.Counts)
+	wb, _ := json.Marshal(rec.TargetWrites)
+	tables, rows := totals(rec.Counts)
+	return steps.Outputs{}.Set("lsn", rec.LSN).Set("tables", strconv.Itoa(tables)).Set("rows", strconv.FormatInt(rows, 10)).
+		Set("sequences", strconv.Itoa(r.seqs)).Set("counts", string(b)).Set("target-writes", string(wb)), nil
+}
+
+// catchUp waits until each of the slots names (those of this run's subscriptions still there: a
+// dropped one's slot never advances again) has confirmed the source's current insert position. A
+// slot gone from the source stops it: its subscription can never catch up.
+func (c *Cutover) catchUp(ctx context.Context, env *steps.Env, sc *pgx.Conn, names []string) (string, error) {
 	var lsn string
 	if err := sc.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
 		return "", fmt.Errorf("read the source's WAL position: %w", err)
-	}
-	var names []string
-	for _, db := range dbs {
-		names = append(names, slotName(env, oids[db]))
 	}
 	t0 := time.Now()
 	env.Info("waiting for the target to apply the source's WAL up to " + lsn)
@@ -286,10 +296,20 @@ func (c *Cutover) catchUp(ctx context.Context, env *steps.Env, sc *pgx.Conn, dbs
 	for {
 		var behind int
 		var lag int64
+		var there []string
 		if err := sc.QueryRow(ctx, `SELECT count(*) FILTER (WHERE confirmed_flush_lsn IS NULL OR confirmed_flush_lsn < $1::pg_lsn),
-				coalesce(max(pg_wal_lsn_diff($1::pg_lsn, confirmed_flush_lsn)), 0)::bigint
-			FROM pg_replication_slots WHERE slot_name = ANY($2)`, lsn, names).Scan(&behind, &lag); err != nil {
+				coalesce(max(pg_wal_lsn_diff($1::pg_lsn, confirmed_flush_lsn)), 0)::bigint, coalesce(array_agg(slot_name::text), '{}')
+			FROM pg_replication_slots WHERE slot_name = ANY($2)`, lsn, names).Scan(&behind, &lag, &there); err != nil {
 			return "", fmt.Errorf("read the slots' positions: %w", err)
+		}
+		if len(there) < len(names) {
+			var gone []string
+			for _, n := range names {
+				if !slices.Contains(there, n) {
+					gone = append(gone, n)
+				}
+			}
+			return "", fmt.Errorf("the slots %s are gone from the source while their subscriptions are on the target: they can never apply the source's last writes; nothing was dropped — roll back to the replicate step (`cairn rollback`) and replicate again", strings.Join(gone, ", "))
 		}
 		if behind == 0 {
 			env.Info(fmt.Sprintf("the target applied everything up to %s (%s)", lsn, since(t0)))
@@ -446,13 +466,7 @@ func (c *Cutover) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, e
 	if err != nil {
 		return nil, err
 	}
-	tables, rows := 0, int64(0)
-	for _, db := range rec.Counts {
-		tables += len(db)
-		for _, n := range db {
-			rows += n
-		}
-	}
+	tables, rows := totals(rec.Counts)
 	b, _ := json.Marshal(rec.Counts)
 	out := steps.Outputs{}.Set("lsn", rec.LSN).Set("tables", strconv.Itoa(tables)).Set("rows", strconv.FormatInt(rows, 10)).Set("counts", string(b))
 	if rec.TargetWrites != nil {
@@ -466,11 +480,11 @@ func (c *Cutover) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, e
 // The rows were compared by the apply, under the quiesce; counting them again would only lengthen
 // the window.
 func (c *Cutover) Verify(ctx context.Context, env *steps.Env) error {
-	_, _, _, _, left, err := c.left(ctx, env)
+	st, err := c.cutoverState(ctx, env)
 	if err != nil {
 		return err
 	}
-	if len(left) > 0 {
+	if left := st.left(); len(left) > 0 {
 		return &steps.VerifyError{What: "replication after the cut-over", Expected: "no subscription or slot of this run", Found: strings.Join(left, ", ")}
 	}
 	if _, ours, err := cutoverRecordOf(env); err != nil || !ours {

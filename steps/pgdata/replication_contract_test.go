@@ -478,6 +478,100 @@ func TestReplicationKindsContract(t *testing.T) {
 		}
 	})
 
+	// A SIGKILL of the runner inside the cut-over, then `cairn resume`: the re-run finds the work
+	// where it stopped. Two databases replicated; a subscription dropped by hand blocks; one dropped
+	// by the cut-over itself after its record (its slot still on the source, never advancing) is not
+	// waited for — the re-run proves the other, drops what is left, and completes. A hang fails by
+	// the context's deadline.
+	t.Run("pg-replication-cutover resumed after a kill between two databases' drops", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		defer cancel()
+		record := filepath.Join(work, "pgdata-cutover-cutover.json")
+		replicated := func(t *testing.T) {
+			if err := os.Remove(record); err != nil && !os.IsNotExist(err) { // a new replication: no cut-over of it yet
+				t.Fatal(err)
+			}
+			if _, err := rep.Apply(ctx, runEnv(t, "replicate")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := wait.Apply(ctx, runEnv(t, "sync")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tgt.Exec(t, "postgres", "DROP DATABASE shop WITH (FORCE)")
+		src.Exec(t, "postgres", "CREATE DATABASE depot")
+		defer func() {
+			tgt.Exec(t, "postgres", "DROP DATABASE IF EXISTS depot WITH (FORCE)")
+			src.Exec(t, "postgres", "DROP DATABASE depot WITH (FORCE)")
+		}()
+		src.Exec(t, "depot", "CREATE TABLE bins (id int PRIMARY KEY); INSERT INTO bins SELECT generate_series(1, 40)")
+		replicated(t)
+		subs := func(t testing.TB, db string) int64 {
+			return tgt.QueryInt(t, db, "SELECT count(*) FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())")
+		}
+		depotSlots := func(t testing.TB) int64 {
+			return src.QueryInt(t, "postgres", "SELECT count(*) FROM pg_replication_slots WHERE database = 'depot'")
+		}
+
+		// by hand, without this run's record: blocked, nothing dropped
+		var depotSub string
+		dc := tgt.Conn(t, "depot", "postgres")
+		err := dc.QueryRow(ctx, "SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = 'depot')").Scan(&depotSub)
+		dc.Close(ctx) // the cut-over trusts the counters only with no session but cairn's on the target
+		if err != nil {
+			t.Fatal(err)
+		}
+		tgt.Exec(t, "depot", "ALTER SUBSCRIPTION "+depotSub+" DISABLE; ALTER SUBSCRIPTION "+depotSub+" SET (slot_name = NONE); DROP SUBSCRIPTION "+depotSub)
+		e := runEnv(t, "cutover")
+		if ch := cut.Check(ctx, e); ch.State != steps.Blocked || !strings.Contains(ch.Reason, depotSub+" (depot)") || !strings.Contains(ch.Fix, "cairn rollback") {
+			t.Errorf("a subscription dropped by hand: %s %q fix %q", ch.State, ch.Reason, ch.Fix)
+		}
+		if _, err := cut.Apply(ctx, e); err == nil || !strings.Contains(err.Error(), "did not prove") {
+			t.Errorf("the cut-over with a subscription dropped by hand: %v", err)
+		}
+		if subs(t, "shop") != 1 || depotSlots(t) != 1 {
+			t.Errorf("the blocked cut-over dropped something: %d subscriptions in shop, %d slots of depot", subs(t, "shop"), depotSlots(t))
+		}
+		// made again by hand, on its slot left on the source: the replication as it was
+		tgt.Exec(t, "depot", fmt.Sprintf("CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH (create_slot = false, slot_name = %s, copy_data = false)",
+			depotSub, "'"+strings.ReplaceAll(src.ConnString("depot", "postgres"), "'", "''")+"'", depotSub[:strings.LastIndex(depotSub, "_")], depotSub))
+
+		// killed after the record, depot's subscription dropped (its slot left on the source)
+		quiet(t, tgt)
+		if err := pgdata.CutoverKilledAfterRecord(ctx, cut, runEnv(t, "cutover"), "depot"); err != nil {
+			t.Fatal(err)
+		}
+		if subs(t, "depot") != 0 || subs(t, "shop") != 1 || depotSlots(t) != 1 {
+			t.Fatalf("the kill point: %d subscriptions in depot, %d in shop, %d slots of depot; want 0, 1, 1", subs(t, "depot"), subs(t, "shop"), depotSlots(t))
+		}
+		// the source's WAL moves past depot's slot (a write in shop, which its live subscription carries)
+		src.Exec(t, "shop", "INSERT INTO items (name) SELECT 'resumed ' || g FROM generate_series(1, 5) g")
+		e = runEnv(t, "cutover")
+		if ch := cut.Check(ctx, e); ch.State != steps.Ready || !strings.Contains(ch.Reason, "depot proven by this run's record") {
+			t.Errorf("check after the kill: %s %q", ch.State, ch.Reason)
+		}
+		quiet(t, tgt)
+		out, err := cut.Apply(ctx, e)
+		if err != nil {
+			t.Fatalf("the resumed cut-over: %v\n%s", err, e.Out.(*steptest.Sink).Text())
+		}
+		if err := cut.Verify(ctx, e); err != nil {
+			t.Error(err)
+		}
+		if n := src.QueryInt(t, "postgres", "SELECT count(*) FROM pg_replication_slots"); n != 0 || subs(t, "shop") != 0 {
+			t.Errorf("after the resumed cut-over: %d slots on the source (depot's left by the kill), %d subscriptions in shop", n, subs(t, "shop"))
+		}
+		if s, g := src.QueryInt(t, "shop", "SELECT count(*) FROM items"), tgt.QueryInt(t, "shop", "SELECT count(*) FROM items"); s != g {
+			t.Errorf("items: source %d, target %d", s, g)
+		}
+		if !strings.Contains(out["counts"].Value, `"depot":{"public.bins":40}`) {
+			t.Errorf("the record lost depot's counts: %s", out["counts"].Value)
+		}
+		if ch := cut.Check(ctx, runEnv(t, "cutover")); ch.State != steps.Done {
+			t.Errorf("check after the resumed cut-over: %s %q", ch.State, ch.Reason)
+		}
+	})
+
 	t.Run("a slot left by an abandoned run is dropped by its rollback, the target gone", func(t *testing.T) {
 		tgt.Exec(t, "postgres", "DROP DATABASE shop WITH (FORCE)")
 		if _, err := rep.Apply(ctx, runEnv(t, "replicate")); err != nil {
