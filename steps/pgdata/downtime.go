@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
@@ -18,7 +20,10 @@ import (
 //
 //   - wait: answer (the names were swapped): the server under Server's name answers a connection and
 //     is not the quiesced source (its identity — DbiResourceId, system identifier, database OIDs —
-//     is not the one the quiesce recorded): the old name now reaches the new instance;
+//     is not the one the quiesce recorded): the old name now reaches the new instance — and, when
+//     PasswordsSecret gives the password of an application role the quiesce blocked, that role
+//     logs in with it there: the window ends when the application can work, not when the server
+//     answers;
 //   - wait: first-write (cutover=external: the engineer moves a CNAME or a pooler): the new
 //     instance's user tables count a write (pg_stat_user_tables) that was not there when the step
 //     started — the application's first.
@@ -32,6 +37,8 @@ type Downtime struct {
 	// after them ends the wait, also one made before this step started. Without them the step's
 	// first reading is the base.
 	Writes ref.Template `yaml:"writes"`
+	// PasswordsSecret ({"role": "password"}, answer): the quiesced roles it covers must log in.
+	PasswordsSecret ref.Template `yaml:"passwords-secret"`
 }
 
 // OutputNames declares the outputs.
@@ -57,7 +64,11 @@ func (d *Downtime) Describe(env *steps.Env) []steps.Action {
 	if env.Describe(d.Wait) == "first-write" {
 		return []steps.Action{{Kind: steps.ActWait, Target: t, Text: "poll: per database, sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables   -- until the application's first write on the new instance (after you move the CNAME or pooler); downtime = then − the quiesce"}}
 	}
-	return []steps.Action{{Kind: steps.ActWait, Target: t, Text: "poll: connect; " + provenanceSQL + "   -- until the name answers as a server other than the quiesced source; downtime = then − the quiesce"}}
+	login := ""
+	if s := env.Describe(d.PasswordsSecret); s != "" {
+		login = ", and each role the quiesce blocked that passwords-secret " + s + " covers logs in with its password"
+	}
+	return []steps.Action{{Kind: steps.ActWait, Target: t, Text: "poll: connect; " + provenanceSQL + "   -- until the name answers as a server other than the quiesced source" + login + "; downtime = then − the quiesce"}}
 }
 
 // Check is ready to measure.
@@ -78,6 +89,12 @@ func (d *Downtime) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 	if err != nil {
 		return nil, err
 	}
+	var pw map[string]string
+	if mode == "answer" {
+		if pw, err = readPasswords(ctx, env, d.Server.Region, d.PasswordsSecret); err != nil {
+			return nil, err
+		}
+	}
 	var base map[string]int64
 	if w, err := env.OptionalText(d.Writes); err == nil && w != "" && mode == "first-write" {
 		var at map[string]map[string][3]int64
@@ -93,7 +110,7 @@ func (d *Downtime) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 	}
 	said := time.Now()
 	for {
-		until, ok, err := d.look(ctx, env, mode, st, &base)
+		until, ok, err := d.look(ctx, env, mode, st, &base, pw)
 		if err != nil && time.Since(said) >= 10*time.Second {
 			said = time.Now()
 			env.Info(fmt.Sprintf("still waiting for %s: %v", d.Server.describe(env), err))
@@ -116,7 +133,7 @@ func (d *Downtime) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 }
 
 // look says whether the window has ended, and when.
-func (d *Downtime) look(ctx context.Context, env *steps.Env, mode string, st QuiesceState, base *map[string]int64) (time.Time, bool, error) {
+func (d *Downtime) look(ctx context.Context, env *steps.Env, mode string, st QuiesceState, base *map[string]int64, pw map[string]string) (time.Time, bool, error) {
 	srv, err := d.Server.resolve(ctx, env)
 	if err != nil {
 		return time.Time{}, false, err
@@ -137,6 +154,18 @@ func (d *Downtime) look(ctx context.Context, env *steps.Env, mode string, st Qui
 		}
 	}
 	if mode == "answer" {
+		var app []string
+		for r := range st.Limits {
+			if _, ok := pw[r]; ok {
+				app = append(app, r)
+			}
+		}
+		sort.Strings(app)
+		if refused, err := loginFails(ctx, srv, app, pw); err != nil {
+			return at, false, err
+		} else if len(refused) > 0 {
+			return at, false, fmt.Errorf("%s answers, but %s cannot log in with the password from passwords-secret", srv.Label, strings.Join(refused, ", "))
+		}
 		return at, true, nil
 	}
 	_, writes, err := position(ctx, srv, c)
