@@ -204,33 +204,47 @@ func (st *QuiesceState) outputs(ctx context.Context, env *steps.Env, src dsn, c 
 	return steps.Outputs{}.Set("state", string(b)).Set("wal-lsn", st.WAL).Set("roles", strings.Join(sortedKeys(roles), ",")), nil
 }
 
+// position reads the source's WAL insert position and, per database, the write counters of its
+// user tables (sum of inserts, updates and deletes).
 func position(ctx context.Context, src dsn, c *pgx.Conn) (string, map[string]int64, error) {
-	var wal string
 	if _, err := c.Exec(ctx, "SELECT pg_stat_clear_snapshot()"); err != nil {
 		return "", nil, err
 	}
-	if err := c.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&wal); err != nil {
-		return "", nil, fmt.Errorf("read the WAL position: %w", err)
-	}
-	dbs, err := databases(ctx, c)
+	wal, err := walPosition(ctx, c)
 	if err != nil {
 		return "", nil, err
 	}
-	writes := map[string]int64{}
-	for _, db := range dbs {
-		dc, err := src.connect(ctx, db)
-		if err != nil {
-			return "", nil, err
-		}
-		var n int64
-		err = dc.QueryRow(ctx, "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint FROM pg_stat_user_tables").Scan(&n)
-		dc.Close(context.WithoutCancel(ctx))
-		if err != nil {
-			return "", nil, err
-		}
-		writes[db] = n
+	writes, err := writeCounts(ctx, src, c)
+	return wal, writes, err
+}
+
+// writeCounts reads every database's user-table write counters, all databases at once (one
+// connection each: a TLS handshake and an authentication apiece against RDS).
+func writeCounts(ctx context.Context, src dsn, c *pgx.Conn) (map[string]int64, error) {
+	dbs, err := databases(ctx, c)
+	if err != nil {
+		return nil, err
 	}
-	return wal, writes, nil
+	n := make([]int64, len(dbs))
+	var jobs []func() error
+	for i, db := range dbs {
+		jobs = append(jobs, func() error {
+			dc, err := src.connect(ctx, db)
+			if err != nil {
+				return err
+			}
+			defer dc.Close(context.WithoutCancel(ctx))
+			return dc.QueryRow(ctx, "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint FROM pg_stat_user_tables").Scan(&n[i])
+		})
+	}
+	if err := parallel(jobs...); err != nil {
+		return nil, err
+	}
+	writes := map[string]int64{}
+	for i, db := range dbs {
+		writes[db] = n[i]
+	}
+	return writes, nil
 }
 
 func (q *Quiesce) lift(ctx context.Context, env *steps.Env, c *pgx.Conn, roles map[string]int) error {
@@ -350,13 +364,18 @@ func (w *WALCheck) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 			return nil, fmt.Errorf("%s is not the server that was quiesced (%s): the quiesce was of %s — nothing can be proved about the source from here; check the step's source", live.Label, strings.Join(diff, "; "), st.Source)
 		}
 	}
-	wal, writes, err := position(ctx, src, c)
+	wal, err := walPosition(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	if wal == st.WAL {
+		// nothing was written: the write counters are not read (a connection per database)
 		env.Info("WAL position unchanged since the quiesce: " + wal)
 		return nil, nil
+	}
+	writes, err := writeCounts(ctx, src, c)
+	if err != nil {
+		return nil, err
 	}
 	var moved []string
 	for db, n := range writes {
