@@ -44,10 +44,12 @@ import (
 //
 // Nothing is dropped until 1–4 pass, so a failure leaves the replication running (the subscriptions
 // enabled again): fix and retry. A re-entry (a resume after a kill) enables a subscription of this
-// run it finds disabled before it waits for the catch-up.
+// run it finds disabled before it waits for the catch-up, and waits for and proves only the
+// databases whose subscription is still there: one dropped after this run's record keeps the
+// record's counts and only finishes its drop (cutresume.go lists every kill point).
 // Check says done only after this run's record, with none of its subscriptions or slots left; a
-// target whose subscriptions are gone without that record (dropped by hand, another run's copy) is
-// blocked. A re-run after a kill finds the work where it stopped: each part is idempotent. It cannot
+// subscription gone without that record proving its database (dropped by hand, another run's copy)
+// is blocked. A re-run after a kill finds the work where it stopped: each part is idempotent. It cannot
 // be rolled back: the slots are gone, so the replication cannot resume where it stopped — the
 // runbook's cut-back gives the source its name back instead.
 type Cutover struct {
@@ -72,7 +74,7 @@ func (c *Cutover) Describe(env *steps.Env) []steps.Action {
 	return []steps.Action{
 		{Kind: steps.ActSQL, Target: src, Text: "SELECT pg_current_wal_insert_lsn();   -- after the quiesce: everything written before the window"},
 		{Kind: steps.ActSQL, Target: tgt, Text: "ALTER SUBSCRIPTION <each of this run's subscriptions> ENABLE;   -- only one found disabled (a resumed cut-over), before the wait"},
-		{Kind: steps.ActWait, Target: src, Text: "poll: SELECT confirmed_flush_lsn >= <that position> FROM pg_replication_slots WHERE slot_name = <each of this run's slots>   -- the target has applied it"},
+		{Kind: steps.ActWait, Target: src, Text: "poll: SELECT confirmed_flush_lsn >= <that position> FROM pg_replication_slots WHERE slot_name = <the slot of each of this run's subscriptions still there>   -- the target has applied it (a slot gone: stop)"},
 		{Kind: steps.ActSQL, Target: tgt + " and " + src, Text: "ALTER SUBSCRIPTION <each of this run's subscriptions> DISABLE;\npoll: SELECT pg_terminate_backend(pid) FROM pg_stat_subscription WHERE subname = <each> AND pid IS NOT NULL (target); SELECT count(*) FROM pg_replication_slots WHERE slot_name = <each> AND active (source)   -- until both are none: the apply workers have exited, their counts handed over\n-- on any failure before the drop: ALTER SUBSCRIPTION <each> ENABLE (the replication goes on)"},
 		{Kind: steps.ActSQL, Target: src + " → " + tgt, Text: "-- per database, at once with the large objects and the states:\nSELECT last_value, is_called FROM <seq> (both sides) → SELECT setval(<seq>, <source's last_value>, <is_called>) on the target, unless the target's is already higher"},
 		{Kind: steps.ActExec, Target: src + " → " + tgt, Text: "-- only in a database with large objects:\nSELECT lo_unlink(oid) FROM pg_largeobject_metadata (target); pg_dump -Fc <db> → pg_restore --exit-on-error -L <its BLOB, BLOBS and LARGE OBJECT entries only> -d <db>"},
