@@ -20,7 +20,8 @@ import (
 // own source afresh and the encrypted instance holds that source's rows, never the rehearsal's.
 func TestRehearsalsDumpDirIsNeverAnotherSourcesDump(t *testing.T) {
 	a := newRigRows(t, 3000)
-	args := append([]string{"run", "rds-encrypt"}, a.params("strategy=logical", "keep-old=true")...)
+	a.createSecret("cairn/app-db/roles", map[string]string{"app_rw": "app-rw-demo", "app_ro": "app-ro-demo"})
+	args := append([]string{"run", "rds-encrypt"}, a.params("strategy=logical", "keep-old=true", "passwords-secret=cairn/app-db/roles")...)
 	if out, code := a.cairn(append(args, "--yes", "--confirm", openWindow)...); code != 0 || !strings.Contains(out, "SUCCEEDED") {
 		t.Fatalf("the rehearsal: exit %d\n%s\n%s", code, out, a.runnerLog())
 	}

@@ -106,7 +106,8 @@ func TestLogicalRestoreFailsCutBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := r.fingerprint(twin.DemoInstance)
-	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=logical", "keep-identifier=true")...)
+	r.createSecret("cairn/app-db/roles", map[string]string{"app_rw": "app-rw-demo", "app_ro": "app-ro-demo"})
+	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=logical", "keep-identifier=true", "passwords-secret=cairn/app-db/roles")...)
 	out, code := r.cairn(append(args, "--yes", "--confirm", openWindow, "--confirm", "delete-source="+twin.DemoInstance, "--on-failure", "rollback")...)
 	if code == 0 || strings.Contains(out, "SUCCEEDED") {
 		t.Fatalf("the run should fail at the restore:\n%s", out)
