@@ -75,7 +75,7 @@ func TestLogicalKeepIdentifierKilledWhileRestoring(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "SUCCEEDED") {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, out, r.runnerLog())
 	}
-	if !strings.Contains(out, "match") {
+	if !strings.Contains(out, "row counts and checksums equal on the target and in the manifest") {
 		t.Errorf("no row verification in the output:\n%s", out)
 	}
 	r.noStepRepeated(run)
