@@ -346,6 +346,16 @@ func TestFidelity(t *testing.T) {
 		}
 		// The cut-over's teardown, as the master; then the slot left on the source.
 		mustExec(sub, "ALTER SUBSCRIPTION fid_sub DISABLE", "ALTER SUBSCRIPTION fid_sub SET (slot_name = NONE)", "DROP SUBSCRIPTION fid_sub")
+		// DISABLE ends the apply worker asynchronously, and the publisher's walsender holds the slot
+		// until it notices: wait for the slot to go inactive, as the cut-over does, before dropping it.
+		for active := true; active && ctx.Err() == nil; {
+			if err := pub.QueryRow(ctx, "SELECT active FROM pg_replication_slots WHERE slot_name = 'fid_sub'").Scan(&active); err != nil {
+				t.Fatalf("read fid_sub's slot on fid-db: %v", err)
+			}
+			if active {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
 		mustExec(pub, "SELECT pg_drop_replication_slot('fid_sub')", "DROP PUBLICATION fid_all")
 		// A member of rds_replication (granted by the master above) manages slots.
 		repl := connectDSN(t, ctx, strings.Replace(dsn("postgres"), "user=master password="+pgcluster.QuoteValue(pw), "user=replicator password=replicator-pass-1", 1))
