@@ -171,6 +171,48 @@ func (e *VerifyError) Error() string {
 	return fmt.Sprintf("verify %s: expected %s, found %s", e.What, e.Expected, e.Found)
 }
 
+// FixError is a failure that knows its fix: what the engineer does about it, as a blocked Check's
+// Fix says. Apply, Verify and Rollback return it (WithFix, Check.Err) so the runner shows the fix as
+// the diagnostic's next: line; its text is the failure alone, so the fix is never shown twice.
+type FixError struct {
+	Err error  // what failed, why, and what state it left
+	Fix string // the exact next command or action
+}
+
+func (e *FixError) Error() string { return e.Err.Error() }
+
+func (e *FixError) Unwrap() error { return e.Err }
+
+// Diagnostic is the failure as a finding: its text the summary, its fix what to do next.
+func (e *FixError) Diagnostic() diag.Diagnostic {
+	return diag.Diagnostic{Summary: e.Err.Error(), Next: e.Fix}
+}
+
+// WithFix is err carrying fix (nil when err is nil).
+func WithFix(err error, fix string) error {
+	if err == nil {
+		return nil
+	}
+	return &FixError{Err: err, Fix: fix}
+}
+
+// Failed is an error with the text format makes, and fix.
+func Failed(fix, format string, args ...any) error {
+	return &FixError{Err: fmt.Errorf(format, args...), Fix: fix}
+}
+
+// FixOf is the fix err carries, or "".
+func FixOf(err error) string {
+	var fe *FixError
+	if errors.As(err, &fe) {
+		return fe.Fix
+	}
+	return ""
+}
+
+// Err is a blocked check as an Apply's error: the reason, carrying the fix.
+func (c Check) Err() error { return &FixError{Err: errors.New(c.Reason), Fix: c.Fix} }
+
 // Observer is implemented by steps with outputs: when Check finds the work already done, the runner
 // calls Observe to read those outputs from the target (read-only) instead of applying again.
 type Observer interface {

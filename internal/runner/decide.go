@@ -10,11 +10,15 @@ import (
 	"github.com/cairn-runbooks/cairn/steps"
 )
 
-// failed is the failure as the engineer reads it: the check's own diagnostic (its fix is what to
-// do next), summed up as this step blocked or failed in a phase, with the run's state.
+// failed is the failure as the engineer reads it: the check's own diagnostic, summed up as this
+// step blocked or failed in a phase, with the run's state. What to do next is the fix the error
+// carries (a *steps.FixError from Apply, Verify or Rollback), else the check's.
 func (r *Runner) failed(key string, ch steps.Check, f *failure) *events.Diag {
 	d := ch.Diagnostic("")
 	d.Summary, d.Detail = fmt.Sprintf("step %s failed in %s", key, f.phase), f.err.Error()
+	if fix := steps.FixOf(f.err); fix != "" {
+		d.Next = fix
+	}
 	if ch.State == steps.Blocked {
 		d.Summary = fmt.Sprintf("step %s is blocked: %s", key, ch.Reason)
 	}

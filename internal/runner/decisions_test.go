@@ -243,3 +243,35 @@ func TestBlockedStepFailsWithItsFix(t *testing.T) {
 		t.Fatalf("lines in a, b, c: %v, want only a applied", got)
 	}
 }
+
+// An error a step's apply or rollback returns with its fix (a *steps.FixError) fails the step with
+// that fix as what to do next — in place of the generic advice, and not again in the error's text.
+func TestFailureNextIsTheErrorsFix(t *testing.T) {
+	dir := t.TempDir()
+	b := filepath.Join(dir, "b")
+	os.WriteFile(b+".fail", nil, 0o600)
+	os.WriteFile(filepath.Join(dir, "a.stuck"), nil, 0o600)
+	run, cfg := tallyRun(t, dir, "", `with: {file: "DIR/b"}`, journal.Policy{Interactive: true})
+	done := runAsync(cfg)
+	answerOpen(t, run, events.PurposeFailure, events.Answer{Choice: events.Rollback})
+	answerOpen(t, run, events.PurposeUndoStep, events.Answer{Yes: true})
+	if s := <-done; s != events.Failed {
+		t.Fatalf("ended %s, want failed (a's rollback is stuck)", s)
+	}
+	recs, _ := journal.ReadAll(run)
+	var got []events.Diag
+	for _, e := range recs {
+		if (e.Type == events.StepFailed || e.Type == events.StepRollbackFailed) && e.Error != nil {
+			got = append(got, *e.Error)
+		}
+	}
+	a := filepath.Join(dir, "a")
+	want := []events.Diag{
+		{Summary: "step b failed in apply", Detail: "told to fail (" + b + ".fail exists)", State: "applied so far: a", Next: "rm " + b + ".fail"},
+		{Summary: "rollback of a failed", Detail: a + " is stuck", State: "applied so far: a",
+			Next: "rm " + a + ".stuck; then `cairn rollback " + run.ID + "` to continue walking back"},
+	}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("the failures:\n%+v\nwant\n%+v", got, want)
+	}
+}

@@ -17,7 +17,8 @@ import (
 )
 
 // tally appends one line to its file per apply; it is done once the file has a line. Its apply
-// fails while "<file>.fail" exists. It can hold
+// fails while "<file>.fail" exists, its rollback while "<file>.stuck" does, each error carrying
+// its fix (remove that file). It can hold
 // (until its file's ".release" exists or ctx ends) before or after its work, or in Verify.
 type tally struct {
 	File string `yaml:"file"`
@@ -73,7 +74,7 @@ func (s *tally) Apply(ctx context.Context, _ *steps.Env) (steps.Outputs, error) 
 		return nil, err
 	}
 	if _, err := os.Stat(s.File + ".fail"); err == nil {
-		return nil, errors.New("told to fail (" + s.File + ".fail exists)")
+		return nil, steps.Failed("rm "+s.File+".fail", "told to fail (%s.fail exists)", s.File)
 	}
 	f, err := os.OpenFile(s.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
@@ -92,7 +93,12 @@ func (s *tally) Verify(ctx context.Context, _ *steps.Env) error {
 	}
 	return nil
 }
-func (s *tally) Rollback(context.Context, *steps.Env) error { return os.Remove(s.File) }
+func (s *tally) Rollback(context.Context, *steps.Env) error {
+	if _, err := os.Stat(s.File + ".stuck"); err == nil {
+		return steps.Failed("rm "+s.File+".stuck", "%s is stuck", s.File)
+	}
+	return os.Remove(s.File)
+}
 
 func tallyRegistry() *steps.Registry {
 	r := steps.NewRegistry()

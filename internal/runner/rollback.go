@@ -50,7 +50,11 @@ func (r *Runner) rollbackAll(ctx context.Context, why string) events.RunStatus {
 			r.emit(events.Event{Type: events.Note, Step: key, Note: r.red.String(err.Error()) + "; left as it is"})
 			r.emit(events.Event{Type: events.StepRolledBack, Step: key, Note: "not reversible: left in place"})
 		case err != nil:
-			r.emit(events.Event{Type: events.StepRollbackFailed, Step: key, Phase: phaseRollback, Error: r.diag("rollback of "+key+" failed", err, "fix the cause, then `cairn rollback "+r.cfg.Run.ID+"` to continue walking back")})
+			fix := "fix the cause,"
+			if f := steps.FixOf(err); f != "" {
+				fix = f + ";"
+			}
+			r.emit(events.Event{Type: events.StepRollbackFailed, Step: key, Phase: phaseRollback, Error: r.diag("rollback of "+key+" failed", err, fix+" then `cairn rollback "+r.cfg.Run.ID+"` to continue walking back")})
 			return events.Failed
 		default:
 			r.emit(events.Event{Type: events.StepRolledBack, Step: key})

@@ -366,8 +366,12 @@ func (r *Runner) baseEnv(ctx context.Context, key string) *steps.Env {
 	}
 }
 
-// diag builds an engineer-facing error with the run's state.
+// diag builds an engineer-facing error with the run's state. What to do next is next, or when
+// that is "" the fix err carries (a *steps.FixError).
 func (r *Runner) diag(summary string, err error, next string) *events.Diag {
+	if next == "" {
+		next = steps.FixOf(err)
+	}
 	d := diag.Diagnostic{Summary: summary, Next: next}
 	if err != nil {
 		d.Detail = err.Error()
