@@ -210,6 +210,14 @@ func FixOf(err error) string {
 	return ""
 }
 
+// FixOr is the fix err carries, or fix when it carries none.
+func FixOr(err error, fix string) string {
+	if f := FixOf(err); f != "" {
+		return f
+	}
+	return fix
+}
+
 // Err is a blocked check as an Apply's error: the reason, carrying the fix.
 func (c Check) Err() error { return &FixError{Err: errors.New(c.Reason), Fix: c.Fix} }
 

@@ -47,7 +47,7 @@ func NewClients(ctx context.Context, env *steps.Env, region string) (*Clients, e
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return nil, errors.New("no AWS region: pass -p region=… or set AWS_REGION")
+		return nil, steps.Failed("pass -p region=… or set AWS_REGION", "no AWS region")
 	}
 	return &Clients{RDS: rds.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}, nil
 }
@@ -414,10 +414,10 @@ func unknownOr(err error, fix string) steps.Check {
 	}
 	if CouldNotLook(err) {
 		c := steps.CannotTell("%v", err)
-		c.Fix = fix
+		c.Fix = steps.FixOr(err, fix)
 		return c
 	}
-	return steps.BlockedBy(err.Error(), fix)
+	return steps.BlockedBy(err.Error(), steps.FixOr(err, fix))
 }
 
 // CouldNotLook reports whether err says the call never saw the target: the transport failed

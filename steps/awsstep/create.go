@@ -222,7 +222,7 @@ func (c *Create) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 		return nil, err
 	} else if ok {
 		if ours, why := instanceIsOurs(env, inst); !ours {
-			return nil, fmt.Errorf("%s: nothing was created; %s", why, fixForeignInstance(id))
+			return nil, steps.Failed(fixForeignInstance(id), "%s: nothing was created", why)
 		}
 	} else {
 		in := createInput(env, id, key, tmp, s)
@@ -245,7 +245,7 @@ func (c *Create) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 	}
 	conn, err := login(ctx, env, ep, cr.Username, tmp)
 	if err != nil {
-		return nil, fmt.Errorf("log in to %s as %s with the stand-in password: %w (reset it: aws rds modify-db-instance --db-instance-identifier %s --master-user-password … --apply-immediately, then retry)", id, cr.Username, err, id)
+		return nil, steps.Failed("reset it: aws rds modify-db-instance --db-instance-identifier "+id+" --master-user-password … --apply-immediately, then retry", "log in to %s as %s with the stand-in password: %w", id, cr.Username, err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	verifier, err := ref.ScramVerifier(cr.Password)

@@ -242,7 +242,7 @@ func (d *DeleteRebuild) Apply(ctx context.Context, env *steps.Env) (steps.Output
 	case rebuildOurs:
 		return nil, deleteMade(ctx, env, c, id, "*")
 	case rebuildForeign:
-		return nil, fmt.Errorf("%s: nothing was deleted; %s", why, fixForeignInstance(id))
+		return nil, steps.Failed(fixForeignInstance(id), "%s: nothing was deleted", why)
 	}
 	return nil, nil
 }

@@ -31,7 +31,7 @@ func LoadConfig(ctx context.Context, region string) (aws.Config, error) {
 		return cfg, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return cfg, errors.New("no AWS region: pass -p region=… or set AWS_REGION")
+		return cfg, steps.Failed("pass -p region=… or set AWS_REGION", "no AWS region")
 	}
 	return cfg, nil
 }
@@ -360,7 +360,7 @@ func (r *IAMRole) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 	}
 	if len(st.others) > 0 {
 		what, fix := st.extraPolicies(d.name)
-		return nil, fmt.Errorf("IAM role %s holds inline policies cairn did not put (%s): nothing changed; delete them if nothing needs them (%s)", d.name, what, fix)
+		return nil, steps.Failed("delete them if nothing needs them ("+fix+")", "IAM role %s holds inline policies cairn did not put (%s): nothing changed", d.name, what)
 	}
 	if !st.exists {
 		in := &iam.CreateRoleInput{RoleName: &d.name, AssumeRolePolicyDocument: &d.trust,

@@ -26,12 +26,12 @@ func CABundle(env *steps.Env) (string, error) {
 	how := fmt.Sprintf("download it (curl -fsSo /etc/ssl/certs/rds-global-bundle.pem %s) and export PGSSLROOTCERT=/etc/ssl/certs/rds-global-bundle.pem", GlobalBundleURL)
 	switch {
 	case ca == "" || ca == "system":
-		return "", fmt.Errorf("no RDS CA bundle to verify the instance's certificate: cairn sends a master password only over TLS verified against it (sslmode=verify-full); %s", how)
+		return "", steps.Failed(how, "no RDS CA bundle to verify the instance's certificate: cairn sends a master password only over TLS verified against it (sslmode=verify-full)")
 	case strings.ContainsAny(ca, "\r\n\x00"):
 		return "", fmt.Errorf("%s holds a line break: give the bundle's path", from)
 	}
 	if _, err := os.Stat(ca); err != nil {
-		return "", fmt.Errorf("the RDS CA bundle %s=%s cannot be read (%v): %s", from, ca, errors.Unwrap(err), how)
+		return "", steps.Failed(how, "the RDS CA bundle %s=%s cannot be read (%v)", from, ca, errors.Unwrap(err))
 	}
 	return ca, nil
 }

@@ -66,8 +66,8 @@ func TestMasterConnectionVerifiesAndRefusesCleartext(t *testing.T) {
 		t.Fatalf("a server whose certificate another CA signed: %v, want a certificate error", err)
 	}
 	for _, env := range []map[string]string{{}, {"PGSSLROOTCERT": "system"}, {"PGSSLROOTCERT": filepath.Join(dir, "missing.pem")}} {
-		if err := connect(env); err == nil || !strings.Contains(err.Error(), awsstep.GlobalBundleURL) || !strings.Contains(err.Error(), "PGSSLROOTCERT") {
-			t.Fatalf("without a usable bundle (%v): %v, want a refusal saying how to get one", env, err)
+		if err := connect(env); err == nil || !strings.Contains(err.Error(), "RDS CA bundle") || !strings.Contains(steps.FixOf(err), awsstep.GlobalBundleURL) || !strings.Contains(steps.FixOf(err), "PGSSLROOTCERT") {
+			t.Fatalf("without a usable bundle (%v): %v (fix %q), want a refusal with how to get one as its fix", env, err, steps.FixOf(err))
 		}
 	}
 

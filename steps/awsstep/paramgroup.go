@@ -269,7 +269,7 @@ func (l *LogicalReplication) Rollback(ctx context.Context, env *steps.Env) error
 	if st.current == st.group {
 		prev := previousGroup(ctx, st.c, st.group)
 		if prev == "" {
-			return fmt.Errorf("the group %s was copied from cannot be read from its description: attach the instance's previous group by hand (aws rds modify-db-instance --db-instance-identifier %s --db-parameter-group-name <it> --apply-immediately)", st.group, st.inst)
+			return steps.Failed("attach the instance's previous group by hand (aws rds modify-db-instance --db-instance-identifier "+st.inst+" --db-parameter-group-name <it> --apply-immediately)", "the group %s was copied from cannot be read from its description", st.group)
 		}
 		if _, err := st.c.RDS.ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String(st.inst), DBParameterGroupName: aws.String(prev), ApplyImmediately: aws.Bool(true)}); err != nil {
 			return fmt.Errorf("ModifyDBInstance %s DBParameterGroupName %s: %w", st.inst, prev, err)

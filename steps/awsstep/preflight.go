@@ -2,7 +2,6 @@ package awsstep
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -83,6 +82,16 @@ func (p *Preflight) Describe(env *steps.Env) []steps.Action {
 // finding is one thing that stops the rebuild, as the one diagnostic type: what is wrong and its fix.
 func finding(problem, fix string) diag.Diagnostic {
 	return diag.Diagnostic{Summary: problem, Next: fix}
+}
+
+// blockedBy is the check for findings: every problem, and every fix.
+func blockedBy(fs []diag.Diagnostic) steps.Check {
+	var reasons, fixes []string
+	for _, f := range fs {
+		reasons = append(reasons, f.Summary)
+		fixes = append(fixes, f.Next)
+	}
+	return steps.BlockedBy(strings.Join(reasons, "; "), strings.Join(fixes, "; "))
 }
 
 // judge lists what stops a rebuild of inst. It is pure, so every rule is tested without AWS.
@@ -186,9 +195,9 @@ func (p *Preflight) secretFindings(ctx context.Context, env *steps.Env, c *Clien
 		if read.id == "" {
 			continue
 		}
-		var se *SecretError
-		if err := read.read(); errors.As(err, &se) {
-			out = append(out, se.Diagnostic())
+		err := read.read()
+		if d, ok := SecretFinding(err); ok {
+			out = append(out, d)
 		} else if err != nil {
 			return nil, err
 		}
@@ -203,12 +212,7 @@ func (p *Preflight) Check(ctx context.Context, env *steps.Env) steps.Check {
 		return unknownOr(err, fixAWS)
 	}
 	if len(fs) > 0 {
-		var reasons, fixes []string
-		for _, f := range fs {
-			reasons = append(reasons, f.Summary)
-			fixes = append(fixes, f.Next)
-		}
-		return steps.BlockedBy(strings.Join(reasons, "; "), strings.Join(fixes, "; "))
+		return blockedBy(fs)
 	}
 	return steps.ReadyTo(steps.Read, "source %s can be rebuilt encrypted", env.Describe(p.Instance))
 }
@@ -220,7 +224,7 @@ func (p *Preflight) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, e
 		return nil, err
 	}
 	if len(fs) > 0 {
-		return nil, fmt.Errorf("%s", fs[0].Summary)
+		return nil, blockedBy(fs).Err()
 	}
 	s := SettingsOf(inst)
 	rv := resolving(env)

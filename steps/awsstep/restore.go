@@ -192,7 +192,7 @@ func (r *Restore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 		return nil, err
 	} else if ok {
 		if ours, why := r.ours(env, inst, s); !ours {
-			return nil, fmt.Errorf("%s: nothing was restored; %s", why, fixForeignInstance(id))
+			return nil, steps.Failed(fixForeignInstance(id), "%s: nothing was restored", why)
 		}
 	}
 	if _, ok, err := c.Instance(ctx, id); err != nil {
@@ -211,7 +211,7 @@ func (r *Restore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 	}
 	if mod := s.afterRestore(id); mod != nil && len(only(diffSettings(s, SettingsOf(inst)), true, afterRestoreFields)) > 0 {
 		if _, err := c.RDS.ModifyDBInstance(ctx, mod); err != nil {
-			return nil, fmt.Errorf("ModifyDBInstance %s (the settings a restore cannot take): %w (instance %s is restored; fix the cause and run this step again, which only makes this call)", id, err, id)
+			return nil, steps.Failed("fix the cause and run this step again, which only makes this call", "ModifyDBInstance %s (the settings a restore cannot take): %w (instance %s is restored)", id, err, id)
 		}
 		env.Info("setting what a restore cannot take on " + id + ": " + s.Ops.Summary())
 		if inst, err = c.WaitSettings(ctx, env, id, s, afterRestoreFields); err != nil {

@@ -16,20 +16,31 @@ import (
 )
 
 // SecretError is a secret a parameter names that cannot be used: missing, unreadable, or not
-// holding what the run needs. It names the parameter, says what is wrong and how to fix it, so a
-// preflight shows it as a finding and a later step's failure still says what to do.
+// holding what the run needs. It names the parameter and says what is wrong; it comes wrapped in
+// a *steps.FixError with how to fix it (secretErr), so a preflight shows it as a finding
+// (SecretFinding) and a later step's failure still says what to do.
 type SecretError struct {
 	// Param is the runbook parameter that names the secret (credentials-secret, passwords-secret).
-	Param, Secret, Problem, Next string
+	Param, Secret, Problem string
 }
 
 func (e *SecretError) Error() string {
-	return fmt.Sprintf("%s %s: %s — %s", e.Param, e.Secret, e.Problem, e.Next)
+	return fmt.Sprintf("%s %s: %s", e.Param, e.Secret, e.Problem)
 }
 
-// Diagnostic is the error as a finding.
-func (e *SecretError) Diagnostic() diag.Diagnostic {
-	return diag.Diagnostic{Summary: fmt.Sprintf("%s %s: %s", e.Param, e.Secret, e.Problem), Next: e.Next}
+// secretErr is the secret id of param unusable for problem, with its fix.
+func secretErr(param, id, problem, fix string) error {
+	return steps.WithFix(&SecretError{param, id, problem}, fix)
+}
+
+// SecretFinding is err as a finding when it is a secret's problem (a *SecretError with its fix).
+func SecretFinding(err error) (diag.Diagnostic, bool) {
+	var se *SecretError
+	var fe *steps.FixError
+	if !errors.As(err, &se) || !errors.As(err, &fe) {
+		return diag.Diagnostic{}, false
+	}
+	return fe.Diagnostic(), true
 }
 
 // secretString reads a secret's string, the errors naming param.
@@ -38,16 +49,16 @@ func (c *Clients) secretString(ctx context.Context, param, id string) (string, e
 	out, err := c.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &id})
 	switch {
 	case IsNotFound(err):
-		return "", &SecretError{param, id, "no such secret in " + orRegion(region),
-			fmt.Sprintf("aws secretsmanager list-secrets --region %s; pass -p %s=<name>", orRegion(region), param)}
+		return "", secretErr(param, id, "no such secret in "+orRegion(region),
+			fmt.Sprintf("aws secretsmanager list-secrets --region %s; pass -p %s=<name>", orRegion(region), param))
 	case err != nil && CouldNotLook(err):
 		return "", fmt.Errorf("%s %s: %w", param, id, err)
 	case err != nil:
-		return "", &SecretError{param, id, "cannot be read: " + errMessage(err),
-			"check that this identity may secretsmanager:GetSecretValue on it (and kms:Decrypt on its key), or pass -p " + param + "=<name>"}
+		return "", secretErr(param, id, "cannot be read: "+errMessage(err),
+			"check that this identity may secretsmanager:GetSecretValue on it (and kms:Decrypt on its key), or pass -p "+param+"=<name>")
 	}
 	if out.SecretString == nil {
-		return "", &SecretError{param, id, "holds binary data, not a JSON string", "store it as a JSON string (aws secretsmanager put-secret-value --secret-id " + id + " --secret-string …)"}
+		return "", secretErr(param, id, "holds binary data, not a JSON string", "store it as a JSON string (aws secretsmanager put-secret-value --secret-id "+id+" --secret-string …)")
 	}
 	return aws.ToString(out.SecretString), nil
 }
@@ -84,12 +95,12 @@ func (c *Clients) MasterCredentials(ctx context.Context, env *steps.Env, secretI
 		Password string `json:"password"`
 	}
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		return Credentials{}, &SecretError{param, secretID, "is not JSON with username and password: " + errors.Unwrap(err).Error(),
-			`store {"username": "<master user>", "password": "<password>"} in it, or pass -p ` + param + "=<name> of the instance's master secret"}
+		return Credentials{}, secretErr(param, secretID, "is not JSON with username and password: "+errors.Unwrap(err).Error(),
+			`store {"username": "<master user>", "password": "<password>"} in it, or pass -p `+param+"=<name> of the instance's master secret")
 	}
 	if v.Username == "" || v.Password == "" {
-		return Credentials{}, &SecretError{param, secretID, "has no username or password",
-			`store {"username": "<master user>", "password": "<password>"} in it, or pass -p ` + param + "=<name> of the instance's master secret"}
+		return Credentials{}, secretErr(param, secretID, "has no username or password",
+			`store {"username": "<master user>", "password": "<password>"} in it, or pass -p `+param+"=<name> of the instance's master secret")
 	}
 	if env.Secrets != nil {
 		env.Secrets(v.Password)
@@ -107,7 +118,7 @@ func (c *Clients) RolePasswords(ctx context.Context, env *steps.Env, secretID st
 	}
 	var raw map[string]any
 	if err := json.Unmarshal([]byte(s), &raw); err != nil || raw == nil {
-		return nil, &SecretError{param, secretID, `is not a JSON object of role → password`, `store {"app_rw": "<password>", …} in it`}
+		return nil, secretErr(param, secretID, `is not a JSON object of role → password`, `store {"app_rw": "<password>", …} in it`)
 	}
 	pw := map[string]string{}
 	var bad []string
@@ -124,7 +135,7 @@ func (c *Clients) RolePasswords(ctx context.Context, env *steps.Env, secretID st
 	}
 	if len(bad) > 0 {
 		sort.Strings(bad)
-		return nil, &SecretError{param, secretID, "has no password (a non-empty string) for " + strings.Join(bad, ", "), `give each role a password string: {"role": "<password>"}`}
+		return nil, secretErr(param, secretID, "has no password (a non-empty string) for "+strings.Join(bad, ", "), `give each role a password string: {"role": "<password>"}`)
 	}
 	return pw, nil
 }

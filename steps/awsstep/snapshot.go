@@ -138,7 +138,7 @@ func (s *Snapshot) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 		if why, err := s.foreign(ctx, env, c, snap, instance); err != nil {
 			return nil, err
 		} else if why != "" {
-			return nil, fmt.Errorf("%s: nothing was created; delete that snapshot or choose another name", why)
+			return nil, steps.Failed("delete that snapshot or choose another name", "%s: nothing was created", why)
 		}
 	}
 	if _, ok, err := c.Snapshot(ctx, snapshot); err != nil {
@@ -337,7 +337,7 @@ func (s *CopySnapshot) Apply(ctx context.Context, env *steps.Env) (steps.Outputs
 		if why, err := copiedFrom(ctx, c, snap, source); err != nil {
 			return nil, err
 		} else if why != "" {
-			return nil, fmt.Errorf("%s: nothing was copied; delete that copy or choose another target name", why)
+			return nil, steps.Failed("delete that copy or choose another target name", "%s: nothing was copied", why)
 		}
 	} else {
 		if _, err := c.RDS.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: &source, TargetDBSnapshotIdentifier: &target,

@@ -267,10 +267,10 @@ func unknownOr(err error, fix string) steps.Check {
 	}
 	if awsstep.CouldNotLook(err) { // AWS unreachable or not allowed: the check could not look
 		c := steps.CannotTell("%v", err)
-		c.Fix = fix
+		c.Fix = steps.FixOr(err, fix)
 		return c
 	}
-	return steps.BlockedBy(err.Error(), fix)
+	return steps.BlockedBy(err.Error(), steps.FixOr(err, fix))
 }
 
 // only keeps the databases named in t (comma-separated; empty keeps all) and refuses unknown names.

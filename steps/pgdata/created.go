@@ -102,8 +102,8 @@ func databaseOID(ctx context.Context, c *pgx.Conn, db string) (uint32, error) {
 
 // notOurs is the error for a database of the name on the target that this run did not create.
 func notOurs(tgt dsn, db string, oid uint32) error {
-	return &foreignError{fmt.Sprintf("a database %s (oid %d) is on %s, and this run did not create it: it is not taken for the restored %s, and not dropped", db, oid, tgt.Label, db),
-		"the target is not fresh: find out whose it is; drop or rename it if it should not be there (DROP DATABASE " + ident(db) + "), then run again"}
+	return foreign(fmt.Sprintf("a database %s (oid %d) is on %s, and this run did not create it: it is not taken for the restored %s, and not dropped", db, oid, tgt.Label, db),
+		"the target is not fresh: find out whose it is; drop or rename it if it should not be there (DROP DATABASE "+ident(db)+"), then run again")
 }
 
 // recordCreated records db's OID on the target once it exists.

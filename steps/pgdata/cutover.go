@@ -185,7 +185,7 @@ func (c *Cutover) begin(ctx context.Context, env *steps.Env) (*cutRun, error) {
 	}
 	r := &cutRun{st: st, parts: st.split(rec, ours), rec: rec}
 	if ch := st.judge(rec, ours); ch.State == steps.Blocked {
-		return nil, fmt.Errorf("%s — %s", ch.Reason, ch.Fix)
+		return nil, ch.Err()
 	}
 	if r.p, err = openPool(ctx, st.src, st.tgt, st.dbs); err != nil {
 		return nil, err
@@ -311,7 +311,7 @@ func (c *Cutover) catchUp(ctx context.Context, env *steps.Env, sc *pgx.Conn, nam
 					gone = append(gone, n)
 				}
 			}
-			return "", fmt.Errorf("the slots %s are gone from the source while their subscriptions are on the target: they can never apply the source's last writes; nothing was dropped — roll back to the replicate step (`cairn rollback`) and replicate again", strings.Join(gone, ", "))
+			return "", steps.Failed("roll back to the replicate step (`cairn rollback`) and replicate again", "the slots %s are gone from the source while their subscriptions are on the target: they can never apply the source's last writes; nothing was dropped", strings.Join(gone, ", "))
 		}
 		if behind == 0 {
 			env.Info(fmt.Sprintf("the target applied everything up to %s (%s)", lsn, since(t0)))
@@ -439,7 +439,7 @@ func compareSchemas(ctx context.Context, env *steps.Env, src, tgt dsn, dbs []str
 		if len(diffs) > 20 {
 			diffs = append(diffs[:20], fmt.Sprintf("… and %d more", len(diffs)-20))
 		}
-		return fmt.Errorf("the schemas differ (DDL is not replicated: a schema change was made on one side during the replication); nothing was dropped — apply the same change on the other side, then retry:\n%s", strings.Join(diffs, "\n"))
+		return steps.Failed("apply the same change on the other side, then retry", "the schemas differ (DDL is not replicated: a schema change was made on one side during the replication); nothing was dropped:\n%s", strings.Join(diffs, "\n"))
 	}
 	env.Info(fmt.Sprintf("schemas of %d databases: the same on both sides", len(dbs)))
 	return nil

@@ -329,7 +329,7 @@ func (c *Cutover) prove(ctx context.Context, env *steps.Env, p *pool, checksums 
 		return nil, 0, 0, 0, schemaErr
 	}
 	if len(diffs) > 0 {
-		return nil, 0, 0, 0, fmt.Errorf("the target does not hold what the quiesced source holds (%d differences); nothing was dropped, the replication goes on — find out why (a write after the quiesce by a role it does not block, a write on the target, a table the subscription does not carry), then retry:\n%s", len(diffs), strings.Join(diffs, "\n"))
+		return nil, 0, 0, 0, steps.Failed("find out why (a write after the quiesce by a role it does not block, a write on the target, a table the subscription does not carry), then retry", "the target does not hold what the quiesced source holds (%d differences); nothing was dropped, the replication goes on:\n%s", len(diffs), strings.Join(diffs, "\n"))
 	}
 	return counts, tables, total, seqs, nil
 }

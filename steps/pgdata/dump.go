@@ -103,7 +103,7 @@ func (p producer) judge(env *steps.Env) (steps.Check, bool) {
 // removed, so an interrupted write is never taken for a complete one.
 func (p producer) begin(ctx context.Context, env *steps.Env, method string) (Provenance, error) {
 	if ch, ok := p.judge(env); !ok && ch.State == steps.Blocked {
-		return Provenance{}, fmt.Errorf("%s — %s", ch.Reason, ch.Fix)
+		return Provenance{}, ch.Err()
 	}
 	if !p.known {
 		return Provenance{}, fmt.Errorf("the quiesce's state is not known yet: the quiesce must run first")

@@ -137,7 +137,7 @@ func (g *GlobalsDump) Apply(ctx context.Context, env *steps.Env) (steps.Outputs,
 	}
 	if b, err := os.ReadFile(f); err == nil {
 		if v, reason := judgeProvenance("the globals file "+f, provenanceOf(string(b)), live, env.RunID, ""); v == provForeign {
-			return nil, fmt.Errorf("%s — %s", reason, moveAside(f))
+			return nil, foreign(reason, moveAside(f))
 		}
 	}
 	prov := Provenance{RunID: env.RunID, Source: live, Taken: now(env)}
@@ -392,8 +392,8 @@ func (g *GlobalsRestore) missing(ctx context.Context, env *steps.Env) (dsn, []st
 	if len(unlike) > 0 {
 		// a role of the same name with other attributes is not this source's role: never taken
 		// for it, never altered or dropped by cairn
-		return tgt, roles, missing, &foreignError{"roles of the same names but other attributes are on the target: " + strings.Join(unlike, "; "),
-			"the target is not fresh: find out whose these roles are; drop them (or make them as the globals file says) if they should not be there, then run again"}
+		return tgt, roles, missing, foreign("roles of the same names but other attributes are on the target: "+strings.Join(unlike, "; "),
+			"the target is not fresh: find out whose these roles are; drop them (or make them as the globals file says) if they should not be there, then run again")
 	}
 	return tgt, roles, missing, nil
 }
@@ -450,12 +450,12 @@ func roleAttrsIn(text string) map[string]roleAttrs {
 func (g *GlobalsRestore) Check(ctx context.Context, env *steps.Env) steps.Check {
 	tgt, roles, missing, err := g.missing(ctx, env)
 	if err != nil {
-		return checkOfErr(err, "the globals dump must have finished; check the target's connection")
+		return unknownOr(err, "the globals dump must have finished; check the target's connection")
 	}
 	if len(missing) == 0 {
 		unset, err := g.unset(ctx, env, tgt, roles)
 		if err != nil {
-			return checkOfErr(err, "check passwords-secret and the target's connection")
+			return unknownOr(err, "check passwords-secret and the target's connection")
 		}
 		if len(unset) > 0 {
 			return steps.ReadyTo(steps.Update, "all %d roles exist on the target; set the passwords of %s from passwords-secret (they cannot log in with them yet)", len(roles), strings.Join(unset, ", "))
@@ -518,7 +518,7 @@ func (g *GlobalsRestore) passwords(ctx context.Context, env *steps.Env, tgt dsn,
 	if len(none) > 0 {
 		secret, _ := env.OptionalText(g.PasswordsSecret)
 		problem, fix := passwordProblem(none, secret)
-		return fmt.Errorf("%s — the roles are created, nothing else changed; %s, then `cairn resume`", problem, fix)
+		return steps.Failed(fix+", then `"+strings.TrimSpace("cairn resume "+env.RunID)+"`", "%s — the roles are created, nothing else changed", problem)
 	}
 	return nil
 }

@@ -269,8 +269,9 @@ source-id: "${steps.preflight.resource-id}"
 			v := maps.Clone(vals)
 			v["passwords-secret"] = "cairn/app-db/rw-only"
 			_, err := st.Apply(ctx, steptest.Env(t, v))
-			if err == nil || !strings.Contains(err.Error(), "login roles app_ro would have no password") || !strings.Contains(err.Error(), "passwords-secret") {
-				t.Fatalf("the restore left app_ro without a password and said: %v", err)
+			if err == nil || !strings.Contains(err.Error(), "login roles app_ro would have no password") || !strings.Contains(steps.FixOf(err), "add app_ro to passwords-secret cairn/app-db/rw-only") ||
+				!strings.HasSuffix(steps.FixOf(err), ", then `cairn resume`") || strings.Contains(err.Error(), "add app_ro") {
+				t.Fatalf("the restore left app_ro without a password and said: %v (fix %q), want the fix and the resume as its fix, not in its text", err, steps.FixOf(err))
 			}
 		})
 	})

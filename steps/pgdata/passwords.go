@@ -2,7 +2,6 @@ package pgdata
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -81,9 +80,7 @@ func passwordProblem(roles []string, secret string) (problem, fix string) {
 // instance; it returns the refusal and its fix ("" when none).
 func passwordFindings(ctx context.Context, env *steps.Env, c *pgx.Conn, region, secret ref.Template) (problem, fix string, err error) {
 	pw, err := readPasswords(ctx, env, region, secret)
-	var se *awsstep.SecretError
-	if errors.As(err, &se) {
-		d := se.Diagnostic()
+	if d, ok := awsstep.SecretFinding(err); ok {
 		return d.Summary, d.Next, nil
 	}
 	if err != nil {

@@ -77,6 +77,9 @@ func preflightRefusesPasswordlessLogins(t *testing.T, tb *testbed.TwinSDK, vals 
 				if ch.State != steps.Blocked || err == nil {
 					t.Fatalf("not refused: check %s (%s), apply error %v", ch.State, ch.Reason, err)
 				}
+				if err.Error() != ch.Reason || steps.FixOf(err) != ch.Fix {
+					t.Errorf("the apply refused with %q (fix %q), not with the check's reason and fix", err, steps.FixOf(err))
+				}
 				for _, s := range c.reason {
 					if !strings.Contains(ch.Reason, s) {
 						t.Errorf("the refusal does not say %q:\n%s", s, ch.Reason)

@@ -123,9 +123,14 @@ func (p *Preflight) Check(ctx context.Context, env *steps.Env) steps.Check {
 		return unknownOr(err, "check the source's connection")
 	}
 	if len(f.problems) > 0 {
-		return steps.BlockedBy(strings.Join(f.problems, "; "), strings.Join(f.fixes, "; "))
+		return f.blocked()
 	}
 	return steps.ReadyTo(steps.Read, "PostgreSQL %s, %d databases (%s), %d MB", f.version, len(f.dbs), strings.Join(f.dbs, ", "), f.bytes>>20)
+}
+
+// blocked is the check for the problems found: every one, and every fix.
+func (f facts) blocked() steps.Check {
+	return steps.BlockedBy(strings.Join(f.problems, "; "), strings.Join(f.fixes, "; "))
 }
 
 // Apply records what it found.
@@ -135,7 +140,7 @@ func (p *Preflight) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, e
 		return nil, err
 	}
 	if len(f.problems) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(f.problems, "; "))
+		return nil, f.blocked().Err()
 	}
 	env.Info(fmt.Sprintf("PostgreSQL %s; databases: %s; %d MB", f.version, strings.Join(f.dbs, ", "), f.bytes>>20))
 	return steps.Outputs{}.Set("databases", strings.Join(f.dbs, ",")).Set("server-version", f.version).Set("bytes", fmt.Sprint(f.bytes)), nil

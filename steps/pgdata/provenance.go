@@ -232,34 +232,23 @@ func quiesceWords(t ref.Template) string {
 	return "; this run's own dump read before the quiesce's WAL position is taken again"
 }
 
-// foreignError says an artifact a step would consume is not this run's, or not of its source.
-type foreignError struct{ reason, fix string }
-
-func (e *foreignError) Error() string { return e.reason + " — " + e.fix }
-
-// checkOfErr is a check's answer for an error: Blocked with the artifact's fix when the error is a
-// foreign artifact's, else what unknownOr says.
-func checkOfErr(err error, fix string) steps.Check {
-	var fe *foreignError
-	if errors.As(err, &fe) {
-		return steps.BlockedBy(fe.reason, fe.fix)
-	}
-	return unknownOr(err, fix)
-}
+// foreign says an artifact a step would consume is not this run's, or not of its source: the
+// reason, carrying its fix.
+func foreign(reason, fix string) error { return steps.WithFix(errors.New(reason), fix) }
 
 // boundTo checks that an artifact a consuming step reads (a globals file, a manifest) was written by
 // this run from the source named by sourceID: its DbiResourceId (rds-preflight's resource-id) or,
 // for a server that is not an RDS instance, its system identifier; "" checks the run alone.
 func boundTo(what, path string, rec *Provenance, runID, sourceID string) error {
 	if rec == nil {
-		return &foreignError{what + " carries no record of the source it was taken from, so it cannot be this run's", moveAside(path)}
+		return foreign(what+" carries no record of the source it was taken from, so it cannot be this run's", moveAside(path))
 	}
 	taken := fmt.Sprintf("taken from %s by run %s at %s", rec.Source, orDefault(rec.RunID, "(none)"), rec.Taken.UTC().Format(time.RFC3339))
 	if sourceID != "" && rec.Source.ResourceID != sourceID && (rec.Source.ResourceID != "" || rec.Source.SystemID != sourceID) {
-		return &foreignError{fmt.Sprintf("%s is not of this run's source %s: %s", what, sourceID, taken), moveAside(path)}
+		return foreign(fmt.Sprintf("%s is not of this run's source %s: %s", what, sourceID, taken), moveAside(path))
 	}
 	if rec.RunID != runID {
-		return &foreignError{fmt.Sprintf("%s was written by another run (%s), not this one (%s): %s", what, orDefault(rec.RunID, "none"), orDefault(runID, "a new run"), taken), moveAside(path)}
+		return foreign(fmt.Sprintf("%s was written by another run (%s), not this one (%s): %s", what, orDefault(rec.RunID, "none"), orDefault(runID, "a new run"), taken), moveAside(path))
 	}
 	return nil
 }

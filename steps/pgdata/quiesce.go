@@ -361,7 +361,7 @@ func (w *WALCheck) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 			return nil, err
 		}
 		if diff := otherSource(*st.Source, live); len(diff) > 0 {
-			return nil, fmt.Errorf("%s is not the server that was quiesced (%s): the quiesce was of %s — nothing can be proved about the source from here; check the step's source", live.Label, strings.Join(diff, "; "), st.Source)
+			return nil, steps.Failed("check the step's source", "%s is not the server that was quiesced (%s): the quiesce was of %s — nothing can be proved about the source from here", live.Label, strings.Join(diff, "; "), st.Source)
 		}
 	}
 	wal, err := walPosition(ctx, c)
@@ -385,7 +385,7 @@ func (w *WALCheck) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 	}
 	if len(moved) > 0 {
 		sort.Strings(moved)
-		return nil, fmt.Errorf("the source was written to after the dump (WAL %s → %s): %s — those writes are not in the new instance; stop the writer, then redo the dump and restore (roll back to the quiesce)", st.WAL, wal, strings.Join(moved, "; "))
+		return nil, steps.Failed("stop the writer, then redo the dump and restore (roll back to the quiesce)", "the source was written to after the dump (WAL %s → %s): %s — those writes are not in the new instance", st.WAL, wal, strings.Join(moved, "; "))
 	}
 	// The counters are only trustworthy once every writer has gone: a backend that is still
 	// connected flushes its table statistics seconds after it writes, so a fresh write can hide.
@@ -394,7 +394,7 @@ func (w *WALCheck) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, er
 		return nil, err
 	}
 	if len(others) > 0 {
-		return nil, fmt.Errorf("the WAL moved since the quiesce (%s → %s) and sessions are still connected to the source (%s): their writes may not be counted yet, so cairn cannot prove nothing was written — end them (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE …), then retry this step", st.WAL, wal, strings.Join(others, "; "))
+		return nil, steps.Failed("end them (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE …), then retry this step", "the WAL moved since the quiesce (%s → %s) and sessions are still connected to the source (%s): their writes may not be counted yet, so cairn cannot prove nothing was written", st.WAL, wal, strings.Join(others, "; "))
 	}
 	env.Info(fmt.Sprintf("WAL moved %s → %s, but no user table was written and no other session is connected (server housekeeping)", st.WAL, wal))
 	return nil, nil

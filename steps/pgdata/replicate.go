@@ -177,7 +177,7 @@ func (r *Replicate) Check(ctx context.Context, env *steps.Env) steps.Check {
 		if isAbsent(err) {
 			return steps.CannotTell("%v (an earlier step makes it)", err)
 		}
-		return checkOfErr(err, "check the source's and the target's connections")
+		return unknownOr(err, "check the source's and the target's connections")
 	}
 	if ch, blocked := st.blocked(); blocked {
 		return ch
@@ -201,7 +201,7 @@ func (r *Replicate) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, e
 		return nil, err
 	}
 	if ch, blocked := st.blocked(); blocked { // before anything is granted or created
-		return nil, fmt.Errorf("%s — %s; nothing was changed", ch.Reason, ch.Fix)
+		return nil, steps.Failed(ch.Fix, "%s; nothing was changed", ch.Reason)
 	}
 	if err := grantReplication(ctx, env, st.src); err != nil {
 		return nil, err
@@ -263,7 +263,7 @@ func (r *Replicate) one(ctx context.Context, env *steps.Env, st *replState, own 
 		if err != nil {
 			return err
 		}
-		return fmt.Errorf("%s: tables without a primary key or usable replica identity: %s — published, their UPDATEs and DELETEs would fail on the source; run the replica-identity step first (REPLICA IDENTITY FULL)", db, strings.Join(bad, ", "))
+		return steps.Failed("run the replica-identity step first (REPLICA IDENTITY FULL)", "%s: tables without a primary key or usable replica identity: %s — published, their UPDATEs and DELETEs would fail on the source", db, strings.Join(bad, ", "))
 	}
 	var havePub bool
 	if err := sc.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)", pub).Scan(&havePub); err != nil {
@@ -336,7 +336,7 @@ func dropSlot(ctx context.Context, c *pgx.Conn, name string) error {
 			return err
 		}
 	}
-	return fmt.Errorf("drop replication slot %s: still active after its walsender was ended — retry the rollback", name)
+	return steps.Failed("retry the rollback", "drop replication slot %s: still active after its walsender was ended", name)
 }
 
 // Observe reads the outputs of a replication found in place.

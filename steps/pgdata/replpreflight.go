@@ -272,7 +272,7 @@ func (p *ReplicationPreflight) Apply(ctx context.Context, env *steps.Env) (steps
 		env.Info("warning: " + w)
 	}
 	if ch := f.check(); ch.State == steps.Blocked {
-		return nil, fmt.Errorf("%s — %s", ch.Reason, ch.Fix)
+		return nil, ch.Err()
 	}
 	return steps.Outputs{
 		"no-identity":   steps.Output{List: f.noIdentity},

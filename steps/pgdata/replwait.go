@@ -227,10 +227,10 @@ func (w *ReplicationWait) Apply(ctx context.Context, env *steps.Env) (steps.Outp
 			return nil, err
 		}
 		if reason, fix, ok := w.guard(env, st, limit); !ok {
-			return nil, fmt.Errorf("%s — %s", reason, fix)
+			return nil, steps.Failed(fix, "%s", reason)
 		}
 		if len(st.missing) > 0 {
-			return nil, fmt.Errorf("no subscription or slot of this run for %s: the replication was dropped — run the replicate step again (roll back to it)", strings.Join(st.missing, ", "))
+			return nil, steps.Failed("run the replicate step again (roll back to it)", "no subscription or slot of this run for %s: the replication was dropped", strings.Join(st.missing, ", "))
 		}
 		if st.caughtUp(maxLag) {
 			env.Out.Progress(1, 1, "caught up")

@@ -74,7 +74,7 @@ func (r *Restore) state(ctx context.Context, env *steps.Env) (dsn, *Manifest, ma
 		return dsn{}, m, nil, err
 	}
 	if want := orDefault(r.method, "dump"); m.Method != want {
-		return dsn{}, m, nil, &foreignError{fmt.Sprintf("the manifest in %s records a %s, not a %s", dir, m.Method, want), moveAside(dir)}
+		return dsn{}, m, nil, foreign(fmt.Sprintf("the manifest in %s records a %s, not a %s", dir, m.Method, want), moveAside(dir))
 	}
 	tgt, err := r.Target.resolve(ctx, env)
 	if err != nil {
@@ -127,7 +127,7 @@ func targetDiffs(ctx context.Context, tgt dsn, m *Manifest, own *created) (map[s
 func (r *Restore) Check(ctx context.Context, env *steps.Env) steps.Check {
 	_, m, diffs, err := r.state(ctx, env)
 	if err != nil {
-		return checkOfErr(err, "the dump step must have finished; check the target's connection")
+		return unknownOr(err, "the dump step must have finished; check the target's connection")
 	}
 	var todo []string
 	for _, db := range m.Databases {
@@ -178,7 +178,7 @@ func (r *Restore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 		if err := r.restoreOne(ctx, env, tgt, dir, db, jobs); err != nil {
 			derr := dropDatabase(context.WithoutCancel(ctx), tgt, db.Name)
 			if derr != nil {
-				return nil, fmt.Errorf("restore of %s failed: %w; and dropping the half-restored database failed too: %v — drop it by hand: DROP DATABASE %s WITH (FORCE)", db.Name, err, derr, ident(db.Name))
+				return nil, steps.Failed("drop it by hand: DROP DATABASE "+ident(db.Name)+" WITH (FORCE)", "restore of %s failed: %w; and dropping the half-restored database failed too: %v", db.Name, err, derr)
 			}
 			env.Info("restore of " + db.Name + " failed: the half-restored database was dropped")
 			return nil, fmt.Errorf("restore of %s failed, the half-restored database was dropped (nothing of it is left on the target): %w", db.Name, err)

@@ -92,13 +92,13 @@ func (s *Stream) Check(ctx context.Context, env *steps.Env) steps.Check {
 	m := p.state.manifest
 	if m == nil || m.Method != "stream" {
 		if err := own.noneForeign(ctx, tgt, p.dbs); err != nil {
-			return checkOfErr(err, "check the target's connection")
+			return unknownOr(err, "check the target's connection")
 		}
 		return steps.ReadyTo(steps.Create, "copy every database of %s to %s", p.live, s.Target.describe(env))
 	}
 	diffs, err := targetDiffs(ctx, tgt, m, own)
 	if err != nil {
-		return checkOfErr(err, "check the target's connection")
+		return unknownOr(err, "check the target's connection")
 	}
 	for _, db := range m.Databases {
 		if len(diffs[db.Name]) > 0 {
