@@ -1,5 +1,7 @@
 package events
 
+import "strconv"
+
 // QuestionKind says what sort of answer a question wants.
 type QuestionKind string
 
@@ -76,4 +78,16 @@ type Answer struct {
 	Choice     Decision `json:"choice,omitempty"`
 	Value      string   `json:"value,omitempty"` // never set for a secret question in the journal
 	By         *Actor   `json:"by,omitempty"`
+}
+
+// Text is the answer as a view shows it: the decision chosen, else the value typed with typed in
+// front of it (the report's "typed ", the plain view's ""), else true or false.
+func (a Answer) Text(typed string) string {
+	switch {
+	case a.Choice != "":
+		return string(a.Choice)
+	case a.Value != "":
+		return typed + a.Value
+	}
+	return strconv.FormatBool(a.Yes)
 }

@@ -195,15 +195,7 @@ func (v *View) line(e events.Event) {
 			v.hint = fmt.Sprintf("  waiting for an answer: `cairn attach %s` on a terminal", v.RunID)
 		}
 	case events.QuestionAnswered:
-		a := e.Answer
-		ans := string(a.Choice)
-		if ans == "" {
-			ans = fmt.Sprint(a.Yes)
-			if a.Value != "" {
-				ans = a.Value
-			}
-		}
-		msg := fmt.Sprintf("%sanswered %q by %s", tag, ans, a.By.String())
+		msg := fmt.Sprintf("%sanswered %q by %s", tag, e.Answer.Text(""), e.Answer.By.String())
 		if e.Note != "" {
 			msg += " — " + e.Note
 		}

@@ -134,15 +134,7 @@ func writeReport(w io.Writer, run *journal.Run, recs, out []events.Event) {
 	for _, e := range recs {
 		switch e.Type {
 		case events.QuestionAnswered:
-			a := e.Answer
-			ans := string(a.Choice)
-			if ans == "" {
-				ans = fmt.Sprint(a.Yes)
-				if a.Value != "" {
-					ans = "typed " + a.Value
-				}
-			}
-			fmt.Fprintf(w, "- %s %s: %s by %s\n", e.Time.UTC().Format(time.RFC3339), stepOr(e.Step), ans, a.By.String())
+			fmt.Fprintf(w, "- %s %s: %s by %s\n", e.Time.UTC().Format(time.RFC3339), stepOr(e.Step), e.Answer.Text("typed "), e.Answer.By.String())
 		case events.RunResumed, events.RunTakenOver:
 			for _, d := range st.Deaths {
 				if d.Resumed.Equal(e.Time) && d.By == e.Type {
