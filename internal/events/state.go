@@ -49,6 +49,15 @@ type StepState struct {
 	phaseStart time.Time
 }
 
+// FromFirstStart is the time from the step's first start (an earlier runner's, when one died in it)
+// to its end, dead runners included; ok is false until it has both.
+func (st *StepState) FromFirstStart() (d time.Duration, ok bool) {
+	if st.FirstApplied.IsZero() || st.Finished.IsZero() {
+		return 0, false
+	}
+	return st.Finished.Sub(st.FirstApplied), true
+}
+
 // Death is a runner that stopped without a final record — SIGKILL, a crash, the machine going down —
 // as the next runner's resume or take-over shows it: the run had not finished when it took over.
 type Death struct {

@@ -210,8 +210,8 @@ func stepTime(run *events.RunState, s *events.StepState) string {
 	if s.Lost == 0 {
 		text = fmt.Sprintf("%s after the resume — the runner died in it, with no record after the step's start", s.Elapsed.Round(time.Millisecond))
 	}
-	if !s.FirstApplied.IsZero() && !s.Finished.IsZero() {
-		text += fmt.Sprintf("; %s from its first start to its end", s.Finished.Sub(s.FirstApplied).Round(time.Millisecond))
+	if d, ok := s.FromFirstStart(); ok {
+		text += fmt.Sprintf("; %s from its first start to its end", d.Round(time.Millisecond))
 	}
 	return text
 }

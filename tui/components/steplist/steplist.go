@@ -43,12 +43,17 @@ func Mark(s events.StepStatus) string {
 // Active reports whether a step is being worked on right now (events.StepStatus.Active).
 func Active(s events.StepStatus) bool { return s.Active() }
 
-// Duration is what the list shows for a step: time so far while it is active, its apply+verify
-// time once done, nothing before it starts.
-func Duration(c *common.Common, st *events.StepState) string {
+// Duration is what the list shows for a step: time so far while it is active (from its first check,
+// an earlier runner's included), its apply+verify time once done, nothing before it starts. A step
+// a runner died in shows, once done, the time from its first start to its end, as the report and
+// the plain view say it: the later runner's own count leaves the dead runner's part out.
+func Duration(c *common.Common, rs *events.RunState, st *events.StepState) string {
+	first, ok := st.FromFirstStart()
 	switch {
 	case Active(st.Status) && !st.Started.IsZero():
 		return common.FormatDuration(c.Now().Sub(st.Started))
+	case ok && rs.DiedIn(st.Info.ID):
+		return common.FormatDuration(first)
 	case st.Elapsed > 0:
 		return common.FormatDuration(st.Elapsed)
 	}
@@ -118,7 +123,7 @@ func View(c *common.Common, rs *events.RunState, width, height int, expand bool,
 			continue
 		}
 		st := rs.Steps[i]
-		dur := Duration(c, st)
+		dur := Duration(c, rs, st)
 		right := dur
 		if showStatus && st.Status != events.StatusPending {
 			right = string(st.Status)

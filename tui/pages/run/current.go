@@ -74,7 +74,7 @@ func (m *Model) activity(cur *events.StepState, w int) string {
 	if !m.c.Static {
 		glyph = m.spin.View()
 	}
-	d := steplist.Duration(m.c, cur)
+	d := steplist.Duration(m.c, m.rs, cur)
 	word := map[events.StepStatus]string{
 		events.StatusChecking: "checking", events.StatusRunning: "applying", events.StatusVerifying: "verifying",
 		events.StatusRollingBack: "rolling back",
