@@ -35,21 +35,41 @@ type Clients struct {
 	Secrets *secretsmanager.Client
 }
 
-// NewClients loads the standard configuration chain (profiles, environment, AWS_ENDPOINT_URL) for
-// region (empty: the chain's own).
+// NewClients loads the standard configuration chain (LoadConfig) for region (empty: the chain's
+// own).
 func NewClients(ctx context.Context, env *steps.Env, region string) (*Clients, error) {
+	cfg, err := LoadConfig(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	return &Clients{RDS: rds.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}, nil
+}
+
+// DefaultMaxAttempts is how many times a call is tried when the configuration chain sets no
+// max_attempts (AWS_MAX_ATTEMPTS, a profile's max_attempts): a step inside a maintenance window
+// must ride out a throttled Describe or a dropped connection, which the SDK's own three attempts,
+// a few hundred milliseconds apart, do not. With the standard retryer's backoff (exponential with
+// jitter, capped at 20 s) eight attempts span up to about a minute.
+const DefaultMaxAttempts = 8
+
+// LoadConfig loads the standard AWS configuration chain (profiles, environment, AWS_ENDPOINT_URL)
+// for region (empty: the chain's own), with DefaultMaxAttempts unless the chain sets its own.
+func LoadConfig(ctx context.Context, region string) (aws.Config, error) {
 	var opts []func(*config.LoadOptions) error
 	if region != "" {
 		opts = append(opts, config.WithRegion(region))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return cfg, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return nil, steps.Failed("pass -p region=… or set AWS_REGION", "no AWS region")
+		return cfg, steps.Failed("pass -p region=… or set AWS_REGION", "no AWS region")
 	}
-	return &Clients{RDS: rds.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}, nil
+	if cfg.RetryMaxAttempts == 0 {
+		cfg.RetryMaxAttempts = DefaultMaxAttempts
+	}
+	return cfg, nil
 }
 
 func (r Region) clients(ctx context.Context, env *steps.Env) (*Clients, error) {

@@ -11,30 +11,12 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/cairn-runbooks/cairn/internal/ref"
 	"github.com/cairn-runbooks/cairn/steps"
 )
-
-// LoadConfig loads the standard AWS configuration chain for region (empty: the chain's own), for
-// kinds that need clients beyond Clients (IAM, Lambda, STS).
-func LoadConfig(ctx context.Context, region string) (aws.Config, error) {
-	var opts []func(*config.LoadOptions) error
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return cfg, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		return cfg, steps.Failed("pass -p region=… or set AWS_REGION", "no AWS region")
-	}
-	return cfg, nil
-}
 
 // ManagedTag marks what cairn created, so that rollback deletes only that.
 const ManagedTag = "cairn:managed-by"
