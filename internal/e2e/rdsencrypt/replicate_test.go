@@ -42,11 +42,18 @@ func (r *rig) replicatedUnderWriter(app *appWriter, rec *loadgen.Record) {
 // Strategy replicate with the application writing through app-db's endpoint throughout, and the
 // runner SIGKILLed while it waits for the subscriptions to catch up: `cairn resume` completes and
 // nothing the application committed is lost.
+//
+// The demo data has syncWaitRows rows, so that the initial copy is still running when the sync
+// wait's check looks (with the usual 3 000 it had caught up by then on a loaded machine, the check
+// found the step done, and there was no wait to kill).
 func TestReplicateUnderWriterKilledInSyncWait(t *testing.T) {
-	r := newRig(t)
+	r := newRigRows(t, syncWaitRows)
 	app, rec := r.killedUnderWriter("sync-wait", r.replicateArgs())
 	r.replicatedUnderWriter(app, rec)
 }
+
+// syncWaitRows is the demo data's size for the kill in the sync wait.
+const syncWaitRows = 200000
 
 // Strategy replicate with the application writing throughout, and the runner SIGKILLed inside the
 // window, during the cut-over (the last WAL applied, sequences, counts, schemas, the replication
