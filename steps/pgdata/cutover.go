@@ -239,7 +239,11 @@ func (c *Cutover) record(ctx context.Context, env *steps.Env, r *cutRun) error {
 		// gone with a cancelled context)
 		fresh := &pool{src: r.st.src, tgt: r.st.tgt, dbs: live}
 		if _, e := subscriptions(context.WithoutCancel(ctx), env, fresh, r.st.oids, true); e != nil {
-			err = fmt.Errorf("%w\n(and enabling the subscriptions again failed: %v — ALTER SUBSCRIPTION … ENABLE on %s)", err, e, r.st.tgt.Label)
+			fix := "ALTER SUBSCRIPTION … ENABLE on " + r.st.tgt.Label
+			if f := steps.FixOf(err); f != "" {
+				fix += "; then " + f
+			}
+			err = steps.WithFix(fmt.Errorf("%w\n(and enabling the subscriptions again failed: %v)", err, e), fix)
 		}
 		return err
 	}
