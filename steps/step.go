@@ -30,7 +30,9 @@ type Step interface {
 
 	// Apply does the work, streaming output lines and progress through env, and returns named
 	// outputs (an output may be secret). It must leave the target either changed as described, or
-	// as it was, or in a state its Check recognises (so a retry or resume can tell).
+	// as it was, or in a state its Check recognises (so a retry or resume can tell). An error whose
+	// fix it knows (as Apply, Verify and Rollback may) it returns as a *FixError (WithFix, Failed,
+	// Check.Err) — the fix out of the error's text, for the runner to show as next:.
 	Apply(ctx context.Context, env *Env) (Outputs, error)
 
 	// Verify proves, with its own probe, that the work is in place. It changes nothing.
