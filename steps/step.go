@@ -38,8 +38,10 @@ type Step interface {
 	// Verify proves, with its own probe, that the work is in place. It changes nothing.
 	Verify(ctx context.Context, env *Env) error
 
-	// Rollback undoes Apply (a compensating action). A step that cannot be undone returns
-	// a *NotReversibleError saying why, and changes nothing.
+	// Rollback undoes Apply (a compensating action). It is also called for an Apply that stopped
+	// half-way (it failed, or the runner was stopped) or never got to its work: it undoes what of
+	// the step exists and does not fail on what does not, and a second call changes nothing. A
+	// step that cannot be undone returns a *NotReversibleError saying why, and changes nothing.
 	Rollback(ctx context.Context, env *Env) error
 }
 

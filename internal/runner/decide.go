@@ -63,7 +63,7 @@ func (r *Runner) decide(ctx context.Context, spec *runbooks.StepSpec, key string
 		opts = append(opts, events.Option{Key: events.Skip, Label: "Skip", Effect: "leave " + key + " undone and go on with the next step"})
 	}
 	abort := "stop here and leave everything as it is; `cairn resume " + r.cfg.Run.ID + "` or `cairn rollback " + r.cfg.Run.ID + "` later"
-	if len(r.done) == 0 {
+	if len(r.undoable()) == 0 {
 		abort = "stop here: no step of this run changed anything; fix the cause, then `cairn resume " + r.cfg.Run.ID + "` or start the run again"
 	}
 	opts = append(opts, events.Option{Key: events.Abort, Label: "Abort", Effect: abort})
@@ -83,11 +83,13 @@ func (r *Runner) decide(ctx context.Context, spec *runbooks.StepSpec, key string
 }
 
 // undoOptions are the ways back a failure menu offers (nil: not offered). Nothing at all when no
-// step of this run changed anything: fix the cause and retry, or abort. The cut-back, listing only
+// step of this run changed anything — none applied, none started applying (a step that failed in
+// its check): fix the cause and retry, or abort. The cut-back, listing only
 // its steps on this run's path, when the runbook has one and — in a runbook that marks its point of
 // no return — only past it; the step-by-step roll back otherwise.
 func (r *Runner) undoOptions() (cut, rollback *events.Option) {
-	if len(r.done) == 0 {
+	undo := r.undoable()
+	if len(undo) == 0 {
 		return nil, nil
 	}
 	past := r.pastNoReturn()
@@ -99,7 +101,7 @@ func (r *Runner) undoOptions() (cut, rollback *events.Option) {
 		cut = &events.Option{Key: events.Cutback, Label: "Cut back", Effect: effect}
 	}
 	if past == "" || cut == nil {
-		rollback = &events.Option{Key: events.Rollback, Label: "Roll back", Effect: "undo " + reverseList(r.done) + ", in that order, each confirmed"}
+		rollback = &events.Option{Key: events.Rollback, Label: "Roll back", Effect: "undo " + labels(undo) + ", in that order, each confirmed"}
 	}
 	return cut, rollback
 }
@@ -110,14 +112,6 @@ func idsOf(specs []*runbooks.StepSpec) string {
 		ids = append(ids, s.ID)
 	}
 	return joinList(ids)
-}
-
-func reverseList(xs []string) string {
-	var out []string
-	for i := len(xs) - 1; i >= 0; i-- {
-		out = append(out, xs[i])
-	}
-	return joinList(out)
 }
 
 func joinList(xs []string) string { return strings.Join(xs, ", ") }

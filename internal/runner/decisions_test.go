@@ -74,7 +74,8 @@ func TestDecisionPaths(t *testing.T) {
 			options: []events.Decision{events.Retry, events.Rollback, events.Abort}},
 		{name: "rollback", choice: events.Rollback, want: events.RolledBack, abc: [3]int{0, 0, 0},
 			then: func(t *testing.T, run *journal.Run) {
-				answerOpen(t, run, events.PurposeUndoStep, events.Answer{Yes: true})
+				answerOpen(t, run, events.PurposeUndoStep, events.Answer{Yes: true}) // b, whose apply started
+				answerOpen(t, run, events.PurposeUndoStep, events.Answer{Yes: true}) // a
 			},
 			options: []events.Decision{events.Retry, events.Rollback, events.Abort}},
 		{name: "rollback declined", choice: events.Rollback, want: events.Failed, abc: [3]int{1, 0, 0},
@@ -254,7 +255,8 @@ func TestFailureNextIsTheErrorsFix(t *testing.T) {
 	run, cfg := tallyRun(t, dir, "", `with: {file: "DIR/b"}`, journal.Policy{Interactive: true})
 	done := runAsync(cfg)
 	answerOpen(t, run, events.PurposeFailure, events.Answer{Choice: events.Rollback})
-	answerOpen(t, run, events.PurposeUndoStep, events.Answer{Yes: true})
+	answerOpen(t, run, events.PurposeUndoStep, events.Answer{Yes: true}) // b, whose apply started
+	answerOpen(t, run, events.PurposeUndoStep, events.Answer{Yes: true}) // a
 	if s := <-done; s != events.Failed {
 		t.Fatalf("ended %s, want failed (a's rollback is stuck)", s)
 	}
@@ -267,7 +269,7 @@ func TestFailureNextIsTheErrorsFix(t *testing.T) {
 	}
 	a := filepath.Join(dir, "a")
 	want := []events.Diag{
-		{Summary: "step b failed in apply", Detail: "told to fail (" + b + ".fail exists)", State: "applied so far: a", Next: "rm " + b + ".fail"},
+		{Summary: "step b failed in apply", Detail: "told to fail (" + b + ".fail exists)", State: "applied so far: a; partially applied (apply started, not verified): b", Next: "rm " + b + ".fail"},
 		{Summary: "rollback of a failed", Detail: a + " is stuck", State: "applied so far: a",
 			Next: "rm " + a + ".stuck; then `cairn rollback " + run.ID + "` to continue walking back"},
 	}

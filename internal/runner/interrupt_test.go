@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,8 +18,8 @@ import (
 )
 
 // tally appends one line to its file per apply; it is done once the file has a line. Its apply
-// fails while "<file>.fail" exists, its rollback while "<file>.stuck" does, each error carrying
-// its fix (remove that file). It can hold
+// fails while "<file>.fail" exists (before its work, or after it with fail_after_work), its
+// rollback while "<file>.stuck" does, each error carrying its fix (remove that file). It can hold
 // (until its file's ".release" exists or ctx ends) before or after its work, or in Verify.
 type tally struct {
 	File string `yaml:"file"`
@@ -28,6 +29,8 @@ type tally struct {
 	Stubborn bool `yaml:"stubborn"`
 	// Reads: its check says it only reads (a preflight); it still appends its line when applied.
 	Reads bool `yaml:"reads"`
+	// FailAfterWork: with "<file>.fail", the apply appends its line and then fails (half-way).
+	FailAfterWork bool `yaml:"fail_after_work"`
 }
 
 func lines(path string) int {
@@ -73,7 +76,9 @@ func (s *tally) Apply(ctx context.Context, _ *steps.Env) (steps.Outputs, error) 
 	if err := s.hold(ctx, "before-apply"); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(s.File + ".fail"); err == nil {
+	_, err := os.Stat(s.File + ".fail")
+	told := err == nil
+	if told && !s.FailAfterWork {
 		return nil, steps.Failed("rm "+s.File+".fail", "told to fail (%s.fail exists)", s.File)
 	}
 	f, err := os.OpenFile(s.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
@@ -82,6 +87,9 @@ func (s *tally) Apply(ctx context.Context, _ *steps.Env) (steps.Outputs, error) 
 	}
 	f.WriteString("applied\n")
 	f.Close()
+	if told {
+		return nil, errors.New("told to fail half-way (" + s.File + ".fail exists)")
+	}
 	return nil, s.hold(ctx, "after-apply")
 }
 func (s *tally) Verify(ctx context.Context, _ *steps.Env) error {
@@ -93,11 +101,22 @@ func (s *tally) Verify(ctx context.Context, _ *steps.Env) error {
 	}
 	return nil
 }
+
+// Rollback removes the file, if there is one (an apply that failed before its work left none).
 func (s *tally) Rollback(context.Context, *steps.Env) error {
 	if _, err := os.Stat(s.File + ".stuck"); err == nil {
 		return steps.Failed("rm "+s.File+".stuck", "%s is stuck", s.File)
 	}
-	return os.Remove(s.File)
+	return removeIfThere(s.File)
+}
+
+// removeIfThere removes a file a step made; one that is not there is not an error (the contract:
+// a rollback after a failed apply undoes what exists).
+func removeIfThere(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 func tallyRegistry() *steps.Registry {

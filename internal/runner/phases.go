@@ -49,7 +49,9 @@ func (r *Runner) settleDone(ctx context.Context, a *attempt, env *steps.Env) *fa
 	if err := r.observe(ctx, a.spec, a.key, env); err != nil {
 		return &failure{phaseApply, err}
 	}
-	if err := r.verify(ctx, a.spec, a.key, env, a.interrupted); err != nil {
+	// found done after this run's own apply started (a resume, or a retry after a failed apply or
+	// verify): this run's work, which its roll back undoes
+	if err := r.verify(ctx, a.spec, a.key, env, a.interrupted || r.partial[a.key]); err != nil {
 		return &failure{phaseVerify, err}
 	}
 	return nil
@@ -87,6 +89,7 @@ func (r *Runner) apply(ctx context.Context, spec *runbooks.StepSpec, key string,
 	r.at(key, phaseApply)
 	r.emit(events.Event{Type: events.StepApplying, Step: key})
 	r.status[key] = applying
+	r.applying(key)
 	actx := ctx
 	if spec.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -155,8 +158,9 @@ func (r *Runner) verify(ctx context.Context, spec *runbooks.StepSpec, key string
 	if !ours {
 		note = alreadyDone
 	} else if !r.reads[key] {
-		r.done = appendOnce(r.done, key)
+		r.settled(key)
 	}
+	delete(r.partial, key)
 	r.emit(events.Event{Type: events.StepVerified, Step: key, Elapsed: time.Since(start), Note: note, AlreadyDone: !ours})
 	r.status[key] = verified
 	return nil

@@ -51,6 +51,13 @@ type Runner struct {
 	mu      sync.Mutex
 	outputs map[string]steps.Outputs // by step key, secret values included
 	done    []string                 // keys applied by this run, in order (rollback walks them back)
+	// partial are the step keys whose apply started in this run and did not end verified nor
+	// rolled back — a failed apply or verify, a skip after one, a runner stopped mid-apply. What
+	// they changed is not known, so a roll back undoes them too (their Rollback undoes what exists).
+	partial map[string]bool
+	// began orders the steps' applies (a counter, the latest apply of each key): a roll back walks
+	// the done and the partial steps back newest first.
+	began map[string]int
 	// reads are the step keys whose last check said they only read (a preflight): applied, they
 	// changed nothing, so they are not in done — nothing to undo, nothing to offer undoing.
 	reads  map[string]bool
@@ -90,7 +97,7 @@ func Run(ctx context.Context, cfg Config) (events.RunStatus, error) {
 	defer w.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]progress{}, reads: map[string]bool{}, lostSecrets: map[string]bool{}, cancel: cancel, pid: os.Getpid()}
+	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]progress{}, reads: map[string]bool{}, partial: map[string]bool{}, began: map[string]int{}, lostSecrets: map[string]bool{}, cancel: cancel, pid: os.Getpid()}
 	keyErr := r.loadKey()
 	intake, err := journal.Listen(cfg.Run)
 	if err != nil {
@@ -181,19 +188,22 @@ func (r *Runner) replay(prior []events.Event) {
 			r.status[e.Step] = applied
 		case events.StepApplying:
 			r.status[e.Step] = applying
+			r.applying(e.Step)
 		case events.StepChecked:
 			r.reads[e.Step] = e.Check != nil && e.Check.Change == string(steps.Read)
 		case events.StepVerified:
 			r.status[e.Step] = verified
 			// a journal written before AlreadyDone existed says it only in the note
 			if !e.AlreadyDone && e.Note != alreadyDone && !r.reads[e.Step] {
-				r.done = appendOnce(r.done, e.Step)
+				r.settled(e.Step)
 			}
+			delete(r.partial, e.Step)
 		case events.StepSkipped:
 			r.status[e.Step] = skippedStep
 		case events.StepRolledBack:
 			r.status[e.Step] = rolledBack
 			r.done = remove(r.done, e.Step)
+			delete(r.partial, e.Step)
 		case events.StepFailed:
 			if r.status[e.Step] != applied && r.status[e.Step] != applying {
 				r.status[e.Step] = failedStep
@@ -381,11 +391,17 @@ func (r *Runner) diag(summary string, err error, next string) *events.Diag {
 
 // stated is d with what state the run has left things in.
 func (r *Runner) stated(d diag.Diagnostic) *events.Diag {
-	if len(r.done) == 0 {
-		d.State = "no step of this run has changed anything yet"
-	} else {
-		d.State = "applied so far: " + strings.Join(r.done, ", ")
+	var state []string
+	if len(r.done) > 0 {
+		state = append(state, "applied so far: "+strings.Join(r.done, ", "))
 	}
+	if p := r.partialKeys(); len(p) > 0 {
+		state = append(state, "partially applied (apply started, not verified): "+strings.Join(p, ", "))
+	}
+	if len(state) == 0 {
+		state = append(state, "no step of this run has changed anything yet")
+	}
+	d.State = strings.Join(state, "; ")
 	return &d
 }
 

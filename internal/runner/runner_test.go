@@ -29,7 +29,7 @@ func (m *mint) Describe(*steps.Env) []steps.Action {
 }
 func (m *mint) Verify(context.Context, *steps.Env) error { return nil }
 func (m *mint) Rollback(context.Context, *steps.Env) error {
-	return os.Remove(m.marker())
+	return removeIfThere(m.marker())
 }
 func (m *mint) OutputNames() []string { return []string{"token"} }
 func (m *mint) Check(context.Context, *steps.Env) steps.Check {
@@ -76,7 +76,7 @@ func (u *use) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) 
 }
 func (u *use) Verify(context.Context, *steps.Env) error { return nil }
 func (u *use) Rollback(context.Context, *steps.Env) error {
-	return os.Remove(filepath.Join(u.Dir.Raw, "used"))
+	return removeIfThere(filepath.Join(u.Dir.Raw, "used")) // a failed apply wrote none
 }
 
 func registry() *steps.Registry {

@@ -22,26 +22,33 @@ cutback:
 `
 
 // The failure menu offers only the ways back that apply: none when no step changed anything (a
-// step that only reads is not undone), the step-by-step roll back before the point of no return
-// (the cut-back is for after it), and past it the cut-back listing only its steps on this run's path.
+// step that only reads is not undone, one that failed in its check never started), the
+// step-by-step roll back before the point of no return (the cut-back is for after it) — the failed
+// step first when its apply had started, even when it is the only one — and past the point of no
+// return the cut-back listing only its steps on this run's path.
 func TestFailureMenuOffersOnlyWhatApplies(t *testing.T) {
 	tests := []struct {
 		name, aWith  string
-		noReturn     int // the step marked point_of_no_return: 0 a, 2 c (never reached)
+		bFile        string // what makes b fail: b.fail in its apply, b.lookalike in its check
+		noReturn     int    // the step marked point_of_no_return: 0 a, 2 c (never reached)
 		options      []events.Decision
 		want, absent []string // in the options' effects
 	}{
-		{name: "nothing changed", aWith: ", reads: true", noReturn: 2, options: []events.Decision{events.Retry, events.Abort},
+		{name: "nothing changed", aWith: ", reads: true", bFile: "b.lookalike", noReturn: 2, options: []events.Decision{events.Retry, events.Abort},
 			want: []string{"no step of this run changed anything"}, absent: []string{"cairn rollback"}},
-		{name: "before the point of no return", noReturn: 2, options: []events.Decision{events.Retry, events.Rollback, events.Abort},
-			want: []string{"undo a,"}, absent: []string{"undo-other"}},
-		{name: "past the point of no return", noReturn: 0, options: []events.Decision{events.Retry, events.Cutback, events.Abort},
+		{name: "only the failed step started applying", aWith: ", reads: true", bFile: "b.fail", noReturn: 2, options: []events.Decision{events.Retry, events.Rollback, events.Abort},
+			want: []string{"undo b (partially applied), in that order"}, absent: []string{"no step of this run changed anything"}},
+		{name: "before the point of no return", bFile: "b.fail", noReturn: 2, options: []events.Decision{events.Retry, events.Rollback, events.Abort},
+			want: []string{"undo b (partially applied), a,"}, absent: []string{"undo-other"}},
+		{name: "failed in its check, before the point of no return", bFile: "b.lookalike", noReturn: 2, options: []events.Decision{events.Retry, events.Rollback, events.Abort},
+			want: []string{"undo a,"}, absent: []string{"undo-other", "partially"}},
+		{name: "past the point of no return", bFile: "b.fail", noReturn: 0, options: []events.Decision{events.Retry, events.Cutback, events.Abort},
 			want: []string{"cut-back steps: undo (a is past the point of no return"}, absent: []string{"undo-other"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			os.WriteFile(filepath.Join(dir, "b.fail"), nil, 0o600)
+			os.WriteFile(filepath.Join(dir, tt.bFile), nil, 0o600)
 			run, cfg := tallyRunWith(t, dir, tt.aWith, `with: {file: "DIR/b"}`, cutbackPathYAML, journal.Policy{Interactive: true})
 			cfg.Runbook.Steps[tt.noReturn].PointOfNoReturn = true
 			cfg.Values = map[string]ref.Value{"path": {S: "b"}}
@@ -114,5 +121,108 @@ func TestRollbackCommandUndoesStepsUntilThePointOfNoReturn(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A step whose apply changed something and then failed is undone by the menu's Roll back first,
+// newest, before the steps applied before it, each confirmed; the failure's state and the journal
+// say it was partially applied, and the run's state shows it rolled back.
+func TestRollBackUndoesTheStepThatFailedHalfWay(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "b.fail"), nil, 0o600)
+	run, cfg := tallyRun(t, dir, "", `with: {file: "DIR/b", fail_after_work: true}`, journal.Policy{Interactive: true})
+	done := runAsync(cfg)
+	answerOpen(t, run, events.PurposeFailure, events.Answer{Choice: events.Rollback})
+	if got := counts(dir); got != [3]int{1, 1, 0} {
+		t.Fatalf("lines in a, b, c after b failed: %v, want b's line written before it failed", got)
+	}
+	first := answerOpen(t, run, events.PurposeUndoStep, events.Answer{Yes: true})
+	second := answerOpen(t, run, events.PurposeUndoStep, events.Answer{Yes: true})
+	if first.Step != "b" || !strings.Contains(first.Prompt, "partially applied") || second.Step != "a" || strings.Contains(second.Prompt, "partially") {
+		t.Fatalf("undo asked for %s (%q) then %s (%q), want b, partially applied, then a", first.Step, first.Prompt, second.Step, second.Prompt)
+	}
+	if s := <-done; s != events.RolledBack {
+		t.Fatalf("ended %s, want rolled back", s)
+	}
+	if got := counts(dir); got != [3]int{0, 0, 0} {
+		t.Fatalf("lines in a, b, c after the roll back: %v, want none (b's half-way work undone too)", got)
+	}
+	recs, _ := journal.ReadAll(run)
+	st := events.NewRunState()
+	var failState, rolledNote string
+	for _, e := range recs {
+		st.Apply(e)
+		switch {
+		case e.Type == events.StepFailed && e.Step == "b":
+			failState = e.Error.State
+		case e.Type == events.StepRolledBack && e.Step == "b":
+			rolledNote = e.Note
+		}
+	}
+	if !strings.Contains(failState, "applied so far: a") || !strings.Contains(failState, "partially applied") || !strings.Contains(failState, ": b") {
+		t.Errorf("b's failure says the state is %q, want a applied and b partially applied", failState)
+	}
+	if !strings.Contains(rolledNote, "partially applied") || st.Step("b").Status != events.StatusRolledBack || st.Status != events.RolledBack {
+		t.Errorf("journal: b rolled back with note %q, b %s, run %s", rolledNote, st.Step("b").Status, st.Status)
+	}
+}
+
+// The failed step is known from the journal alone: a run aborted after its only changing step
+// failed half-way is rolled back by `cairn rollback` (a new runner), that step undone; the step
+// that only read is not.
+func TestRollbackCommandUndoesTheStepThatFailedHalfWay(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "b.fail"), nil, 0o600)
+	run, cfg := tallyRun(t, dir, ", reads: true", `with: {file: "DIR/b", fail_after_work: true}`, journal.Policy{OnFailure: events.Abort, Yes: true})
+	if s, err := runner.Run(context.Background(), cfg); err != nil || s != events.Aborted {
+		t.Fatalf("run ended %s (%v), want aborted at b", s, err)
+	}
+	cfg.Mode = runner.ModeRollback
+	if s, err := runner.Run(context.Background(), cfg); err != nil || s != events.RolledBack {
+		t.Fatalf("rollback ended %s (%v), want rolled back", s, err)
+	}
+	if got := counts(dir); got != [3]int{1, 0, 0} {
+		t.Fatalf("lines in a, b, c after the rollback: %v, want b's undone and a's (a read-only step's) left", got)
+	}
+	recs, _ := journal.ReadAll(run)
+	var undone []string
+	for _, e := range recs {
+		if e.Type == events.StepRolledBack {
+			undone = append(undone, e.Step)
+		}
+	}
+	if strings.Join(undone, " ") != "b" {
+		t.Fatalf("rolled back %v, want [b]", undone)
+	}
+}
+
+// A step retried after it failed half-way and then found done is this run's work, not "already
+// done before this run": a later failure's roll back undoes it.
+func TestRetriedHalfWayStepIsThisRunsWork(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "b.fail"), nil, 0o600)
+	os.WriteFile(filepath.Join(dir, "c.fail"), nil, 0o600)
+	run, cfg := tallyRun(t, dir, "", `with: {file: "DIR/b", fail_after_work: true}`, journal.Policy{Interactive: true})
+	done := runAsync(cfg)
+	answerOpen(t, run, events.PurposeFailure, events.Answer{Choice: events.Retry}, func() { os.Remove(filepath.Join(dir, "b.fail")) })
+	q := answerOpen(t, run, events.PurposeFailure, events.Answer{Choice: events.Abort})
+	if q.Step != "c" {
+		t.Fatalf("second failure at %s, want c", q.Step)
+	}
+	var effect string
+	for _, o := range q.Options {
+		if o.Key == events.Rollback {
+			effect = o.Effect
+		}
+	}
+	if !strings.Contains(effect, "undo c (partially applied), b, a, in that order") {
+		t.Fatalf("roll back offered as %q, want c, b and a", effect)
+	}
+	<-done
+	recs, _ := journal.ReadAll(run)
+	for _, e := range recs {
+		if e.Type == events.StepVerified && e.Step == "b" && e.AlreadyDone {
+			t.Fatalf("b verified as already done before this run (%q): its own apply wrote it", e.Note)
+		}
 	}
 }

@@ -1,5 +1,6 @@
 // Package rollback is `cairn rollback <run-id>`: a new runner walks a finished or abandoned run
-// back, undoing newest first each step it applied, each rollback confirmed — or, once the run has
+// back, undoing newest first each step it applied — the step whose apply started and did not end
+// verified first, as partially applied — each rollback confirmed — or, once the run has
 // applied a step its runbook marks point_of_no_return, runs the runbook's cut-back. A rollback that
 // completes exits 0.
 package rollback
@@ -17,7 +18,7 @@ type RollbackOptions = shared.RestartOptions
 
 // NewCmdRollback builds `cairn rollback`; runF replaces rollbackRun in tests.
 func NewCmdRollback(f *cmdutil.Factory, runF func(context.Context, *RollbackOptions) error) *cobra.Command {
-	return shared.NewCmdRestart(f, "rollback <run-id>", "Undo, newest first, each step a finished or abandoned run applied, each confirmed (past its point of no return: the runbook's cut-back)", false, runF, rollbackRun)
+	return shared.NewCmdRestart(f, "rollback <run-id>", "Undo, newest first, each step a finished or abandoned run applied or started applying, each confirmed (past its point of no return: the runbook's cut-back)", false, runF, rollbackRun)
 }
 
 func rollbackRun(ctx context.Context, opts *RollbackOptions) error {
