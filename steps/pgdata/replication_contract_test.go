@@ -122,13 +122,60 @@ func TestReplicationKindsContract(t *testing.T) {
 		}
 	})
 
-	t.Run("pg-replicate refuses while a table has no key", func(t *testing.T) {
+	// The apply fails half-way: database catalog (before shop by name) is published, created on the
+	// target and subscribed — its slot on the source — before shop is refused for its keyless table.
+	// The failure menu's roll back runs the step's Rollback on that partial state: no slot is left on
+	// the source (a forgotten one keeps WAL until the disk fills), no publication, no database on the
+	// target; a second Rollback changes nothing.
+	t.Run("pg-replicate refuses while a table has no key, half-way, and its rollback undoes the half", func(t *testing.T) {
+		before := probe(t)
+		src.Exec(t, "postgres", "CREATE DATABASE catalog")
+		defer src.Exec(t, "postgres", "DROP DATABASE catalog WITH (FORCE)") // the probe's connection may still be open
+		src.Exec(t, "catalog", "CREATE TABLE books (id int PRIMARY KEY, title text); INSERT INTO books SELECT g, 'book ' || g FROM generate_series(1, 200) g")
+		catalog := func() string {
+			var b strings.Builder
+			for _, q := range []struct {
+				pg       *testbed.PG
+				db, side string
+				sql      string
+			}{
+				{src, "postgres", "source", "SELECT 'slot ' || slot_name FROM pg_replication_slots"},
+				{src, "catalog", "source", "SELECT 'pub ' || pubname FROM pg_publication"},
+				{tgt, "postgres", "target", "SELECT 'db ' || datname FROM pg_database WHERE datname = 'catalog'"},
+			} {
+				rows, err := q.pg.Conn(t, q.db, "postgres").Query(ctx, q.sql+" ORDER BY 1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				for rows.Next() {
+					var s string
+					_ = rows.Scan(&s)
+					fmt.Fprintf(&b, "%s %s\n", q.side, s)
+				}
+				rows.Close()
+			}
+			return b.String()
+		}
 		st := steptest.Decode(t, reg, "pg-replicate", both)
 		if _, err := st.Apply(ctx, runEnv(t, "replicate")); err == nil || !strings.Contains(err.Error(), "public.audit") || !strings.Contains(steps.FixOf(err), "REPLICA IDENTITY FULL") {
 			t.Fatalf("replicate with a keyless table: %v (fix %q)", err, steps.FixOf(err))
 		}
-		if err := st.Rollback(ctx, runEnv(t, "replicate")); err != nil {
-			t.Fatal(err)
+		half := catalog()
+		for _, want := range []string{"source slot cairn_", "source pub cairn_", "target db catalog"} {
+			if !strings.Contains(half, want) {
+				t.Fatalf("the failed apply did not get half-way (no %q):\n%s", want, half)
+			}
+		}
+		for i := range 2 {
+			if err := st.Rollback(ctx, runEnv(t, "replicate")); err != nil {
+				t.Fatalf("rollback %d of the half-applied replicate: %v", i+1, err)
+			}
+			if got := catalog(); got != "" {
+				t.Fatalf("after rollback %d of the half-applied replicate:\n%s", i+1, got)
+			}
+		}
+		if after := probe(t); after != before {
+			t.Errorf("the rollback left shop otherwise than it found it:\nbefore: %s\nafter:  %s", before, after)
 		}
 	})
 
