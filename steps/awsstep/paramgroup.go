@@ -84,6 +84,7 @@ type pgState struct {
 	c                        *Clients
 	inst, group, keep        string
 	current, applyStatus     string
+	status                   string // the instance's DBInstanceStatus
 	groupExists, groupIsOurs bool
 	groupHas                 bool
 	why                      string
@@ -111,6 +112,7 @@ func (l *LogicalReplication) read(ctx context.Context, env *steps.Env) (*pgState
 	if !ok {
 		return nil, fmt.Errorf("instance %s does not exist", st.inst)
 	}
+	st.status = aws.ToString(inst.DBInstanceStatus)
 	if len(inst.DBParameterGroups) > 0 {
 		st.current, st.applyStatus = aws.ToString(inst.DBParameterGroups[0].DBParameterGroupName), aws.ToString(inst.DBParameterGroups[0].ParameterApplyStatus)
 	}
@@ -257,7 +259,9 @@ func (l *LogicalReplication) Verify(ctx context.Context, env *steps.Env) error {
 	return nil
 }
 
-// Rollback attaches the previous group again and deletes the copy.
+// Rollback attaches the previous group again and deletes the copy — after an apply that stopped
+// half-way too: a copy never attached is only deleted, and an instance still busy (modifying, or
+// rebooting after the reboot step stopped as well) is waited for, since RDS refuses to modify it.
 func (l *LogicalReplication) Rollback(ctx context.Context, env *steps.Env) error {
 	st, err := l.read(ctx, env)
 	if err != nil {
@@ -270,6 +274,11 @@ func (l *LogicalReplication) Rollback(ctx context.Context, env *steps.Env) error
 		prev := previousGroup(ctx, st.c, st.group)
 		if prev == "" {
 			return steps.Failed("attach the instance's previous group by hand (aws rds modify-db-instance --db-instance-identifier "+st.inst+" --db-parameter-group-name <it> --apply-immediately)", "the group %s was copied from cannot be read from its description", st.group)
+		}
+		if st.status != "available" {
+			if _, err := st.c.WaitInstance(ctx, env, st.inst); err != nil {
+				return err
+			}
 		}
 		if _, err := st.c.RDS.ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String(st.inst), DBParameterGroupName: aws.String(prev), ApplyImmediately: aws.Bool(true)}); err != nil {
 			return fmt.Errorf("ModifyDBInstance %s DBParameterGroupName %s: %w", st.inst, prev, err)

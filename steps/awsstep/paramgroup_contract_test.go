@@ -131,4 +131,41 @@ func TestLogicalReplicationKindsContractOnTheTwin(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+
+	// An apply that stopped half-way — the copy made but not attached, or attached (and the reboot
+	// step after it stopped too, the instance still rebooting) — is undone by the rollback the
+	// failure menu offers: the instance on its own group again, the copy gone; a second rollback
+	// changes nothing.
+	t.Run("rds-logical-replication rolled back half-way", func(t *testing.T) {
+		before := probe(t)
+		is, err := rdsc.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(twin.DemoInstance)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		own := aws.ToString(is.DBInstances[0].DBParameterGroups[0].DBParameterGroupName)
+		for _, attached := range []bool{false, true} {
+			// what the apply's first calls leave, as it makes them
+			if _, err := rdsc.CopyDBParameterGroup(ctx, &awsrds.CopyDBParameterGroupInput{SourceDBParameterGroupIdentifier: aws.String(own),
+				TargetDBParameterGroupIdentifier: aws.String(group), TargetDBParameterGroupDescription: aws.String("cairn run run-logical: " + own + " with rds.logical_replication=1")}); err != nil {
+				t.Fatal(err)
+			}
+			if attached {
+				if _, err := rdsc.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String(twin.DemoInstance),
+					DBParameterGroupName: aws.String(group), ApplyImmediately: aws.Bool(true)}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := rdsc.RebootDBInstance(ctx, &awsrds.RebootDBInstanceInput{DBInstanceIdentifier: aws.String(twin.DemoInstance)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 2 {
+				if err := lr.Rollback(ctx, env()); err != nil {
+					t.Fatalf("attached %v: rollback %d of the half-made apply: %v", attached, i+1, err)
+				}
+				if got := probe(t); got != before {
+					t.Fatalf("attached %v: after rollback %d:\n%s\nwant as before:\n%s", attached, i+1, got, before)
+				}
+			}
+		}
+	})
 }
