@@ -147,12 +147,17 @@ func (p *Preflight) findings(ctx context.Context, env *steps.Env) (rdstypes.DBIn
 	case !enabled:
 		out = append(out, finding(fmt.Sprintf("KMS key %s (%s) is disabled", key, arn), "enable it (aws kms enable-key --key-id "+arn+") or choose another key"))
 	}
+	build, err := p.buildFindings(ctx, env, c, id)
+	if err != nil {
+		return inst, "", nil, err
+	}
+	out = append(out, build...)
 	for _, f := range p.Free {
 		name, err := env.Text(f)
 		if err != nil {
 			return inst, "", nil, err
 		}
-		if name == "" || name == id {
+		if name == "" || strings.EqualFold(name, id) || p.isTarget(env, name) {
 			continue
 		}
 		if _, taken, err := c.Instance(ctx, name); err != nil {

@@ -82,8 +82,7 @@ func TestRebuildKindsContractOnTheTwin(t *testing.T) {
 		"target": "app-db-enc", "credentials-secret": twin.DemoSecret,
 	}
 
-	t.Run("rds-preflight", func(t *testing.T) {
-		st := steptest.Decode(t, reg, "rds-preflight", `
+	preflightSpec := `
 region: "${params.region}"
 instance: "${params.instance}"
 kms-key: "${params.kms-key}"
@@ -92,8 +91,18 @@ target: "${params.target}"
 will-delete: "${params.keep-identifier}"
 free: ["${params.target}", "${params.instance}-unencrypted"]
 free-snapshots: ["${params.instance}-pre-kms", "${params.instance}-pre-kms-enc", "${params.instance}-final-unencrypted"]
-`)
+`
+	t.Run("rds-preflight", func(t *testing.T) {
+		st := steptest.Decode(t, reg, "rds-preflight", preflightSpec)
 		env := runEnv(t, vals)
+		// A target that is the instance itself, in any case (RDS identifiers are case-insensitive),
+		// is refused before anything changes, naming the fix; it would only fail inside the window.
+		for _, target := range []string{twin.DemoInstance, strings.ToUpper(twin.DemoInstance)} {
+			ch := st.Check(ctx, runEnv(t, mergeVals(vals, map[string]string{"target": target})))
+			if ch.State != steps.Blocked || !strings.Contains(ch.Reason, "target "+target+" is the instance itself") || !strings.Contains(ch.Fix, "-p target=") {
+				t.Fatalf("target=%s: want blocked, the target is the instance, with the fix; got %+v", target, ch)
+			}
+		}
 		out, err := st.Apply(ctx, env)
 		if err != nil {
 			t.Fatalf("preflight of the demo instance: %v", err)
@@ -254,6 +263,16 @@ kms-key: "${steps.preflight.key-arn}"
 			}
 			if got := probe(t); got != before {
 				t.Fatalf("run-other's apply changed app-db-enc:\nbefore: %s\nafter:  %s", before, got)
+			}
+			// The preflight of run-other finds the target taken, naming the run that made it; this
+			// run's own preflight (a resume) does not.
+			pf := steptest.Decode(t, reg, "rds-preflight", preflightSpec)
+			if ch := pf.Check(ctx, other); ch.State != steps.Blocked || !strings.Contains(ch.Reason, "target identifier app-db-enc is taken") ||
+				!strings.Contains(ch.Reason, contractRunID) || !strings.Contains(ch.Fix, "-p target=") {
+				t.Fatalf("run-other's preflight with app-db-enc standing: want the target refused, got %+v", ch)
+			}
+			if ch := pf.Check(ctx, env); strings.Contains(ch.Reason, "app-db-enc") {
+				t.Fatalf("this run's preflight refused its own app-db-enc: %+v", ch)
 			}
 		})
 
