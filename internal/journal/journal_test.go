@@ -92,7 +92,6 @@ func TestOneWriterAtATime(t *testing.T) {
 func TestFollowReplaysThenFollowsAndStopsAtTheFinish(t *testing.T) {
 	r := newRun(t)
 	w, _ := OpenWriter(r, LockInfo{PID: os.Getpid()}, time.Now)
-	defer w.Close()
 	w.Append(events.Event{Type: events.RunStarted})
 	w.Append(events.Event{Type: events.RunFinished, Status: "failed"})
 	after := LastSeq(r)
@@ -104,6 +103,7 @@ func TestFollowReplaysThenFollowsAndStopsAtTheFinish(t *testing.T) {
 		w.Append(events.Event{Type: events.RunResumed})
 		w.Append(events.Event{Type: events.OutputLine, Line: &events.Line{Text: "hello"}})
 		w.Append(events.Event{Type: events.RunFinished, Status: "succeeded"})
+		w.Close() // the runner lets go of the run: the stream ends
 	}()
 	var got []events.Type
 	for e := range ch {
@@ -117,6 +117,54 @@ func TestFollowReplaysThenFollowsAndStopsAtTheFinish(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("got %v, want %v", got, want)
 		}
+	}
+}
+
+// A view opened on a run that was interrupted and taken up again (after 0: attach, follow) stays
+// with it: neither the earlier runner's run.finished nor the moment between that finish and the
+// next runner's first record (it holds the lock, has written nothing yet) ends the stream; the last
+// runner's run.finished, once it lets go of the run, does.
+func TestFollowOfAResumedRunEndsAtTheLastRunnersFinish(t *testing.T) {
+	r := newRun(t)
+	w, _ := OpenWriter(r, LockInfo{PID: os.Getpid()}, time.Now)
+	w.Append(events.Event{Type: events.RunStarted})
+	w.Append(events.Event{Type: events.StepInterrupted, Step: "a"})
+	w.Append(events.Event{Type: events.RunFinished, Status: events.Interrupted})
+	w.Close()
+	w2, err := OpenWriter(r, LockInfo{PID: os.Getpid()}, time.Now) // resumed: the lock is held
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ch := FollowAfter(ctx, r, 5*time.Millisecond, 0)
+	next := func(want events.Type) {
+		t.Helper()
+		e, ok := <-ch
+		if !ok || e.Type != want {
+			t.Fatalf("the view got %v (open %v), want %s", e.Type, ok, want)
+		}
+	}
+	next(events.RunStarted)
+	next(events.StepInterrupted)
+	next(events.RunFinished) // the earlier runner's
+	w2.Append(events.Event{Type: events.RunResumed})
+	w2.Append(events.Event{Type: events.QuestionAsked, Step: "a", Question: &events.Question{ID: "q1", Kind: events.AskConfirm}})
+	next(events.RunResumed)
+	next(events.QuestionAsked) // the resumed run waits on a person
+	w2.Append(events.Event{Type: events.QuestionAnswered, Step: "a"})
+	w2.Append(events.Event{Type: events.StepApplied, Step: "a"})
+	w2.Append(events.Event{Type: events.RunFinished, Status: events.Succeeded})
+	w2.Close()
+	next(events.QuestionAnswered)
+	next(events.StepApplied)
+	next(events.RunFinished)
+	if e, ok := <-ch; ok {
+		t.Fatalf("the stream went on after the last runner's finish: %v", e.Type)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the stream did not end at the last runner's finish; the context did")
 	}
 }
 

@@ -80,18 +80,30 @@ func LastSeq(r *Run) int64 {
 
 // FollowAfter is Follow for a run that is being started again (resume, rollback): a run.finished
 // record at or before seq after belongs to an earlier runner and does not end the stream.
-// A runner that dies without a word ends the stream too, with a runner.gone record (gone.go).
+//
+// The stream ends at the run.finished of the run's last runner: a run interrupted and resumed
+// has a run.finished from each earlier runner, each superseded by the run.resumed (or
+// run.taken-over) the next runner journals first. A run.finished ends the stream only once no
+// runner holds the run's lock (Holder) — a runner that just took the run up again holds it before
+// it journals its start — and nothing follows it in the journal. A runner that dies without a word
+// ends the stream too, with a runner.gone record (gone.go).
 func FollowAfter(ctx context.Context, r *Run, poll time.Duration, after int64) <-chan events.Event {
 	ch := make(chan events.Event, 256)
 	go func() {
 		defer close(ch)
 		var offJ, offO int64
-		finished := false
+		finished := false // the last run-level record after seq after is a run.finished
 		st := events.NewRunState()
 		watch := &runnerWatch{r: r, started: time.Now()}
 		for {
-			// asked before reading: a runner journals run.finished before it lets go of its lock
+			// asked before reading: a runner journals run.finished before it lets go of its lock,
+			// and takes the lock before it journals its start
 			li, gone := watch.gone(time.Now())
+			held := false
+			if finished {
+				_, held = Holder(r)
+			}
+			wasFinished := finished
 			var batch []events.Event
 			batch, offJ = readNew(r, JournalFile, offJ, batch)
 			batch, offO = readNew(r, OutputFile, offO, batch)
@@ -106,8 +118,11 @@ func FollowAfter(ctx context.Context, r *Run, poll time.Duration, after int64) <
 				if e.Seq > after && e.Type != events.OutputLine && e.Type != events.Progressed {
 					watch.seen = true // a runner wrote it; none is still to start
 				}
-				if e.Type == events.RunFinished && e.Seq > after {
+				switch {
+				case e.Type == events.RunFinished && e.Seq > after:
 					finished = true
+				case e.Type == events.RunResumed || e.Type == events.RunTakenOver:
+					finished = false // a later runner took the run up again
 				}
 			}
 			if gone && !finished {
@@ -117,7 +132,7 @@ func FollowAfter(ctx context.Context, r *Run, poll time.Duration, after int64) <
 				}
 				return
 			}
-			if finished {
+			if finished && wasFinished && !held && len(batch) == 0 {
 				// drain what is left of the output log, then stop
 				var rest []events.Event
 				rest, _ = readNew(r, OutputFile, offO, nil)
@@ -129,6 +144,9 @@ func FollowAfter(ctx context.Context, r *Run, poll time.Duration, after int64) <
 					}
 				}
 				return
+			}
+			if finished && !wasFinished {
+				continue // ask at once whether a runner still holds the run
 			}
 			select {
 			case <-ctx.Done():
