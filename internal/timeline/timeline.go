@@ -39,7 +39,10 @@ type Bar struct {
 	Status    events.StepStatus
 	Spans     []Span
 	wait      bool // a wait step: its apply is polling
-	resume    Mark // the mark a question interrupted, reopened after the answer
+	// stops are where a runner was stopped in the step (step.interrupted): the bar's work ends
+	// there, and what a resume does is a separate stretch
+	stops  []time.Duration
+	resume Mark // the mark a question interrupted, reopened after the answer
 }
 
 // Started reports whether the step has any span.
@@ -202,6 +205,9 @@ func (t *Timeline) Apply(e events.Event) {
 			events.StepRollbackFailed: events.StatusFailed, events.StepInterrupted: events.StatusInterrupted,
 		}[e.Type]
 		b.close(at)
+		if e.Type == events.StepInterrupted {
+			b.stops = append(b.stops, at)
+		}
 		if e.Type == events.StepSkipped && !b.Started() {
 			b.Spans = append(b.Spans, Span{Mark: Work, From: at, To: at})
 		}

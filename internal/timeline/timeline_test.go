@@ -233,3 +233,61 @@ func TestDeadRunnerTimeIsNotWork(t *testing.T) {
 		t.Fatalf("mermaid rejects the gantt block: %v\n%s", err, md)
 	}
 }
+
+// A step the runner was stopped in (SIGTERM: step.interrupted, run.finished interrupted) is drawn
+// as interrupted — crit, labelled so — never as done: alone when the run was not resumed, and as
+// its own stretch before the resume's when it was, with nothing drawn across the time between the
+// runners. A step rolled back is not done either, and says so. Mermaid accepts both blocks.
+func TestInterruptedAndRolledBackStepsAreNotDrawnDone(t *testing.T) {
+	at := func(s int) time.Time { return night.Add(time.Duration(s) * time.Second) }
+	evs := []events.Event{
+		{Type: events.RunStarted, Time: at(0), Run: &events.RunInfo{ID: "r-1", Runbook: "rb", Steps: []events.StepInfo{
+			{ID: "a", Title: "Snapshot"}, {ID: "b", Title: "Copy"}, {ID: "c", Title: "Swap"}}}},
+		{Type: events.StepChecking, Step: "a", Time: at(0)},
+		{Type: events.StepVerified, Step: "a", Time: at(5)},
+		{Type: events.StepChecking, Step: "b", Time: at(5)},
+		{Type: events.StepApplying, Step: "b", Time: at(6)},
+		{Type: events.StepInterrupted, Step: "b", Time: at(10)},
+		{Type: events.RunFinished, Status: events.Interrupted, Time: at(10)},
+	}
+	stopped := timeline.Markdown(timeline.Build(evs), nil, "")
+	evs = append(evs,
+		events.Event{Type: events.RunResumed, Time: at(40)},
+		events.Event{Type: events.StepChecking, Step: "b", Time: at(40)},
+		events.Event{Type: events.StepApplying, Step: "b", Time: at(41)},
+		events.Event{Type: events.StepVerified, Step: "b", Time: at(45)},
+		events.Event{Type: events.StepChecking, Step: "c", Time: at(45)},
+		events.Event{Type: events.StepApplying, Step: "c", Time: at(46)},
+		events.Event{Type: events.StepFailed, Step: "c", Time: at(50)},
+		events.Event{Type: events.StepRollingBack, Step: "c", Time: at(51)},
+		events.Event{Type: events.StepRolledBack, Step: "c", Time: at(53)},
+		events.Event{Type: events.RunFinished, Status: events.RolledBack, Time: at(53)},
+	)
+	resumed := timeline.Markdown(timeline.Build(evs), nil, "")
+	t0 := night.Unix()
+	for _, c := range []struct {
+		md   string
+		want []string
+	}{
+		{stopped, []string{fmt.Sprintf("Copy (interrupted) :crit, s2, %d, %d\n", t0+5, t0+10)}},
+		{resumed, []string{
+			fmt.Sprintf("Copy (interrupted) :crit, s2, %d, %d\n", t0+5, t0+10),
+			fmt.Sprintf("Copy · after the resume :done, s3, %d, %d\n", t0+40, t0+45),
+			fmt.Sprintf("Swap (rolled back) :s4, %d, %d\n", t0+45, t0+53),
+		}},
+	} {
+		for _, want := range c.want {
+			if !strings.Contains(c.md, want) {
+				t.Errorf("the gantt block lacks %q:\n%s", want, c.md)
+			}
+		}
+		for _, wrong := range []string{"Copy :done", "Swap :done", "Swap (rolled back) :done"} {
+			if strings.Contains(c.md, wrong) {
+				t.Errorf("the gantt block draws a step done that is not (%q):\n%s", wrong, c.md)
+			}
+		}
+	}
+	if err := testbed.MermaidParse(t, stopped+resumed); err != nil {
+		t.Fatalf("mermaid rejects the gantt blocks: %v\n%s%s", err, stopped, resumed)
+	}
+}
