@@ -1,6 +1,8 @@
 package pgdata
 
 import (
+	"github.com/jackc/pgx/v5"
+
 	"context"
 
 	"github.com/cairn-runbooks/cairn/steps"
@@ -29,4 +31,15 @@ func CutoverKilledAfterRecord(ctx context.Context, st steps.Step, env *steps.Env
 		}
 	}
 	return nil
+}
+
+// QuiesceKilledAfterBlock blocks roles (role → limit before) with the quiesce's own transaction,
+// as runID — where a SIGKILL right after its commit leaves the source (nothing in the journal).
+func QuiesceKilledAfterBlock(ctx context.Context, conn string, prev map[string]int, runID string) error {
+	c, err := pgx.Connect(ctx, conn)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	return block(ctx, c, prev, runID)
 }

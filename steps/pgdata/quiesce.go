@@ -17,7 +17,9 @@ import (
 
 // Quiesce is the `pg-quiesce` kind: the application must be stopped for a logical copy. It blocks
 // new connections of the application roles (every login role but the master and RDS's own:
-// CONNECTION LIMIT 0, the previous limits recorded), ends their sessions, and records the WAL
+// CONNECTION LIMIT 0, the previous limits recorded on the server in the same transaction — see
+// quiescerecord.go; a role already at 0 without that record is a DBA's and stays at 0), ends their
+// sessions, and records the WAL
 // position and the user tables' write counters so pg-wal-check can prove later that nothing was
 // written after the dump. With Lift it undoes that (the rollback, and the cut-back on a restored
 // source, whose snapshot was taken while quiesced).
@@ -29,9 +31,12 @@ type Quiesce struct {
 
 // QuiesceState is what a quiesce recorded.
 type QuiesceState struct {
-	Limits map[string]int   `json:"limits"` // role → previous connection limit
-	WAL    string           `json:"wal"`
-	Writes map[string]int64 `json:"writes"` // database → inserts+updates+deletes on user tables
+	Limits map[string]int `json:"limits"` // role → previous connection limit
+	// Recorded says the limits are also on the server (cairn.quiesce): a lift then trusts only that
+	// record, the world's, and never these (a state without it is an older cairn's).
+	Recorded bool             `json:"recorded,omitempty"`
+	WAL      string           `json:"wal"`
+	Writes   map[string]int64 `json:"writes"` // database → inserts+updates+deletes on user tables
 	// Source is the server that was quiesced, and RunID the run that did it: a dump is measured
 	// against this quiesce only when it is of the same source.
 	Source *Identity `json:"source,omitempty"`
@@ -114,7 +119,7 @@ func (q *Quiesce) Check(ctx context.Context, env *steps.Env) steps.Check {
 		}
 		return unknownOr(err, "check the source's connection and credentials")
 	}
-	c, err := src.connect(ctx, "")
+	c, err := src.connect(ctx, recordDB)
 	if err != nil {
 		return steps.BlockedBy(err.Error(), "check the source's connection and credentials")
 	}
@@ -123,22 +128,48 @@ func (q *Quiesce) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if err != nil {
 		return steps.CannotTell("%v", err)
 	}
-	var blocked []string
-	for _, r := range sortedKeys(roles) {
-		if roles[r] == 0 {
-			blocked = append(blocked, r)
-		}
+	rec, err := readBlocked(ctx, c)
+	if err != nil {
+		return steps.CannotTell("%v", err)
 	}
 	if q.Lift {
-		if len(blocked) == 0 {
-			return steps.AlreadyDone("no application role is blocked")
+		lift, left := q.toLift(env, roles, rec)
+		if len(lift) == 0 {
+			return steps.AlreadyDone("no role is blocked by a quiesce%s", dbaZeroNote(left))
 		}
-		return steps.ReadyTo(steps.Update, "let %s connect again", strings.Join(blocked, ", "))
+		return steps.ReadyTo(steps.Update, "let %s connect again%s", strings.Join(sortedKeys(lift), ", "), dbaZeroNote(left))
 	}
-	if len(roles) > 0 && len(blocked) == len(roles) {
-		return steps.AlreadyDone("all %d application roles are blocked", len(roles))
+	s := splitRoles(roles, rec)
+	switch {
+	case len(s.toBlock) == 0 && len(s.blocked) > 0:
+		return steps.AlreadyDone("all %d application roles are blocked (%s), their limits before recorded on the server%s", len(s.blocked), strings.Join(sortedKeys(s.blocked), ", "), dbaZeroNote(s.dbaZero))
+	case len(s.toBlock) == 0 && len(s.dbaZero) > 0:
+		return steps.AlreadyDone("no application role to block%s", dbaZeroNote(s.dbaZero))
 	}
-	return steps.ReadyTo(steps.Update, "block %d application roles (%s), end their sessions, record the WAL position", len(roles), strings.Join(sortedKeys(roles), ", "))
+	return steps.ReadyTo(steps.Update, "block %d application roles (%s), end their sessions, record the WAL position%s", len(s.toBlock), strings.Join(sortedKeys(s.toBlock), ", "), dbaZeroNote(s.dbaZero))
+}
+
+// toLift is what a lift puts back (role → its limit before the quiesce) among the roles at 0, and
+// the roles at 0 it leaves (no record that a quiesce blocked them).
+func (q *Quiesce) toLift(env *steps.Env, roles map[string]int, rec map[string]blockedRole) (lift map[string]int, left []string) {
+	var st QuiesceState
+	if s, err := env.OptionalText(q.State); err == nil && s != "" {
+		_ = json.Unmarshal([]byte(s), &st)
+	}
+	lift = map[string]int{}
+	for _, r := range sortedKeys(roles) {
+		if roles[r] != 0 {
+			continue
+		}
+		if b, ok := rec[r]; ok {
+			lift[r] = b.Previous
+		} else if l, ok := st.Limits[r]; ok && !st.Recorded && l != 0 {
+			lift[r] = l // an older cairn's quiesce, which kept its record in the journal only
+		} else {
+			left = append(left, r)
+		}
+	}
+	return lift, left
 }
 
 // Apply quiesces (or lifts).
@@ -151,22 +182,28 @@ func (q *Quiesce) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 	if q.Lift {
 		return nil, q.lift(ctx, env, c, roles)
 	}
-	st := QuiesceState{Limits: roles, Writes: map[string]int64{}, At: time.Now().UTC()}
-	for _, r := range sortedKeys(roles) {
-		if roles[r] == 0 {
-			st.Limits[r] = -1 // found blocked by an interrupted quiesce: its limit before is not known
-			continue
-		}
-		if _, err := c.Exec(ctx, "ALTER ROLE "+ident(r)+" CONNECTION LIMIT 0"); err != nil {
-			return nil, fmt.Errorf("block %s: %w", r, err)
-		}
+	rec, err := readBlocked(ctx, c)
+	if err != nil {
+		return nil, err
 	}
+	s := splitRoles(roles, rec)
+	// The record is written, with the limits before, in the transaction that blocks the roles;
+	// roles found blocked by an interrupted quiesce keep the limits their record holds.
+	if err := block(ctx, c, s.toBlock, env.RunID); err != nil {
+		return nil, err
+	}
+	st := QuiesceState{Limits: s.toBlock, Recorded: true, Writes: map[string]int64{}, At: time.Now().UTC()}
+	for r, b := range s.blocked {
+		st.Limits[r] = b.Previous
+	}
+	// The sessions of a role the DBA had at 0 end too: it cannot come back, and a write of its
+	// would be lost with the old instance.
 	var ended int
 	if err := c.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = ANY($1)", sortedKeys(roles)).Scan(&ended); err != nil {
 		return nil, fmt.Errorf("end application sessions: %w", err)
 	}
-	env.Info(fmt.Sprintf("blocked %s; ended %d sessions", strings.Join(sortedKeys(roles), ", "), ended))
-	outs, err := st.outputs(ctx, env, src, c, roles)
+	env.Info(fmt.Sprintf("blocked %s (limits before recorded in cairn.quiesce on the server); ended %d sessions%s", strings.Join(sortedKeys(st.Limits), ", "), ended, dbaZeroNote(s.dbaZero)))
+	outs, err := st.outputs(ctx, env, src, c, st.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +217,7 @@ func (q *Quiesce) open(ctx context.Context, env *steps.Env) (src dsn, c *pgx.Con
 	if src, err = q.Source.resolve(ctx, env); err != nil {
 		return src, nil, nil, err
 	}
-	if c, err = src.connect(ctx, ""); err != nil {
+	if c, err = src.connect(ctx, recordDB); err != nil {
 		return src, nil, nil, err
 	}
 	if roles, err = appRoles(ctx, c); err != nil {
@@ -247,23 +284,22 @@ func writeCounts(ctx context.Context, src dsn, c *pgx.Conn) (map[string]int64, e
 	return writes, nil
 }
 
+// lift puts back the limits of the roles a quiesce blocked, as the server's record (or an older
+// cairn's state) holds them, and deletes the record; a role at 0 without one stays at 0.
 func (q *Quiesce) lift(ctx context.Context, env *steps.Env, c *pgx.Conn, roles map[string]int) error {
-	st := QuiesceState{}
-	if s, err := env.Text(q.State); err == nil && s != "" {
-		_ = json.Unmarshal([]byte(s), &st)
+	rec, err := readBlocked(ctx, c)
+	if err != nil {
+		return err
 	}
-	for _, r := range sortedKeys(roles) {
-		if roles[r] != 0 {
-			continue
-		}
-		limit, ok := st.Limits[r]
-		if !ok || limit == 0 {
-			limit = -1
-		}
-		if _, err := c.Exec(ctx, fmt.Sprintf("ALTER ROLE %s CONNECTION LIMIT %d", ident(r), limit)); err != nil {
-			return fmt.Errorf("let %s connect again: %w", r, err)
-		}
-		env.Info(fmt.Sprintf("%s may connect again (limit %d)", r, limit))
+	lift, left := q.toLift(env, roles, rec)
+	if err := unblock(ctx, c, lift); err != nil {
+		return err
+	}
+	for _, r := range sortedKeys(lift) {
+		env.Info(fmt.Sprintf("%s may connect again (limit %d, as before the quiesce)", r, lift[r]))
+	}
+	if len(left) > 0 {
+		env.Info(strings.TrimPrefix(dbaZeroNote(left), "; "))
 	}
 	return nil
 }
@@ -278,11 +314,15 @@ func (q *Quiesce) Observe(ctx context.Context, env *steps.Env) (steps.Outputs, e
 		return nil, err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	st := QuiesceState{Limits: map[string]int{}}
-	for r := range roles {
-		st.Limits[r] = -1
+	rec, err := readBlocked(ctx, c)
+	if err != nil {
+		return nil, err
 	}
-	return st.outputs(ctx, env, src, c, roles)
+	st := QuiesceState{Limits: map[string]int{}, Recorded: true}
+	for r, b := range splitRoles(roles, rec).blocked {
+		st.Limits[r] = b.Previous
+	}
+	return st.outputs(ctx, env, src, c, st.Limits)
 }
 
 // identify records which source was quiesced, by which run.
