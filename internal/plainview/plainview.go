@@ -27,8 +27,12 @@ type View struct {
 	Who      events.Actor
 	RunID    string
 	ReadOnly bool
-	state    *events.RunState
-	hint     string // how to answer the open question, printed only if no answer follows at once
+	// ReplayUntil is the run's last journal sequence number when the view opened: the records up
+	// to it are history, replayed as lines, their questions shown with the answers they got; only
+	// the question still open once the replay has caught up is asked (0: ask as they come).
+	ReplayUntil int64
+	state       *events.RunState
+	hint        string // how to answer the open question, printed only if no answer follows at once
 }
 
 func (v *View) flushHint() {
@@ -62,10 +66,12 @@ func (v *View) Render(ctx context.Context, ch <-chan events.Event) events.RunSta
 		v.hint = ""
 		v.state.Apply(e)
 		v.line(e)
-		if e.Type == events.QuestionAsked && e.Question != nil && !v.ReadOnly && v.In != nil && !asked[e.Question.ID] {
-			asked[e.Question.ID] = true
-			q := *e.Question
-			go v.askAndAnswer(ctx, q)
+		if v.state.LastSeq < v.ReplayUntil || v.ReadOnly || v.In == nil {
+			continue // history: an answered question is not asked again
+		}
+		if q := v.state.Open; q != nil && !asked[q.ID] {
+			asked[q.ID] = true
+			go v.askAndAnswer(ctx, *q)
 		}
 	}
 	return v.state.Status

@@ -1,6 +1,7 @@
 package plainview
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"strings"
@@ -104,5 +105,43 @@ func TestResultLinesAsTheReportSaysThem(t *testing.T) {
 		"2026-12-04T03:00:00Z  [b] | verify: schemas of 2 databases: the same\n"
 	if !strings.HasSuffix(out.String(), want) {
 		t.Fatalf("got:\n%s\nwant it to end with:\n%s", out.String(), want)
+	}
+}
+
+// Attaching to a run replays its history: a question answered before the view opened is shown
+// with its answer and never asked again; only the question still open is asked, once, and the
+// answer typed goes to it.
+func TestReplayAsksOnlyTheOpenQuestion(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
+	who := &events.Actor{User: "ana", Host: "h"}
+	ch := make(chan events.Event, 8)
+	for _, e := range []events.Event{
+		{Seq: 1, Time: t0, Type: events.RunStarted, Run: &events.RunInfo{ID: "r1", Runbook: "rb", Steps: []events.StepInfo{{ID: "a", Title: "A"}, {ID: "b", Title: "B"}}}},
+		{Seq: 2, Time: t0, Type: events.QuestionAsked, Step: "a", Question: &events.Question{ID: "q1", Kind: events.AskConfirm, Prompt: "Stop the app?"}},
+		{Seq: 3, Time: t0, Type: events.QuestionAnswered, Step: "a", Answer: &events.Answer{QuestionID: "q1", Yes: true, By: who}},
+		{Seq: 4, Time: t0, Type: events.QuestionAsked, Step: "b", Question: &events.Question{ID: "q2", Kind: events.AskTyped, Prompt: "Swap app-db?", Expect: "app-db"}},
+	} {
+		ch <- e
+	}
+	answers := make(chan events.Answer, 2)
+	var out bytes.Buffer
+	v := &View{Out: &out, RunID: "r1", ReplayUntil: 4, In: bufio.NewReader(strings.NewReader("app-db\n")),
+		Answer: func(_ context.Context, a events.Answer) error { answers <- a; return nil }}
+	done := make(chan struct{})
+	go func() { v.Render(context.Background(), ch); close(done) }()
+	a := <-answers
+	close(ch)
+	<-done
+	if a.QuestionID != "q2" || a.Value != "app-db" {
+		t.Fatalf("the answer typed went to %+v, want q2 = app-db", a)
+	}
+	got := out.String()
+	for _, want := range []string{"[a] ? Stop the app?", `[a] answered "true" by ana@h`, "[b] ? Swap app-db?", `type "app-db" to go on`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "yes/no:") || strings.Count(got, "to go on") != 1 {
+		t.Errorf("an answered question is asked again, or the open one twice:\n%s", got)
 	}
 }

@@ -24,7 +24,7 @@ const PollEvery = 100 * time.Millisecond
 // follow renders a run in plain lines until it ends; interactive answers from stdin when a person
 // can answer.
 func follow(ctx context.Context, f *cmdutil.Factory, run *journal.Run, readOnly bool, after int64) events.RunStatus {
-	v := &plainview.View{Out: f.IO.Out, Who: launch.Who(f.Getenv), RunID: run.ID, ReadOnly: readOnly,
+	v := &plainview.View{Out: f.IO.Out, Who: launch.Who(f.Getenv), RunID: run.ID, ReadOnly: readOnly, ReplayUntil: journal.LastSeq(run),
 		Answer: func(ctx context.Context, a events.Answer) error {
 			rep, err := Tell(ctx, f.Getenv, run, journal.Request{Kind: journal.AskAnswer, Via: "plain", Answer: &a})
 			if err != nil {
