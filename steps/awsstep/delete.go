@@ -160,10 +160,17 @@ func (d *Delete) Rollback(ctx context.Context, env *steps.Env) error {
 // made by hand is blocked, with the fix, never deleted. Snapshot (the rebuild's insurance snapshot)
 // is named in the plan only. Without a final snapshot: it holds nothing the source and its snapshot
 // do not.
+//
+// WayBack, when given, is the instance the cut-back goes back to (renamed back after this delete):
+// the delete is blocked, with the fix, unless it exists and PostgreSQL answers on it — the way
+// back is proven before anything is destroyed. WayBackSnapshot likewise must exist and be
+// available (the snapshot the cut-back restores from).
 type DeleteRebuild struct {
-	Region   `yaml:",inline"`
-	Instance ref.Template `yaml:"instance"`
-	Snapshot ref.Template `yaml:"snapshot"`
+	Region          `yaml:",inline"`
+	Instance        ref.Template `yaml:"instance"`
+	Snapshot        ref.Template `yaml:"snapshot"`
+	WayBack         ref.Template `yaml:"way-back"`
+	WayBackSnapshot ref.Template `yaml:"way-back-snapshot"`
 }
 
 // registerDeleteRebuild adds the `rds-delete-rebuild` kind.
@@ -181,8 +188,15 @@ func (d *DeleteRebuild) Validate() error {
 
 // Describe lists the calls.
 func (d *DeleteRebuild) Describe(env *steps.Env) []steps.Action {
-	return []steps.Action{call("rds DeleteDBInstance", "DBInstanceIdentifier", env.Describe(d.Instance), "SkipFinalSnapshot", "true",
-		"only if", "encrypted and tagged "+TagRunID+"="+env.DescribeRunID()+" (made by this run, after snapshot "+env.Describe(d.Snapshot)+")")}
+	var acts []steps.Action
+	if !d.WayBack.IsZero() {
+		acts = append(acts, call("rds DescribeDBInstances", "DBInstanceIdentifier", env.Describe(d.WayBack)+"  (the way back: must exist and answer before anything is deleted)"))
+	}
+	if !d.WayBackSnapshot.IsZero() {
+		acts = append(acts, call("rds DescribeDBSnapshots", "DBSnapshotIdentifier", env.Describe(d.WayBackSnapshot)+"  (the way back: must be available before anything is deleted)"))
+	}
+	return append(acts, call("rds DeleteDBInstance", "DBInstanceIdentifier", env.Describe(d.Instance), "SkipFinalSnapshot", "true",
+		"only if", "encrypted and tagged "+TagRunID+"="+env.DescribeRunID()+" (made by this run, after snapshot "+env.Describe(d.Snapshot)+")"))
 }
 
 // rebuildFinding is what DeleteRebuild finds under its name.
@@ -219,12 +233,17 @@ func (d *DeleteRebuild) ours(ctx context.Context, env *steps.Env) (*Clients, str
 
 // Check says whether there is a half-made instance of this rebuild.
 func (d *DeleteRebuild) Check(ctx context.Context, env *steps.Env) steps.Check {
-	_, id, found, why, err := d.ours(ctx, env)
+	c, id, found, why, err := d.ours(ctx, env)
 	if err != nil {
 		return unknownOr(err, fixAWS)
 	}
 	switch found {
 	case rebuildOurs:
+		if why, fix, err := d.noWayBack(ctx, c, env, id); err != nil {
+			return steps.CannotTell("%v", err)
+		} else if why != "" {
+			return steps.BlockedBy(why, fix)
+		}
 		return steps.ReadyTo(steps.Delete, "delete the encrypted instance %s this run made", id)
 	case rebuildForeign:
 		return steps.BlockedBy("an encrypted instance is under "+id+" that this run did not make: "+why, fixForeignInstance(id))
@@ -240,11 +259,52 @@ func (d *DeleteRebuild) Apply(ctx context.Context, env *steps.Env) (steps.Output
 	}
 	switch found {
 	case rebuildOurs:
+		if why, fix, err := d.noWayBack(ctx, c, env, id); err != nil {
+			return nil, err
+		} else if why != "" {
+			return nil, steps.Failed(fix, "%s: nothing was deleted", why)
+		}
 		return nil, deleteMade(ctx, env, c, id, "*")
 	case rebuildForeign:
 		return nil, steps.Failed(fixForeignInstance(id), "%s: nothing was deleted", why)
 	}
 	return nil, nil
+}
+
+// noWayBack is why the instance id must not be deleted — the way back (WayBack, WayBackSnapshot)
+// is not there — and the fix; "" when the way back is proven.
+func (d *DeleteRebuild) noWayBack(ctx context.Context, c *Clients, env *steps.Env, id string) (why, fix string, err error) {
+	rv := resolving(env)
+	back, backSnap := rv.text(d.WayBack), rv.text(d.WayBackSnapshot)
+	if err := rv.err; err != nil {
+		return "", "", err
+	}
+	keep := "nothing was deleted: " + id + " stays as it is, serving; "
+	if back != "" {
+		inst, ok, err := c.Instance(ctx, back)
+		if err != nil {
+			return "", "", err
+		}
+		if !ok {
+			return "the way back is gone: instance " + back + " (what the cut-back would give " + id + "'s name back to) does not exist, so deleting " + id + " would leave nothing serving",
+				keep + "if " + back + " was deleted on purpose (the run succeeded), keep " + id + "; to go back anyway, restore " + back + " from its final snapshot (aws rds describe-db-snapshots --db-instance-identifier " + back + "; aws rds restore-db-instance-from-db-snapshot --db-instance-identifier " + back + " --db-snapshot-identifier <that snapshot>), wait until it is available, then `cairn rollback " + env.DescribeRunID() + "` again", nil
+		}
+		if err := answers(ctx, inst, back, ""); err != nil {
+			return "the way back does not answer: instance " + back + " is " + aws.ToString(inst.DBInstanceStatus) + " and PostgreSQL does not answer on it (" + err.Error() + ")",
+				keep + "wait until " + back + " is available and answers (aws rds describe-db-instances --db-instance-identifier " + back + "), then `cairn rollback " + env.DescribeRunID() + "` again", nil
+		}
+	}
+	if backSnap != "" {
+		snap, ok, err := c.Snapshot(ctx, backSnap)
+		if err != nil {
+			return "", "", err
+		}
+		if !ok || aws.ToString(snap.Status) != "available" {
+			return "the way back is not there: snapshot " + backSnap + " (what the cut-back restores from) is not available",
+				keep + "without that snapshot nothing could be restored in its place; keep " + id, nil
+		}
+	}
+	return "", "", nil
 }
 
 // Verify proves it is gone (or never was this rebuild's).

@@ -45,10 +45,13 @@ type RestartOptions struct {
 	RunFlags
 	// TakeOver (resume only) stops the run's live runner first.
 	TakeOver bool
+	// AfterSuccess (rollback only) rolls back a run past its point of no return that succeeded or
+	// applied a destructive step after that point; refused without it.
+	AfterSuccess bool
 }
 
 // NewCmdRestart builds a verb that starts a runner again on a run (resume, rollback; --take-over
-// when takeOver): it parses and validates the run id and the run flags and hands them to runF
+// when takeOver, else --after-success): it parses and validates the run id and the run flags and hands them to runF
 // when a test gave one, else to run.
 func NewCmdRestart(f *cmdutil.Factory, use, short string, takeOver bool, runF, run func(context.Context, *RestartOptions) error) *cobra.Command {
 	opts := &RestartOptions{Factory: f}
@@ -70,6 +73,8 @@ func NewCmdRestart(f *cmdutil.Factory, use, short string, takeOver bool, runF, r
 	opts.AddFlags(cmd)
 	if takeOver {
 		cmd.Flags().BoolVar(&opts.TakeOver, "take-over", false, "stop the live runner of this run (a step in flight is re-checked, never repeated blindly) and drive the run yourself; recorded in the journal")
+	} else {
+		cmd.Flags().BoolVar(&opts.AfterSuccess, "after-success", false, "roll back a run that succeeded past its point of no return (or applied a destructive step after it): its cut-back deletes what serves now, each such deletion confirmed typed")
 	}
 	return cmd
 }

@@ -60,6 +60,35 @@ func TestSnapshotCopyKilledWhileSnapshotting(t *testing.T) {
 	if _, err := r.rds.DescribeDBSnapshots(context.Background(), &awsrds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(twin.DemoInstance + "-final-unencrypted")}); err != nil {
 		t.Errorf("the old instance's final snapshot is missing: %v", err)
 	}
+	rollbackSucceededIsRefused(t, r, run.ID)
+}
+
+// rollbackSucceededIsRefused: `cairn rollback` of a run that succeeded (the old instance deleted)
+// is refused before anything starts, saying why and what to do; with --after-success the cut-back
+// runs but its delete of the serving instance is blocked — the old instance it would give the
+// name back to is gone — and the encrypted instance still serves.
+func rollbackSucceededIsRefused(t *testing.T, r *rig, id string) {
+	t.Helper()
+	serving := func(when string) {
+		if found, enc, _, _, _ := r.instance(twin.DemoInstance); !found || !enc {
+			t.Fatalf("%s: %s is found=%v encrypted=%v, want the encrypted instance serving", when, twin.DemoInstance, found, enc)
+		}
+		c, err := r.login(twin.DemoInstance, "app", "app_rw", "app-rw-demo")
+		if err != nil {
+			t.Fatalf("%s: the application cannot log in: %v", when, err)
+		}
+		_ = c.Close(context.Background())
+	}
+	out, code := r.cairn("rollback", id, "--yes", "--no-tui")
+	if code == 0 || !strings.Contains(out, "is not rolled back: it applied delete-old") || !strings.Contains(out, "--after-success") || strings.Contains(out, "cutting back") {
+		t.Fatalf("rollback of a succeeded run: exit %d, want it refused naming delete-old and --after-success\n%s", code, out)
+	}
+	serving("after the refused rollback")
+	out, code = r.cairn("rollback", id, "--after-success", "--yes", "--no-tui")
+	if code == 0 || !strings.Contains(out, "the way back is gone: instance "+twin.DemoInstance+"-unencrypted") {
+		t.Fatalf("rollback --after-success with the old instance gone: exit %d, want cut-delete-new blocked\n%s\n%s", code, out, r.runnerLog())
+	}
+	serving("after the blocked cut-back")
 }
 
 // Strategy logical, keeping the identifier (the seed's way), with the runner SIGKILLed while it
