@@ -23,8 +23,8 @@ func (m *Model) current(cur *events.StepState, w int) []string {
 			out = append(out, x)
 		}
 	}
-	n := m.focusIndex() + 1
-	title := fmt.Sprintf("%d/%d  %s", n, len(m.rs.Steps), cur.Info.Title)
+	n, total := pathPosition(m.rs.Steps, cur)
+	title := fmt.Sprintf("%d/%d  %s", n, total, cur.Info.Title)
 	st := s.Current
 	if cur.Status == events.StatusFailed {
 		st = s.Failure
@@ -54,6 +54,22 @@ func (m *Model) current(cur *events.StepState, w int) []string {
 		out = append(out, failure(m.c, d, m.rs.Open != nil, w)...)
 	}
 	return out
+}
+
+// pathPosition is where a step stands among the steps of the run's path, and how many those are:
+// the steps its parameters put on the path and, of the runbook's cut-back steps, those that ran —
+// not the other strategies' steps nor a cut-back nobody chose. The step shown always counts.
+func pathPosition(steps []*events.StepState, cur *events.StepState) (n, total int) {
+	for _, s := range steps {
+		if s != cur && (s.Info.OffPath != "" || s.Info.Cutback && s.Status == events.StatusPending) {
+			continue
+		}
+		total++
+		if s == cur {
+			n = total
+		}
+	}
+	return n, total
 }
 
 func (m *Model) activity(cur *events.StepState, w int) string {
