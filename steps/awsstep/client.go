@@ -7,9 +7,11 @@ import (
 	"net"
 	"reflect"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -45,15 +47,35 @@ func NewClients(ctx context.Context, env *steps.Env, region string) (*Clients, e
 	return &Clients{RDS: rds.NewFromConfig(cfg), KMS: kms.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}, nil
 }
 
-// DefaultMaxAttempts is how many times a call is tried when the configuration chain sets no
-// max_attempts (AWS_MAX_ATTEMPTS, a profile's max_attempts): a step inside a maintenance window
-// must ride out a throttled Describe or a dropped connection, which the SDK's own three attempts,
-// a few hundred milliseconds apart, do not. With the standard retryer's backoff (exponential with
-// jitter, capped at 20 s) eight attempts span up to about a minute.
-const DefaultMaxAttempts = 8
+// DefaultMaxAttempts and DefaultMaxBackoff are cairn's retry policy when the configuration chain
+// sets no max_attempts (AWS_MAX_ATTEMPTS, a profile's max_attempts): a step inside a maintenance
+// window must ride out a throttled Describe or a connection reset mid-answer, which the SDK's own
+// three attempts, a few hundred milliseconds apart, did not (a verify failed in CI that way). The
+// backoff is exponential with jitter, capped at 2 s rather than the SDK's 20 s: eight attempts span
+// at most about 13 s.
+const (
+	DefaultMaxAttempts = 8
+	DefaultMaxBackoff  = 2 * time.Second
+)
+
+// refusedAttempts is where an endpoint that refuses connections (nothing listens: a twin not
+// started, a wrong AWS_ENDPOINT_URL) is given up on — the SDK's own count, so that such a mistake
+// is reported in about a second, not after cairn's full policy.
+const refusedAttempts = 3
+
+// refusedGivesUp is a retryer that stops at refusedAttempts when the connection was refused.
+type refusedGivesUp struct{ aws.RetryerV2 }
+
+// RetryDelay hands back the refusal itself once refusedAttempts were made: the SDK then returns it.
+func (r refusedGivesUp) RetryDelay(attempt int, err error) (time.Duration, error) {
+	if attempt >= refusedAttempts && errors.Is(err, syscall.ECONNREFUSED) {
+		return 0, err
+	}
+	return r.RetryerV2.RetryDelay(attempt, err)
+}
 
 // LoadConfig loads the standard AWS configuration chain (profiles, environment, AWS_ENDPOINT_URL)
-// for region (empty: the chain's own), with DefaultMaxAttempts unless the chain sets its own.
+// for region (empty: the chain's own), with cairn's retry policy unless the chain sets its own.
 func LoadConfig(ctx context.Context, region string) (aws.Config, error) {
 	var opts []func(*config.LoadOptions) error
 	if region != "" {
@@ -66,8 +88,10 @@ func LoadConfig(ctx context.Context, region string) (aws.Config, error) {
 	if cfg.Region == "" {
 		return cfg, steps.Failed("pass -p region=… or set AWS_REGION", "no AWS region")
 	}
-	if cfg.RetryMaxAttempts == 0 {
-		cfg.RetryMaxAttempts = DefaultMaxAttempts
+	if cfg.RetryMaxAttempts == 0 && cfg.RetryMode != aws.RetryModeAdaptive {
+		cfg.Retryer = func() aws.Retryer {
+			return refusedGivesUp{retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts, o.MaxBackoff = DefaultMaxAttempts, DefaultMaxBackoff })}
+		}
 	}
 	return cfg, nil
 }
