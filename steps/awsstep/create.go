@@ -227,7 +227,7 @@ func (c *Create) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 	} else {
 		in := createInput(env, id, key, tmp, s)
 		if _, err := cl.RDS.CreateDBInstance(ctx, in); err != nil {
-			return nil, fmt.Errorf("CreateDBInstance %s: %w", id, err)
+			return nil, withKMSFix(fmt.Errorf("CreateDBInstance %s: %w", id, err), key, "instance "+id, env)
 		}
 		env.Info("creating instance " + id + " encrypted with " + key + ": " + s.Summary())
 	}

@@ -3,6 +3,7 @@ package awsstep
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/aws/smithy-go"
@@ -30,5 +31,22 @@ func TestFailedReadsMapToTheContract(t *testing.T) {
 		if got.State != c.want || got.Reason != c.err.Error() {
 			t.Errorf("%v: %s %q, want %s with the error's own text", c.err, got.State, got.Reason, c.want)
 		}
+	}
+}
+
+// A call AWS refused because its KMS key cannot be used carries the fix (enable the key, then
+// resume) and says nothing was made; any other failure is left as it is.
+func TestUnusableKeyFailuresCarryTheFix(t *testing.T) {
+	env := &steps.Env{RunID: "run-1"}
+	for _, code := range []string{"KMSKeyNotAccessibleFault", "DisabledException"} {
+		err := withKMSFix(fmt.Errorf("CopyDBSnapshot a → b: %w", &smithy.GenericAPIError{Code: code, Message: "The specified KMS key [k] is disabled."}), "arn:k", "the encrypted copy b", env)
+		fix := steps.FixOf(err)
+		if !strings.Contains(fix, "aws kms enable-key --key-id arn:k") || !strings.Contains(fix, "`cairn resume run-1`") || !strings.Contains(err.Error(), "the encrypted copy b was not made") {
+			t.Errorf("%s: %q / fix %q", code, err, fix)
+		}
+	}
+	other := fmt.Errorf("CopyDBSnapshot: %w", &smithy.GenericAPIError{Code: "SnapshotQuotaExceeded"})
+	if got := withKMSFix(other, "arn:k", "x", env); got != other || steps.FixOf(got) != "" {
+		t.Errorf("another failure was changed: %v", got)
 	}
 }

@@ -199,7 +199,7 @@ func (r *Restore) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, err
 		return nil, err
 	} else if !ok {
 		if _, err := c.RDS.RestoreDBInstanceFromDBSnapshot(ctx, in); err != nil {
-			return nil, fmt.Errorf("RestoreDBInstanceFromDBSnapshot %s → %s: %w", *in.DBSnapshotIdentifier, id, err)
+			return nil, withKMSFix(fmt.Errorf("RestoreDBInstanceFromDBSnapshot %s → %s: %w", *in.DBSnapshotIdentifier, id, err), r.keyOf(env, *in.DBSnapshotIdentifier), "instance "+id, env)
 		}
 		env.Info("restoring " + *in.DBSnapshotIdentifier + " as " + id)
 	} else {
@@ -345,4 +345,12 @@ func deleteMade(ctx context.Context, env *steps.Env, c *Clients, id, key string)
 	}
 	env.Info("deleting instance " + id + " (made by this run)")
 	return c.DeleteInstance(ctx, env, id)
+}
+
+// keyOf is the key the restore encrypts with, as given, or the snapshot's key by its name.
+func (r *Restore) keyOf(env *steps.Env, snapshot string) string {
+	if key, _ := env.Text(r.KMSKey); key != "" {
+		return key
+	}
+	return "<the key of snapshot " + snapshot + ">"
 }

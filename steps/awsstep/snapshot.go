@@ -342,7 +342,7 @@ func (s *CopySnapshot) Apply(ctx context.Context, env *steps.Env) (steps.Outputs
 	} else {
 		if _, err := c.RDS.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: &source, TargetDBSnapshotIdentifier: &target,
 			KmsKeyId: &key, CopyTags: aws.Bool(true)}); err != nil {
-			return nil, fmt.Errorf("CopyDBSnapshot %s → %s: %w", source, target, err)
+			return nil, withKMSFix(fmt.Errorf("CopyDBSnapshot %s → %s: %w", source, target, err), key, "the encrypted copy "+target, env)
 		}
 		env.Info("copying snapshot " + source + " to " + target + " encrypted with " + key)
 	}
