@@ -10,9 +10,16 @@ import (
 // works (days ahead, if need be); the steps after To finish once it works again. Only the start of
 // the window is an act: the From step should be confirmed in a way `--yes` does not answer
 // (confirm: typed), so that no one starts the window by scripting the preparation.
+//
+// Ready names read-only steps before From that prove what the window depends on (a KMS key usable,
+// the new instance still this run's). The runner runs them in their place, and checks them again
+// right after From's confirmation and before From applies: preparation may be days old, and the
+// confirmation may have waited for hours, so the window opens only on what holds now — else From
+// fails blocked with their fix, and the application was never stopped.
 type Window struct {
-	From string `yaml:"from"`
-	To   string `yaml:"to"`
+	From  string   `yaml:"from"`
+	To    string   `yaml:"to"`
+	Ready []string `yaml:"ready"`
 }
 
 // Phase is where a step runs relative to the runbook's window.
@@ -88,6 +95,16 @@ func (l *loader) validateWindow() {
 	}
 	from, okFrom := end("from", w.From)
 	to, okTo := end("to", w.To)
+	for i, id := range w.Ready {
+		pos := l.posOf(fmt.Sprintf("$.window.ready[%d]", i))
+		at, ok := index[id]
+		switch {
+		case !ok:
+			l.add(pos, "name a step under `steps:` that comes before the window's start", "window ready: no step %q", id)
+		case okFrom && at >= from:
+			l.add(pos, fmt.Sprintf("name a step before %q: it is checked again before the window opens", w.From), "window ready: step %q is not before the window's start %q", id, w.From)
+		}
+	}
 	if okFrom && okTo && from > to {
 		l.add(l.posOf("$.window.to"), fmt.Sprintf("swap them, or name a step after %q", w.From), "window to: step %q comes before window from: step %q", w.To, w.From)
 	}

@@ -47,6 +47,8 @@ func TestWindowRefused(t *testing.T) {
 		{"cut-back step", "window:\n  from: back\n  to: swap\n", []string{"w.yaml:5:9", `window from: no step "back"`, "a cut-back step is not part of the window"}},
 		{"ends before it starts", "window:\n  from: swap\n  to: stop\n", []string{"w.yaml:6:7", `window to: step "stop" comes before window from: step "swap"`}},
 		{"no start", "window:\n  to: swap\n", []string{"w.yaml:", "window has no from", "give `from: <step id>`"}},
+		{"ready step unknown", "window:\n  from: stop\n  to: swap\n  ready: [prep]\n", []string{"w.yaml:7:11", `window ready: no step "prep"`}},
+		{"ready step inside the window", "window:\n  from: stop\n  to: swap\n  ready: [prepare, swap]\n", []string{`window ready: step "swap" is not before the window's start "stop"`}},
 		{"unknown field", "window:\n  from: stop\n  until: swap\n", []string{"w.yaml:6:3", "until"}},
 	}
 	for _, tt := range tests {

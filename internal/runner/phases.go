@@ -75,6 +75,9 @@ func (r *Runner) applyStep(ctx context.Context, a *attempt, env *steps.Env, ch s
 		}
 		a.confirmed = true
 	}
+	if f := r.reproveWindow(ctx, a); f != nil {
+		return f, ""
+	}
 	if err := r.apply(ctx, a.spec, a.key, env); err != nil {
 		return &failure{phaseApply, err}, ""
 	}

@@ -33,6 +33,7 @@ import "github.com/cairn-runbooks/cairn/steps"
 // Register adds the AWS kinds; each kind's name and summary sit beside its type.
 func Register(r *steps.Registry) {
 	registerPreflight(r)
+	registerWindowReady(r)
 	registerKMSKey(r)
 	registerSnapshot(r)
 	registerCopySnapshot(r)

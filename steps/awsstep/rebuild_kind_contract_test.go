@@ -274,6 +274,44 @@ kms-key: "${steps.preflight.key-arn}"
 			if ch := pf.Check(ctx, env); strings.Contains(ch.Reason, "app-db-enc") {
 				t.Fatalf("this run's preflight refused its own app-db-enc: %+v", ch)
 			}
+			// What the window depends on, proved again before it opens: the key enabled, this
+			// run's app-db-enc, the very one (its DbiResourceId). Another run's, or one of
+			// another resource id, is blocked with the fix; a disabled key is blocked naming
+			// enable-key.
+			is, err := rdsc.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("app-db-enc")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ready := map[string]string{"steps.replica-create.resource-id": aws.ToString(is.DBInstances[0].DbiResourceId)}
+			wr := steptest.Decode(t, reg, "rds-window-ready", `
+region: "${params.region}"
+kms-key: "${steps.preflight.key-arn}"
+instance: "${params.target}"
+resource-id: "${steps.replica-create.resource-id}"
+`)
+			otherReady := runEnv(t, mergeVals(vals, ready))
+			otherReady.RunID = "run-other"
+			if ch := wr.Check(ctx, otherReady); ch.State != steps.Blocked || !strings.Contains(ch.Reason, "not this run's") || ch.Fix == "" {
+				t.Fatalf("window-ready of run-other over this run's app-db-enc: want blocked, got %+v", ch)
+			}
+			if ch := wr.Check(ctx, runEnv(t, mergeVals(vals, map[string]string{"steps.replica-create.resource-id": "db-OTHER"}))); ch.State != steps.Blocked || !strings.Contains(ch.Reason, "not db-OTHER") {
+				t.Fatalf("window-ready with another recorded resource id: want blocked, got %+v", ch)
+			}
+			t.Run("rds-window-ready", func(t *testing.T) {
+				steptest.RunReadOnly(t, steptest.Case{Step: wr, Env: runEnv(t, mergeVals(vals, ready)), Probe: probe,
+					NoLookAlike: "it reads the key and the instance afresh every run and accepts nothing as done: Check never says done"}, func(t testing.TB) {
+					if _, err := kmsc.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: aws.String(keyARN)}); err != nil {
+						t.Fatal(err)
+					}
+					ch := wr.Check(ctx, runEnv(t, mergeVals(vals, ready)))
+					if ch.State != steps.Blocked || !strings.Contains(ch.Fix, "aws kms enable-key --key-id "+keyARN) {
+						t.Fatalf("window-ready with the key disabled: want blocked naming enable-key, got %+v", ch)
+					}
+				})
+				if _, err := kmsc.EnableKey(ctx, &awskms.EnableKeyInput{KeyId: aws.String(keyARN)}); err != nil {
+					t.Fatal(err)
+				}
+			})
 		})
 
 		// The restore's work includes the source's settings: a restored instance whose security
