@@ -79,7 +79,8 @@ type Event struct {
 	Status   RunStatus         `json:"status,omitempty"`
 	Elapsed  Duration          `json:"elapsed,omitempty"` // how long the phase that just ended took
 	// AlreadyDone (StepVerified): the work was found in place, not done by this run, so this run's
-	// rollback does not undo it. Note says so in words, for the views.
+	// rollback does not undo it. Note says so in words, for the views. On StepApplied: nothing was
+	// applied — the outputs of a step found done were read from the target (Elapsed is zero).
 	AlreadyDone bool `json:"already_done,omitempty"`
 }
 

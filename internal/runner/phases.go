@@ -107,11 +107,13 @@ func (r *Runner) apply(ctx context.Context, spec *runbooks.StepSpec, key string,
 		}
 		return err
 	}
-	r.recordOutputs(key, outs, time.Since(start))
+	r.recordOutputs(key, outs, time.Since(start), false)
 	return nil
 }
 
-func (r *Runner) recordOutputs(key string, outs steps.Outputs, took time.Duration) {
+// recordOutputs journals a step's outputs: its apply's, or (found) those read from the target of
+// a step found done.
+func (r *Runner) recordOutputs(key string, outs steps.Outputs, took time.Duration, found bool) {
 	shown := map[string]string{}
 	r.mu.Lock()
 	if outs == nil {
@@ -130,7 +132,7 @@ func (r *Runner) recordOutputs(key string, outs steps.Outputs, took time.Duratio
 			shown[k] = v.Value
 		}
 	}
-	r.emit(events.Event{Type: events.StepApplied, Step: key, Outputs: shown, Elapsed: took})
+	r.emit(events.Event{Type: events.StepApplied, Step: key, Outputs: shown, Elapsed: took, AlreadyDone: found})
 	r.status[key] = applied
 }
 
@@ -144,7 +146,7 @@ func (r *Runner) observe(ctx context.Context, spec *runbooks.StepSpec, key strin
 		if err != nil {
 			return fmt.Errorf("read the outputs of the step already done: %w", err)
 		}
-		r.recordOutputs(key, outs, 0)
+		r.recordOutputs(key, outs, 0, true)
 		delete(r.lostSecrets, key)
 	}
 	return nil

@@ -142,6 +142,17 @@ func TestSecretOutputsSurviveResumeWithoutBeingStored(t *testing.T) {
 	if !strings.Contains(string(b), "using ••••") {
 		t.Errorf("output line not redacted: %s", b)
 	}
+	// the first run applied mint; the resume only read its outputs, and its record says so
+	recs, _ := journal.ReadAll(run)
+	var applied []bool
+	for _, e := range recs {
+		if e.Type == events.StepApplied && e.Step == "mint" {
+			applied = append(applied, e.AlreadyDone)
+		}
+	}
+	if len(applied) != 2 || applied[0] || !applied[1] {
+		t.Errorf("mint's step.applied records say already done %v, want [false true] (applied, then read by the resume)", applied)
+	}
 }
 
 // Decisions come from the policy when no one is there; with none, the run stops and says which flag.
