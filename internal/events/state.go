@@ -45,6 +45,9 @@ type StepState struct {
 	// record (so at least this much; Elapsed, filled by the runners that finished their phases,
 	// does not hold it).
 	Lost time.Duration
+	// Stopped is the apply+verify time runners stopped in this step (step.interrupted: SIGTERM,
+	// ctrl-c) spent in it before they stopped; Elapsed does not hold it either.
+	Stopped time.Duration
 	// phaseStart is when the apply or verify in flight started (zero when none is).
 	phaseStart time.Time
 }
@@ -246,6 +249,10 @@ func (s *RunState) Apply(e Event) {
 		st.Status = StatusFailed
 		st.Error = e.Error
 	case StepInterrupted:
+		if !st.phaseStart.IsZero() {
+			st.Stopped += e.Time.Sub(st.phaseStart)
+			st.phaseStart = time.Time{}
+		}
 		st.Status = StatusInterrupted
 		st.Note = e.Note
 		st.Progress = nil

@@ -144,7 +144,9 @@ func (v *View) line(e events.Event) {
 		v.printf(e.Time, "%sapplying", tag)
 	case events.StepApplied:
 		msg := tag + "applied in " + e.Elapsed.Round(time.Millisecond).String()
-		if st := v.state.Step(e.Step); st != nil && v.state.DiedIn(st.Info.ID) {
+		if e.AlreadyDone {
+			msg = tag + "found done: outputs read from the target, nothing applied"
+		} else if st := v.state.Step(e.Step); st != nil && v.state.DiedIn(st.Info.ID) {
 			msg += fmt.Sprintf(" (since the resume; first started %s, before the runner died in it", ts(st.FirstApplied))
 			if st.Lost > 0 {
 				msg += fmt.Sprintf(" at least %s into it", st.Lost.Round(100*time.Millisecond))

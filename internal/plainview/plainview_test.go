@@ -145,3 +145,18 @@ func TestReplayAsksOnlyTheOpenQuestion(t *testing.T) {
 		t.Errorf("an answered question is asked again, or the open one twice:\n%s", got)
 	}
 }
+
+// The outputs of a step found done, read from the target by a resume, are not an apply: the line
+// says the step was found done, never "applied in 0s".
+func TestFoundDoneIsNotAnApply(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
+	ch := make(chan events.Event, 4)
+	ch <- events.Event{Seq: 1, Time: t0, Type: events.RunStarted, Run: &events.RunInfo{ID: "r1", Runbook: "rb", Steps: []events.StepInfo{{ID: "b", Title: "B"}}}}
+	ch <- events.Event{Seq: 2, Time: t0, Type: events.StepApplied, Step: "b", AlreadyDone: true, Outputs: map[string]string{"id": "snap-1"}}
+	close(ch)
+	var out bytes.Buffer
+	(&View{Out: &out, RunID: "r1", ReadOnly: true}).Render(context.Background(), ch)
+	if got := out.String(); !strings.Contains(got, "[b] found done: outputs read from the target, nothing applied (id=snap-1)") || strings.Contains(got, "applied in") {
+		t.Fatalf("a step found done is shown as applied:\n%s", got)
+	}
+}

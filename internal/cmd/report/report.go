@@ -199,10 +199,20 @@ func reportStatus(run *events.RunState, s *events.StepState) string {
 	return string(s.Status)
 }
 
-// stepTime is a step's time as the report says it. For a step a runner died in, the time the later
+// stepTime is a step's time as the report says it. For a step a runner was stopped in
+// (interrupted), the time before the stop counts, and the report says how much of it that was.
+// For a step a runner died in, the time the later
 // runner counted is only part of it: the report says so, with the time before the death (up to the
 // dead runner's last record) and the time from the step's first start to its end.
 func stepTime(run *events.RunState, s *events.StepState) string {
+	if s.Stopped > 0 && !run.DiedIn(s.Info.ID) {
+		// a runner stopped in it (interrupted): its time there is the step's too
+		text := fmt.Sprintf("%s, of which %s before the runner was stopped in it", (s.Elapsed + s.Stopped).Round(time.Millisecond), s.Stopped.Round(time.Millisecond))
+		if d, ok := s.FromFirstStart(); ok {
+			text += fmt.Sprintf("; %s from its first start to its end", d.Round(time.Millisecond))
+		}
+		return text
+	}
 	if !run.DiedIn(s.Info.ID) {
 		return s.Elapsed.Round(time.Millisecond).String()
 	}

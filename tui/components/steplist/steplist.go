@@ -46,7 +46,8 @@ func Active(s events.StepStatus) bool { return s.Active() }
 // Duration is what the list shows for a step: time so far while it is active (from its first check,
 // an earlier runner's included), its apply+verify time once done, nothing before it starts. A step
 // a runner died in shows, once done, the time from its first start to its end, as the report and
-// the plain view say it: the later runner's own count leaves the dead runner's part out.
+// the plain view say it: the later runner's own count leaves the dead runner's part out; a step a
+// runner was stopped in (interrupted) counts the stopped runner's time in it too.
 func Duration(c *common.Common, rs *events.RunState, st *events.StepState) string {
 	first, ok := st.FromFirstStart()
 	switch {
@@ -54,8 +55,8 @@ func Duration(c *common.Common, rs *events.RunState, st *events.StepState) strin
 		return common.FormatDuration(c.Now().Sub(st.Started))
 	case ok && rs.DiedIn(st.Info.ID):
 		return common.FormatDuration(first)
-	case st.Elapsed > 0:
-		return common.FormatDuration(st.Elapsed)
+	case st.Elapsed+st.Stopped > 0:
+		return common.FormatDuration(st.Elapsed + st.Stopped) // a stopped runner's part included
 	}
 	return ""
 }
