@@ -24,7 +24,7 @@ func (r *Runner) ask(ctx context.Context, q events.Question) (events.Answer, err
 		return a, nil
 	}
 	if !r.cfg.Meta.Policy.Interactive && !waitsForAPerson(q) {
-		err := fmt.Errorf("%w: %s", ErrNoOneToAsk, howToAnswer(q, r.cfg.Run.ID))
+		err := fmt.Errorf("%w: %s", ErrNoOneToAsk, howToAnswer(q, r.cfg.Run.ID, r.verbFor(q.Step)))
 		a := events.Answer{QuestionID: q.ID, Choice: events.Abort, By: &events.Actor{User: "cairn", Via: "not interactive"}}
 		r.emit(events.Event{Type: events.QuestionAnswered, Step: q.Step, Answer: &a, Note: err.Error()})
 		return a, err
@@ -103,12 +103,28 @@ func hasOption(q events.Question, d events.Decision) bool {
 	return false
 }
 
-// howToAnswer is the next command for a question no one was there to answer.
-func howToAnswer(q events.Question, run string) string {
+// verbFor is the command that continues with step key: `cairn rollback` for a cut-back step or in a
+// rollback, else `cairn resume`.
+func (r *Runner) verbFor(key string) string {
+	id, _ := events.BaseID(key)
+	for _, s := range r.cfg.Runbook.Cutback {
+		if s.ID == id {
+			return "rollback"
+		}
+	}
+	if r.cfg.Mode == ModeRollback {
+		return "rollback"
+	}
+	return "resume"
+}
+
+// howToAnswer is the next command for a question no one was there to answer; verb is the command
+// that continues (resume, rollback).
+func howToAnswer(q events.Question, run, verb string) string {
 	switch q.Kind {
 	case events.AskTyped:
 		id, _ := events.BaseID(q.Step)
-		return fmt.Sprintf("step %s needs a typed confirmation, which --yes does not answer; it has not started: `cairn resume %s --confirm %s=%s` (with your other flags) continues from it, or resume on a terminal and type it", q.Step, run, id, q.Expect)
+		return fmt.Sprintf("step %s needs a typed confirmation, which --yes does not answer; it has not started: `cairn %s %s --confirm %s=%s` (with your other flags) continues from it, or %s on a terminal and type it", q.Step, verb, run, id, q.Expect, verb)
 	case events.AskDecision:
 		return "a step failed and no --on-failure was given: " + q.Prompt
 	case events.AskInput:

@@ -164,14 +164,20 @@ func (d *Delete) Rollback(ctx context.Context, env *steps.Env) error {
 // WayBack, when given, is the instance the cut-back goes back to (renamed back after this delete):
 // the delete is blocked, with the fix, unless it exists and PostgreSQL answers on it — the way
 // back is proven before anything is destroyed. WayBackSnapshot likewise must exist and be
-// available (the snapshot the cut-back restores from).
+// available (the snapshot the cut-back restores from). FinalSnapshot, when given, is kept of the
+// instance as it is deleted (for an instance that may have served the application: its writes
+// after the swap stay in that snapshot), output as final-snapshot; a name already taken blocks.
 type DeleteRebuild struct {
 	Region          `yaml:",inline"`
 	Instance        ref.Template `yaml:"instance"`
 	Snapshot        ref.Template `yaml:"snapshot"`
 	WayBack         ref.Template `yaml:"way-back"`
 	WayBackSnapshot ref.Template `yaml:"way-back-snapshot"`
+	FinalSnapshot   ref.Template `yaml:"final-snapshot"`
 }
+
+// OutputNames declares the outputs.
+func (d *DeleteRebuild) OutputNames() []string { return []string{"final-snapshot"} }
 
 // registerDeleteRebuild adds the `rds-delete-rebuild` kind.
 func registerDeleteRebuild(r *steps.Registry) {
@@ -194,6 +200,11 @@ func (d *DeleteRebuild) Describe(env *steps.Env) []steps.Action {
 	}
 	if !d.WayBackSnapshot.IsZero() {
 		acts = append(acts, call("rds DescribeDBSnapshots", "DBSnapshotIdentifier", env.Describe(d.WayBackSnapshot)+"  (the way back: must be available before anything is deleted)"))
+	}
+	if !d.FinalSnapshot.IsZero() {
+		return append(acts, call("rds DeleteDBInstance", "DBInstanceIdentifier", env.Describe(d.Instance), "FinalDBSnapshotIdentifier", env.Describe(d.FinalSnapshot),
+			"only if", "encrypted and tagged "+TagRunID+"="+env.DescribeRunID()+" (made by this run)"),
+			steps.Action{Kind: steps.ActWait, Target: "rds", Text: "poll until " + env.Describe(d.Instance) + " is gone and snapshot " + env.Describe(d.FinalSnapshot) + " is available"})
 	}
 	return append(acts, call("rds DeleteDBInstance", "DBInstanceIdentifier", env.Describe(d.Instance), "SkipFinalSnapshot", "true",
 		"only if", "encrypted and tagged "+TagRunID+"="+env.DescribeRunID()+" (made by this run, after snapshot "+env.Describe(d.Snapshot)+")"))
@@ -244,6 +255,21 @@ func (d *DeleteRebuild) Check(ctx context.Context, env *steps.Env) steps.Check {
 		} else if why != "" {
 			return steps.BlockedBy(why, fix)
 		}
+		final, err := env.OptionalText(d.FinalSnapshot)
+		if err != nil {
+			return unknownOr(err, "")
+		}
+		if final != "" {
+			if _, taken, err := c.Snapshot(ctx, final); err != nil {
+				return steps.CannotTell("%v", err)
+			} else if taken {
+				if inst, ok, err := c.Instance(ctx, id); err == nil && ok && aws.ToString(inst.DBInstanceStatus) == "deleting" {
+					return steps.ReadyTo(steps.Delete, "instance %s is being deleted, keeping final snapshot %s → wait", id, final)
+				}
+				return steps.BlockedBy("final snapshot name "+final+" is taken, so "+id+" cannot be deleted keeping its data", "aws rds delete-db-snapshot --db-snapshot-identifier "+final+" if nothing needs it (or copy it aside first: aws rds copy-db-snapshot), then retry; nothing was deleted")
+			}
+			return steps.ReadyTo(steps.Delete, "delete the encrypted instance %s this run made, keeping final snapshot %s", id, final)
+		}
 		return steps.ReadyTo(steps.Delete, "delete the encrypted instance %s this run made", id)
 	case rebuildForeign:
 		return steps.BlockedBy("an encrypted instance is under "+id+" that this run did not make: "+why, fixForeignInstance(id))
@@ -264,7 +290,20 @@ func (d *DeleteRebuild) Apply(ctx context.Context, env *steps.Env) (steps.Output
 		} else if why != "" {
 			return nil, steps.Failed(fix, "%s: nothing was deleted", why)
 		}
-		return nil, deleteMade(ctx, env, c, id, "*")
+		final, err := env.OptionalText(d.FinalSnapshot)
+		if err != nil {
+			return nil, err
+		}
+		if err := deleteMadeKeeping(ctx, env, c, id, "*", final); err != nil {
+			return nil, err
+		}
+		if final == "" {
+			return nil, nil
+		}
+		if _, err := c.WaitSnapshot(ctx, env, final); err != nil {
+			return nil, err
+		}
+		return steps.Outputs{}.Set("final-snapshot", final), nil
 	case rebuildForeign:
 		return nil, steps.Failed(fixForeignInstance(id), "%s: nothing was deleted", why)
 	}

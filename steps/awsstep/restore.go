@@ -319,6 +319,12 @@ func (r *Restore) Rollback(ctx context.Context, env *steps.Env) error {
 // deleteMade deletes an instance a step made, after checking it is the one (its encryption), with
 // deletion protection turned off first; it waits until it is gone.
 func deleteMade(ctx context.Context, env *steps.Env, c *Clients, id, key string) error {
+	return deleteMadeKeeping(ctx, env, c, id, key, "")
+}
+
+// deleteMadeKeeping is deleteMade keeping a final snapshot named final ("" none); it does not wait
+// for the snapshot.
+func deleteMadeKeeping(ctx context.Context, env *steps.Env, c *Clients, id, key, final string) error {
 	inst, ok, err := c.Instance(ctx, id)
 	if err != nil || !ok {
 		return err
@@ -335,6 +341,9 @@ func deleteMade(ctx context.Context, env *steps.Env, c *Clients, id, key string)
 	if ours, why := instanceIsOurs(env, inst); !ours {
 		return fmt.Errorf("%s: so it is left alone", why)
 	}
+	if final != "" && aws.ToString(inst.DBInstanceStatus) == "deleting" {
+		return c.WaitInstanceGone(ctx, env, id) // an interrupted delete: its final snapshot is on its way
+	}
 	if inst, err = c.WaitInstance(ctx, env, id); err != nil {
 		return err
 	}
@@ -343,8 +352,15 @@ func deleteMade(ctx context.Context, env *steps.Env, c *Clients, id, key string)
 			return fmt.Errorf("turn off deletion protection of %s: %w", id, err)
 		}
 	}
-	env.Info("deleting instance " + id + " (made by this run)")
-	return c.DeleteInstance(ctx, env, id)
+	if final == "" {
+		env.Info("deleting instance " + id + " (made by this run)")
+		return c.DeleteInstance(ctx, env, id)
+	}
+	env.Info("deleting instance " + id + " (made by this run), keeping final snapshot " + final)
+	if _, err := c.RDS.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: &id, FinalDBSnapshotIdentifier: &final}); err != nil && !IsNotFound(err) {
+		return fmt.Errorf("DeleteDBInstance %s (final snapshot %s): %w", id, final, err)
+	}
+	return c.WaitInstanceGone(ctx, env, id)
 }
 
 // keyOf is the key the restore encrypts with, as given, or the snapshot's key by its name.

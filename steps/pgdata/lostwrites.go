@@ -17,7 +17,9 @@ import (
 // application is about to use again, with its own conflicts — a cut-back is the moment to stop and
 // look, so the list is journaled and shown, and the engineer decides (a dump of those tables before
 // the cut-back's delete is confirmed). Nothing is listed when the cut-over never happened (Writes
-// unknown) or Server is the quiesced source itself. It reads only.
+// given but unknown, or no quiesce) or Server is the quiesced source itself. Without `writes:` (a
+// strategy whose swap records no counters) and a new instance under Server, it says plainly that
+// it cannot list them. It reads only.
 type LostWrites struct {
 	Server  Server       `yaml:"server"`
 	Quiesce ref.Template `yaml:"quiesce"`
@@ -40,13 +42,22 @@ func (l *LostWrites) Check(ctx context.Context, env *steps.Env) steps.Check {
 // Apply lists the lost writes.
 func (l *LostWrites) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
 	s, err := env.OptionalText(l.Writes)
-	if err != nil || s == "" {
+	if err != nil {
+		s = ""
+	}
+	st, _, err := quiesceOf(env, l.Quiesce)
+	if err != nil {
+		return nil, err
+	}
+	if s == "" && (!l.Writes.IsZero() || st.Source == nil) {
 		env.Info("the cut-over did not happen: nothing was written to the new instance for the application, nothing is lost")
 		return steps.Outputs{"lost": steps.Output{}}, nil
 	}
 	var at map[string]map[string][3]int64
-	if err := json.Unmarshal([]byte(s), &at); err != nil {
-		return nil, fmt.Errorf("the cut-over's write counters are not readable: %w", err)
+	if s != "" {
+		if err := json.Unmarshal([]byte(s), &at); err != nil {
+			return nil, fmt.Errorf("the cut-over's write counters are not readable: %w", err)
+		}
 	}
 	srv, err := l.Server.resolve(ctx, env)
 	if err != nil {
@@ -54,10 +65,6 @@ func (l *LostWrites) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, 
 			env.Info(fmt.Sprintf("%v: nothing to read", err))
 			return steps.Outputs{"lost": steps.Output{}}, nil
 		}
-		return nil, err
-	}
-	st, _, err := quiesceOf(env, l.Quiesce)
-	if err != nil {
 		return nil, err
 	}
 	if st.Source != nil {
@@ -74,6 +81,12 @@ func (l *LostWrites) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, 
 			env.Info(srv.Label + " is the source itself: nothing of the new instance to lose there")
 			return steps.Outputs{"lost": steps.Output{}}, nil
 		}
+	}
+	if at == nil {
+		// no counters were recorded when the application got in (no `writes:`): say so, never "nothing"
+		unknown := "cannot list the writes " + srv.Label + " took since the application got in: no write counters were recorded then (only the replicate strategy's cut-over records them); every write made on it since the swap is lost with it but for a final snapshot the delete keeps — dump the tables that matter before confirming the delete"
+		env.Info(unknown)
+		return steps.Outputs{"lost": steps.Output{List: []string{unknown}}}, nil
 	}
 	now, err := tableWrites(ctx, srv, sortedKeys(at))
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ import (
 
 // checkFinal proves the end state: the original identifier answers, encrypted with the chosen key;
 // the application's data, roles and grants are what they were; the secret's credentials log in.
-func checkFinal(t *testing.T, r *rig, before string) {
+func checkFinal(t *testing.T, r *rig, before string, kept ...string) {
 	t.Helper()
 	found, enc, key, _, _ := r.instance(twin.DemoInstance)
 	if !found || !enc || key != r.keyARN() {
@@ -29,7 +30,7 @@ func checkFinal(t *testing.T, r *rig, before string) {
 		t.Fatalf("the application differs after the rebuild:\n%s", lineDiff(before, after))
 	}
 	for _, gone := range []string{twin.DemoInstance + "-unencrypted", twin.DemoInstance + "-enc"} {
-		if found, _, _, _, _ := r.instance(gone); found {
+		if found, _, _, _, _ := r.instance(gone); found && !slices.Contains(kept, gone) {
 			t.Errorf("%s still exists", gone)
 		}
 	}
@@ -112,17 +113,57 @@ func TestLogicalKeepIdentifierKilledWhileRestoring(t *testing.T) {
 	r.neverWritten(twin.DemoPassword, "app-rw-demo")
 }
 
-// Strategy logical with a temporary identifier, the data streamed straight to the target, and a swap.
+// Strategy logical with a temporary identifier, the data streamed straight to the target, and a
+// swap, the old instance kept. Then the application writes to the new instance, and the cut-back
+// of the succeeded run (--after-success) deletes it only on its identifier typed — which --yes
+// never answers — saying plainly it cannot list the writes lost with it, keeping them in a final
+// snapshot the output names; the old instance serves under its name again.
 func TestLogicalSwap(t *testing.T) {
 	r := newRig(t)
+	ctx := context.Background()
 	before := r.fingerprint(twin.DemoInstance)
 	r.createSecret("cairn/app-db/roles", map[string]string{"app_rw": "app-rw-demo", "app_ro": "app-ro-demo"})
-	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=logical", "copy-method=stream", "passwords-secret=cairn/app-db/roles")...)
-	out, code := r.cairn(append(args, "--yes", "--confirm", openWindow, "--confirm", "delete-old="+twin.DemoInstance)...)
+	args := append([]string{"run", "rds-encrypt"}, r.params("strategy=logical", "copy-method=stream", "passwords-secret=cairn/app-db/roles", "keep-old=true")...)
+	out, code := r.cairn(append(args, "--yes", "--confirm", openWindow)...)
 	if code != 0 || !strings.Contains(out, "SUCCEEDED") {
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, r.runnerLog())
 	}
-	checkFinal(t, r, before)
+	checkFinal(t, r, before, twin.DemoInstance+"-unencrypted")
+	run := r.runs()[0]
+
+	// the succeeded run's cut-back, --yes only: stopped at the typed confirmation, nothing deleted
+	out, code = r.cairn("rollback", run.ID, "--yes", "--no-tui")
+	if code == 0 || !strings.Contains(out, "--after-success") {
+		t.Fatalf("rollback of a succeeded run without --after-success: exit %d, want it refused\n%s", code, out)
+	}
+	out, code = r.cairn("rollback", run.ID, "--after-success", "--yes", "--no-tui")
+	if code == 0 || !strings.Contains(out, "cut-delete-new needs a typed confirmation, which --yes does not answer") ||
+		!strings.Contains(out, "`cairn rollback "+run.ID+" --confirm cut-delete-new="+twin.DemoInstance+"`") {
+		t.Fatalf("cut-back with --yes: exit %d, want it stopped at cut-delete-new's typed confirmation\n%s\n%s", code, out, r.runnerLog())
+	}
+	if !strings.Contains(out, "cannot list the writes") {
+		t.Errorf("the cut-back does not say it cannot list the writes lost with the new instance:\n%s", out)
+	}
+	if found, enc, _, _, _ := r.instance(twin.DemoInstance); !found || !enc {
+		t.Fatalf("%s: found=%v encrypted=%v after a typed confirmation no one gave, want the encrypted instance serving", twin.DemoInstance, found, enc)
+	}
+
+	out, code = r.cairn("rollback", run.ID, "--after-success", "--yes", "--no-tui", "--confirm", "cut-delete-new="+twin.DemoInstance)
+	if code != 0 || !strings.Contains(out, "ROLLED-BACK") || !strings.Contains(out, "final-snapshot="+twin.DemoInstance+"-cutback-final") {
+		t.Fatalf("cut-back confirmed: exit %d, want ROLLED-BACK naming the final snapshot\n%s\n%s", code, out, r.runnerLog())
+	}
+	snaps, err := r.rds.DescribeDBSnapshots(ctx, &awsrds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(twin.DemoInstance + "-cutback-final")})
+	if err != nil || len(snaps.DBSnapshots) != 1 || !aws.ToBool(snaps.DBSnapshots[0].Encrypted) {
+		t.Fatalf("the deleted instance's final snapshot %s-cutback-final: %v %+v, want it there, encrypted", twin.DemoInstance, err, snaps)
+	}
+	if found, enc, _, _, _ := r.instance(twin.DemoInstance); !found || enc {
+		t.Fatalf("%s: found=%v encrypted=%v after the cut-back, want the old unencrypted instance back under its name", twin.DemoInstance, found, enc)
+	}
+	c, err := r.login(twin.DemoInstance, "app", "app_rw", "app-rw-demo")
+	if err != nil {
+		t.Fatalf("after the cut-back the application role cannot log in: %v", err)
+	}
+	_ = c.Close(ctx)
 }
 
 // A restore the target refuses halfway (an extension only a superuser may create: adminpack, which RDS does not offer) leaves no
