@@ -2,6 +2,7 @@ package pgdata
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -203,6 +204,9 @@ func (r *Replicate) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, e
 	if ch, blocked := st.blocked(); blocked { // before anything is granted or created
 		return nil, steps.Failed(ch.Fix, "%s; nothing was changed", ch.Reason)
 	}
+	if err := recordTarget(env, st.tgt); err != nil {
+		return nil, err
+	}
 	if err := grantReplication(ctx, env, st.src); err != nil {
 		return nil, err
 	}
@@ -371,7 +375,9 @@ func (r *Replicate) Verify(ctx context.Context, env *steps.Env) error {
 }
 
 // Rollback drops the subscriptions, this run's slots and publications, and the databases this run
-// created on the target. The source's slots go even when the target cannot be reached.
+// created on the target. The source's slots go even when the target cannot be reached; the rollback
+// then fails with the statements to run there, unless RDS proves the target deleted (no instance
+// with its recorded DbiResourceId: replunreached.go).
 func (r *Replicate) Rollback(ctx context.Context, env *steps.Env) error {
 	src, dbs, oids, err := sourceDatabases(ctx, env, r.Source)
 	if err != nil {
@@ -394,11 +400,18 @@ func (r *Replicate) Rollback(ctx context.Context, env *steps.Env) error {
 				return err
 			}
 		}
-	} else {
-		env.Info(fmt.Sprintf("the target cannot be reached (%v): its subscriptions go with it; dropping this run's slots on the source", terr))
+	}
+	var left error // what an unreachable target still holds, not proved deleted
+	if terr != nil {
+		if gone, err := r.targetGone(ctx, env, terr, dbs, oids, own); !gone {
+			left = err
+		}
 	}
 	if err := dropRunSlots(ctx, env, src, dbs); err != nil {
 		return err
+	}
+	if left != nil {
+		return left
 	}
 	if terr == nil {
 		for _, db := range dbs {
@@ -472,7 +485,8 @@ func dropRunSlots(ctx context.Context, env *steps.Env, src dsn, dbs []string) er
 }
 
 // ReplicationDrop is the `pg-replication-drop` kind, the replicate strategy's cut-back: it drops this
-// run's subscriptions (when the target still answers), its slots and its publications on the source —
+// run's subscriptions (when the target still answers; when it does not and RDS does not prove it
+// deleted, it says what is left there and the statements), its slots and its publications on the source —
 // what the replicate step's rollback does, for a cut-back that deletes the target instead of walking
 // the run back. A slot left behind keeps WAL on the source until its disk fills. Another run's slots
 // are never touched. Check says done when no slot of this run is on the source. It cannot be rolled
@@ -523,7 +537,15 @@ func (d *ReplicationDrop) Check(ctx context.Context, env *steps.Env) steps.Check
 // Apply drops the replication.
 func (d *ReplicationDrop) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
 	r := &Replicate{Source: d.Source, Target: d.Target}
-	return nil, r.Rollback(ctx, env)
+	err := r.Rollback(ctx, env)
+	// Its work is the source's slots, which are dropped; what an unreachable target still holds is
+	// said, with its fix, not claimed gone.
+	var left *targetLeft
+	if errors.As(err, &left) {
+		env.Info(fmt.Sprintf("%v — if it still exists: %s", err, steps.FixOf(err)))
+		return nil, nil
+	}
+	return nil, err
 }
 
 // Verify proves no slot of this run is left.
