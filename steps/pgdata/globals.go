@@ -327,6 +327,10 @@ type GlobalsRestore struct {
 	// SourceID is the source the file must have been taken from (its DbiResourceId, or a server's
 	// system identifier); the file must also be this run's.
 	SourceID ref.Template `yaml:"source-id"`
+	// CreatedInstance is the DbiResourceId of the target when this run created it (the create
+	// step's resource-id), whose rollback deletes it: a role the rollback cannot drop (it still owns
+	// objects there) is left to that delete, and an instance proved deleted took its roles with it.
+	CreatedInstance ref.Template `yaml:"created-instance"`
 }
 
 // Validate checks the parameters.
@@ -572,7 +576,17 @@ func (g *GlobalsRestore) Verify(ctx context.Context, env *steps.Env) error {
 // Rollback drops the roles the file created (after the databases are gone: roles that still own
 // objects cannot be dropped, and the error says which).
 func (g *GlobalsRestore) Rollback(ctx context.Context, env *steps.Env) error {
+	created, err := env.OptionalText(g.CreatedInstance)
+	if err != nil {
+		return err
+	}
 	tgt, roles, _, err := g.missing(ctx, env)
+	if isInstanceMissing(err) && created != "" {
+		if id, lerr := instanceByResourceID(ctx, env, g.Target, created); lerr == nil && id == "" {
+			env.Info(fmt.Sprintf("the instance this run created (DbiResourceId %s) no longer exists: its roles went with it", created))
+			return nil
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -588,6 +602,10 @@ func (g *GlobalsRestore) Rollback(ctx context.Context, env *steps.Env) error {
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	for i := len(roles) - 1; i >= 0; i-- {
 		if _, err := tx.Exec(ctx, "DROP ROLE IF EXISTS "+ident(roles[i])); err != nil {
+			if hasSQLState(err, "2BP01") && created != "" && created == tgt.ResourceID {
+				env.Info(fmt.Sprintf("role %s still owns objects on %s (%v): the roles are left to the rollback of the step that created the instance, which deletes it", roles[i], tgt.Label, err))
+				return nil
+			}
 			return fmt.Errorf("drop role %s: %w", roles[i], err)
 		}
 	}

@@ -274,6 +274,32 @@ source-id: "${steps.preflight.resource-id}"
 				t.Fatalf("the restore left app_ro without a password and said: %v (fix %q), want the fix and the resume as its fix, not in its text", err, steps.FixOf(err))
 			}
 		})
+
+		// The walk back of a run whose later step left objects depending on a role: on an instance
+		// this run created, whose own rollback deletes it, the roles are left to that delete.
+		t.Run("a role that cannot be dropped on an instance this run created is left to its delete", func(t *testing.T) {
+			sqlExec(ctx, t, rdsc, target, "postgres", "CREATE TABLE held (x int); GRANT SELECT ON held TO app_rw")
+			defer sqlExec(ctx, t, rdsc, target, "postgres", "DROP TABLE held")
+			before := tgtProbe(t)
+			if err := st.Rollback(ctx, steptest.Env(t, vals)); err == nil || !strings.Contains(err.Error(), "depend") {
+				t.Fatalf("rollback on an instance it did not create: %v, want the DROP ROLE's refusal", err)
+			}
+			created := steptest.Decode(t, reg, "pg-globals-restore", tgt+`
+file: "${steps.globals-dump.file}"
+source-id: "${steps.preflight.resource-id}"
+created-instance: "`+resourceID(ctx, t, rdsc, target)+`"
+`)
+			env := steptest.Env(t, vals)
+			if err := created.Rollback(ctx, env); err != nil {
+				t.Fatalf("rollback on the instance this run created: %v", err)
+			}
+			if txt := env.Out.(*steptest.Sink).Text(); !strings.Contains(txt, "left to the rollback of the step that created the instance") {
+				t.Errorf("the rollback did not say it left the roles:\n%s", txt)
+			}
+			if after := tgtProbe(t); after != before {
+				t.Errorf("the rollback changed the target:\nbefore: %s\nafter:  %s", before, after)
+			}
+		})
 	})
 
 	t.Run("pg-restore", func(t *testing.T) {
