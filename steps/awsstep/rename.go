@@ -109,9 +109,14 @@ func (r *Rename) Describe(env *steps.Env) []steps.Action {
 	}
 }
 
-// where says which of the two names answer, waiting out the window in which neither does.
-func (r *Rename) where(ctx context.Context, c *Clients, from, to string) (fromOK, toOK bool, err error) {
-	deadline := time.Now().Add(90 * time.Second)
+// renameGap is how long Apply and Rollback wait out the moment of a rename in which neither name
+// answers. Check never waits: it answers from one look.
+const renameGap = 90 * time.Second
+
+// where says which of the two names answer, waiting out (at most wait) the window in which neither
+// does; wait 0 is one look.
+func (r *Rename) where(ctx context.Context, c *Clients, from, to string, wait time.Duration) (fromOK, toOK bool, err error) {
+	deadline := time.Now().Add(wait)
 	for {
 		_, fromOK, err = c.Instance(ctx, from)
 		if err != nil {
@@ -159,7 +164,7 @@ func (r *Rename) Check(ctx context.Context, env *steps.Env) steps.Check {
 	if err != nil {
 		return unknownOr(err, fixAWS)
 	}
-	fromOK, toOK, err := r.where(ctx, c, from, to)
+	fromOK, toOK, err := r.where(ctx, c, from, to, 0)
 	if err != nil {
 		return steps.CannotTell("%v", err)
 	}
@@ -191,13 +196,13 @@ func (r *Rename) Check(ctx context.Context, env *steps.Env) steps.Check {
 		}
 		return steps.AlreadyDone("%s answers and is available; %s is gone", to, from)
 	}
-	return steps.CannotTell("neither %s nor %s answers", from, to)
+	return steps.CannotTell("neither %s nor %s exists now (an earlier step makes one, a rename is between names, or the identifier is wrong)", from, to)
 }
 
 // rename renames from → to unless done already, then waits for the new name: until it answers, or
 // until it is available.
 func (r *Rename) rename(ctx context.Context, env *steps.Env, c *Clients, from, to string, until RenameUntil) (steps.Outputs, error) {
-	fromOK, _, err := r.where(ctx, c, from, to)
+	fromOK, _, err := r.where(ctx, c, from, to, renameGap)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +298,7 @@ func (r *Rename) Rollback(ctx context.Context, env *steps.Env) error {
 	if err != nil {
 		return err
 	}
-	renamed, original, err := r.where(ctx, c, to, from)
+	renamed, original, err := r.where(ctx, c, to, from, renameGap)
 	if err != nil {
 		return err
 	}
