@@ -154,6 +154,9 @@ func (r *Runner) finish(ctx context.Context, status events.RunStatus, cause erro
 	if status == events.Interrupted {
 		note = r.interrupted(cause)
 	}
+	if open := r.windowLeftOpen(); open != "" && status != events.Succeeded && status != events.RolledBack {
+		note = joinNotes(open, note)
+	}
 	r.emit(events.Event{Type: events.RunFinished, Status: status, Actor: &r.cfg.Actor, Note: note})
 }
 
@@ -406,3 +409,18 @@ func (r *Runner) stated(d diag.Diagnostic) *events.Diag {
 }
 
 var errAbort = errors.New("aborted")
+
+// joinNotes joins the non-empty notes with "; ".
+func joinNotes(notes ...string) string {
+	out := ""
+	for _, n := range notes {
+		switch {
+		case n == "":
+		case out == "":
+			out = n
+		default:
+			out += "; " + n
+		}
+	}
+	return out
+}

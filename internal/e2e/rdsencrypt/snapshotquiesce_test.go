@@ -46,6 +46,17 @@ func TestSnapshotCopyWriteAfterSnapshotFailsBeforeSwap(t *testing.T) {
 	if !strings.HasPrefix(failed, "compare-rows: ") || !strings.Contains(failed, "app.audit.events:") {
 		t.Fatalf("want the run to fail at compare-rows naming app.audit.events, got %q\n%s", failed, r.runnerLog())
 	}
+	// It ended inside the window: its last word says the application is still stopped, and how to
+	// end that.
+	var fin events.Event
+	for _, e := range recs {
+		if e.Type == events.RunFinished {
+			fin = e
+		}
+	}
+	if !strings.Contains(fin.Note, "THE APPLICATION IS STILL STOPPED") || !strings.Contains(fin.Note, "`cairn rollback "+run.ID+"`") {
+		t.Fatalf("the run's end inside the window: want it to say the application is still stopped and name the rollback, got %+v", fin)
+	}
 	if found, enc, _, _, _ := r.instance(twin.DemoInstance); !found || enc {
 		t.Fatalf("%s: found=%v encrypted=%v, want the unencrypted source under its name", twin.DemoInstance, found, enc)
 	}

@@ -15,8 +15,8 @@ import (
 )
 
 // The window opens only on what holds when it opens. Strategy snapshot-copy: a plan whose target
-// is the instance itself (in another case) is refused by the preflight before anything changes;
-// then --yes prepares and stops at the quiesce, the KMS key is disabled while it waits, and the
+// is the instance itself (in another case) is refused by the preflight before anything changes, a
+// plan of a typo'd instance answers with its not-found finding; then --yes prepares and stops at the quiesce, the KMS key is disabled while it waits, and the
 // resume with the window's confirmation is refused before the quiesce applies, naming
 // `aws kms enable-key`: the application role still logs in, no snapshot was taken.
 func TestWindowRefusedOnADisabledKey(t *testing.T) {
@@ -24,6 +24,12 @@ func TestWindowRefusedOnADisabledKey(t *testing.T) {
 	out, code := r.cairn(append([]string{"plan", "rds-encrypt"}, append(r.params("target=APP-DB")[1:], "--check")...)...)
 	if code == 0 || !strings.Contains(out, "target APP-DB is the instance itself") || !strings.Contains(out, "-p target=") {
 		t.Fatalf("plan --check with target=APP-DB: exit %d, want the preflight blocked naming the fix\n%s", code, out)
+	}
+	// A typo'd instance: the plan's check answers with the preflight's finding (the renames'
+	// checks look once, they do not wait for an instance to appear under either name).
+	out, code = r.cairn(append([]string{"plan", "rds-encrypt"}, append(r.params("instance=app-dbb")[1:], "--check")...)...)
+	if code == 0 || !strings.Contains(out, "instance app-dbb does not exist") || !strings.Contains(out, "neither app-dbb nor app-dbb-unencrypted exists now") {
+		t.Fatalf("plan --check of instance=app-dbb: exit %d, want the not-found finding\n%s", code, out)
 	}
 	out, code = r.cairn(append([]string{"run", "rds-encrypt"}, append(r.params("strategy=snapshot-copy"), "--yes")...)...)
 	run := r.runs()[0]
