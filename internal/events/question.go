@@ -1,7 +1,5 @@
 package events
 
-import "strconv"
-
 // QuestionKind says what sort of answer a question wants.
 type QuestionKind string
 
@@ -81,7 +79,7 @@ type Answer struct {
 }
 
 // Text is the answer as a view shows it: the decision chosen, else the value typed with typed in
-// front of it (the report's "typed ", the plain view's ""), else true or false.
+// front of it (the report's "typed ", the plain view's ""), else yes or no, as the person said it.
 func (a Answer) Text(typed string) string {
 	switch {
 	case a.Choice != "":
@@ -89,5 +87,8 @@ func (a Answer) Text(typed string) string {
 	case a.Value != "":
 		return typed + a.Value
 	}
-	return strconv.FormatBool(a.Yes)
+	if a.Yes {
+		return "yes"
+	}
+	return "no"
 }

@@ -136,7 +136,7 @@ func TestReplayAsksOnlyTheOpenQuestion(t *testing.T) {
 		t.Fatalf("the answer typed went to %+v, want q2 = app-db", a)
 	}
 	got := out.String()
-	for _, want := range []string{"[a] ? Stop the app?", `[a] answered "true" by ana@h`, "[b] ? Swap app-db?", `type "app-db" to go on`} {
+	for _, want := range []string{"[a] ? Stop the app?", `[a] answered "yes" by ana@h`, "[b] ? Swap app-db?", `type "app-db" to go on`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
 		}
