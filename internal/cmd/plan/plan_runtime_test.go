@@ -67,7 +67,7 @@ func TestPlanCheckWaitsOnEarlierSteps(t *testing.T) {
 			t.Errorf("%s: %q — %s; want checked at run time — after %s", id, status[id], reason[id], waits)
 		}
 	}
-	if !strings.Contains(out, " 0 already done, 26 not on this path, 0 blocked, ") || !strings.Contains(out, " 2 checked at run time.") {
+	if !regexp.MustCompile(` 0 already done, \d+ not on this path, 0 blocked, .* 2 checked at run time\.`).MatchString(out) {
 		t.Errorf("headline does not count the steps checked at run time:\n%s", out[strings.LastIndex(out, "Plan:"):])
 	}
 
