@@ -43,6 +43,7 @@ func Register(r *steps.Registry) {
 	registerAvailable(r)
 	registerDelete(r)
 	registerDeleteRebuild(r)
+	registerLeftovers(r)
 	registerIAMRole(r)
 	registerAddRole(r)
 	registerLogicalReplication(r)

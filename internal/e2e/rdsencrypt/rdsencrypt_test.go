@@ -164,6 +164,18 @@ func TestLogicalSwap(t *testing.T) {
 		t.Fatalf("after the cut-back the application role cannot log in: %v", err)
 	}
 	_ = c.Close(ctx)
+	// the cut-back lists what it leaves; the same run again is refused by them, each with its delete
+	for _, snap := range []string{"-pre-kms", "-cutback-final"} {
+		del := "`aws rds delete-db-snapshot --db-snapshot-identifier " + twin.DemoInstance + snap + "`"
+		if !strings.Contains(out, "LEFT: snapshot "+twin.DemoInstance+snap+" ") || !strings.Contains(out, del) {
+			t.Errorf("the cut-back's end does not list %s%s with %s:\n%s", twin.DemoInstance, snap, del, out)
+		}
+	}
+	out, code = r.cairn(append(args, "--yes", "--confirm", openWindow)...)
+	if code == 0 || !strings.Contains(out, "snapshot identifier "+twin.DemoInstance+"-cutback-final is taken: cairn run "+run.ID+" made it") ||
+		!strings.Contains(out, "aws rds delete-db-snapshot --db-snapshot-identifier "+twin.DemoInstance+"-cutback-final") {
+		t.Errorf("the same run again after the cut-back: exit %d, want the preflight to name the leftover snapshots and their delete command\n%s", code, out)
+	}
 }
 
 // A restore the target refuses halfway (an extension only a superuser may create: adminpack, which RDS does not offer) leaves no
