@@ -142,7 +142,7 @@ func (l *loader) validateParams() map[string]*Param {
 			l.add(p.pos, "rename one of them", "parameter %q is declared twice", p.Name)
 		}
 		switch p.Type {
-		case TString, TInt, TBool, TDuration:
+		case TString, TInt, TBool, TDuration, TDir:
 		case TEnum:
 			if len(p.Values) == 0 {
 				l.add(p.pos, "list the allowed values under `values:`", "enum parameter %q has no values", p.Name)
@@ -150,7 +150,10 @@ func (l *loader) validateParams() map[string]*Param {
 		case "":
 			p.Type = TString
 		default:
-			l.add(l.posOf(path+".type"), "use one of string, int, bool, duration, enum", "parameter %q has unknown type %q", p.Name, p.Type)
+			l.add(l.posOf(path+".type"), "use one of string, int, bool, duration, enum, dir", "parameter %q has unknown type %q", p.Name, p.Type)
+		}
+		if p.Min != nil && p.Type != TInt {
+			l.add(l.posOf(path+".min"), "remove `min:`, or make the parameter `type: int`", "parameter %q: min applies to int parameters only", p.Name)
 		}
 		if p.Pattern != "" {
 			if _, err := regexp.Compile(p.Pattern); err != nil {

@@ -85,8 +85,16 @@ func CheckValue(p *Param, s string) error {
 	}
 	switch p.Type {
 	case TInt:
-		if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
 			return fmt.Errorf("%q is not a whole number", s)
+		}
+		if p.Min != nil && n < *p.Min {
+			return fmt.Errorf("%d is less than %d: give -p %s=%d or more", n, *p.Min, p.Name, *p.Min)
+		}
+	case TDir:
+		if err := checkDir(p, s); err != nil {
+			return err
 		}
 	case TBool:
 		if _, err := ref.ParseBool(s); err != nil {
@@ -131,6 +139,7 @@ type Sources struct {
 func Resolve(rb *Runbook, given map[string]string, src Sources) (Values, error) {
 	vals := Values{}
 	var errs diag.Diagnostics
+	refused := map[string]bool{} // parameters whose value was refused or is missing
 	byName := map[string]*Param{}
 	for _, p := range rb.Parameters {
 		byName[p.Name] = p
@@ -171,6 +180,10 @@ func Resolve(rb *Runbook, given map[string]string, src Sources) (Values, error) 
 		}
 		if !ok && !p.Default.IsZero() {
 			d, err := p.Default.Text(vals.Lookup)
+			if err != nil && slices.ContainsFunc(p.Default.Refs(), func(r ref.Ref) bool { return refused[r.Name] }) {
+				refused[p.Name] = true // its default is made of a value already refused: that is the one problem
+				continue
+			}
 			if err != nil {
 				errs = append(errs, diag.Diagnostic{Summary: fmt.Sprintf("parameter %s: default %s: %v", p.Name, p.Default.Raw, err)})
 				continue
@@ -179,6 +192,7 @@ func Resolve(rb *Runbook, given map[string]string, src Sources) (Values, error) 
 		}
 		if !ok {
 			if p.Required {
+				refused[p.Name] = true
 				errs = append(errs, diag.Diagnostic{Summary: fmt.Sprintf("missing parameter %s: add -p %s=<value>%s", p.Name, p.Name, helpSuffix(p))})
 			} else if p.Type == TBool {
 				vals[p.Name] = ref.Value{S: "false"}
@@ -186,6 +200,7 @@ func Resolve(rb *Runbook, given map[string]string, src Sources) (Values, error) 
 			continue
 		}
 		if err := CheckValue(p, s); err != nil {
+			refused[p.Name] = true
 			errs = append(errs, diag.Diagnostic{Summary: fmt.Sprintf("parameter %s: %v%s", p.Name, err, helpSuffix(p))})
 			continue
 		}

@@ -44,6 +44,10 @@ const (
 	TBool     ParamType = "bool"
 	TDuration ParamType = "duration"
 	TEnum     ParamType = "enum"
+	// TDir is a directory cairn writes into: an absolute path (a relative one would resolve against
+	// wherever cairn is started, so a resume from elsewhere would look elsewhere), not / and not a
+	// system or shared directory (/etc, /usr, /var, /tmp, …).
+	TDir ParamType = "dir"
 )
 
 // Param is one typed parameter.
@@ -53,8 +57,10 @@ type Param struct {
 	Required bool         `yaml:"required"`
 	Default  ref.Template `yaml:"default"` // may refer to other parameters: "${params.instance}-enc"
 	Pattern  string       `yaml:"pattern"`
-	Values   []string     `yaml:"values"` // enum
-	Secret   bool         `yaml:"secret"`
+	// Min is an int parameter's least value.
+	Min    *int64   `yaml:"min"`
+	Values []string `yaml:"values"` // enum
+	Secret bool     `yaml:"secret"`
 	// Env names the environment variable a secret is read from (secrets never come from flags).
 	Env  string `yaml:"env"`
 	Help string `yaml:"help"`
