@@ -30,7 +30,8 @@ type Step interface {
 
 	// Apply does the work, streaming output lines and progress through env, and returns named
 	// outputs (an output may be secret). It must leave the target either changed as described, or
-	// as it was, or in a state its Check recognises (so a retry or resume can tell). An error whose
+	// as it was, or in a state its Check recognises (so a retry or resume can tell). A failure that
+	// left the target as it was may say so (Unchanged): the step is then not rolled back. An error whose
 	// fix it knows (as Apply, Verify and Rollback may) it returns as a *FixError (WithFix, Failed,
 	// Check.Err) — the fix out of the error's text, for the runner to show as next:.
 	Apply(ctx context.Context, env *Env) (Outputs, error)
@@ -162,6 +163,30 @@ func NotReversible(reason string, args ...any) error {
 func IsNotReversible(err error) bool {
 	var nr *NotReversibleError
 	return errors.As(err, &nr)
+}
+
+// UnchangedError is an Apply failure that changed nothing: the apply refused before its first
+// change, or its one transaction was rolled back. The runner then does not count the step as
+// partially applied, so a roll back does not undo it. Only an apply that knows it changed nothing
+// says so; any other failure is taken as possibly half-way.
+type UnchangedError struct{ Err error }
+
+func (e *UnchangedError) Error() string { return e.Err.Error() }
+
+func (e *UnchangedError) Unwrap() error { return e.Err }
+
+// Unchanged is err said to have changed nothing (nil when err is nil).
+func Unchanged(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &UnchangedError{Err: err}
+}
+
+// IsUnchanged reports whether err says the apply changed nothing.
+func IsUnchanged(err error) bool {
+	var ue *UnchangedError
+	return errors.As(err, &ue)
 }
 
 // VerifyError is a failed verification: what was expected and what was found.

@@ -82,6 +82,9 @@ type Event struct {
 	// rollback does not undo it. Note says so in words, for the views. On StepApplied: nothing was
 	// applied — the outputs of a step found done were read from the target (Elapsed is zero).
 	AlreadyDone bool `json:"already_done,omitempty"`
+	// Unchanged (StepFailed in apply): the step said its failed apply changed nothing, so — unless
+	// an earlier attempt of it had started changing things — a roll back does not undo it.
+	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 // Actor is who did something: the person (SUDO_USER or the login name), their uid, and the host.

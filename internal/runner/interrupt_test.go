@@ -31,6 +31,8 @@ type tally struct {
 	Reads bool `yaml:"reads"`
 	// FailAfterWork: with "<file>.fail", the apply appends its line and then fails (half-way).
 	FailAfterWork bool `yaml:"fail_after_work"`
+	// SaysUnchanged: its failure before its work says it changed nothing (steps.Unchanged).
+	SaysUnchanged bool `yaml:"says_unchanged"`
 }
 
 func lines(path string) int {
@@ -79,7 +81,11 @@ func (s *tally) Apply(ctx context.Context, _ *steps.Env) (steps.Outputs, error) 
 	_, err := os.Stat(s.File + ".fail")
 	told := err == nil
 	if told && !s.FailAfterWork {
-		return nil, steps.Failed("rm "+s.File+".fail", "told to fail (%s.fail exists)", s.File)
+		err := steps.Failed("rm "+s.File+".fail", "told to fail (%s.fail exists)", s.File)
+		if s.SaysUnchanged {
+			err = steps.Unchanged(err)
+		}
+		return nil, err
 	}
 	f, err := os.OpenFile(s.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {

@@ -7,13 +7,23 @@ import "sort"
 // describes. The runner keeps it as partially applied (rebuilt from the journal on resume: a
 // step.applying with no step.verified or step.rolled-back after it), so the failure menu's "Roll
 // back" and `cairn rollback` undo it too, newest first, before the steps this run applied. A step
-// that failed in its check, or only reads, changed nothing and is not among them.
+// that failed in its check, only reads, or whose apply failed saying it changed nothing
+// (steps.Unchanged) is not among them.
 
 // applying records that key's apply started (in this run or, replayed, an earlier runner's).
 func (r *Runner) applying(key string) {
 	r.order(key)
 	if !r.reads[key] {
+		r.fresh[key] = !r.partial[key]
 		r.partial[key] = true
+	}
+}
+
+// unchanged records that key's apply failed saying it changed nothing (steps.Unchanged): the step
+// is not partially applied — unless an earlier attempt of it had already started changing things.
+func (r *Runner) unchanged(key string) {
+	if r.fresh[key] {
+		delete(r.partial, key)
 	}
 }
 

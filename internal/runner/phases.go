@@ -18,6 +18,9 @@ type failure struct {
 	err   error
 }
 
+// unchanged: the step said its failed apply changed nothing (steps.Unchanged).
+func (f *failure) unchanged() bool { return f.phase == phaseApply && steps.IsUnchanged(f.err) }
+
 // check runs the step's read-only check and records what it said.
 func (r *Runner) check(ctx context.Context, a *attempt, env *steps.Env) steps.Check {
 	r.at(a.key, phaseCheck)
@@ -79,7 +82,11 @@ func (r *Runner) applyStep(ctx context.Context, a *attempt, env *steps.Env, ch s
 		return f, ""
 	}
 	if err := r.apply(ctx, a.spec, a.key, env); err != nil {
-		return &failure{phaseApply, err}, ""
+		f := &failure{phaseApply, err}
+		if f.unchanged() {
+			r.unchanged(a.key)
+		}
+		return f, ""
 	}
 	if err := r.verify(ctx, a.spec, a.key, env, true); err != nil {
 		return &failure{phaseVerify, err}, ""

@@ -55,6 +55,9 @@ type Runner struct {
 	// rolled back — a failed apply or verify, a skip after one, a runner stopped mid-apply. What
 	// they changed is not known, so a roll back undoes them too (their Rollback undoes what exists).
 	partial map[string]bool
+	// fresh: the step's latest apply started with the step not partial (nothing of an earlier
+	// attempt in place), so an apply failing Unchanged leaves it clean.
+	fresh map[string]bool
 	// began orders the steps' applies (a counter, the latest apply of each key): a roll back walks
 	// the done and the partial steps back newest first.
 	began map[string]int
@@ -97,7 +100,7 @@ func Run(ctx context.Context, cfg Config) (events.RunStatus, error) {
 	defer w.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]progress{}, reads: map[string]bool{}, partial: map[string]bool{}, began: map[string]int{}, lostSecrets: map[string]bool{}, cancel: cancel, pid: os.Getpid()}
+	r := &Runner{cfg: cfg, w: w, red: redact.New(), outputs: map[string]steps.Outputs{}, status: map[string]progress{}, reads: map[string]bool{}, partial: map[string]bool{}, fresh: map[string]bool{}, began: map[string]int{}, lostSecrets: map[string]bool{}, cancel: cancel, pid: os.Getpid()}
 	keyErr := r.loadKey()
 	intake, err := journal.Listen(cfg.Run)
 	if err != nil {
@@ -208,6 +211,9 @@ func (r *Runner) replay(prior []events.Event) {
 			r.done = remove(r.done, e.Step)
 			delete(r.partial, e.Step)
 		case events.StepFailed:
+			if e.Unchanged {
+				r.unchanged(e.Step)
+			}
 			if r.status[e.Step] != applied && r.status[e.Step] != applying {
 				r.status[e.Step] = failedStep
 			}

@@ -30,6 +30,7 @@ func TestFailureMenuOffersOnlyWhatApplies(t *testing.T) {
 	tests := []struct {
 		name, aWith  string
 		bFile        string // what makes b fail: b.fail in its apply, b.lookalike in its check
+		bWith        string // more of b's with: block
 		noReturn     int    // the step marked point_of_no_return: 0 a, 2 c (never reached)
 		options      []events.Decision
 		want, absent []string // in the options' effects
@@ -38,6 +39,8 @@ func TestFailureMenuOffersOnlyWhatApplies(t *testing.T) {
 			want: []string{"no step of this run changed anything"}, absent: []string{"cairn rollback"}},
 		{name: "only the failed step started applying", aWith: ", reads: true", bFile: "b.fail", noReturn: 2, options: []events.Decision{events.Retry, events.Rollback, events.Abort},
 			want: []string{"undo b (partially applied), in that order"}, absent: []string{"no step of this run changed anything"}},
+		{name: "the failed apply said it changed nothing", aWith: ", reads: true", bFile: "b.fail", bWith: ", says_unchanged: true", noReturn: 2, options: []events.Decision{events.Retry, events.Abort},
+			want: []string{"no step of this run changed anything"}, absent: []string{"cairn rollback", "partially"}},
 		{name: "before the point of no return", bFile: "b.fail", noReturn: 2, options: []events.Decision{events.Retry, events.Rollback, events.Abort},
 			want: []string{"undo b (partially applied), a,"}, absent: []string{"undo-other"}},
 		{name: "failed in its check, before the point of no return", bFile: "b.lookalike", noReturn: 2, options: []events.Decision{events.Retry, events.Rollback, events.Abort},
@@ -49,7 +52,7 @@ func TestFailureMenuOffersOnlyWhatApplies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			os.WriteFile(filepath.Join(dir, tt.bFile), nil, 0o600)
-			run, cfg := tallyRunWith(t, dir, tt.aWith, `with: {file: "DIR/b"}`, cutbackPathYAML, journal.Policy{Interactive: true})
+			run, cfg := tallyRunWith(t, dir, tt.aWith, `with: {file: "DIR/b"`+tt.bWith+`}`, cutbackPathYAML, journal.Policy{Interactive: true})
 			cfg.Runbook.Steps[tt.noReturn].PointOfNoReturn = true
 			cfg.Values = map[string]ref.Value{"path": {S: "b"}}
 			done := runAsync(cfg)
@@ -224,5 +227,30 @@ func TestRetriedHalfWayStepIsThisRunsWork(t *testing.T) {
 		if e.Type == events.StepVerified && e.Step == "b" && e.AlreadyDone {
 			t.Fatalf("b verified as already done before this run (%q): its own apply wrote it", e.Note)
 		}
+	}
+}
+
+// A failed apply that says it changed nothing (steps.Unchanged) is not rolled back — by the run,
+// nor by `cairn rollback` reading the journal — while the steps applied before it are.
+func TestRollbackLeavesAStepThatChangedNothing(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "b.fail"), nil, 0o600)
+	run, cfg := tallyRun(t, dir, "", `with: {file: "DIR/b", says_unchanged: true}`, journal.Policy{OnFailure: events.Abort, Yes: true})
+	if s, err := runner.Run(context.Background(), cfg); err != nil || s != events.Aborted {
+		t.Fatalf("run ended %s (%v), want aborted at b", s, err)
+	}
+	cfg.Mode = runner.ModeRollback
+	if s, err := runner.Run(context.Background(), cfg); err != nil || s != events.RolledBack {
+		t.Fatalf("rollback ended %s (%v), want rolled back", s, err)
+	}
+	recs, _ := journal.ReadAll(run)
+	var undone []string
+	for _, e := range recs {
+		if e.Type == events.StepRollingBack {
+			undone = append(undone, e.Step)
+		}
+	}
+	if strings.Join(undone, " ") != "a" || counts(dir) != [3]int{0, 0, 0} {
+		t.Fatalf("rolled back %v (lines %v), want a only", undone, counts(dir))
 	}
 }

@@ -110,7 +110,7 @@ func (r *Runner) runOne(ctx context.Context, spec *runbooks.StepSpec, key string
 			return events.Interrupted
 		}
 		d := r.failed(a.key, ch, f)
-		r.emit(events.Event{Type: events.StepFailed, Step: a.key, Phase: f.phase, Error: d})
+		r.emit(events.Event{Type: events.StepFailed, Step: a.key, Phase: f.phase, Error: d, Unchanged: f.unchanged()})
 		if retry, status := r.afterFailure(ctx, a, d); !retry {
 			return status
 		}
