@@ -98,7 +98,7 @@ func (s *SQL) Check(ctx context.Context, env *steps.Env) steps.Check {
 func (s *SQL) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) {
 	conn, err := s.Connect(ctx, env)
 	if err != nil {
-		return nil, err
+		return nil, steps.Unchanged(err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if err := s.exec(ctx, conn, env, s.Statements, !s.NoTransaction); err != nil {
@@ -113,21 +113,23 @@ func (s *SQL) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, error) 
 	return out, nil
 }
 
+// exec runs the statements, in one transaction when tx and there are several: a failure before
+// the commit then changed nothing (steps.Unchanged), so a roll back does not undo the step.
 func (s *SQL) exec(ctx context.Context, conn *pgx.Conn, env *steps.Env, stmts []ref.Template, tx bool) error {
 	if tx && len(stmts) > 1 {
 		t, err := conn.Begin(ctx)
 		if err != nil {
-			return fmt.Errorf("begin: %w", err)
+			return steps.Unchanged(fmt.Errorf("begin: %w", err))
 		}
 		defer t.Rollback(context.WithoutCancel(ctx))
 		for i, st := range stmts {
 			sql, args, err := env.SQL(st)
 			if err != nil {
-				return err
+				return steps.Unchanged(err)
 			}
 			tag, err := t.Exec(ctx, sql, args...)
 			if err != nil {
-				return fmt.Errorf("statement %d (%s): %w; the transaction was rolled back, nothing changed", i+1, firstLine(st.Raw), err)
+				return steps.Unchanged(fmt.Errorf("statement %d (%s): %w; the transaction was rolled back, nothing changed", i+1, firstLine(st.Raw), err))
 			}
 			env.Info(tag.String())
 		}
