@@ -178,7 +178,7 @@ func (l *LogicalReplication) Apply(ctx context.Context, env *steps.Env) (steps.O
 		return nil, err
 	}
 	if st.groupExists && !st.groupIsOurs {
-		return nil, errors.New(st.why + ": refusing to modify or attach it")
+		return nil, steps.Unchanged(errors.New(st.why + ": refusing to modify or attach it"))
 	}
 	previous := st.current
 	if st.current == st.group { // a resumed apply: the previous group is in the copy's description

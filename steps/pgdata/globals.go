@@ -486,7 +486,7 @@ func (g *GlobalsRestore) Apply(ctx context.Context, env *steps.Env) (steps.Outpu
 	if len(missing) > 0 {
 		argv := []string{"psql", "-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1", "-d", tgt.dbArg("postgres"), "-f", f}
 		if _, err := proc.Run(ctx, env, proc.Cmd{Argv: argv, Env: tgt.environ(env.Environ, "")}); err != nil {
-			return nil, fmt.Errorf("globals (one transaction, rolled back: no role was created): %w", err)
+			return nil, steps.Unchanged(fmt.Errorf("globals (one transaction, rolled back: no role was created): %w", err))
 		}
 	}
 	return nil, g.passwords(ctx, env, tgt, roles)

@@ -202,7 +202,7 @@ func (r *Replicate) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, e
 		return nil, err
 	}
 	if ch, blocked := st.blocked(); blocked { // before anything is granted or created
-		return nil, steps.Failed(ch.Fix, "%s; nothing was changed", ch.Reason)
+		return nil, steps.Unchanged(steps.Failed(ch.Fix, "%s; nothing was changed", ch.Reason))
 	}
 	if err := recordTarget(env, st.tgt); err != nil {
 		return nil, err
