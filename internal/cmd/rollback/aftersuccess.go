@@ -23,7 +23,7 @@ func beyondReturn(rb *runbooks.Runbook, st *events.RunState) string {
 		if s.PointOfNoReturn && noReturn == "" {
 			noReturn = s.ID
 		}
-		if noReturn != "" && s.Destructive {
+		if noReturn != "" && noReturn != s.ID && s.Destructive { // the point itself is what the cut-back undoes
 			last = s.ID
 		}
 	}
