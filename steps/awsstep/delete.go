@@ -2,6 +2,7 @@ package awsstep
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,6 +23,10 @@ type Delete struct {
 	FinalSnapshot   ref.Template `yaml:"final-snapshot"`
 	RequireSnapshot ref.Template `yaml:"require-snapshot"`
 	Encrypted       ref.Template `yaml:"encrypted"`
+	// FinalSnapshotNote is what the final snapshot holds that its restore must know (rds-encrypt:
+	// the application roles are quiesced in it, and the statements that let them in): said when the
+	// snapshot is available, and kept as the output final-snapshot-note.
+	FinalSnapshotNote ref.Template `yaml:"final-snapshot-note"`
 }
 
 // registerDelete adds the `rds-delete` kind.
@@ -30,7 +35,7 @@ func registerDelete(r *steps.Registry) {
 }
 
 // OutputNames declares the outputs.
-func (d *Delete) OutputNames() []string { return []string{"final-snapshot-arn"} }
+func (d *Delete) OutputNames() []string { return []string{"final-snapshot-arn", "final-snapshot-note"} }
 
 // Validate checks the parameters.
 func (d *Delete) Validate() error {
@@ -125,7 +130,14 @@ func (d *Delete) Apply(ctx context.Context, env *steps.Env) (steps.Outputs, erro
 	if err != nil {
 		return nil, err
 	}
-	return steps.Outputs{}.Set("final-snapshot-arn", aws.ToString(snap.DBSnapshotArn)), nil
+	note, err := env.OptionalText(d.FinalSnapshotNote)
+	if err != nil && !errors.Is(err, ref.ErrUnknown) { // unknown: a run journaled before the note
+		return nil, err
+	}
+	if note != "" {
+		env.Info("final snapshot " + finalSnapshot + ": " + note)
+	}
+	return steps.Outputs{}.Set("final-snapshot-arn", aws.ToString(snap.DBSnapshotArn)).Set("final-snapshot-note", note), nil
 }
 
 // Verify proves the instance is gone.

@@ -601,8 +601,10 @@ instance: "${params.instance}"
 final-snapshot: "${params.instance}-final-unencrypted"
 require-snapshot: "${params.instance}-pre-kms"
 encrypted: "false"
+final-snapshot-note: "the application roles are blocked in it: ALTER ROLE app_rw CONNECTION LIMIT 20;"
 `)
-		steptest.Run(t, steptest.Case{Step: st, Env: runEnv(t, vals), Probe: probe, LookAlike: &steptest.LookAlike{
+		env := runEnv(t, vals)
+		steptest.Run(t, steptest.Case{Step: st, Env: env, Probe: probe, LookAlike: &steptest.LookAlike{
 			What: "a snapshot of app-db already under the final snapshot's name, taken earlier",
 			Plant: func(t testing.TB) {
 				if _, err := rdsc.CreateDBSnapshot(ctx, &awsrds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(twin.DemoInstance),
@@ -634,6 +636,10 @@ encrypted: "false"
 			}
 			waitInstance(t, rdsc, twin.DemoInstance)
 		}})
+		// What its restore must know is said once the snapshot is there.
+		if out := env.Out.(*steptest.Sink).Text(); !strings.Contains(out, "final snapshot app-db-final-unencrypted: the application roles are blocked in it: ALTER ROLE app_rw CONNECTION LIMIT 20;") {
+			t.Errorf("the delete did not say what the final snapshot holds:\n%s", out)
+		}
 	})
 }
 

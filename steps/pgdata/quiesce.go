@@ -66,7 +66,7 @@ func quiesceOf(env *steps.Env, t ref.Template) (QuiesceState, bool, error) {
 }
 
 // OutputNames declares the outputs.
-func (q *Quiesce) OutputNames() []string { return []string{"state", "wal-lsn", "roles"} }
+func (q *Quiesce) OutputNames() []string { return []string{"state", "wal-lsn", "roles", "lift-sql"} }
 
 // Describe lists the statements.
 func (q *Quiesce) Describe(env *steps.Env) []steps.Action {
@@ -238,7 +238,21 @@ func (st *QuiesceState) outputs(ctx context.Context, env *steps.Env, src dsn, c 
 		return nil, err
 	}
 	b, _ := json.Marshal(st)
-	return steps.Outputs{}.Set("state", string(b)).Set("wal-lsn", st.WAL).Set("roles", strings.Join(sortedKeys(roles), ",")), nil
+	return steps.Outputs{}.Set("state", string(b)).Set("wal-lsn", st.WAL).Set("roles", strings.Join(sortedKeys(roles), ",")).Set("lift-sql", st.liftSQL()), nil
+}
+
+// liftSQL is what lets the blocked roles in again by hand, as the master, on the source or on an
+// instance restored from a snapshot taken while quiesced (which also carries the record).
+func (st *QuiesceState) liftSQL() string {
+	if len(st.Limits) == 0 {
+		return "-- no role was blocked by the quiesce"
+	}
+	var b strings.Builder
+	for _, r := range sortedKeys(st.Limits) {
+		fmt.Fprintf(&b, "ALTER ROLE %s CONNECTION LIMIT %d; ", ident(r), st.Limits[r])
+	}
+	b.WriteString("DROP TABLE IF EXISTS cairn.quiesce; DROP SCHEMA IF EXISTS cairn;   -- in database " + recordDB)
+	return b.String()
 }
 
 // position reads the source's WAL insert position and, per database, the write counters of its
