@@ -61,6 +61,10 @@ func TestSnapshotCopyKilledWhileSnapshotting(t *testing.T) {
 	if _, err := r.rds.DescribeDBSnapshots(context.Background(), &awsrds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(twin.DemoInstance + "-final-unencrypted")}); err != nil {
 		t.Errorf("the old instance's final snapshot is missing: %v", err)
 	}
+	// It was taken quiesced: the delete says so, with what lets the application in on a restore.
+	if !strings.Contains(out, "final snapshot "+twin.DemoInstance+"-final-unencrypted: the application roles are blocked in it") || !strings.Contains(out, `ALTER ROLE "app_rw" CONNECTION LIMIT -1;`) {
+		t.Errorf("the delete did not say the final snapshot holds the roles blocked, with the ALTER ROLEs:\n%s", out)
+	}
 	rollbackSucceededIsRefused(t, r, run.ID)
 }
 
