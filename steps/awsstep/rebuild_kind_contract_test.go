@@ -138,6 +138,26 @@ free-snapshots: ["${params.instance}-pre-kms", "${params.instance}-pre-kms-enc",
 	waitSnapshot(t, rdsc, "app-db-pre-kms")
 	waitInstance(t, rdsc, twin.DemoInstance)
 
+	// The cut-back's last word: of the snapshots the run makes, those that exist — the insurance
+	// snapshot, not the copy not made yet — each with its delete command. It reads only.
+	t.Run("rds-leftovers", func(t *testing.T) {
+		lo := steptest.Decode(t, reg, "rds-leftovers", `
+region: "${params.region}"
+snapshots: ["${params.instance}-pre-kms", "${params.instance}-pre-kms-enc"]
+`)
+		out, err := lo.Apply(ctx, runEnv(t, vals))
+		if err != nil {
+			t.Fatal(err)
+		}
+		left := out["left"].List
+		if len(left) != 1 || !strings.Contains(left[0], "snapshot app-db-pre-kms (") ||
+			!strings.Contains(left[0], "`aws rds delete-db-snapshot --db-snapshot-identifier app-db-pre-kms`") {
+			t.Fatalf("leftovers with app-db-pre-kms standing and no copy: want that one listed with its delete command, got %q", left)
+		}
+		steptest.RunReadOnly(t, steptest.Case{Step: lo, Env: runEnv(t, vals), Probe: probe,
+			NoLookAlike: "it lists what exists under the run's snapshot names, for the engineer to judge; Check never says done"}, nil)
+	})
+
 	t.Run("rds-copy-snapshot", func(t *testing.T) {
 		st := steptest.Decode(t, reg, "rds-copy-snapshot", `
 region: "${params.region}"
